@@ -1,0 +1,252 @@
+//! `strata`: the command line over strata-core.
+//!
+//! Like ripgrep's `crates/core`, this crate is only flags and glue: it turns
+//! arguments into calls on `strata-core`, shows progress on a terminal, and
+//! renders results and errors. No pipeline logic lives here.
+mod bench;
+mod progress;
+mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use strata_core::demo::{self, DemoParams};
+use strata_core::features::type_name;
+use strata_core::pipeline::{self, RunOptions};
+use strata_core::project::{self, Project};
+
+/// strata: customer segmentation for B2B SaaS.
+///
+/// Point strata at your customer data (accounts, product usage events,
+/// monthly revenue, feedback): it computes behavioral features, assigns every
+/// account to the segments of your project file, and measures each segment
+/// (accounts, ARR, NRR, GRR, logo churn, NPS).
+///
+/// Start with `strata demo` to see it on generated data, then `strata init
+/// DIR` on a folder with your own tables.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print debug logs (or set RUST_LOG=strata=debug).
+    #[arg(long, short, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a realistic SaaS customer base, then run the whole pipeline on it.
+    ///
+    /// Writes DIR/data/{accounts.csv,events.parquet,revenue.csv,feedback.csv}, the
+    /// generator's hidden truth (DIR/data/truth.csv), DIR/strata.toml, and the
+    /// outputs in DIR/out.
+    Demo {
+        /// Folder to create the demo project in.
+        #[arg(long, default_value = "strata-demo")]
+        out: PathBuf,
+        /// Number of accounts (about 1,470 events each).
+        #[arg(long, default_value_t = 3000, conflicts_with = "events")]
+        accounts: usize,
+        /// Target number of events instead of a number of accounts (e.g. 10000000).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Random seed: the same seed gives the same data, byte for byte.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Only generate the data and project file; do not run the pipeline.
+        #[arg(long)]
+        no_run: bool,
+    },
+    /// Write a commented strata.toml for a folder holding the input tables.
+    ///
+    /// Finds accounts, events, revenue and feedback files (CSV, Parquet or NDJSON)
+    /// in DIR and DIR/data by name, and sets up the segmentations a SaaS team
+    /// starts from: company size, ACV tier, usage pattern and health.
+    Init {
+        /// Folder with the data.
+        dir: PathBuf,
+        /// Fix the as-of date (default: "latest", the last day with events).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Overwrite an existing strata.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a project: sources, schema, every feature and every rule; reports all problems at once.
+    Validate {
+        /// Project folder (holding strata.toml) or the project file.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Override the project's as_of date.
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// Run the pipeline and write memberships.csv, features.parquet and segments.json.
+    Run {
+        /// Project folder (holding strata.toml) or the project file.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Override the project's as_of date (YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Print segments.json to stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the features a project's rules can use, with their meaning.
+    Features {
+        /// Project folder (holding strata.toml) or the project file.
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.verbose { "strata=debug,strata_core=debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprint!("{}", render::error_report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Demo { out, accounts, events, seed, no_run } => run_demo(&out, accounts, events, seed, no_run).await,
+        Command::Init { dir, as_of, force } => {
+            let path = project::write_project_file(&dir, as_of, force)?;
+            let detected = project::detect_sources(&dir)?;
+            println!("wrote {}", path.display());
+            for source in detected {
+                println!("  {:<8} {} ({})", source.kind.name(), source.relative_path, source.format.name());
+            }
+            println!("next: strata validate --project {0} && strata run --project {0} --out {0}/out", dir.display());
+            Ok(())
+        }
+        Command::Validate { project, as_of } => {
+            let project = Project::load(&project)?;
+            let prepared = pipeline::validate(&project, &RunOptions { as_of }).await?;
+            for warning in &prepared.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let n_rules: usize = prepared.segmentations.iter().map(|s| s.segments.len()).sum();
+            println!(
+                "ok: {} accounts, {} events, {} features, {} segmentations with {} rules (as of {})",
+                prepared.sources.accounts.ids.len(),
+                prepared.sources.events.rows,
+                prepared.features.defs.len(),
+                prepared.segmentations.len(),
+                n_rules,
+                prepared.as_of
+            );
+            Ok(())
+        }
+        Command::Run { project, out, as_of, json } => {
+            let project = Project::load(&project)?;
+            run_and_write(&project, &out, as_of, json).await
+        }
+        Command::Features { project, json } => {
+            let project = Project::load(&project)?;
+            let prepared = pipeline::validate(&project, &RunOptions::default()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&prepared.features.defs)?);
+            } else {
+                let rows: Vec<Vec<String>> = prepared
+                    .features
+                    .defs
+                    .iter()
+                    .map(|f| vec![f.name.clone(), type_name(f.value_type).to_string(), format!("{:?}", f.group).to_lowercase(), f.description.clone()])
+                    .collect();
+                print!("{}", render::table(&["feature", "type", "group", "meaning"], &rows));
+                println!("\nas of {}: use any of these in rules, e.g. when = \"active_days_28d >= 15 AND api_share < 0.2\"", prepared.as_of);
+            }
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn run_and_write(project: &Project, out: &Path, as_of: Option<NaiveDate>, json: bool) -> anyhow::Result<()> {
+    let observer = progress::PhaseProgress::new();
+    let result = pipeline::run(project, &RunOptions { as_of }, &observer).await?;
+    observer.start(pipeline::Phase::Outputs);
+    let written = strata_core::outputs::write_all(&result, out)?;
+    observer.finish_all();
+    for warning in &result.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&strata_core::outputs::segments_json(&result))?);
+    } else {
+        print!("{}", render::segment_tables(&result));
+        println!("wrote:");
+        for path in written {
+            println!("  {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+async fn run_demo(out: &Path, accounts: usize, events: Option<u64>, seed: u64, no_run: bool) -> anyhow::Result<()> {
+    let mut params = match events {
+        Some(total) => DemoParams::for_events(total),
+        None => DemoParams { n_accounts: accounts, ..DemoParams::default() },
+    };
+    params.seed = seed;
+    let data_dir = out.join("data");
+    let bar = progress::counter("generating events");
+    let summary = demo::generate(&data_dir, &params, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("cannot generate the demo data in {}", data_dir.display()))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "generated {} accounts, {} events, {} revenue rows, {} feedback rows in {}",
+        summary.n_accounts,
+        summary.n_events,
+        summary.n_revenue_rows,
+        summary.n_feedback_rows,
+        data_dir.display()
+    );
+    let detected = project::detect_sources(out)?;
+    let text = project::render_project_file(&detected, Some(params.as_of));
+    let project_file = out.join(project::PROJECT_FILE);
+    std::fs::write(&project_file, text).with_context(|| format!("cannot write {}", project_file.display()))?;
+    eprintln!("wrote {}", project_file.display());
+    if no_run {
+        return Ok(());
+    }
+    let project = Project::load(out)?;
+    run_and_write(&project, &out.join("out"), None, false).await?;
+    println!("\nnext: edit {} and run `strata run --project {} --out {}/out`", project_file.display(), out.display(), out.display());
+    Ok(())
+}

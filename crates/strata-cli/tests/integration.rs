@@ -1,0 +1,261 @@
+//! End-to-end tests of `strata` on small fixture projects whose expected
+//! numbers were worked out by hand (see the comments beside each number).
+mod util;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use util::Dir;
+
+fn read_features(dir: &Dir) -> RecordBatch {
+    let file = std::fs::File::open(dir.root.join("out/features.parquet")).expect("features.parquet");
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
+    datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
+}
+
+/// The feature column as floats, NULL as None, in account order.
+fn feature(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no feature {name}"));
+    let floats = datafusion::arrow::compute::cast(column, &DataType::Float64).expect("cast");
+    let floats = floats.as_primitive::<Float64Type>();
+    (0..floats.len()).map(|i| floats.is_valid(i).then(|| floats.value(i))).collect()
+}
+
+#[test]
+fn tiny_fixture_features_are_exact() {
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--project", ".", "--out", "out"]).stdout();
+    let batch = read_features(&dir);
+    // Accounts a1, a2, a3, a4 in file order; as_of 2026-10-31, t_end 2026-11-01.
+    let n = None;
+    let cases: &[(&str, [Option<f64>; 4])] = &[
+        // a1: 10-31 x2 (u1 app, u2 api), 10-20, 09-25; the 11-01 event is after t_end.
+        // a3: 10-30T23:30-02:00 is 10-31 UTC; 10-05 integration. a2: only 08-01 (91 days ago).
+        ("events_7d", [Some(2.0), Some(0.0), Some(1.0), Some(0.0)]),
+        ("events_28d", [Some(3.0), Some(0.0), Some(2.0), Some(0.0)]),
+        ("events_90d", [Some(4.0), Some(0.0), Some(2.0), Some(0.0)]),
+        ("events_total", [Some(4.0), Some(1.0), Some(2.0), Some(0.0)]),
+        ("active_days_7d", [Some(1.0), Some(0.0), Some(1.0), Some(0.0)]),
+        ("active_days_28d", [Some(2.0), Some(0.0), Some(2.0), Some(0.0)]),
+        ("active_days_90d", [Some(3.0), Some(0.0), Some(2.0), Some(0.0)]),
+        ("users_7d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
+        ("users_28d", [Some(2.0), Some(0.0), Some(1.0), Some(0.0)]),
+        ("distinct_events", [Some(3.0), Some(1.0), Some(2.0), Some(0.0)]),
+        ("distinct_events_7d", [Some(2.0), Some(0.0), Some(1.0), Some(0.0)]),
+        ("distinct_events_28d", [Some(2.0), Some(0.0), Some(2.0), Some(0.0)]),
+        // a1: 1 api of 4; a2: 1 integration of 1; a3: the NULL source is not API, 1 of 2.
+        ("api_share", [Some(0.25), Some(1.0), Some(0.5), n]),
+        ("api_share_28d", [Some(1.0 / 3.0), n, Some(0.5), n]),
+        ("days_since_last_event", [Some(0.0), Some(91.0), Some(0.0), n]),
+        // a1: 3 in the last 28 days / 1 (09-25) in the 28 before.
+        ("trend_28d", [Some(3.0), n, n, n]),
+        // a3 signed up 2026-10-02 15:00 UTC: days 10-05 and 10-31 are within 30 days.
+        ("days_since_signup", [Some(654.0), Some(517.0), Some(29.0), Some(965.0)]),
+        ("active_days_first_30d", [Some(0.0), Some(0.0), Some(2.0), Some(0.0)]),
+        ("event_task_created_28d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
+        ("integrations_60d", [Some(0.0), Some(0.0), Some(1.0), Some(0.0)]),
+        ("tasks_28d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
+        ("events_per_user_28d", [Some(1.5), n, Some(2.0), n]),
+        ("mrr", [Some(150.0), Some(800.0), Some(200.0), Some(0.0)]),
+        ("arr", [Some(1800.0), Some(9600.0), Some(2400.0), Some(0.0)]),
+        ("mrr_12m_ago", [Some(100.0), Some(1000.0), Some(0.0), Some(50.0)]),
+        ("seats", [Some(10.0), Some(80.0), Some(5.0), n]),
+    ];
+    let mut failures = Vec::new();
+    for (name, expected) in cases {
+        let got = feature(&batch, name);
+        let same = got.iter().zip(expected).all(|(g, e)| match (g, e) {
+            (Some(g), Some(e)) => (g - e).abs() < 1e-12,
+            (None, None) => true,
+            _ => false,
+        });
+        if !same {
+            failures.push(format!("{name}: got {got:?}, expected {expected:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let ids = batch.column_by_name("account_id").unwrap().as_string::<i32>();
+    assert_eq!(ids.iter().flatten().collect::<Vec<_>>(), ["a1", "a2", "a3", "a4"]);
+}
+
+#[test]
+fn tiny_fixture_memberships_and_economics_are_exact() {
+    let dir = Dir::fixture("tiny");
+    let (stdout, stderr) = dir.command(&["run", "--project", ".", "--out", "out"]).success();
+    assert_eq!(dir.read("out/memberships.csv"), dir.read("expected_memberships.csv"));
+    // The unknown account's event is reported, not silently dropped.
+    assert!(stderr.contains("1 event(s) of 1 account id(s) not in the accounts table (e.g. `zz`)"), "{stderr}");
+    assert!(stdout.contains("Mid-Market"), "{stdout}");
+
+    let json: serde_json::Value = serde_json::from_str(&dir.read("out/segments.json")).unwrap();
+    let close = |value: &serde_json::Value, expected: f64| {
+        let got = value.as_f64().unwrap_or(f64::NAN);
+        assert!((got - expected).abs() < 1e-9, "got {value}, expected {expected}");
+    };
+    let overall = &json["overall"];
+    // MRR now 150 + 800 + 200 (+0 for a4, churned) = 1150 -> ARR 13,800.
+    close(&overall["arr"], 13_800.0);
+    // Paying 12 months ago: a1 100, a2 1000, a4 50 = 1150; now 150 + 800 + 0 = 950.
+    close(&overall["nrr"], 950.0 / 1150.0);
+    // Capped: 100 + 800 + 0 = 900.
+    close(&overall["grr"], 900.0 / 1150.0);
+    close(&overall["logo_churn"], 1.0 / 3.0);
+    // NPS: u1's latest answer 6, u3's 9 (at 23:59:59 on as_of, inside), a3's 3; the
+    // 2025-10-15 answer is before the window. 100 * (1 - 2) / 3.
+    close(&overall["nps"], -100.0 / 3.0);
+    assert_eq!(overall["nps_answers"], 3);
+
+    let size = &json["segmentations"][0];
+    assert_eq!(size["name"], "size");
+    let smb = &size["segments"][0];
+    assert_eq!(smb["name"], "SMB");
+    assert_eq!(smb["rule"], "employees < 200");
+    assert_eq!(smb["accounts"], 1);
+    close(&smb["share_of_accounts"], 0.25);
+    close(&smb["share_of_arr"], 1800.0 / 13_800.0);
+    close(&smb["nrr"], 1.5);
+    close(&smb["grr"], 1.0);
+    close(&smb["expansion_mrr"], 50.0);
+    close(&smb["nps"], -100.0);
+    let mid = &size["segments"][1];
+    close(&mid["nrr"], 0.8);
+    close(&mid["contraction_mrr"], 200.0);
+    close(&mid["nps"], 100.0);
+    let enterprise = &size["segments"][2];
+    assert!(enterprise["nrr"].is_null(), "a new account has no NRR: {enterprise}");
+    close(&enterprise["new_mrr"], 200.0);
+    let unassigned = &size["unassigned"];
+    assert_eq!(unassigned["accounts"], 1);
+    close(&unassigned["logo_churn"], 1.0);
+    close(&unassigned["churned_mrr"], 50.0);
+}
+
+#[test]
+fn run_is_deterministic() {
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--out", "out"]).stdout();
+    let first = (dir.read("out/memberships.csv"), dir.read("out/segments.json"), std::fs::read(dir.root.join("out/features.parquet")).unwrap());
+    dir.command(&["run", "--out", "out"]).stdout();
+    let second = (dir.read("out/memberships.csv"), dir.read("out/segments.json"), std::fs::read(dir.root.join("out/features.parquet")).unwrap());
+    assert!(first == second, "two runs on the same inputs differ");
+}
+
+#[test]
+fn json_output_and_as_of_override() {
+    let dir = Dir::fixture("tiny");
+    let stdout = dir.command(&["run", "--out", "out", "--json", "--as-of", "2026-08-01"]).stdout();
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints JSON");
+    assert_eq!(json["as_of"], "2026-08-01");
+    // On 2026-08-01 only a2's event (that very day) and a1's older ones exist: a2 is active.
+    assert!(dir.read("out/memberships.csv").contains("a2,health,active"));
+}
+
+#[test]
+fn features_lists_definitions() {
+    let dir = Dir::fixture("tiny");
+    let stdout = dir.command(&["features"]).stdout();
+    for expected in ["events_28d", "distinct UTC dates with an event in the last 28 days", "integrations_60d", "seats", "event_task_created_28d", "mrr_12m_ago"] {
+        assert!(stdout.contains(expected), "missing {expected}:\n{stdout}");
+    }
+}
+
+#[test]
+fn validate_reports_ok() {
+    let dir = Dir::fixture("tiny");
+    let stdout = dir.command(&["validate"]).stdout();
+    assert!(stdout.starts_with("ok: 4 accounts, 9 events"), "{stdout}");
+}
+
+/// Every bad input gets an error naming what, where and what to do; none panics.
+#[test]
+fn bad_inputs_get_located_errors() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        // (file, from, to, expected fragments)
+        ("accounts.csv", "account_id,name", "id,name", &["missing required column `account_id` in the accounts table", "help"]),
+        ("accounts.csv", "a2,Beta,2025-06-01,500", "a2,Beta,2025-06-01,many", &["accounts.csv, row 2 (line 3), column `employees`", "expected an integer, found `many`"]),
+        ("accounts.csv", "a2,Beta,2025-06-01", "a2,Beta,not-a-date", &["row 2 (line 3), column `created_at`", "expected a date"]),
+        ("accounts.csv", "a2,Beta", "a1,Beta", &["duplicate account_id `a1` (first seen on row 1)", "row 2 (line 3)"]),
+        ("accounts.csv", "a2,Beta", ",Beta", &["row 2 (line 3), column `account_id`", "empty account_id"]),
+        ("events.csv", "2026-10-20 08:00:00", "last tuesday", &["events.csv, row 3 (line 4), column `ts`", "1 event(s) with a timestamp that does not parse (first: `last tuesday`)"]),
+        ("revenue.csv", "a2,2026-10-01,800", "a2,2026-10-01,-800", &["revenue.csv, row 4 (line 5), column `mrr`", "mrr must be >= 0, found -800"]),
+        ("feedback.csv", "nps,9,", "nps,11,", &["feedback.csv, row 3 (line 4), column `score`", "NPS score must be between 0 and 10, found 11"]),
+        ("strata.toml", "events = \"events.csv\"", "events = \"missing.csv\"", &["missing.csv", "the events file does not exist"]),
+        ("strata.toml", "employees < 200", "employes < 200", &["unknown column `employes`", "size/SMB", "did you mean `employees`?"]),
+        ("strata.toml", "[features]", "[options]\nunknown_accounts = \"error\"\n[features]", &["1 event(s) of 1 account id(s) not in the accounts table", "zz"]),
+    ];
+    for (file, from, to, fragments) in cases {
+        let dir = Dir::fixture("tiny");
+        dir.edit(file, from, to);
+        let stderr = dir.command(&["run", "--out", "out"]).failure();
+        for fragment in *fragments {
+            assert!(stderr.contains(fragment), "editing {file} ({from:?} -> {to:?}): missing {fragment:?} in\n{stderr}");
+        }
+        assert!(!dir.root.join("out/memberships.csv").exists(), "a failed run wrote outputs");
+    }
+}
+
+#[test]
+fn empty_tables_are_errors() {
+    let dir = Dir::fixture("tiny");
+    dir.create("accounts.csv", "account_id,name,created_at\n");
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(stderr.contains("the accounts table is empty"), "{stderr}");
+
+    let dir = Dir::fixture("tiny");
+    dir.create("events.csv", "account_id,user_id,event,ts,source\n");
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(stderr.contains("the events table is empty"), "{stderr}");
+
+    let dir = Dir::fixture("tiny");
+    dir.create("events.csv", "");
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(stderr.contains("the file is empty (no header line)"), "{stderr}");
+}
+
+#[test]
+fn validation_reports_every_problem_at_once() {
+    let dir = Dir::fixture("tiny");
+    dir.edit("strata.toml", "employees < 200", "employes < 200");
+    dir.edit("strata.toml", "days_since_last_event > 21", "days_since_last_evnt > 21");
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(stderr.contains("2 problems found"), "{stderr}");
+    assert!(stderr.contains("did you mean `days_since_last_event`?"), "{stderr}");
+}
+
+#[test]
+fn init_writes_a_project_that_runs() {
+    let dir = Dir::fixture("tiny");
+    std::fs::remove_file(dir.root.join("strata.toml")).unwrap();
+    // "latest" would be 2026-11-01 (the event after the fixture's as_of): pin the date.
+    let stdout = dir.command(&["init", ".", "--as-of", "2026-10-31"]).stdout();
+    assert!(stdout.contains("wrote"), "{stdout}");
+    let text = dir.read("strata.toml");
+    for expected in ["as_of = \"2026-10-31\"", "name = \"size\"", "name = \"acv\"", "name = \"usage\"", "name = \"health\"", "# Firmographic"] {
+        assert!(text.contains(expected), "missing {expected}");
+    }
+    dir.command(&["run", "--out", "out"]).stdout();
+    let memberships = dir.read("out/memberships.csv");
+    // a2 pays 800/month: ARR 9,600 is in the 5k-15k tier.
+    assert!(memberships.contains("a2,acv,5k-15k"), "{memberships}");
+    // init refuses to overwrite.
+    let stderr = dir.command(&["init", "."]).failure();
+    assert!(stderr.contains("--force"), "{stderr}");
+}
+
+#[test]
+fn ndjson_and_parquet_sources_give_the_same_features() {
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--out", "csv-out"]).stdout();
+    // NDJSON accounts with typed values, a column mapping, and a timestamp with offset.
+    let mut ndjson = String::new();
+    for (id, created, employees) in [("a1", "2025-01-15", "50"), ("a2", "2025-06-01", "500"), ("a3", "2026-10-02T15:00:00Z", "2000"), ("a4", "2024-03-10", "null")] {
+        ndjson.push_str(&format!("{{\"id\": \"{id}\", \"created_at\": \"{created}\", \"employees\": {employees}}}\n"));
+    }
+    dir.create("accounts.ndjson", &ndjson);
+    dir.edit("strata.toml", "accounts = \"accounts.csv\"", "accounts = { path = \"accounts.ndjson\", columns = { account_id = \"id\" } }");
+    dir.command(&["run", "--out", "out"]).stdout();
+    assert_eq!(dir.read("out/memberships.csv"), dir.read("expected_memberships.csv"));
+}

@@ -1,0 +1,99 @@
+//! Test harness for the `strata` binary, after ripgrep's `tests/util.rs`: a
+//! [`Dir`] holds a temporary project, a [`TestCommand`] runs the binary in it.
+#![allow(dead_code)] // reason: each test file uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder, optionally seeded from `tests/fixtures/<name>`.
+pub struct Dir {
+    _temp: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Dir {
+    /// An empty folder.
+    pub fn new() -> Dir {
+        let temp = tempfile::tempdir().expect("temporary folder");
+        let root = temp.path().to_path_buf();
+        Dir { _temp: temp, root }
+    }
+
+    /// A copy of a fixture project.
+    pub fn fixture(name: &str) -> Dir {
+        let dir = Dir::new();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        for entry in std::fs::read_dir(&source).expect("fixture folder") {
+            let entry = entry.expect("fixture entry");
+            std::fs::copy(entry.path(), dir.root.join(entry.file_name())).expect("copy fixture file");
+        }
+        dir
+    }
+
+    /// Writes a file relative to the root.
+    pub fn create(&self, name: &str, contents: &str) {
+        let path = self.root.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent folder");
+        }
+        std::fs::write(path, contents).expect("write file");
+    }
+
+    /// Reads a file relative to the root.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.root.join(name)).unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    }
+
+    /// Replaces `from` with `to` in a file.
+    pub fn edit(&self, name: &str, from: &str, to: &str) {
+        let text = self.read(name);
+        assert!(text.contains(from), "{name} does not contain {from:?}");
+        self.create(name, &text.replacen(from, to, 1));
+    }
+
+    /// A `strata` command running in this folder.
+    pub fn command(&self, args: &[&str]) -> TestCommand {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command.current_dir(&self.root).args(args).env("NO_COLOR", "1").env_remove("RUST_LOG");
+        TestCommand { command }
+    }
+}
+
+/// A `strata` invocation.
+pub struct TestCommand {
+    command: Command,
+}
+
+impl TestCommand {
+    fn output(&mut self) -> Output {
+        self.command.output().expect("run strata")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn stdout(&mut self) -> String {
+        let output = self.output();
+        assert!(
+            output.status.success(),
+            "strata failed:\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs and asserts success; returns (stdout, stderr).
+    pub fn success(&mut self) -> (String, String) {
+        let output = self.output();
+        assert!(output.status.success(), "strata failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// Runs and asserts failure without a panic; returns stderr.
+    pub fn failure(&mut self) -> String {
+        let output = self.output();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!output.status.success(), "strata succeeded but should have failed:\n{}", String::from_utf8_lossy(&output.stdout));
+        assert!(!stderr.contains("panicked"), "strata panicked:\n{stderr}");
+        stderr
+    }
+}

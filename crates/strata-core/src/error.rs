@@ -1,0 +1,129 @@
+//! The error type of strata-core.
+//!
+//! Every error says what went wrong, where (file, row, column, rule position)
+//! and, when we can tell, what to do about it. Library code never panics on
+//! bad input: it returns one of these.
+use std::path::PathBuf;
+
+/// Result alias used throughout strata-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("cannot access `{}`: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The project file or the data it points at has one or more problems;
+    /// validation collects all of them before failing.
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+    /// A rule failed to parse or check.
+    #[error(transparent)]
+    Rule(#[from] crate::rules::RuleError),
+    /// The query engine failed.
+    #[error("query engine error: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed while building or converting columns.
+    #[error("columnar data error: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// Parquet output failed.
+    #[error("parquet error: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// Something that should be impossible happened.
+    #[error("internal error: {0}; this is a bug in strata, please report it")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A single validation problem as an error.
+    pub fn invalid(problem: Problem) -> Self {
+        Error::Invalid(vec![problem])
+    }
+}
+
+/// One problem found while validating a project or its data.
+///
+/// `location` is free text such as ``accounts.csv, row 12, column `employees` ``
+/// and `help` tells the user what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Where the problem is (file, row, column, key or rule).
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it, when we know.
+    pub help: Option<String>,
+    /// The rule error behind this problem, for rendering under its source line.
+    #[serde(skip)]
+    pub rule: Option<Box<crate::rules::RuleError>>,
+}
+
+impl Problem {
+    /// A problem at `location`.
+    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            location: location.into(),
+            message: message.into(),
+            help: None,
+            rule: None,
+        }
+    }
+
+    /// A problem made of a rule error, located at `location`.
+    pub fn from_rule(location: impl Into<String>, error: crate::rules::RuleError) -> Self {
+        Problem {
+            location: location.into(),
+            message: error.to_string(),
+            help: None,
+            rule: Some(Box::new(error)),
+        }
+    }
+
+    /// Adds a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let mut out = if problems.len() == 1 {
+        String::new()
+    } else {
+        format!("{} problems found:\n", problems.len())
+    };
+    for (idx, problem) in problems.iter().enumerate() {
+        if idx > 0 {
+            out.push('\n');
+        }
+        if problems.len() > 1 {
+            out.push_str("- ");
+        }
+        out.push_str(&problem.to_string());
+    }
+    out
+}

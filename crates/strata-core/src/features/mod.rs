@@ -1,0 +1,698 @@
+//! Features: one row per account, computed on DataFusion relative to `as_of`.
+//!
+//! The default behavioral features are a contract (DATA.md): other tools
+//! compare against them, so their names and meanings never change. Every
+//! window is a range of UTC days ending on the as-of day inclusive: "the last
+//! 28 days" is `day > as_of_day - 28`, i.e. `[t_end - 28 days, t_end)`.
+//!
+//! The events table is reduced in three aggregates, each to a table far
+//! smaller than the events:
+//!
+//! ```text
+//!  events ─┬─► (account, day)   : n, n_api   ─► events_*, active_days_*, api_share*, trend, recency, adoption
+//!          ├─► (account, user)  : last day   ─► users_*      (a user is active in a window iff
+//!          │                                                  their last day falls in it)
+//!          └─► (account, event) : last day   ─► distinct_events_*, event_<name>_28d
+//! ```
+//!
+//! Custom features from the project file add one more aggregate over the
+//! events. Everything is then joined onto the accounts, so every account gets
+//! a row: counts default to 0, ratios stay NULL without a denominator.
+//!
+//! **Invariants**: nothing after `t_end` is ever counted; events of unknown
+//! accounts never reach a feature (they are counted and reported).
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::{JoinType, ScalarValue};
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, sum};
+use datafusion::logical_expr::{Cast, Expr, lit, when};
+use datafusion::prelude::{DataFrame, SessionContext, ident};
+
+use crate::error::{Error, Problem, Result};
+use crate::project::{CustomFeatureKind, EventWindow, Project, TableKind};
+use crate::rules::{self, ValueType};
+use crate::sources::{self, EVENTS_RAW, Sources};
+
+/// The windows, in days, of the windowed default features.
+pub const WINDOWS: [i32; 3] = [7, 28, 90];
+
+/// Where a feature comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureGroup {
+    /// A column of the accounts table (firmographics, attributes).
+    Account,
+    /// Computed from events.
+    Behavioral,
+    /// Computed from revenue.
+    Value,
+    /// Declared in the project file.
+    Custom,
+}
+
+/// A feature's name, type and meaning.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FeatureDef {
+    /// Column name, usable in rules.
+    pub name: String,
+    /// Rule-language type.
+    #[serde(serialize_with = "serialize_type")]
+    pub value_type: ValueType,
+    /// Where it comes from.
+    pub group: FeatureGroup,
+    /// What it means.
+    pub description: String,
+}
+
+fn serialize_type<S: serde::Serializer>(value_type: &ValueType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(type_name(*value_type))
+}
+
+/// The rule-language name of a type.
+pub fn type_name(value_type: ValueType) -> &'static str {
+    match value_type {
+        ValueType::Boolean => "boolean",
+        ValueType::Integer => "integer",
+        ValueType::Float => "float",
+        ValueType::Text => "text",
+        ValueType::Date => "date",
+        ValueType::Timestamp => "timestamp",
+    }
+}
+
+fn def(name: impl Into<String>, value_type: ValueType, group: FeatureGroup, description: impl Into<String>) -> FeatureDef {
+    FeatureDef {
+        name: name.into(),
+        value_type,
+        group,
+        description: description.into(),
+    }
+}
+
+/// The default behavioral features of DATA.md plus adoption, in output order.
+pub fn behavioral_defs(adoption_days: u32) -> Vec<FeatureDef> {
+    use FeatureGroup::Behavioral as B;
+    use ValueType::{Float, Integer};
+    let mut defs = Vec::new();
+    for days in WINDOWS {
+        defs.push(def(format!("events_{days}d"), Integer, B, format!("events in the last {days} days")));
+    }
+    for days in WINDOWS {
+        defs.push(def(format!("active_days_{days}d"), Integer, B, format!("distinct UTC dates with an event in the last {days} days")));
+    }
+    for days in WINDOWS {
+        defs.push(def(format!("users_{days}d"), Integer, B, format!("distinct non-null user_id in the last {days} days")));
+    }
+    defs.push(def("distinct_events", Integer, B, "distinct event names over all history before t_end"));
+    for days in WINDOWS {
+        defs.push(def(format!("distinct_events_{days}d"), Integer, B, format!("distinct event names in the last {days} days")));
+    }
+    defs.push(def("api_share", Float, B, "share of events (all history) with source api or integration; NULL without events"));
+    defs.push(def("api_share_28d", Float, B, "share of the last 28 days' events with source api or integration; NULL when events_28d = 0"));
+    defs.push(def("days_since_last_event", Integer, B, "as_of minus the UTC date of the latest event; NULL when none"));
+    defs.push(def("trend_28d", Float, B, "events_28d / events in the 28 days before; NULL when that is 0"));
+    defs.push(def("events_total", Integer, B, "events over all history before t_end"));
+    defs.push(def(format!("active_days_first_{adoption_days}d"), Integer, B, format!("distinct active days in the first {adoption_days} days after signup (adoption)")));
+    defs.push(def(format!("events_first_{adoption_days}d"), Integer, B, format!("events in the first {adoption_days} days after signup (adoption)")));
+    defs
+}
+
+/// The revenue features.
+pub fn value_defs() -> Vec<FeatureDef> {
+    use FeatureGroup::Value as V;
+    vec![
+        def("mrr", ValueType::Float, V, "MRR of the as_of month (0 without a row)"),
+        def("arr", ValueType::Float, V, "12 x mrr"),
+        def("mrr_12m_ago", ValueType::Float, V, "MRR of the month 12 months before the as_of month (0 without a row)"),
+        def("mrr_growth_12m", ValueType::Float, V, "mrr / mrr_12m_ago - 1; NULL when mrr_12m_ago = 0"),
+    ]
+}
+
+/// Names that computed features own; account columns may not take them.
+pub fn reserved_names() -> Vec<&'static str> {
+    vec![
+        "events_7d", "events_28d", "events_90d", "active_days_7d", "active_days_28d", "active_days_90d",
+        "users_7d", "users_28d", "users_90d", "distinct_events", "distinct_events_7d", "distinct_events_28d",
+        "distinct_events_90d", "api_share", "api_share_28d", "days_since_last_event", "days_since_signup",
+        "trend_28d", "events_total", "mrr", "arr", "mrr_12m_ago", "mrr_growth_12m",
+    ]
+}
+
+/// The feature name for the per-event count of `event` over the last 28 days.
+pub fn event_feature_name(event: &str) -> String {
+    let mut slug: String = event
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    while slug.contains("__") {
+        slug = slug.replace("__", "_");
+    }
+    format!("event_{}_28d", slug.trim_matches('_'))
+}
+
+/// The rule-language schema of an Arrow schema (columns whose type rules
+/// cannot use are left out).
+pub fn rule_schema(schema: &Schema) -> rules::Schema {
+    rules::Schema::new(schema.fields().iter().filter_map(|field| {
+        arrow_to_value_type(field.data_type()).map(|t| (field.name().clone(), t))
+    }))
+}
+
+/// The rule-language type of an Arrow type.
+pub fn arrow_to_value_type(data_type: &DataType) -> Option<ValueType> {
+    use DataType::*;
+    Some(match data_type {
+        Boolean => ValueType::Boolean,
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => ValueType::Integer,
+        Float16 | Float32 | Float64 | Decimal128(_, _) => ValueType::Float,
+        Utf8 | LargeUtf8 | Utf8View => ValueType::Text,
+        Date32 | Date64 => ValueType::Date,
+        Timestamp(_, _) => ValueType::Timestamp,
+        _ => return None,
+    })
+}
+
+/// The columns a custom feature's event filter may use.
+pub fn event_rule_schema() -> rules::Schema {
+    rules::Schema::new([
+        ("event".to_string(), ValueType::Text),
+        ("source".to_string(), ValueType::Text),
+        ("user_id".to_string(), ValueType::Text),
+    ])
+}
+
+/// Events whose account is not in the accounts table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UnknownEvents {
+    /// Events ignored.
+    pub events: u64,
+    /// Distinct unknown account ids.
+    pub accounts: u64,
+    /// One of them.
+    pub example: Option<String>,
+}
+
+/// The feature table of a run.
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    /// One row per account in accounts order: account columns, then features.
+    pub batch: RecordBatch,
+    /// Every column other than `account_id`, with its meaning.
+    pub defs: Vec<FeatureDef>,
+    /// Events of accounts not in the accounts table.
+    pub unknown: UnknownEvents,
+    /// The as-of day (days since 1970-01-01).
+    pub as_of_day: i32,
+}
+
+impl FeatureTable {
+    /// The rule-language schema of the table.
+    pub fn rule_schema(&self) -> rules::Schema {
+        rule_schema(&self.batch.schema())
+    }
+}
+
+fn day_lit(day: i32) -> Expr {
+    lit(day)
+}
+
+fn count_when(condition: Expr) -> Expr {
+    sum(when(condition, lit(1i64)).otherwise(lit(0i64)).unwrap_or(lit(0i64)))
+}
+
+fn sum_when(condition: Expr, value: Expr) -> Expr {
+    sum(when(condition, value).otherwise(lit(0i64)).unwrap_or(lit(0i64)))
+}
+
+fn to_float(expr: Expr) -> Expr {
+    Expr::Cast(Cast::new(Box::new(expr), DataType::Float64))
+}
+
+fn to_text(expr: Expr) -> Expr {
+    Expr::Cast(Cast::new(Box::new(expr), DataType::Utf8))
+}
+
+/// `numerator / denominator` as a float, NULL when the denominator is 0 or NULL.
+fn ratio(numerator: Expr, denominator: Expr) -> Expr {
+    when(denominator.clone().gt(lit(0i64)), to_float(numerator) / to_float(denominator))
+        .otherwise(lit(ScalarValue::Float64(None)))
+        .unwrap_or(lit(ScalarValue::Float64(None)))
+}
+
+fn zero_if_null(expr: Expr) -> Expr {
+    coalesce(vec![expr, lit(0i64)])
+}
+
+/// The event rows before `t_end`, with the columns features use.
+fn typed_events(ctx: &SessionContext, project: &Project) -> Result<impl std::future::Future<Output = Result<DataFrame>>> {
+    let source = project
+        .source(TableKind::Events)
+        .ok_or_else(|| Error::Internal("project without events".into()))?
+        .clone();
+    let ctx = ctx.clone();
+    Ok(async move {
+        let raw = ctx.table(EVENTS_RAW).await?;
+        let has = |canonical: &str| raw.schema().field_with_unqualified_name(source.file_column(canonical)).is_ok();
+        let user = if has("user_id") {
+            to_text(ident(source.file_column("user_id")))
+        } else {
+            lit(ScalarValue::Utf8(None))
+        };
+        let event_source = if has("source") {
+            to_text(ident(source.file_column("source")))
+        } else {
+            lit(ScalarValue::Utf8(None))
+        };
+        let frame = raw.select(vec![
+            to_text(ident(source.file_column("account_id"))).alias("account_id"),
+            user.alias("user_id"),
+            to_text(ident(source.file_column("event"))).alias("event"),
+            sources::day_expr(ident(source.file_column("ts"))).alias("day"),
+            event_source.alias("source"),
+        ])?;
+        Ok(frame)
+    })
+}
+
+/// Computes the feature table for `as_of_day`.
+pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources, as_of_day: i32) -> Result<FeatureTable> {
+    let d = as_of_day;
+    let events = typed_events(ctx, project)?.await?.filter(ident("day").lt_eq(day_lit(d)))?;
+    let is_api = when(ident("source").in_list(vec![lit("api"), lit("integration")], false), lit(1i64))
+        .otherwise(lit(0i64))?;
+
+    // (account, day): counts per day, the base of most features.
+    let by_day = events
+        .clone()
+        .aggregate(
+            vec![ident("account_id"), ident("day")],
+            vec![count(lit(1i64)).alias("n"), sum(is_api).alias("n_api")],
+        )?
+        .cache()
+        .await?;
+    let mut day_aggregates = Vec::new();
+    for days in WINDOWS {
+        day_aggregates.push(sum_when(ident("day").gt(day_lit(d - days)), ident("n")).alias(format!("events_{days}d")));
+    }
+    for days in WINDOWS {
+        day_aggregates.push(count_when(ident("day").gt(day_lit(d - days))).alias(format!("active_days_{days}d")));
+    }
+    day_aggregates.push(
+        sum_when(ident("day").gt(day_lit(d - 56)).and(ident("day").lt_eq(day_lit(d - 28))), ident("n")).alias("events_prev_28d"),
+    );
+    day_aggregates.push(sum(ident("n")).alias("events_total"));
+    day_aggregates.push(sum(ident("n_api")).alias("api_total"));
+    day_aggregates.push(sum_when(ident("day").gt(day_lit(d - 28)), ident("n_api")).alias("api_28d"));
+    day_aggregates.push(max(ident("day")).alias("last_day"));
+    let day_features = by_day
+        .clone()
+        .aggregate(vec![ident("account_id").alias("k_day")], day_aggregates)?
+        .cache()
+        .await?;
+
+    // (account, user): a user counts in a window iff their last active day is in it.
+    let by_user = events
+        .clone()
+        .filter(ident("user_id").is_not_null())?
+        .aggregate(vec![ident("account_id"), ident("user_id")], vec![max(ident("day")).alias("last_day")])?;
+    let user_aggregates = WINDOWS
+        .iter()
+        .map(|days| count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("users_{days}d")))
+        .collect();
+    let user_features = by_user.aggregate(vec![ident("account_id").alias("k_user")], user_aggregates)?;
+
+    // (account, event): the same trick for distinct event names, plus 28-day counts.
+    let by_event = events
+        .clone()
+        .aggregate(
+            vec![ident("account_id"), ident("event")],
+            vec![
+                max(ident("day")).alias("last_day"),
+                count(lit(1i64)).alias("n_total"),
+                count_when(ident("day").gt(day_lit(d - 28))).alias("n_28d"),
+            ],
+        )?
+        .cache()
+        .await?;
+    let top_events = most_common_events(&by_event, project.top_events).await?;
+    let mut event_aggregates = vec![count(lit(1i64)).alias("distinct_events")];
+    for days in WINDOWS {
+        event_aggregates.push(count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("distinct_events_{days}d")));
+    }
+    let mut per_event_defs = Vec::new();
+    for event in &top_events {
+        let name = event_feature_name(event);
+        if per_event_defs.iter().any(|f: &FeatureDef| f.name == name) {
+            continue;
+        }
+        event_aggregates.push(sum_when(ident("event").eq(lit(event.as_str())), ident("n_28d")).alias(name.clone()));
+        per_event_defs.push(def(name, ValueType::Integer, FeatureGroup::Behavioral, format!("`{event}` events in the last 28 days")));
+    }
+    let event_features = by_event.aggregate(vec![ident("account_id").alias("k_event")], event_aggregates)?;
+
+    // Adoption: activity in the first N days after signup.
+    let adoption_days = project.adoption_days as i32;
+    let signup = ctx.read_batch(signup_batch(sources)?)?;
+    let adoption = by_day
+        .join(signup.clone(), JoinType::Inner, &["account_id"], &["s_account_id"], None)?
+        .filter(
+            ident("day")
+                .gt_eq(ident("created_day"))
+                .and(ident("day").lt(ident("created_day") + lit(adoption_days))),
+        )?
+        .aggregate(
+            vec![ident("account_id").alias("k_adopt")],
+            vec![
+                count(lit(1i64)).alias(format!("active_days_first_{adoption_days}d")),
+                sum(ident("n")).alias(format!("events_first_{adoption_days}d")),
+            ],
+        )?;
+
+    // Custom count and distinct features, in one aggregate.
+    let (custom_frame, custom_defs) = custom_features(project, &events, &signup, d).await?;
+
+    // Everything onto the accounts.
+    let base_batch = base_batch(sources, project, d)?;
+    let base_columns: Vec<String> = base_batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let mut joined = ctx
+        .read_batch(base_batch)?
+        .join(day_features.clone(), JoinType::Left, &["account_id"], &["k_day"], None)?
+        .join(user_features, JoinType::Left, &["account_id"], &["k_user"], None)?
+        .join(event_features, JoinType::Left, &["account_id"], &["k_event"], None)?
+        .join(adoption, JoinType::Left, &["account_id"], &["k_adopt"], None)?;
+    if let Some(custom_frame) = custom_frame {
+        joined = joined.join(custom_frame, JoinType::Left, &["account_id"], &["k_custom"], None)?;
+    }
+
+    let mut select: Vec<Expr> = base_columns
+        .iter()
+        .filter(|name| name.as_str() != "account_idx")
+        .map(|name| ident(name))
+        .collect();
+    let mut defs = account_defs(sources, project);
+    let behavioral = behavioral_defs(project.adoption_days);
+    for feature in &behavioral {
+        let expr = match feature.name.as_str() {
+            "api_share" => ratio(ident("api_total"), ident("events_total")),
+            "api_share_28d" => ratio(ident("api_28d"), ident("events_28d")),
+            "trend_28d" => ratio(ident("events_28d"), ident("events_prev_28d")),
+            "days_since_last_event" => {
+                Expr::Cast(Cast::new(Box::new(day_lit(d) - ident("last_day")), DataType::Int64))
+            }
+            name => zero_if_null(ident(name)),
+        };
+        select.push(expr.alias(feature.name.clone()));
+    }
+    defs.extend(behavioral);
+    for feature in &per_event_defs {
+        select.push(zero_if_null(ident(&feature.name)).alias(feature.name.clone()));
+    }
+    defs.extend(per_event_defs);
+    for feature in &custom_defs {
+        select.push(zero_if_null(ident(&feature.name)).alias(feature.name.clone()));
+    }
+    defs.extend(custom_defs);
+    select.push(ident("account_idx"));
+    let mut frame = joined.select(select)?;
+
+    // Ratio features reference other features, so they come last.
+    let mut ratio_defs = Vec::new();
+    for custom in &project.custom_features {
+        if let CustomFeatureKind::Ratio { numerator, denominator } = &custom.kind {
+            let mut problems = Vec::new();
+            for operand in [numerator, denominator] {
+                if !defs.iter().any(|f| &f.name == operand && matches!(f.value_type, ValueType::Integer | ValueType::Float)) {
+                    problems.push(
+                        Problem::new(format!("strata.toml: features.{}", custom.name), format!("`{operand}` is not a numeric feature"))
+                            .with_help("a ratio divides two numeric features; see `strata features`"),
+                    );
+                }
+            }
+            if !problems.is_empty() {
+                return Err(Error::Invalid(problems));
+            }
+            let mut columns: Vec<Expr> = frame.schema().fields().iter().map(|f| ident(f.name())).collect();
+            columns.push(ratio(ident(numerator), ident(denominator)).alias(custom.name.clone()));
+            frame = frame.select(columns)?;
+            ratio_defs.push(def(
+                custom.name.clone(),
+                ValueType::Float,
+                FeatureGroup::Custom,
+                custom.description.clone().unwrap_or_else(|| format!("{numerator} / {denominator}; NULL when the denominator is 0")),
+            ));
+        }
+    }
+    defs.extend(ratio_defs);
+
+    let frame = frame.sort(vec![ident("account_idx").sort(true, false)])?;
+    let output_columns: Vec<Expr> = frame
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "account_idx")
+        .map(|f| ident(f.name()))
+        .collect();
+    let frame = frame.select(output_columns)?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    let batch = concat_batches(&schema, &batches)?;
+    if batch.num_rows() != sources.accounts.ids.len() {
+        return Err(Error::Internal(format!(
+            "feature table has {} rows for {} accounts",
+            batch.num_rows(),
+            sources.accounts.ids.len()
+        )));
+    }
+    let unknown = unknown_events(ctx, &day_features, sources).await?;
+    Ok(FeatureTable {
+        batch,
+        defs,
+        unknown,
+        as_of_day,
+    })
+}
+
+/// The `limit` most common event names, most common first (ties by name).
+async fn most_common_events(by_event: &DataFrame, limit: usize) -> Result<Vec<String>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let batches = by_event
+        .clone()
+        .aggregate(vec![ident("event")], vec![sum(ident("n_total")).alias("n")])?
+        .sort(vec![ident("n").sort(false, true), ident("event").sort(true, true)])?
+        .limit(0, Some(limit))?
+        .collect()
+        .await?;
+    let mut names = Vec::new();
+    for batch in batches {
+        let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
+        names.extend(column.as_string::<i32>().iter().flatten().map(str::to_string));
+    }
+    Ok(names)
+}
+
+/// `(s_account_id, created_day)` of every account.
+fn signup_batch(sources: &Sources) -> Result<RecordBatch> {
+    let schema = Schema::new(vec![
+        Field::new("s_account_id", DataType::Utf8, false),
+        Field::new("created_day", DataType::Int32, false),
+    ]);
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            sources::ids_array(&sources.accounts),
+            Arc::new(datafusion::arrow::array::Int32Array::from(sources.accounts.created_day.clone())),
+        ],
+    )?)
+}
+
+/// Account columns, `days_since_signup`, the revenue features and `account_idx`.
+fn base_batch(sources: &Sources, project: &Project, as_of_day: i32) -> Result<RecordBatch> {
+    let accounts = &sources.accounts;
+    let mut fields: Vec<Field> = accounts.batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = accounts.batch.columns().to_vec();
+    let days_since_signup: Int64Array = accounts
+        .created_day
+        .iter()
+        .map(|created| i64::from(as_of_day) - i64::from(*created))
+        .collect();
+    fields.push(Field::new("days_since_signup", DataType::Int64, true));
+    columns.push(Arc::new(days_since_signup));
+    if let Some(revenue) = &sources.revenue {
+        let now_month = sources::month_of_day(as_of_day);
+        let (now, ago) = revenue_at(revenue, accounts.ids.len(), now_month);
+        let growth: Float64Array = now
+            .iter()
+            .zip(&ago)
+            .map(|(now, ago)| (*ago > 0.0).then(|| now / ago - 1.0))
+            .collect();
+        fields.push(Field::new("mrr", DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from(now.clone())));
+        fields.push(Field::new("arr", DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from_iter_values(now.iter().map(|m| m * 12.0))));
+        fields.push(Field::new("mrr_12m_ago", DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from(ago)));
+        fields.push(Field::new("mrr_growth_12m", DataType::Float64, true));
+        columns.push(Arc::new(growth));
+    }
+    let _ = project;
+    fields.push(Field::new("account_idx", DataType::Int64, false));
+    columns.push(Arc::new(Int64Array::from_iter_values(0..accounts.ids.len() as i64)));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// MRR per account in the month `now_month` and 12 months before (0 without a row).
+pub fn revenue_at(revenue: &sources::Revenue, n_accounts: usize, now_month: i32) -> (Vec<f64>, Vec<f64>) {
+    let mut now = vec![0.0; n_accounts];
+    let mut ago = vec![0.0; n_accounts];
+    for ((account_idx, month), mrr) in revenue.account_idx.iter().zip(&revenue.month).zip(&revenue.mrr) {
+        if *month == now_month {
+            now[*account_idx] = *mrr;
+        } else if *month == now_month - 12 {
+            ago[*account_idx] = *mrr;
+        }
+    }
+    (now, ago)
+}
+
+/// Definitions of the account columns.
+fn account_defs(sources: &Sources, project: &Project) -> Vec<FeatureDef> {
+    let mut defs = Vec::new();
+    for field in sources.accounts.batch.schema().fields() {
+        if field.name() == "account_id" {
+            continue;
+        }
+        let Some(value_type) = arrow_to_value_type(field.data_type()) else { continue };
+        let description = match field.name().as_str() {
+            "created_at" => "signup date (UTC)".to_string(),
+            "employees" => "company size (firmographic)".to_string(),
+            "industry" => "industry (firmographic)".to_string(),
+            "country" => "ISO-3166 alpha-2 country (firmographic)".to_string(),
+            "plan" => "plan".to_string(),
+            "owner" => "the account's CSM".to_string(),
+            "name" => "account name".to_string(),
+            _ => "attribute from the accounts table".to_string(),
+        };
+        defs.push(def(field.name().clone(), value_type, FeatureGroup::Account, description));
+    }
+    defs.push(def("days_since_signup", ValueType::Integer, FeatureGroup::Account, "as_of minus the UTC date of created_at"));
+    if project.source(TableKind::Revenue).is_some() {
+        defs.extend(value_defs());
+    }
+    defs
+}
+
+/// The condition of an event window.
+fn window_condition(window: EventWindow, as_of_day: i32) -> Expr {
+    match window {
+        EventWindow::AllHistory => lit(true),
+        EventWindow::LastDays(days) => ident("day").gt(day_lit(as_of_day - days as i32)),
+        EventWindow::DaysAfterSignup(days) => ident("day")
+            .gt_eq(ident("created_day"))
+            .and(ident("day").lt(ident("created_day") + lit(days as i32))),
+    }
+}
+
+/// One aggregate for every custom count/distinct feature.
+async fn custom_features(project: &Project, events: &DataFrame, signup: &DataFrame, as_of_day: i32) -> Result<(Option<DataFrame>, Vec<FeatureDef>)> {
+    let schema = event_rule_schema();
+    let mut problems = Vec::new();
+    let mut aggregates = Vec::new();
+    let mut defs = Vec::new();
+    let mut needs_signup = false;
+    for custom in &project.custom_features {
+        let (filter, window, distinct_column) = match &custom.kind {
+            CustomFeatureKind::Count { filter, window } => (filter, *window, None),
+            CustomFeatureKind::Distinct { column, filter, window } => (filter, *window, Some(column)),
+            CustomFeatureKind::Ratio { .. } => continue,
+        };
+        let checked = match rules::check_predicate(filter, &schema) {
+            Ok(checked) => checked,
+            Err(error) => {
+                let error = error.with_context(format!("features.{}", custom.name));
+                problems.push(Problem::new(format!("strata.toml: features.{}", custom.name), error.to_string()));
+                continue;
+            }
+        };
+        if let Some(column) = distinct_column {
+            if schema.get(column).is_none() {
+                problems.push(
+                    Problem::new(format!("strata.toml: features.{}", custom.name), format!("cannot count distinct `{column}`"))
+                        .with_help("distinct takes an event column: event, source or user_id"),
+                );
+                continue;
+            }
+        }
+        needs_signup |= matches!(window, EventWindow::DaysAfterSignup(_));
+        let condition = checked.to_datafusion().and(window_condition(window, as_of_day));
+        let (aggregate, description) = match distinct_column {
+            None => (count_when(condition), format!("events matching `{filter}` {}", describe_window(window))),
+            Some(column) => (
+                count_distinct(when(condition, ident(column)).end()?),
+                format!("distinct {column} of events matching `{filter}` {}", describe_window(window)),
+            ),
+        };
+        aggregates.push(aggregate.alias(custom.name.clone()));
+        defs.push(def(custom.name.clone(), ValueType::Integer, FeatureGroup::Custom, custom.description.clone().unwrap_or(description)));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    if aggregates.is_empty() {
+        return Ok((None, defs));
+    }
+    let mut input = events.clone();
+    if needs_signup {
+        input = input.join(signup.clone(), JoinType::Inner, &["account_id"], &["s_account_id"], None)?;
+    }
+    let frame = input.aggregate(vec![ident("account_id").alias("k_custom")], aggregates)?;
+    Ok((Some(frame), defs))
+}
+
+fn describe_window(window: EventWindow) -> String {
+    match window {
+        EventWindow::AllHistory => "over all history".to_string(),
+        EventWindow::LastDays(days) => format!("in the last {days} days"),
+        EventWindow::DaysAfterSignup(days) => format!("in the first {days} days after signup"),
+    }
+}
+
+/// Counts events of account ids missing from the accounts table.
+async fn unknown_events(ctx: &SessionContext, day_features: &DataFrame, sources: &Sources) -> Result<UnknownEvents> {
+    let known = ctx.read_batch(signup_batch(sources)?)?;
+    let batches = day_features
+        .clone()
+        .join(known, JoinType::LeftAnti, &["k_day"], &["s_account_id"], None)?
+        .aggregate(
+            vec![],
+            vec![
+                sum(ident("events_total")).alias("events"),
+                count(lit(1i64)).alias("accounts"),
+                datafusion::functions_aggregate::expr_fn::min(ident("k_day")).alias("example"),
+            ],
+        )?
+        .collect()
+        .await?;
+    let Some(batch) = batches.first().filter(|b| b.num_rows() > 0) else {
+        return Ok(UnknownEvents::default());
+    };
+    let scalar = |idx: usize| ScalarValue::try_from_array(batch.column(idx), 0).ok();
+    let events = match scalar(0) {
+        Some(ScalarValue::Int64(Some(v))) => v as u64,
+        _ => 0,
+    };
+    let accounts = match scalar(1) {
+        Some(ScalarValue::Int64(Some(v))) => v as u64,
+        _ => 0,
+    };
+    let example = scalar(2).and_then(|v| match v {
+        ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s) => s,
+        _ => None,
+    });
+    Ok(UnknownEvents { events, accounts, example })
+}

@@ -1,0 +1,31 @@
+//! strata-core: the whole strata pipeline as a library.
+//!
+//! strata reads what a B2B SaaS company knows about its customers (accounts,
+//! product usage events, monthly revenue, feedback), computes one row of
+//! features per account, assigns every account to segments, and measures
+//! what each segment is worth.
+//!
+//! ```text
+//!  sources ──► features ──► segmentations ──► measures ──► outputs
+//!  (CSV,       (DataFusion   (rule language,    (ARR, NRR,    (memberships.csv,
+//!   Parquet,    aggregates    first match        GRR, churn,   features.parquet,
+//!   NDJSON)     per account)  wins)              NPS)          segments.json)
+//! ```
+//!
+//! The CLI (`strata-cli`) only turns arguments into calls on this crate; this
+//! crate never prints, never reads the wall clock for results and never parses
+//! command-line flags.
+#![warn(missing_docs)]
+
+pub mod demo;
+pub mod error;
+pub mod features;
+pub mod measures;
+pub mod outputs;
+pub mod pipeline;
+pub mod project;
+pub mod rules;
+pub mod segment;
+pub mod sources;
+
+pub use error::{Error, Result};

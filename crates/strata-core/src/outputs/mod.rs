@@ -1,0 +1,99 @@
+//! Outputs of a run: the files DESIGN.md names, written into an output folder.
+//!
+//! | file | content |
+//! |---|---|
+//! | `memberships.csv` | `account_id,segmentation,segment`, one row per account and segmentation (empty segment: unassigned) |
+//! | `features.parquet` | `account_id` and every feature |
+//! | `segments.json` | per segmentation and segment: economics; the overall base |
+//!
+//! Each file is written to a temporary name and renamed into place, so a
+//! reader never sees half a file. With the same inputs the bytes are the same.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+use crate::pipeline::RunResult;
+
+/// The memberships file name.
+pub const MEMBERSHIPS: &str = "memberships.csv";
+/// The features file name.
+pub const FEATURES: &str = "features.parquet";
+/// The segments file name.
+pub const SEGMENTS: &str = "segments.json";
+
+/// Writes every output of `result` into `out_dir`; returns the paths written.
+pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let memberships = out_dir.join(MEMBERSHIPS);
+    write_atomically(&memberships, |file| write_memberships(result, file))?;
+    let features = out_dir.join(FEATURES);
+    write_atomically(&features, |file| write_features(result, file))?;
+    let segments = out_dir.join(SEGMENTS);
+    write_atomically(&segments, |file| {
+        let json = segments_json(result);
+        serde_json::to_writer_pretty(&mut *file, &json).map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
+        file.write_all(b"\n").map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
+    })?;
+    Ok(vec![memberships, features, segments])
+}
+
+fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    let temporary = path.with_extension("tmp-strata");
+    let mut file = std::fs::File::create(&temporary).map_err(|e| Error::io(&temporary, e))?;
+    let written = write(&mut file).and_then(|()| file.sync_all().map_err(|e| Error::io(&temporary, e)));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))
+}
+
+/// Quotes a CSV field when it needs quoting.
+pub fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+fn write_memberships(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
+    let path = PathBuf::from(MEMBERSHIPS);
+    let mut out = std::io::BufWriter::new(file);
+    let io = |e| Error::io(&path, e);
+    writeln!(out, "account_id,segmentation,segment").map_err(io)?;
+    let ids = result.account_ids();
+    for (account_idx, id) in ids.iter().enumerate() {
+        for segmentation in &result.segmentations {
+            let segment = segmentation.membership[account_idx]
+                .map(|idx| segmentation.segments[idx].name.as_str())
+                .unwrap_or("");
+            writeln!(out, "{},{},{}", csv_field(id), csv_field(&segmentation.name), csv_field(segment)).map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)
+}
+
+fn write_features(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
+    let properties = WriterProperties::builder().set_max_row_group_row_count(Some(1 << 20)).build();
+    let mut writer = ArrowWriter::try_new(file, result.features.batch.schema(), Some(properties))?;
+    writer.write(&result.features.batch)?;
+    writer.close()?;
+    Ok(())
+}
+
+/// The content of `segments.json`.
+pub fn segments_json(result: &RunResult) -> serde_json::Value {
+    serde_json::json!({
+        "as_of": result.as_of.to_string(),
+        "accounts": result.features.batch.num_rows(),
+        "events": result.event_rows,
+        "overall": result.overall,
+        "segmentations": result.segmentations,
+        "unknown_events": result.features.unknown,
+        "warnings": result.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+    })
+}

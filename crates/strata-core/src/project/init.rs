@@ -1,0 +1,255 @@
+//! `strata init`: find the four tables in a folder and write a commented
+//! project file with the segmentations a SaaS team would start from.
+//!
+//! The template is plain text rather than serialized TOML so that every
+//! default can carry the comment explaining it.
+use std::path::{Path, PathBuf};
+
+use super::{Format, PROJECT_FILE, TableKind};
+use crate::error::{Error, Problem, Result};
+
+/// A table found in a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectedSource {
+    /// Which table the file holds.
+    pub kind: TableKind,
+    /// Path relative to the project folder, with `/` separators.
+    pub relative_path: String,
+    /// File format.
+    pub format: Format,
+}
+
+/// Words in a file name that identify each table.
+fn table_words(kind: TableKind) -> &'static [&'static str] {
+    match kind {
+        TableKind::Accounts => &["accounts", "account", "customers", "companies"],
+        TableKind::Events => &["events", "event", "usage", "tracks"],
+        TableKind::Revenue => &["revenue", "mrr", "billing", "subscriptions"],
+        TableKind::Feedback => &["feedback", "nps", "surveys", "tickets"],
+    }
+}
+
+/// Looks for the tables in `dir` and in `dir/data`, by file name and format.
+///
+/// Fails when accounts or events cannot be found, listing what was seen.
+pub fn detect_sources(dir: &Path) -> Result<Vec<DetectedSource>> {
+    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
+    for (prefix, folder) in [("", dir.to_path_buf()), ("data/", dir.join("data"))] {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().is_file())
+            .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        for name in names {
+            candidates.push((format!("{prefix}{name}"), folder.join(&name)));
+        }
+    }
+    if !dir.is_dir() {
+        return Err(Error::invalid(
+            Problem::new(dir.display().to_string(), "folder not found")
+                .with_help("pass the folder that holds accounts and events files"),
+        ));
+    }
+    let mut detected = Vec::new();
+    for kind in TableKind::ALL {
+        let found = candidates.iter().find_map(|(relative, path)| {
+            let format = Format::from_path(path)?;
+            let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+            let matches = stem
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| table_words(kind).contains(&word));
+            matches.then(|| DetectedSource {
+                kind,
+                relative_path: relative.clone(),
+                format,
+            })
+        });
+        match found {
+            Some(source) => detected.push(source),
+            None if kind.is_required() => {
+                let seen: Vec<&str> = candidates.iter().map(|(r, _)| r.as_str()).collect();
+                return Err(Error::invalid(
+                    Problem::new(
+                        dir.display().to_string(),
+                        format!("no {} table found (seen: {})", kind.name(), if seen.is_empty() { "no files".to_string() } else { seen.join(", ") }),
+                    )
+                    .with_help(format!(
+                        "name it {}.csv, {}.parquet or {}.ndjson, or write strata.toml by hand",
+                        kind.name(),
+                        kind.name(),
+                        kind.name()
+                    )),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(detected)
+}
+
+/// Renders a commented project file for the detected sources.
+pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::NaiveDate>) -> String {
+    let has = |kind: TableKind| sources.iter().any(|s| s.kind == kind);
+    let mut out = String::new();
+    out.push_str(
+        "# strata project file. Every key is documented in the README (\"Project file reference\").\n\
+         # Check it with `strata validate --project .`, run it with `strata run --project . --out out`.\n\n\
+         # The day the segmentation describes. Events after it are ignored; windows such as\n\
+         # \"last 28 days\" end on it (inclusive). \"latest\" means the last day with events.\n",
+    );
+    match as_of {
+        Some(date) => out.push_str(&format!("as_of = \"{date}\"\n\n")),
+        None => out.push_str("as_of = \"latest\"\n\n"),
+    }
+    out.push_str(
+        "# The tables of DATA.md. A source is a path (format from the extension) or a table:\n\
+         #   accounts = { path = \"crm.csv\", format = \"csv\", columns = { account_id = \"id\", created_at = \"signup_date\" } }\n\
+         [sources]\n",
+    );
+    for source in sources {
+        out.push_str(&format!(
+            "{:<8} = \"{}\"\n",
+            source.kind.name(),
+            source.relative_path
+        ));
+    }
+    for kind in [TableKind::Revenue, TableKind::Feedback] {
+        if !has(kind) {
+            out.push_str(&format!(
+                "# {} = \"{}.csv\"   # optional; not found in this folder\n",
+                kind.name(),
+                kind.name()
+            ));
+        }
+    }
+    out.push_str(
+        "\n[options]\n\
+         # Events whose account_id is not in accounts are ignored and reported (\"warn\") or fail the run (\"error\").\n\
+         unknown_accounts = \"warn\"\n\
+         # Per-event count features (event_<name>_28d) for the most common event names.\n\
+         top_events = 15\n\
+         # The adoption features (active_days_first_Nd, events_first_Nd) look at this many days after signup.\n\
+         adoption_days = 30\n\
+         # Memory the query engine may use before it spills or fails, e.g. \"4GiB\".\n\
+         # memory_limit = \"4GiB\"\n\n\
+         # Custom features, computed per account from events. A filter is a rule over the\n\
+         # event columns (event, source, user_id). Kinds: count, distinct (+ filter), ratio.\n\
+         [features]\n\
+         # integrations_60d = { count = \"event = 'integration_connected'\", within_days_of_signup = 60 }\n\
+         # templates_28d    = { count = \"event = 'template_used'\", window_days = 28 }\n\
+         # report_users_28d = { distinct = \"user_id\", filter = \"event = 'report_viewed'\", window_days = 28 }\n\
+         # events_per_user  = { ratio = [\"events_28d\", \"users_28d\"] }\n\n",
+    );
+    out.push_str(
+        "# Segmentations: each account lands in the first segment whose rule matches,\n\
+         # or in none (\"unassigned\") when no rule matches. Rules are SQL-like conditions\n\
+         # over account columns and features: see `strata features --project .`.\n\n\
+         # Firmographic: company size by employee count. Accounts without a count are unassigned.\n\
+         [[segmentation]]\n\
+         name = \"size\"\n\
+         kind = \"rules\"\n\
+         segments = [\n\
+         \x20 { name = \"SMB\",        when = \"employees < 200\" },\n\
+         \x20 { name = \"Mid-Market\", when = \"employees BETWEEN 200 AND 1000\" },\n\
+         \x20 { name = \"Enterprise\", when = \"employees > 1000\" },\n\
+         ]\n\n",
+    );
+    if has(TableKind::Revenue) {
+        out.push_str(
+            "# Value: annual contract value tier from ARR (12 x the as-of month's MRR).\n\
+             [[segmentation]]\n\
+             name = \"acv\"\n\
+             kind = \"rules\"\n\
+             segments = [\n\
+             \x20 { name = \"non-paying\", when = \"arr IS NULL OR arr = 0\" },\n\
+             \x20 { name = \"<5k\",        when = \"arr < 5000\" },\n\
+             \x20 { name = \"5k-15k\",     when = \"arr < 15000\" },\n\
+             \x20 { name = \"15k-50k\",    when = \"arr <= 50000\" },\n\
+             \x20 { name = \">50k\",       when = \"arr > 50000\" },\n\
+             ]\n\n",
+        );
+    }
+    out.push_str(
+        "# Behavioral: usage pattern over the last 28 days. Order matters: dormant first\n\
+         # (no recent activity), then at-risk (usage falling to under 70% of the 28 days\n\
+         # before), then power users (most days, broad feature use), then everyone else.\n\
+         [[segmentation]]\n\
+         name = \"usage\"\n\
+         kind = \"rules\"\n\
+         segments = [\n\
+         \x20 { name = \"dormant\", when = \"days_since_last_event IS NULL OR days_since_last_event > 30\" },\n\
+         \x20 { name = \"at-risk\", when = \"trend_28d < 0.7\" },\n\
+         \x20 { name = \"power\",   when = \"active_days_28d >= 15 AND distinct_events_28d >= 8\" },\n\
+         \x20 { name = \"core\",    when = \"TRUE\" },\n\
+         ]\n\n\
+         # Health, for customer success: at-risk when usage halved or stopped for three weeks.\n\
+         [[segmentation]]\n\
+         name = \"health\"\n\
+         kind = \"rules\"\n\
+         segments = [\n\
+         \x20 { name = \"at-risk\", when = \"trend_28d < 0.5 OR days_since_last_event > 21 OR days_since_last_event IS NULL\" },\n\
+         \x20 { name = \"watch\",   when = \"trend_28d < 0.8 OR active_days_28d < 4\" },\n\
+         \x20 { name = \"healthy\", when = \"TRUE\" },\n\
+         ]\n",
+    );
+    out
+}
+
+/// Detects the tables in `dir` and writes `dir/strata.toml`; refuses to
+/// overwrite an existing file unless `force`.
+pub fn write_project_file(dir: &Path, as_of: Option<chrono::NaiveDate>, force: bool) -> Result<PathBuf> {
+    let sources = detect_sources(dir)?;
+    let path = dir.join(PROJECT_FILE);
+    if path.exists() && !force {
+        return Err(Error::invalid(
+            Problem::new(path.display().to_string(), "a project file already exists")
+                .with_help("pass --force to overwrite it"),
+        ));
+    }
+    let text = render_project_file(&sources, as_of);
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_tables_by_name_and_renders_a_valid_project() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        for name in ["data/accounts.csv", "data/events.parquet", "data/mrr_monthly.csv", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let detected = detect_sources(dir.path()).unwrap();
+        let summary: Vec<(TableKind, &str)> = detected
+            .iter()
+            .map(|d| (d.kind, d.relative_path.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (TableKind::Accounts, "data/accounts.csv"),
+                (TableKind::Events, "data/events.parquet"),
+                (TableKind::Revenue, "data/mrr_monthly.csv"),
+            ]
+        );
+        let text = render_project_file(&detected, None);
+        let project = crate::project::Project::parse(&text, dir.path(), "strata.toml").unwrap();
+        let names: Vec<&str> = project.segmentations.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["size", "acv", "usage", "health"]);
+    }
+
+    #[test]
+    fn missing_events_is_reported_with_what_was_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("accounts.csv"), "x").unwrap();
+        let error = detect_sources(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("no events table found (seen: accounts.csv)"), "{error}");
+    }
+}

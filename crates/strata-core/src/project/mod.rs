@@ -1,0 +1,822 @@
+//! The project file (`strata.toml`): raw serde types turned into a validated
+//! [`Project`].
+//!
+//! Parsing and validation are two steps, as in ripgrep's `LowArgs`→`HiArgs`:
+//! [`RawProject`] is exactly what serde read, with every field optional where
+//! the file may omit it; [`Project::from_raw`] checks it and collects *every*
+//! problem before failing, so a user fixes their file in one go. Rule texts
+//! are kept as text here: they are checked later against the feature schema,
+//! which depends on the data.
+mod init;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::error::{Error, Problem, Result};
+
+pub use init::{DetectedSource, detect_sources, render_project_file, write_project_file};
+
+/// The name of the project file inside a project folder.
+pub const PROJECT_FILE: &str = "strata.toml";
+
+/// The project file as written, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// `"YYYY-MM-DD"` or `"latest"`.
+    pub as_of: Option<String>,
+    /// Where the four tables are.
+    pub sources: Option<BTreeMap<String, RawSource>>,
+    /// Engine and validation options.
+    #[serde(default)]
+    pub options: RawOptions,
+    /// Declarative custom features.
+    #[serde(default)]
+    pub features: BTreeMap<String, RawFeature>,
+    /// Segmentations, in order.
+    #[serde(default, rename = "segmentation")]
+    pub segmentations: Vec<RawSegmentation>,
+}
+
+/// A source: either a path, or a table with a path, a format and a column mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSource {
+    /// `accounts = "data/accounts.csv"`.
+    Path(String),
+    /// `accounts = { path = "...", format = "csv", columns = { account_id = "id" } }`.
+    Table {
+        /// File path, relative to the project folder.
+        path: String,
+        /// `csv`, `parquet` or `ndjson`; guessed from the extension when absent.
+        format: Option<String>,
+        /// Canonical column name -> column name in the file.
+        #[serde(default)]
+        columns: BTreeMap<String, String>,
+    },
+}
+
+/// `[options]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOptions {
+    /// `"warn"` (default) or `"error"`: what events of unknown accounts do.
+    pub unknown_accounts: Option<String>,
+    /// How many of the most common events get a per-event count feature.
+    pub top_events: Option<usize>,
+    /// Days after signup that the adoption features look at.
+    pub adoption_days: Option<u32>,
+    /// Memory limit for the query engine, e.g. `"4GiB"`.
+    pub memory_limit: Option<String>,
+}
+
+/// One `[features]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeature {
+    /// Count events matching this rule-language filter (`"TRUE"` for all).
+    pub count: Option<String>,
+    /// Count distinct values of this event column (`user_id`, `event`, ...).
+    pub distinct: Option<String>,
+    /// Filter for `distinct`.
+    pub filter: Option<String>,
+    /// `[numerator, denominator]`: a ratio of two other features.
+    pub ratio: Option<Vec<String>>,
+    /// Only events in the last N days up to as_of.
+    pub window_days: Option<u32>,
+    /// Only events in the first N days after the account's signup.
+    pub within_days_of_signup: Option<u32>,
+    /// Free text shown by `strata features`.
+    pub description: Option<String>,
+}
+
+/// One `[[segmentation]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSegmentation {
+    /// Unique name.
+    pub name: Option<String>,
+    /// `rules` (more kinds arrive with clustering and themes).
+    pub kind: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Ordered segments for `rules`.
+    #[serde(default)]
+    pub segments: Vec<RawSegment>,
+}
+
+/// One segment of a `rules` segmentation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSegment {
+    /// Segment name.
+    pub name: Option<String>,
+    /// Rule-language condition.
+    pub when: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// The as-of date of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// A fixed date.
+    Date(NaiveDate),
+    /// The last day with events.
+    Latest,
+}
+
+/// The four input tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TableKind {
+    /// One row per account (required).
+    Accounts,
+    /// Product usage events (required).
+    Events,
+    /// Monthly recurring revenue (optional).
+    Revenue,
+    /// NPS, surveys, tickets (optional).
+    Feedback,
+}
+
+impl TableKind {
+    /// All tables, in load order.
+    pub const ALL: [TableKind; 4] = [
+        TableKind::Accounts,
+        TableKind::Events,
+        TableKind::Revenue,
+        TableKind::Feedback,
+    ];
+
+    /// The table's name in the project file.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Accounts => "accounts",
+            TableKind::Events => "events",
+            TableKind::Revenue => "revenue",
+            TableKind::Feedback => "feedback",
+        }
+    }
+
+    /// Whether a project must have this table.
+    pub fn is_required(self) -> bool {
+        matches!(self, TableKind::Accounts | TableKind::Events)
+    }
+
+    fn from_name(name: &str) -> Option<TableKind> {
+        TableKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
+/// A file format strata reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+    /// Newline-delimited JSON objects.
+    NdJson,
+}
+
+impl Format {
+    /// Guesses the format from a file extension.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        Format::from_name(&extension)
+    }
+
+    fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            "ndjson" | "jsonl" | "json" => Some(Format::NdJson),
+            _ => None,
+        }
+    }
+
+    /// The format's name as written in the project file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::NdJson => "ndjson",
+        }
+    }
+}
+
+/// A validated source table.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Which table.
+    pub kind: TableKind,
+    /// Absolute or project-relative path as resolved.
+    pub path: PathBuf,
+    /// File format.
+    pub format: Format,
+    /// Canonical column name -> column name in the file.
+    pub columns: BTreeMap<String, String>,
+}
+
+impl Source {
+    /// The column in the file holding canonical column `canonical`.
+    pub fn file_column<'a>(&'a self, canonical: &'a str) -> &'a str {
+        self.columns
+            .get(canonical)
+            .map(String::as_str)
+            .unwrap_or(canonical)
+    }
+}
+
+/// What events of accounts missing from `accounts` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownAccounts {
+    /// Ignore them and report a warning (the default).
+    Warn,
+    /// Fail validation.
+    Error,
+}
+
+/// A validated custom feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomFeature {
+    /// Feature (column) name.
+    pub name: String,
+    /// What it computes.
+    pub kind: CustomFeatureKind,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// The computation behind a custom feature.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomFeatureKind {
+    /// Count of events matching `filter` within `window`.
+    Count {
+        /// Rule-language filter over event columns.
+        filter: String,
+        /// Which events count.
+        window: EventWindow,
+    },
+    /// Distinct values of an event column among events matching `filter`.
+    Distinct {
+        /// Event column.
+        column: String,
+        /// Rule-language filter over event columns.
+        filter: String,
+        /// Which events count.
+        window: EventWindow,
+    },
+    /// `numerator / denominator`, NULL when the denominator is 0 or NULL.
+    Ratio {
+        /// Feature name.
+        numerator: String,
+        /// Feature name.
+        denominator: String,
+    },
+}
+
+/// Which events a custom feature looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventWindow {
+    /// All history before the end of the as-of day.
+    AllHistory,
+    /// The last N days up to and including the as-of day.
+    LastDays(u32),
+    /// The first N days after signup (and before the end of the as-of day).
+    DaysAfterSignup(u32),
+}
+
+/// A validated segmentation.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// How membership is decided.
+    pub kind: SegmentationKind,
+}
+
+/// How a segmentation assigns accounts.
+#[derive(Debug, Clone)]
+pub enum SegmentationKind {
+    /// Ordered rules; the first match wins.
+    Rules(Vec<SegmentDef>),
+}
+
+impl SegmentationKind {
+    /// The kind's name as written in the project file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SegmentationKind::Rules(_) => "rules",
+        }
+    }
+}
+
+/// One segment of a rules segmentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDef {
+    /// Segment name.
+    pub name: String,
+    /// Rule text.
+    pub when: String,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// A validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Folder holding the project file; relative paths resolve against it.
+    pub dir: PathBuf,
+    /// As-of date.
+    pub as_of: AsOf,
+    /// Sources by table; accounts and events are always present.
+    pub sources: BTreeMap<TableKind, Source>,
+    /// Events of unknown accounts: warn or fail.
+    pub unknown_accounts: UnknownAccounts,
+    /// Number of per-event count features.
+    pub top_events: usize,
+    /// Days after signup for the adoption features.
+    pub adoption_days: u32,
+    /// Memory limit for the query engine in bytes, if any.
+    pub memory_limit: Option<usize>,
+    /// Custom features, in name order.
+    pub custom_features: Vec<CustomFeature>,
+    /// Segmentations, in file order.
+    pub segmentations: Vec<Segmentation>,
+}
+
+/// Canonical columns of each table, and whether each is required.
+pub fn table_columns(kind: TableKind) -> &'static [(&'static str, bool)] {
+    match kind {
+        TableKind::Accounts => &[
+            ("account_id", true),
+            ("created_at", true),
+            ("name", false),
+            ("employees", false),
+            ("industry", false),
+            ("country", false),
+            ("plan", false),
+            ("owner", false),
+        ],
+        TableKind::Events => &[
+            ("account_id", true),
+            ("user_id", false),
+            ("event", true),
+            ("ts", true),
+            ("source", false),
+        ],
+        TableKind::Revenue => &[("account_id", true), ("month", true), ("mrr", true)],
+        TableKind::Feedback => &[
+            ("account_id", true),
+            ("user_id", false),
+            ("ts", true),
+            ("channel", true),
+            ("score", false),
+            ("text", false),
+        ],
+    }
+}
+
+impl Project {
+    /// Reads and validates `DIR/strata.toml` (or the file itself when given a file).
+    pub fn load(path: &Path) -> Result<Project> {
+        let file = if path.is_dir() {
+            path.join(PROJECT_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::invalid(
+                    Problem::new(file.display().to_string(), "project file not found")
+                        .with_help("run `strata init DIR` to write one for a folder of data"),
+                )
+            } else {
+                Error::io(&file, source)
+            }
+        })?;
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Project::parse(&text, &dir, &file.display().to_string())
+    }
+
+    /// Parses and validates project-file text; `dir` resolves relative paths
+    /// and `origin` names the file in errors.
+    pub fn parse(text: &str, dir: &Path, origin: &str) -> Result<Project> {
+        let raw: RawProject = toml::from_str(text).map_err(|error| {
+            let location = match error.span() {
+                Some(span) => {
+                    let (line, column) = line_col(text, span.start);
+                    format!("{origin}:{line}:{column}")
+                }
+                None => origin.to_string(),
+            };
+            Error::invalid(
+                Problem::new(location, error.message().trim().to_string())
+                    .with_help("see the project file reference in the README"),
+            )
+        })?;
+        Project::from_raw(raw, dir, origin)
+    }
+
+    /// Validates a [`RawProject`], collecting every problem.
+    pub fn from_raw(raw: RawProject, dir: &Path, origin: &str) -> Result<Project> {
+        let mut problems = Vec::new();
+        let as_of = match raw.as_of.as_deref() {
+            None | Some("latest") => AsOf::Latest,
+            Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(date) => AsOf::Date(date),
+                Err(_) => {
+                    problems.push(
+                        Problem::new(format!("{origin}: as_of"), format!("`{text}` is not a date"))
+                            .with_help("write a date as \"YYYY-MM-DD\", or \"latest\" for the last day with events"),
+                    );
+                    AsOf::Latest
+                }
+            },
+        };
+
+        let sources = validate_sources(raw.sources.unwrap_or_default(), dir, origin, &mut problems);
+
+        let unknown_accounts = match raw.options.unknown_accounts.as_deref() {
+            None | Some("warn") => UnknownAccounts::Warn,
+            Some("error") => UnknownAccounts::Error,
+            Some(other) => {
+                problems.push(
+                    Problem::new(
+                        format!("{origin}: options.unknown_accounts"),
+                        format!("unknown value `{other}`"),
+                    )
+                    .with_help("use \"warn\" or \"error\""),
+                );
+                UnknownAccounts::Warn
+            }
+        };
+        let memory_limit = match raw.options.memory_limit.as_deref() {
+            None => None,
+            Some(text) => match parse_bytes(text) {
+                Some(bytes) => Some(bytes),
+                None => {
+                    problems.push(
+                        Problem::new(
+                            format!("{origin}: options.memory_limit"),
+                            format!("`{text}` is not a size"),
+                        )
+                        .with_help("write a size such as \"4GiB\" or \"512MiB\""),
+                    );
+                    None
+                }
+            },
+        };
+
+        let custom_features = validate_features(raw.features, origin, &mut problems);
+        let segmentations = validate_segmentations(raw.segmentations, origin, &mut problems);
+
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        Ok(Project {
+            dir: dir.to_path_buf(),
+            as_of,
+            sources,
+            unknown_accounts,
+            top_events: raw.options.top_events.unwrap_or(15),
+            adoption_days: raw.options.adoption_days.unwrap_or(30),
+            memory_limit,
+            custom_features,
+            segmentations,
+        })
+    }
+
+    /// The source of `kind`, if the project has one.
+    pub fn source(&self, kind: TableKind) -> Option<&Source> {
+        self.sources.get(&kind)
+    }
+}
+
+fn validate_sources(
+    raw_sources: BTreeMap<String, RawSource>,
+    dir: &Path,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<TableKind, Source> {
+    let mut sources = BTreeMap::new();
+    for (name, raw) in raw_sources {
+        let location = format!("{origin}: sources.{name}");
+        let Some(kind) = TableKind::from_name(&name) else {
+            problems.push(
+                Problem::new(location, format!("unknown table `{name}`"))
+                    .with_help("the tables are accounts, events, revenue and feedback"),
+            );
+            continue;
+        };
+        let (path_text, format_name, columns) = match raw {
+            RawSource::Path(path) => (path, None, BTreeMap::new()),
+            RawSource::Table {
+                path,
+                format,
+                columns,
+            } => (path, format, columns),
+        };
+        let path = dir.join(&path_text);
+        let format = match format_name.as_deref() {
+            Some(name) => Format::from_name(&name.to_ascii_lowercase()),
+            None => Format::from_path(&path),
+        };
+        let Some(format) = format else {
+            problems.push(
+                Problem::new(location, format!("cannot tell the format of `{path_text}`"))
+                    .with_help("name the file .csv, .parquet or .ndjson, or set format = \"csv\" | \"parquet\" | \"ndjson\""),
+            );
+            continue;
+        };
+        let known: Vec<&str> = table_columns(kind).iter().map(|(name, _)| *name).collect();
+        for canonical in columns.keys() {
+            if !known.contains(&canonical.as_str()) {
+                problems.push(
+                    Problem::new(
+                        format!("{location}.columns"),
+                        format!("`{canonical}` is not a column of the {name} table"),
+                    )
+                    .with_help(format!("map one of: {}", known.join(", "))),
+                );
+            }
+        }
+        sources.insert(
+            kind,
+            Source {
+                kind,
+                path,
+                format,
+                columns,
+            },
+        );
+    }
+    for kind in TableKind::ALL {
+        if kind.is_required() && !sources.contains_key(&kind) {
+            problems.push(
+                Problem::new(
+                    format!("{origin}: [sources]"),
+                    format!("the required table `{}` is missing", kind.name()),
+                )
+                .with_help(format!(
+                    "add `{} = \"path/to/{}.csv\"` under [sources]",
+                    kind.name(),
+                    kind.name()
+                )),
+            );
+        }
+    }
+    sources
+}
+
+fn validate_features(
+    raw_features: BTreeMap<String, RawFeature>,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<CustomFeature> {
+    let mut features = Vec::new();
+    for (name, raw) in raw_features {
+        let location = format!("{origin}: features.{name}");
+        if !is_identifier(&name) {
+            problems.push(
+                Problem::new(&location, "a feature name must be lowercase letters, digits and _")
+                    .with_help("rename it, e.g. `integrations_60d`"),
+            );
+            continue;
+        }
+        let window = match (raw.window_days, raw.within_days_of_signup) {
+            (Some(_), Some(_)) => {
+                problems.push(
+                    Problem::new(&location, "window_days and within_days_of_signup exclude each other")
+                        .with_help("keep one of them"),
+                );
+                EventWindow::AllHistory
+            }
+            (Some(0), None) | (None, Some(0)) => {
+                problems.push(Problem::new(&location, "a window of 0 days holds no events"));
+                EventWindow::AllHistory
+            }
+            (Some(days), None) => EventWindow::LastDays(days),
+            (None, Some(days)) => EventWindow::DaysAfterSignup(days),
+            (None, None) => EventWindow::AllHistory,
+        };
+        let kinds_given = [raw.count.is_some(), raw.distinct.is_some(), raw.ratio.is_some()]
+            .iter()
+            .filter(|given| **given)
+            .count();
+        if kinds_given != 1 {
+            problems.push(
+                Problem::new(&location, "a feature needs exactly one of count, distinct or ratio")
+                    .with_help("e.g. { count = \"event = 'template_used'\", window_days = 28 }"),
+            );
+            continue;
+        }
+        let kind = if let Some(filter) = raw.count {
+            CustomFeatureKind::Count { filter, window }
+        } else if let Some(column) = raw.distinct {
+            CustomFeatureKind::Distinct {
+                column,
+                filter: raw.filter.unwrap_or_else(|| "TRUE".to_string()),
+                window,
+            }
+        } else {
+            let ratio = raw.ratio.unwrap_or_default();
+            if ratio.len() != 2 {
+                problems.push(
+                    Problem::new(&location, "ratio takes two feature names")
+                        .with_help("e.g. ratio = [\"events_28d\", \"users_28d\"]"),
+                );
+                continue;
+            }
+            CustomFeatureKind::Ratio {
+                numerator: ratio[0].clone(),
+                denominator: ratio[1].clone(),
+            }
+        };
+        features.push(CustomFeature {
+            name,
+            kind,
+            description: raw.description,
+        });
+    }
+    features
+}
+
+fn validate_segmentations(
+    raw_segmentations: Vec<RawSegmentation>,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<Segmentation> {
+    let mut segmentations: Vec<Segmentation> = Vec::new();
+    for (idx, raw) in raw_segmentations.into_iter().enumerate() {
+        let Some(name) = raw.name.filter(|name| !name.trim().is_empty()) else {
+            problems.push(
+                Problem::new(format!("{origin}: segmentation #{}", idx + 1), "missing `name`")
+                    .with_help("give every [[segmentation]] a unique name"),
+            );
+            continue;
+        };
+        let location = format!("{origin}: segmentation `{name}`");
+        if segmentations.iter().any(|existing| existing.name == name) {
+            problems.push(Problem::new(&location, "duplicate segmentation name"));
+            continue;
+        }
+        match raw.kind.as_deref().unwrap_or("rules") {
+            "rules" => {}
+            other => {
+                problems.push(
+                    Problem::new(&location, format!("unknown kind `{other}`"))
+                        .with_help("this version supports kind = \"rules\""),
+                );
+                continue;
+            }
+        }
+        if raw.segments.is_empty() {
+            problems.push(
+                Problem::new(&location, "a rules segmentation needs at least one segment")
+                    .with_help("add segments = [ { name = \"...\", when = \"...\" } ]"),
+            );
+            continue;
+        }
+        let mut segments: Vec<SegmentDef> = Vec::new();
+        for (segment_idx, raw_segment) in raw.segments.into_iter().enumerate() {
+            let segment_location = format!("{location}, segment #{}", segment_idx + 1);
+            let Some(segment_name) = raw_segment.name.filter(|n| !n.trim().is_empty()) else {
+                problems.push(Problem::new(segment_location, "missing `name`"));
+                continue;
+            };
+            let Some(when) = raw_segment.when.filter(|w| !w.trim().is_empty()) else {
+                problems.push(
+                    Problem::new(segment_location, format!("segment `{segment_name}` has no `when` rule"))
+                        .with_help("write a condition, or when = \"TRUE\" for a catch-all"),
+                );
+                continue;
+            };
+            if segments.iter().any(|s| s.name == segment_name) {
+                problems.push(Problem::new(
+                    segment_location,
+                    format!("duplicate segment name `{segment_name}`"),
+                ));
+                continue;
+            }
+            segments.push(SegmentDef {
+                name: segment_name,
+                when,
+                description: raw_segment.description,
+            });
+        }
+        segmentations.push(Segmentation {
+            name,
+            description: raw.description,
+            kind: SegmentationKind::Rules(segments),
+        });
+    }
+    segmentations
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Parses sizes such as `4GiB`, `512MiB`, `2GB`, `1000000`.
+pub fn parse_bytes(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((number * multiplier) as usize)
+}
+
+/// 1-based line and column (in chars) of a byte offset.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected_problems: &[&str]) {
+        let result = Project::parse(text, Path::new("/p"), "strata.toml");
+        match (result, expected_problems.is_empty()) {
+            (Ok(_), true) => {}
+            (Ok(_), false) => panic!("expected problems {expected_problems:?}, got none"),
+            (Err(Error::Invalid(problems)), false) => {
+                let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                assert_eq!(rendered.len(), expected_problems.len(), "{rendered:#?}");
+                for (got, want) in rendered.iter().zip(expected_problems) {
+                    assert!(got.contains(want), "`{got}` does not contain `{want}`");
+                }
+            }
+            (Err(other), _) => panic!("unexpected error {other}"),
+        }
+    }
+
+    const SOURCES: &str = "[sources]\naccounts = \"a.csv\"\nevents = \"e.parquet\"\n";
+
+    #[test]
+    fn validation_collects_every_problem() {
+        check(SOURCES, &[]);
+        check(&format!("as_of = \"2026-10-31\"\n{SOURCES}"), &[]);
+        check(&format!("as_of = \"31/10/2026\"\n{SOURCES}"), &["`31/10/2026` is not a date"]);
+        check("[sources]\naccounts = \"a.csv\"\n", &["required table `events` is missing"]);
+        check(
+            "[sources]\naccounts = \"a.txt\"\nevents = \"e.parquet\"\nusers = \"u.csv\"\n",
+            &["cannot tell the format of `a.txt`", "unknown table `users`"],
+        );
+        check(
+            &format!("{SOURCES}[[segmentation]]\nname = \"s\"\nsegments = [{{ name = \"a\" }}, {{ name = \"a\", when = \"TRUE\" }}]\n"),
+            &["segment `a` has no `when` rule"],
+        );
+        check(
+            &format!("{SOURCES}[[segmentation]]\nname = \"s\"\nkind = \"magic\"\n"),
+            &["unknown kind `magic`"],
+        );
+        check(
+            &format!("{SOURCES}[features]\nx = {{ count = \"TRUE\", window_days = 7, within_days_of_signup = 3 }}\ny = {{ ratio = [\"a\"] }}\n"),
+            &["exclude each other", "ratio takes two feature names"],
+        );
+        check(&format!("{SOURCES}bogus = 1\n"), &["strata.toml:4:1"]);
+        check(
+            "[sources]\naccounts = { path = \"a.csv\", columns = { acount_id = \"id\" } }\nevents = \"e.csv\"\n",
+            &["`acount_id` is not a column of the accounts table"],
+        );
+    }
+
+    #[test]
+    fn parse_bytes_units() {
+        for (text, expected) in [
+            ("1024", Some(1024)),
+            ("4GiB", Some(4 << 30)),
+            ("512MiB", Some(512 << 20)),
+            ("1.5k", Some(1536)),
+            ("lots", None),
+            ("3 parsecs", None),
+        ] {
+            assert_eq!(parse_bytes(text), expected, "{text}");
+        }
+    }
+}

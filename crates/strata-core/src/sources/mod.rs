@@ -1,0 +1,852 @@
+//! Sources: the four tables of DATA.md, read through DataFusion and validated.
+//!
+//! Small tables (accounts, revenue, feedback) are read in file order into
+//! memory and converted column by column with [`convert::convert_column`], so
+//! that a bad value is reported with its file, row, column and text. The
+//! events table can be far larger than memory: it is registered as a
+//! DataFusion table and checked with one aggregate query; only when that
+//! query finds a problem do we scan the file again in order to name the row.
+//!
+//! **Invariants**: nothing here panics on bad input; every problem is
+//! collected and returned together; timestamps are normalized to UTC.
+pub mod convert;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::{Cast, Expr, TryCast, lit};
+use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::error::{Error, Problem, Result};
+use crate::project::{Format, Project, Source, TableKind, UnknownAccounts, table_columns};
+use convert::{BadValue, Target, convert_column, utc_micros};
+
+/// The name the raw events table is registered under.
+pub const EVENTS_RAW: &str = "events_raw";
+
+/// Accounts, typed and validated, in file order.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// `account_id` (Utf8), `created_at` (Date32), the optional standard
+    /// columns present in the file, then extra columns with inferred types.
+    pub batch: RecordBatch,
+    /// Account ids in order.
+    pub ids: Vec<String>,
+    /// Signup day (days since 1970-01-01, UTC) per account.
+    pub created_day: Vec<i32>,
+    /// Account id -> position.
+    pub index: HashMap<String, usize>,
+}
+
+/// Monthly revenue rows, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Revenue {
+    /// Account position per row.
+    pub account_idx: Vec<usize>,
+    /// Month per row, as months since year 0 (`year * 12 + month0`).
+    pub month: Vec<i32>,
+    /// MRR per row, >= 0.
+    pub mrr: Vec<f64>,
+}
+
+/// Feedback rows of known accounts, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Feedback {
+    /// Account position per row.
+    pub account_idx: Vec<usize>,
+    /// Optional user per row.
+    pub user_id: Vec<Option<String>>,
+    /// UTC microseconds per row.
+    pub ts_micros: Vec<i64>,
+    /// Lowercase channel per row.
+    pub channel: Vec<String>,
+    /// Optional score per row.
+    pub score: Vec<Option<i64>>,
+    /// Optional verbatim per row.
+    pub text: Vec<Option<String>>,
+}
+
+/// What the event check found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventStats {
+    /// Rows in the events table.
+    pub rows: u64,
+    /// First UTC day with an event.
+    pub min_day: Option<i32>,
+    /// Last UTC day with an event.
+    pub max_day: Option<i32>,
+}
+
+/// Every source, loaded and checked.
+#[derive(Debug)]
+pub struct Sources {
+    /// Accounts.
+    pub accounts: Accounts,
+    /// Statistics of the events table, which stays registered in the context.
+    pub events: EventStats,
+    /// Revenue, when the project has it.
+    pub revenue: Option<Revenue>,
+    /// Feedback, when the project has it.
+    pub feedback: Option<Feedback>,
+    /// Things worth telling the user that do not stop the run.
+    pub warnings: Vec<Problem>,
+}
+
+/// Loads and validates every source of `project`, registering the raw events
+/// table in `ctx` as [`EVENTS_RAW`]. Collects all problems before failing.
+pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    for source in project.sources.values() {
+        if !source.path.is_file() {
+            problems.push(
+                Problem::new(source.path.display().to_string(), format!("the {} file does not exist", source.kind.name()))
+                    .with_help(format!("fix the path under [sources] in strata.toml (`{}`)", source.kind.name())),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let accounts_source = required(project, TableKind::Accounts)?;
+    let events_source = required(project, TableKind::Events)?;
+
+    let accounts = match load_accounts(accounts_source).await {
+        Ok((accounts, mut account_warnings)) => {
+            warnings.append(&mut account_warnings);
+            Some(accounts)
+        }
+        Err(Error::Invalid(mut found)) => {
+            problems.append(&mut found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let events = match check_events(ctx, events_source).await {
+        Ok(stats) => Some(stats),
+        Err(Error::Invalid(mut found)) => {
+            problems.append(&mut found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let (Some(accounts), Some(events)) = (accounts, events) else {
+        return Err(Error::Invalid(problems));
+    };
+
+    let revenue = match project.source(TableKind::Revenue) {
+        None => None,
+        Some(source) => match load_revenue(source, &accounts, &mut warnings).await {
+            Ok(revenue) => Some(revenue),
+            Err(Error::Invalid(mut found)) => {
+                problems.append(&mut found);
+                None
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    let feedback = match project.source(TableKind::Feedback) {
+        None => None,
+        Some(source) => match load_feedback(source, &accounts, &mut warnings).await {
+            Ok(feedback) => Some(feedback),
+            Err(Error::Invalid(mut found)) => {
+                problems.append(&mut found);
+                None
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let _ = project.unknown_accounts;
+    Ok(Sources {
+        accounts,
+        events,
+        revenue,
+        feedback,
+        warnings,
+    })
+}
+
+fn required(project: &Project, kind: TableKind) -> Result<&Source> {
+    project.source(kind).ok_or_else(|| {
+        Error::Internal(format!("validated project without the {} table", kind.name()))
+    })
+}
+
+/// Where a value sits, for error messages.
+fn row_location(source: &Source, row: usize, column: &str) -> String {
+    let file = source.path.display();
+    match source.format {
+        // Header is line 1; data row N is on line N + 1 unless texts hold newlines.
+        Format::Csv => format!("{file}, row {} (line {}), column `{column}`", row + 1, row + 2),
+        Format::Parquet | Format::NdJson => format!("{file}, row {}, column `{column}`", row + 1),
+    }
+}
+
+fn file_extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default()
+}
+
+/// A context that reads files in order with one partition.
+fn ordered_context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_target_partitions(1)
+        .with_repartition_file_scans(false);
+    SessionContext::new_with_config(config)
+}
+
+/// Opens a source as a DataFrame. CSV columns are all read as text so that
+/// conversion (and its errors) is ours, not the CSV reader's.
+async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
+    let path = source.path.to_string_lossy().to_string();
+    let extension = file_extension(&source.path);
+    let opened = match source.format {
+        Format::Csv => {
+            let header = read_csv_header(&source.path)?;
+            let fields: Vec<Field> = header
+                .iter()
+                .map(|name| Field::new(name, DataType::Utf8, true))
+                .collect();
+            let schema = Schema::new(fields);
+            let options = CsvReadOptions::new()
+                .has_header(true)
+                .file_extension(&extension)
+                .schema(&schema);
+            ctx.read_csv(path, options).await
+        }
+        Format::Parquet => {
+            let options = ParquetReadOptions {
+                file_extension: &extension,
+                ..Default::default()
+            };
+            ctx.read_parquet(path, options).await
+        }
+        Format::NdJson => {
+            let options = JsonReadOptions {
+                file_extension: &extension,
+                ..Default::default()
+            };
+            ctx.read_json(path, options).await
+        }
+    };
+    opened.map_err(|error| {
+        Error::invalid(
+            Problem::new(source.path.display().to_string(), format!("cannot read as {}: {error}", source.format.name()))
+                .with_help("check the file's format, or set format = \"csv\" | \"parquet\" | \"ndjson\" for this source"),
+        )
+    })
+}
+
+/// The column names of a CSV header line.
+fn read_csv_header(path: &Path) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut line = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(|e| Error::io(path, e))?;
+    let line = line.trim_end_matches(['\r', '\n']).trim_start_matches('\u{feff}');
+    if line.trim().is_empty() {
+        return Err(Error::invalid(
+            Problem::new(path.display().to_string(), "the file is empty (no header line)")
+                .with_help("a CSV source needs a header line naming its columns"),
+        ));
+    }
+    let names: Vec<String> = line
+        .split(',')
+        .map(|name| name.trim().trim_matches('"').to_string())
+        .collect();
+    let mut seen = HashSet::new();
+    for name in &names {
+        if !seen.insert(name) {
+            return Err(Error::invalid(Problem::new(
+                format!("{}, header", path.display()),
+                format!("column `{name}` appears twice"),
+            )));
+        }
+    }
+    Ok(names)
+}
+
+/// Reads a whole (small) source in file order as one batch.
+async fn read_all(source: &Source) -> Result<RecordBatch> {
+    let ctx = ordered_context();
+    let frame = open(&ctx, source).await?;
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.map_err(|error| {
+        Error::invalid(Problem::new(
+            source.path.display().to_string(),
+            format!("cannot read as {}: {error}", source.format.name()),
+        ))
+    })?;
+    Ok(concat_batches(&schema, &batches)?)
+}
+
+/// Checks that every required column is present; returns the problems.
+fn missing_columns(source: &Source, schema: &Schema) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (canonical, is_required) in table_columns(source.kind) {
+        let file_column = source.file_column(canonical);
+        if *is_required && schema.field_with_name(file_column).is_err() {
+            let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let mut problem = Problem::new(
+                source.path.display().to_string(),
+                format!("missing required column `{file_column}` in the {} table", source.kind.name()),
+            );
+            let closest = available
+                .iter()
+                .map(|name| (strsim::jaro_winkler(name, file_column), *name))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            problem = match closest {
+                Some((_, name)) => problem.with_help(format!(
+                    "the file has `{name}`: map it with columns = {{ {canonical} = \"{name}\" }} under [sources]"
+                )),
+                None => problem.with_help(format!(
+                    "the file has: {}; map one with columns = {{ {canonical} = \"...\" }}",
+                    available.join(", ")
+                )),
+            };
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
+/// Converts the named column of `batch`, or reports where it failed.
+fn typed_column(source: &Source, batch: &RecordBatch, canonical: &str, target: Target) -> Result<Option<ArrayRef>, Problem> {
+    let file_column = source.file_column(canonical);
+    let Some(array) = batch.column_by_name(file_column) else {
+        return Ok(None);
+    };
+    convert_column(array, target).map(Some).map_err(|BadValue { row, value }| {
+        Problem::new(
+            row_location(source, row, file_column),
+            format!("expected {}, found `{value}`", target.describe()),
+        )
+        .with_help(format!("fix the value, or empty the cell if it is unknown ({} table)", source.kind.name()))
+    })
+}
+
+async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
+    let batch = read_all(source).await?;
+    let mut problems = missing_columns(source, &batch.schema());
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    if batch.num_rows() == 0 {
+        return Err(Error::invalid(
+            Problem::new(source.path.display().to_string(), "the accounts table is empty")
+                .with_help("strata needs at least one account"),
+        ));
+    }
+    let mut warnings = Vec::new();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut used_file_columns = HashSet::new();
+    let standard: [(&str, Target); 8] = [
+        ("account_id", Target::Text),
+        ("created_at", Target::Date),
+        ("name", Target::Text),
+        ("employees", Target::Integer),
+        ("industry", Target::Text),
+        ("country", Target::Text),
+        ("plan", Target::Text),
+        ("owner", Target::Text),
+    ];
+    for (canonical, target) in standard {
+        match typed_column(source, &batch, canonical, target) {
+            Ok(Some(array)) => {
+                used_file_columns.insert(source.file_column(canonical).to_string());
+                fields.push(Field::new(canonical, array.data_type().clone(), true));
+                columns.push(array);
+            }
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+
+    // Identity checks: every account id present, non-empty and unique.
+    let ids_array = columns[0].as_string::<i32>();
+    let created = columns[1].as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+    let mut index = HashMap::with_capacity(batch.num_rows());
+    let mut ids = Vec::with_capacity(batch.num_rows());
+    let account_column = source.file_column("account_id");
+    for row in 0..batch.num_rows() {
+        if ids_array.is_null(row) {
+            problems.push(
+                Problem::new(row_location(source, row, account_column), "empty account_id")
+                    .with_help("every account needs a unique, non-empty id"),
+            );
+            continue;
+        }
+        let id = ids_array.value(row).to_string();
+        if let Some(first) = index.insert(id.clone(), row) {
+            problems.push(
+                Problem::new(
+                    row_location(source, row, account_column),
+                    format!("duplicate account_id `{id}` (first seen on row {})", first + 1),
+                )
+                .with_help("account ids must be unique; merge or remove the duplicate rows"),
+            );
+        }
+        if created.is_null(row) {
+            problems.push(
+                Problem::new(row_location(source, row, source.file_column("created_at")), "empty created_at")
+                    .with_help("every account needs its signup date"),
+            );
+        }
+        ids.push(id);
+        if problems.len() >= 20 {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let created_day: Vec<i32> = created.values().to_vec();
+
+    // Extra columns are kept with a type inferred from their values.
+    let reserved = crate::features::reserved_names();
+    for field in batch.schema().fields() {
+        let name = field.name();
+        if used_file_columns.contains(name.as_str()) {
+            continue;
+        }
+        if reserved.contains(&name.as_str()) || fields.iter().any(|f: &Field| f.name() == name) {
+            warnings.push(
+                Problem::new(
+                    format!("{}, column `{name}`", source.path.display()),
+                    "ignored: the name is taken by a computed feature or a standard column",
+                )
+                .with_help("rename the column in the file to use it in rules"),
+            );
+            continue;
+        }
+        let Some(array) = batch.column_by_name(name) else { continue };
+        match infer_extra(array) {
+            Some(typed) => {
+                fields.push(Field::new(name, typed.data_type().clone(), true));
+                columns.push(typed);
+            }
+            None => warnings.push(Problem::new(
+                format!("{}, column `{name}`", source.path.display()),
+                format!("ignored: type {} cannot be used in rules", array.data_type()),
+            )),
+        }
+    }
+    let typed = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    Ok((
+        Accounts {
+            batch: typed,
+            ids,
+            created_day,
+            index,
+        },
+        warnings,
+    ))
+}
+
+/// Gives an extra accounts column a rule-language type: integers, numbers,
+/// booleans, dates and text are recognized from CSV text; typed columns keep
+/// their type when the rule language has one.
+fn infer_extra(array: &ArrayRef) -> Option<ArrayRef> {
+    use DataType::*;
+    match array.data_type() {
+        Utf8 | LargeUtf8 | Utf8View => {
+            for target in [Target::Integer, Target::Float, Target::Date] {
+                if let Ok(converted) = convert_column(array, target) {
+                    if converted.null_count() < converted.len() {
+                        return Some(converted);
+                    }
+                }
+            }
+            let text = convert_column(array, Target::Text).ok()?;
+            let lowered: Vec<Option<String>> = text.as_string::<i32>().iter().map(|v| v.map(|v| v.trim().to_ascii_lowercase())).collect();
+            let is_boolean = lowered.iter().flatten().count() > 0
+                && lowered.iter().flatten().all(|v| v == "true" || v == "false");
+            if is_boolean {
+                let values: datafusion::arrow::array::BooleanArray = lowered.iter().map(|v| v.as_ref().map(|v| v == "true")).collect();
+                return Some(Arc::new(values));
+            }
+            Some(text)
+        }
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => convert_column(array, Target::Integer).ok(),
+        Float16 | Float32 | Float64 | Decimal128(_, _) | Decimal256(_, _) => convert_column(array, Target::Float).ok(),
+        Boolean => Some(array.clone()),
+        Date32 | Date64 => convert_column(array, Target::Date).ok(),
+        Timestamp(_, _) => {
+            let micros = convert_column(array, Target::TimestampMicros).ok()?;
+            datafusion::arrow::compute::cast(&micros, &Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None)).ok()
+        }
+        _ => None,
+    }
+}
+
+fn column_expr(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// The UTC day (days since 1970-01-01) of a timestamp column of any type.
+pub fn day_expr(ts: Expr) -> Expr {
+    let utc = Expr::Cast(Cast::new(Box::new(ts), utc_micros()));
+    let date = Expr::Cast(Cast::new(Box::new(utc), DataType::Date32));
+    Expr::Cast(Cast::new(Box::new(date), DataType::Int32))
+}
+
+/// Registers the raw events table and checks it with one aggregate query:
+/// required columns, empty ids and names, timestamps that do not parse.
+async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStats> {
+    let frame = open(ctx, source).await?;
+    let schema = frame.schema().as_arrow().clone();
+    let problems = missing_columns(source, &schema);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    ctx.deregister_table(EVENTS_RAW)?;
+    ctx.register_table(EVENTS_RAW, frame.clone().into_view())?;
+
+    let account = column_expr(source.file_column("account_id"));
+    let event = column_expr(source.file_column("event"));
+    let ts = column_expr(source.file_column("ts"));
+    let blank = |expr: Expr| {
+        let text = Expr::Cast(Cast::new(Box::new(expr.clone()), DataType::Utf8));
+        expr.is_null().or(datafusion::functions::string::expr_fn::btrim(vec![text]).eq(lit("")))
+    };
+    let parsed = Expr::TryCast(TryCast::new(Box::new(ts.clone()), utc_micros()));
+    let bad_ts = ts.clone().is_not_null().and(parsed.clone().is_null());
+    let count_if = |condition: Expr| {
+        datafusion::functions_aggregate::expr_fn::sum(
+            datafusion::logical_expr::when(condition, lit(1i64)).otherwise(lit(0i64)).unwrap_or(lit(0i64)),
+        )
+    };
+    let day = day_expr(parsed);
+    let stats = frame
+        .aggregate(
+            vec![],
+            vec![
+                datafusion::functions_aggregate::expr_fn::count(lit(1i64)).alias("rows"),
+                count_if(blank(account.clone())).alias("blank_account"),
+                count_if(blank(event.clone())).alias("blank_event"),
+                count_if(ts.clone().is_null()).alias("missing_ts"),
+                count_if(bad_ts.clone()).alias("bad_ts"),
+                datafusion::functions_aggregate::expr_fn::min(day.clone()).alias("min_day"),
+                datafusion::functions_aggregate::expr_fn::max(day).alias("max_day"),
+            ],
+        )?
+        .collect()
+        .await
+        .map_err(|error| {
+            Error::invalid(Problem::new(
+                source.path.display().to_string(),
+                format!("cannot read the events: {error}"),
+            ))
+        })?;
+    let batch = stats
+        .first()
+        .ok_or_else(|| Error::Internal("aggregate without rows".into()))?;
+    let int = |name: &str| -> Option<i64> {
+        let array = batch.column_by_name(name)?;
+        let value = ScalarValue::try_from_array(array, 0).ok()?;
+        match value {
+            ScalarValue::Int64(v) => v,
+            ScalarValue::Int32(v) => v.map(i64::from),
+            _ => None,
+        }
+    };
+    let rows = int("rows").unwrap_or(0) as u64;
+    if rows == 0 {
+        return Err(Error::invalid(
+            Problem::new(source.path.display().to_string(), "the events table is empty")
+                .with_help("strata needs product usage events to compute behavioral features"),
+        ));
+    }
+    let mut problems = Vec::new();
+    let checks: [(&str, &str, Expr, &str); 4] = [
+        ("blank_account", source.file_column("account_id"), blank(account), "an empty account_id"),
+        ("blank_event", source.file_column("event"), blank(event), "an empty event name"),
+        ("missing_ts", source.file_column("ts"), ts.clone().is_null(), "an empty timestamp"),
+        ("bad_ts", source.file_column("ts"), bad_ts, "a timestamp that does not parse"),
+    ];
+    for (stat, column, condition, what) in checks {
+        let count = int(stat).unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let first = first_row_where(source, condition).await?;
+        let (location, found) = match first {
+            Some((row, value)) => (row_location(source, row, column), format!(" (first: `{value}`)")),
+            None => (source.path.display().to_string(), String::new()),
+        };
+        problems.push(
+            Problem::new(location, format!("{count} event(s) with {what}{found}"))
+                .with_help(match stat {
+                    "bad_ts" => "write timestamps as ISO 8601, e.g. 2026-10-31T14:05:00Z (a missing offset means UTC)",
+                    _ => "every event needs an account_id, an event name and a timestamp",
+                }),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    Ok(EventStats {
+        rows,
+        min_day: int("min_day").map(|d| d as i32),
+        max_day: int("max_day").map(|d| d as i32),
+    })
+}
+
+/// Scans a source in file order and returns the first row where `condition`
+/// holds, with the row rendered as text. Used only to explain a problem.
+async fn first_row_where(source: &Source, condition: Expr) -> Result<Option<(usize, String)>> {
+    let ctx = ordered_context();
+    let frame = open(&ctx, source).await?;
+    let flagged = frame.select(vec![condition.alias("flag"), column_expr(source.file_column("ts")).alias("shown")])?;
+    let mut stream = flagged.execute_stream().await?;
+    let mut offset = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let flags = batch.column(0).as_boolean();
+        if let Some(idx) = (0..batch.num_rows()).find(|&i| flags.is_valid(i) && flags.value(i)) {
+            let shown = convert::value_text(batch.column(1), idx);
+            return Ok(Some((offset + idx, shown)));
+        }
+        offset += batch.num_rows();
+    }
+    Ok(None)
+}
+
+/// Months since year 0 of a UTC day number.
+pub fn month_of_day(day: i32) -> i32 {
+    use chrono::Datelike;
+    let date = chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+        .map(|dt| dt.date_naive())
+        .unwrap_or_default();
+    date.year() * 12 + date.month0() as i32
+}
+
+fn require(problems: Vec<Problem>) -> Result<()> {
+    if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+}
+
+fn collect_column(source: &Source, batch: &RecordBatch, canonical: &str, target: Target, problems: &mut Vec<Problem>) -> Option<ArrayRef> {
+    match typed_column(source, batch, canonical, target) {
+        Ok(array) => array,
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    }
+}
+
+/// Counts rows of unknown accounts and warns about them once per table.
+fn warn_unknown(source: &Source, unknown_rows: usize, example: Option<String>, warnings: &mut Vec<Problem>) {
+    if unknown_rows > 0 {
+        warnings.push(
+            Problem::new(
+                source.path.display().to_string(),
+                format!(
+                    "{unknown_rows} {} row(s) of accounts not in the accounts table were ignored (e.g. `{}`)",
+                    source.kind.name(),
+                    example.unwrap_or_default()
+                ),
+            )
+            .with_help("add the accounts, or fix their ids"),
+        );
+    }
+}
+
+async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<Problem>) -> Result<Revenue> {
+    let batch = read_all(source).await?;
+    require(missing_columns(source, &batch.schema()))?;
+    if batch.num_rows() == 0 {
+        warnings.push(Problem::new(source.path.display().to_string(), "the revenue table is empty; revenue measures are left empty"));
+        return Ok(Revenue::default());
+    }
+    let mut problems = Vec::new();
+    let ids = collect_column(source, &batch, "account_id", Target::Text, &mut problems);
+    let months = collect_column(source, &batch, "month", Target::Date, &mut problems);
+    let mrr = collect_column(source, &batch, "mrr", Target::Float, &mut problems);
+    require(problems)?;
+    let (Some(ids), Some(months), Some(mrr)) = (ids, months, mrr) else {
+        return Err(Error::Internal("required revenue columns vanished after the check".into()));
+    };
+    let ids = ids.as_string::<i32>();
+    let months = months.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+    let mrr = mrr.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+    let mut revenue = Revenue::default();
+    let mut problems = Vec::new();
+    let mut seen: HashMap<(usize, i32), usize> = HashMap::new();
+    let (mut unknown_rows, mut unknown_example) = (0usize, None);
+    for row in 0..batch.num_rows() {
+        if problems.len() >= 20 {
+            break;
+        }
+        let location = |canonical: &str| row_location(source, row, source.file_column(canonical));
+        if ids.is_null(row) {
+            problems.push(Problem::new(location("account_id"), "empty account_id"));
+            continue;
+        }
+        if months.is_null(row) {
+            problems.push(Problem::new(location("month"), "empty month").with_help("write the first day of the month, e.g. 2026-10-01"));
+            continue;
+        }
+        if mrr.is_null(row) {
+            problems.push(Problem::new(location("mrr"), "empty mrr").with_help("write 0 for a month without revenue, or drop the row"));
+            continue;
+        }
+        let value = mrr.value(row);
+        if !(value >= 0.0) || !value.is_finite() {
+            problems.push(
+                Problem::new(location("mrr"), format!("mrr must be >= 0, found {value}"))
+                    .with_help("refunds and credits are not MRR: record the month's recurring revenue, 0 at least"),
+            );
+            continue;
+        }
+        let Some(&account_idx) = accounts.index.get(ids.value(row)) else {
+            unknown_rows += 1;
+            unknown_example.get_or_insert_with(|| ids.value(row).to_string());
+            continue;
+        };
+        let month = month_of_day(months.value(row));
+        if let Some(first) = seen.insert((account_idx, month), row) {
+            problems.push(
+                Problem::new(
+                    location("month"),
+                    format!("second revenue row for account `{}` in month {} (first on row {})", ids.value(row), months.value(row), first + 1),
+                )
+                .with_help("keep one MRR row per account and month"),
+            );
+            continue;
+        }
+        revenue.account_idx.push(account_idx);
+        revenue.month.push(month);
+        revenue.mrr.push(value);
+    }
+    require(problems)?;
+    warn_unknown(source, unknown_rows, unknown_example, warnings);
+    Ok(revenue)
+}
+
+async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<Problem>) -> Result<Feedback> {
+    let batch = read_all(source).await?;
+    require(missing_columns(source, &batch.schema()))?;
+    if batch.num_rows() == 0 {
+        warnings.push(Problem::new(source.path.display().to_string(), "the feedback table is empty; NPS is left empty"));
+        return Ok(Feedback::default());
+    }
+    let mut problems = Vec::new();
+    let ids = collect_column(source, &batch, "account_id", Target::Text, &mut problems);
+    let users = collect_column(source, &batch, "user_id", Target::Text, &mut problems);
+    let ts = collect_column(source, &batch, "ts", Target::TimestampMicros, &mut problems);
+    let channel = collect_column(source, &batch, "channel", Target::Text, &mut problems);
+    let score = collect_column(source, &batch, "score", Target::Integer, &mut problems);
+    let text = collect_column(source, &batch, "text", Target::Text, &mut problems);
+    require(problems)?;
+    let (Some(ids), Some(ts), Some(channel)) = (ids, ts, channel) else {
+        return Err(Error::Internal("required feedback columns vanished after the check".into()));
+    };
+    let ids = ids.as_string::<i32>();
+    let ts = ts.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    let channel = channel.as_string::<i32>();
+    let users = users.as_ref().map(|a| a.as_string::<i32>());
+    let score = score.as_ref().map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
+    let text = text.as_ref().map(|a| a.as_string::<i32>());
+    let mut feedback = Feedback::default();
+    let mut problems = Vec::new();
+    let (mut unknown_rows, mut unknown_example) = (0usize, None);
+    for row in 0..batch.num_rows() {
+        if problems.len() >= 20 {
+            break;
+        }
+        let location = |canonical: &str| row_location(source, row, source.file_column(canonical));
+        if ids.is_null(row) {
+            problems.push(Problem::new(location("account_id"), "empty account_id"));
+            continue;
+        }
+        if ts.is_null(row) {
+            problems.push(Problem::new(location("ts"), "empty timestamp"));
+            continue;
+        }
+        if channel.is_null(row) {
+            problems.push(Problem::new(location("channel"), "empty channel").with_help("use nps, survey, ticket, interview, ..."));
+            continue;
+        }
+        let channel_name = channel.value(row).trim().to_ascii_lowercase();
+        let row_score = score.and_then(|s| s.is_valid(row).then(|| s.value(row)));
+        if channel_name == "nps" {
+            if let Some(value) = row_score {
+                if !(0..=10).contains(&value) {
+                    problems.push(
+                        Problem::new(location("score"), format!("NPS score must be between 0 and 10, found {value}"))
+                            .with_help("NPS answers are 0..10; rescale or drop the row"),
+                    );
+                    continue;
+                }
+            }
+        }
+        let Some(&account_idx) = accounts.index.get(ids.value(row)) else {
+            unknown_rows += 1;
+            unknown_example.get_or_insert_with(|| ids.value(row).to_string());
+            continue;
+        };
+        feedback.account_idx.push(account_idx);
+        feedback.user_id.push(users.and_then(|u| u.is_valid(row).then(|| u.value(row).to_string())));
+        feedback.ts_micros.push(ts.value(row));
+        feedback.channel.push(channel_name);
+        feedback.score.push(row_score);
+        feedback.text.push(text.and_then(|t| t.is_valid(row).then(|| t.value(row).to_string())));
+    }
+    require(problems)?;
+    warn_unknown(source, unknown_rows, unknown_example, warnings);
+    Ok(feedback)
+}
+
+/// Account ids as an Arrow array, in account order.
+pub fn ids_array(accounts: &Accounts) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(accounts.ids.iter()))
+}
+
+/// What to do with events of unknown accounts, given how many there were.
+pub fn unknown_events_problem(
+    project: &Project,
+    source: &Source,
+    unknown_events: u64,
+    unknown_ids: u64,
+    example: Option<&str>,
+) -> Option<(bool, Problem)> {
+    if unknown_events == 0 {
+        return None;
+    }
+    let problem = Problem::new(
+        source.path.display().to_string(),
+        format!(
+            "{unknown_events} event(s) of {unknown_ids} account id(s) not in the accounts table (e.g. `{}`)",
+            example.unwrap_or("?")
+        ),
+    );
+    Some(match project.unknown_accounts {
+        UnknownAccounts::Warn => (
+            false,
+            problem.with_help("they are ignored; set options.unknown_accounts = \"error\" to fail instead"),
+        ),
+        UnknownAccounts::Error => (
+            true,
+            problem.with_help("add the accounts, fix the ids, or set options.unknown_accounts = \"warn\" to ignore them"),
+        ),
+    })
+}
