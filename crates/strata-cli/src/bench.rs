@@ -79,7 +79,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for &events in &args.events {
         eprintln!("bench: {events} events ...");
         let output = std::process::Command::new(&exe)
-            .args(["bench", "--one", &events.to_string(), "--python", &args.python])
+            .args([
+                "bench",
+                "--one",
+                &events.to_string(),
+                "--python",
+                &args.python,
+            ])
             .arg("--script")
             .arg(&args.script)
             .arg("--dir")
@@ -91,7 +97,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             bail!("benchmark of {events} events failed");
         }
         let line = String::from_utf8_lossy(&output.stdout);
-        let result: SizeResult = serde_json::from_str(line.trim()).context("unreadable benchmark result")?;
+        let result: SizeResult =
+            serde_json::from_str(line.trim()).context("unreadable benchmark result")?;
         results.push(result);
     }
     print!("{}", report(&results));
@@ -106,18 +113,35 @@ fn report(results: &[SizeResult]) -> String {
                 format!("{}", human(result.events)),
                 phase.phase.clone(),
                 format!("{:.3}", phase.seconds),
-                if phase.phase == "generate" { "–".into() } else { human((result.events as f64 / phase.seconds) as u64) },
+                if phase.phase == "generate" {
+                    "–".into()
+                } else {
+                    human((result.events as f64 / phase.seconds) as u64)
+                },
                 format!("{:.0}", phase.peak_mib),
             ]);
         }
         if let (Some(seconds), Some(peak)) = (result.duckdb_seconds, result.duckdb_peak_mib) {
-            rows.push(vec![human(result.events), "duckdb features".into(), format!("{seconds:.3}"), human((result.events as f64 / seconds) as u64), format!("{peak:.0}")]);
+            rows.push(vec![
+                human(result.events),
+                "duckdb features".into(),
+                format!("{seconds:.3}"),
+                human((result.events as f64 / seconds) as u64),
+                format!("{peak:.0}"),
+            ]);
         }
     }
-    let mut out = render::table(&["events", "phase", "seconds", "events/s", "peak MiB"], &rows);
+    let mut out = render::table(
+        &["events", "phase", "seconds", "events/s", "peak MiB"],
+        &rows,
+    );
     out.push('\n');
     for result in results {
-        let ours = result.phases.iter().find(|p| p.phase == "features").map(|p| p.seconds);
+        let ours = result
+            .phases
+            .iter()
+            .find(|p| p.phase == "features")
+            .map(|p| p.seconds);
         match (ours, result.duckdb_seconds) {
             (Some(ours), Some(theirs)) => out.push_str(&format!(
                 "{} events, {} accounts: features {:.3} s vs DuckDB {:.3} s, ratio {:.2} (<= 1.0 is the target); values {}\n",
@@ -154,7 +178,13 @@ fn peak_mib() -> f64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
@@ -178,10 +208,16 @@ impl Recorder {
     }
 
     fn end(&self, name: &str) {
-        let Ok(mut current) = self.current.lock() else { return };
+        let Ok(mut current) = self.current.lock() else {
+            return;
+        };
         if let Some(started) = current.take() {
             if let Ok(mut phases) = self.phases.lock() {
-                phases.push(PhaseResult { phase: name.to_string(), seconds: started.elapsed().as_secs_f64(), peak_mib: peak_mib() });
+                phases.push(PhaseResult {
+                    phase: name.to_string(),
+                    seconds: started.elapsed().as_secs_f64(),
+                    peak_mib: peak_mib(),
+                });
             }
         }
     }
@@ -206,7 +242,10 @@ impl Observer for Recorder {
 async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
     let params = DemoParams::for_events(events);
     let dir = args.dir.join(format!("events-{events}"));
-    let recorder = Recorder { current: Mutex::new(None), phases: Mutex::new(Vec::new()) };
+    let recorder = Recorder {
+        current: Mutex::new(None),
+        phases: Mutex::new(Vec::new()),
+    };
     let marker = dir.join("data").join(".complete");
     recorder.begin();
     if !marker.exists() {
@@ -215,13 +254,20 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
     }
     recorder.end("generate");
     let detected = strata_core::project::detect_sources(&dir)?;
-    std::fs::write(dir.join("strata.toml"), strata_core::project::render_project_file(&detected, Some(params.as_of)))?;
+    std::fs::write(
+        dir.join("strata.toml"),
+        strata_core::project::render_project_file(&detected, Some(params.as_of)),
+    )?;
     let project = Project::load(&dir)?;
     let result = pipeline::run(&project, &RunOptions::default(), &recorder).await?;
     recorder.begin();
     strata_core::outputs::write_all(&result, &dir.join("out"))?;
     recorder.end("outputs");
-    let mut phases = recorder.phases.lock().map(|p| p.clone()).unwrap_or_default();
+    let mut phases = recorder
+        .phases
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
     phases.retain(|p| p.seconds > 0.0);
 
     let (mut duckdb_seconds, mut duckdb_peak_mib, mut mismatches) = (None, None, None);
@@ -235,24 +281,40 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
             .output()
             .with_context(|| format!("cannot run {} {}", args.python, args.script.display()))?;
         if !output.status.success() {
-            bail!("the DuckDB script failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "the DuckDB script failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
-        let reported: serde_json::Value = serde_json::from_slice(&output.stdout).context("unreadable DuckDB result")?;
+        let reported: serde_json::Value =
+            serde_json::from_slice(&output.stdout).context("unreadable DuckDB result")?;
         duckdb_seconds = reported["seconds"].as_f64();
         duckdb_peak_mib = reported["peak_mib"].as_f64();
         mismatches = Some(compare(&result, &csv)?);
     }
-    Ok(SizeResult { events, accounts: params.n_accounts, phases, duckdb_seconds, duckdb_peak_mib, mismatches })
+    Ok(SizeResult {
+        events,
+        accounts: params.n_accounts,
+        phases,
+        duckdb_seconds,
+        duckdb_peak_mib,
+        mismatches,
+    })
 }
 
 /// Counts cells where DuckDB's features differ from ours (accounts without
 /// events are absent from DuckDB's output and must be 0/NULL in ours).
 fn compare(result: &pipeline::RunResult, csv: &Path) -> anyhow::Result<usize> {
-    let text = std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let ids = result.account_ids();
-    let position: std::collections::HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let position: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
     let batch = &result.features.batch;
     let mut mismatches = 0;
     for line in lines {
@@ -272,8 +334,15 @@ fn compare(result: &pipeline::RunResult, csv: &Path) -> anyhow::Result<usize> {
             let ours: Option<f64> = if column.is_null(row) {
                 None
             } else {
-                let as_float = datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Float64)?;
-                Some(as_float.as_primitive::<datafusion::arrow::datatypes::Float64Type>().value(row))
+                let as_float = datafusion::arrow::compute::cast(
+                    column,
+                    &datafusion::arrow::datatypes::DataType::Float64,
+                )?;
+                Some(
+                    as_float
+                        .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                        .value(row),
+                )
             };
             let theirs: Option<f64> = cells.get(column_idx).and_then(|v| v.parse().ok());
             let same = match (ours, theirs) {

@@ -28,7 +28,12 @@ use strata_core::project::{self, Project};
 /// Start with `strata demo` to see it on generated data, then `strata init
 /// DIR` on a folder with your own tables.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "strata",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,6 +49,9 @@ enum Command {
     /// Writes DIR/data/{accounts.csv,events.parquet,revenue.csv,feedback.csv}, the
     /// generator's hidden truth (DIR/data/truth.csv), DIR/strata.toml, and the
     /// outputs in DIR/out.
+    #[command(
+        after_help = "Examples:\n  strata demo --out strata-demo\n  strata demo --out big --events 10000000 --seed 7"
+    )]
     Demo {
         /// Folder to create the demo project in.
         #[arg(long, default_value = "strata-demo")]
@@ -62,6 +70,9 @@ enum Command {
         no_run: bool,
     },
     /// Write a commented strata.toml for a folder holding the input tables.
+    #[command(
+        after_help = "Example:\n  strata init data && strata validate --project data && strata run --project data --out data/out"
+    )]
     ///
     /// Finds accounts, events, revenue and feedback files (CSV, Parquet or NDJSON)
     /// in DIR and DIR/data by name, and sets up the segmentations a SaaS team
@@ -86,6 +97,9 @@ enum Command {
         as_of: Option<NaiveDate>,
     },
     /// Run the pipeline and write memberships.csv, features.parquet and segments.json.
+    #[command(
+        after_help = "Examples:\n  strata run --project . --out out\n  strata run --project crm --out out --as-of 2026-09-30\n  strata run --json | jq '.segmentations[0].segments[] | {name, nrr}'"
+    )]
     Run {
         /// Project folder (holding strata.toml) or the project file.
         #[arg(long, default_value = ".")]
@@ -115,14 +129,22 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = if cli.verbose { "strata=debug,strata_core=debug" } else { "warn" };
+    let filter = if cli.verbose {
+        "strata=debug,strata_core=debug"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -140,15 +162,29 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Demo { out, accounts, events, seed, no_run } => run_demo(&out, accounts, events, seed, no_run).await,
+        Command::Demo {
+            out,
+            accounts,
+            events,
+            seed,
+            no_run,
+        } => run_demo(&out, accounts, events, seed, no_run).await,
         Command::Init { dir, as_of, force } => {
             let path = project::write_project_file(&dir, as_of, force)?;
             let detected = project::detect_sources(&dir)?;
             println!("wrote {}", path.display());
             for source in detected {
-                println!("  {:<8} {} ({})", source.kind.name(), source.relative_path, source.format.name());
+                println!(
+                    "  {:<8} {} ({})",
+                    source.kind.name(),
+                    source.relative_path,
+                    source.format.name()
+                );
             }
-            println!("next: strata validate --project {0} && strata run --project {0} --out {0}/out", dir.display());
+            println!(
+                "next: strata validate --project {0} && strata run --project {0} --out {0}/out",
+                dir.display()
+            );
             Ok(())
         }
         Command::Validate { project, as_of } => {
@@ -157,7 +193,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
             }
-            let n_rules: usize = prepared.segmentations.iter().map(|s| s.segments.len()).sum();
+            let n_rules: usize = prepared
+                .segmentations
+                .iter()
+                .map(|s| s.segments.len())
+                .sum();
             println!(
                 "ok: {} accounts, {} events, {} features, {} segmentations with {} rules (as of {})",
                 prepared.sources.accounts.ids.len(),
@@ -169,7 +209,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Run { project, out, as_of, json } => {
+        Command::Run {
+            project,
+            out,
+            as_of,
+            json,
+        } => {
             let project = Project::load(&project)?;
             run_and_write(&project, &out, as_of, json).await
         }
@@ -183,10 +228,23 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     .features
                     .defs
                     .iter()
-                    .map(|f| vec![f.name.clone(), type_name(f.value_type).to_string(), format!("{:?}", f.group).to_lowercase(), f.description.clone()])
+                    .map(|f| {
+                        vec![
+                            f.name.clone(),
+                            type_name(f.value_type).to_string(),
+                            format!("{:?}", f.group).to_lowercase(),
+                            f.description.clone(),
+                        ]
+                    })
                     .collect();
-                print!("{}", render::table(&["feature", "type", "group", "meaning"], &rows));
-                println!("\nas of {}: use any of these in rules, e.g. when = \"active_days_28d >= 15 AND api_share < 0.2\"", prepared.as_of);
+                print!(
+                    "{}",
+                    render::table(&["feature", "type", "group", "meaning"], &rows)
+                );
+                println!(
+                    "\nas of {}: use any of these in rules, e.g. when = \"active_days_28d >= 15 AND api_share < 0.2\"",
+                    prepared.as_of
+                );
             }
             Ok(())
         }
@@ -194,7 +252,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     }
 }
 
-async fn run_and_write(project: &Project, out: &Path, as_of: Option<NaiveDate>, json: bool) -> anyhow::Result<()> {
+async fn run_and_write(
+    project: &Project,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+    json: bool,
+) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let result = pipeline::run(project, &RunOptions { as_of }, &observer).await?;
     observer.start(pipeline::Phase::Outputs);
@@ -204,7 +267,10 @@ async fn run_and_write(project: &Project, out: &Path, as_of: Option<NaiveDate>, 
         eprintln!("warning: {warning}");
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&strata_core::outputs::segments_json(&result))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&strata_core::outputs::segments_json(&result))?
+        );
     } else {
         print!("{}", render::segment_tables(&result));
         println!("wrote:");
@@ -215,10 +281,19 @@ async fn run_and_write(project: &Project, out: &Path, as_of: Option<NaiveDate>, 
     Ok(())
 }
 
-async fn run_demo(out: &Path, accounts: usize, events: Option<u64>, seed: u64, no_run: bool) -> anyhow::Result<()> {
+async fn run_demo(
+    out: &Path,
+    accounts: usize,
+    events: Option<u64>,
+    seed: u64,
+    no_run: bool,
+) -> anyhow::Result<()> {
     let mut params = match events {
         Some(total) => DemoParams::for_events(total),
-        None => DemoParams { n_accounts: accounts, ..DemoParams::default() },
+        None => DemoParams {
+            n_accounts: accounts,
+            ..DemoParams::default()
+        },
     };
     params.seed = seed;
     let data_dir = out.join("data");
@@ -240,13 +315,19 @@ async fn run_demo(out: &Path, accounts: usize, events: Option<u64>, seed: u64, n
     let detected = project::detect_sources(out)?;
     let text = project::render_project_file(&detected, Some(params.as_of));
     let project_file = out.join(project::PROJECT_FILE);
-    std::fs::write(&project_file, text).with_context(|| format!("cannot write {}", project_file.display()))?;
+    std::fs::write(&project_file, text)
+        .with_context(|| format!("cannot write {}", project_file.display()))?;
     eprintln!("wrote {}", project_file.display());
     if no_run {
         return Ok(());
     }
     let project = Project::load(out)?;
     run_and_write(&project, &out.join("out"), None, false).await?;
-    println!("\nnext: edit {} and run `strata run --project {} --out {}/out`", project_file.display(), out.display(), out.display());
+    println!(
+        "\nnext: edit {} and run `strata run --project {} --out {}/out`",
+        project_file.display(),
+        out.display(),
+        out.display()
+    );
     Ok(())
 }

@@ -9,9 +9,11 @@ use strata_core::pipeline::{Observer, Phase};
 /// A bar counting items towards a total.
 pub fn counter(label: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(label.to_string());
     bar
@@ -28,9 +30,16 @@ impl PhaseProgress {
     /// A new display.
     pub fn new() -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(Duration::from_millis(120));
-        PhaseProgress { bar, started: Mutex::new(None), timings: Mutex::new(Vec::new()) }
+        PhaseProgress {
+            bar,
+            started: Mutex::new(None),
+            timings: Mutex::new(Vec::new()),
+        }
     }
 
     /// Starts a phase by hand (for phases the CLI runs itself).
@@ -56,7 +65,11 @@ impl PhaseProgress {
                 if let Ok(mut timings) = self.timings.lock() {
                     timings.push((phase, at.elapsed()));
                 }
-                tracing::debug!(phase = phase.label(), seconds = at.elapsed().as_secs_f64(), "phase finished");
+                tracing::debug!(
+                    phase = phase.label(),
+                    seconds = at.elapsed().as_secs_f64(),
+                    "phase finished"
+                );
             }
         }
     }

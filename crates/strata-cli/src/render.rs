@@ -82,7 +82,9 @@ fn economics_row(name: &str, economics: &Economics) -> Vec<String> {
 
 /// The segment table of a run: one block per segmentation.
 pub fn segment_tables(result: &RunResult) -> String {
-    let header = ["segment", "accounts", "% accts", "ARR", "% ARR", "NRR", "GRR", "churn", "NPS"];
+    let header = [
+        "segment", "accounts", "% accts", "ARR", "% ARR", "NRR", "GRR", "churn", "NPS",
+    ];
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -134,8 +136,13 @@ fn problem_report(problem: &Problem) -> String {
         Some(rule) => {
             let _ = writeln!(out, "error: {}: {}", problem.location, problem.message);
             let mut rendered = String::new();
-            let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
-            if handler.render_report(&mut rendered, &RuleDiagnostic(rule)).is_ok() {
+            let handler = miette::GraphicalReportHandler::new_themed(
+                miette::GraphicalTheme::unicode_nocolor(),
+            );
+            if handler
+                .render_report(&mut rendered, &RuleDiagnostic(rule))
+                .is_ok()
+            {
                 out.push_str(&rendered);
             }
         }
@@ -160,7 +167,11 @@ impl std::fmt::Debug for RuleDiagnostic<'_> {
 
 impl std::fmt::Display for RuleDiagnostic<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "in rule `{}`", self.0.context.as_deref().unwrap_or("rule"))
+        write!(
+            f,
+            "in rule `{}`",
+            self.0.context.as_deref().unwrap_or("rule")
+        )
     }
 }
 
@@ -168,7 +179,10 @@ impl std::error::Error for RuleDiagnostic<'_> {}
 
 impl miette::Diagnostic for RuleDiagnostic<'_> {
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.0.help.as_ref().map(|h| Box::new(h.clone()) as Box<dyn std::fmt::Display>)
+        self.0
+            .help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

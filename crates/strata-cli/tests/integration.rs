@@ -7,27 +7,34 @@ use datafusion::arrow::datatypes::{DataType, Float64Type};
 use util::Dir;
 
 fn read_features(dir: &Dir) -> RecordBatch {
-    let file = std::fs::File::open(dir.root.join("out/features.parquet")).expect("features.parquet");
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
+    let file =
+        std::fs::File::open(dir.root.join("out/features.parquet")).expect("features.parquet");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
     let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
     datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
 }
 
 /// The feature column as floats, NULL as None, in account order.
 fn feature(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no feature {name}"));
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no feature {name}"));
     let floats = datafusion::arrow::compute::cast(column, &DataType::Float64).expect("cast");
     let floats = floats.as_primitive::<Float64Type>();
-    (0..floats.len()).map(|i| floats.is_valid(i).then(|| floats.value(i))).collect()
+    (0..floats.len())
+        .map(|i| floats.is_valid(i).then(|| floats.value(i)))
+        .collect()
 }
 
 #[test]
 fn tiny_fixture_features_are_exact() {
     let dir = Dir::fixture("tiny");
-    dir.command(&["run", "--project", ".", "--out", "out"]).stdout();
+    dir.command(&["run", "--project", ".", "--out", "out"])
+        .stdout();
     let batch = read_features(&dir);
     // Accounts a1, a2, a3, a4 in file order; as_of 2026-10-31, t_end 2026-11-01.
     let n = None;
@@ -38,30 +45,66 @@ fn tiny_fixture_features_are_exact() {
         ("events_28d", [Some(3.0), Some(0.0), Some(2.0), Some(0.0)]),
         ("events_90d", [Some(4.0), Some(0.0), Some(2.0), Some(0.0)]),
         ("events_total", [Some(4.0), Some(1.0), Some(2.0), Some(0.0)]),
-        ("active_days_7d", [Some(1.0), Some(0.0), Some(1.0), Some(0.0)]),
-        ("active_days_28d", [Some(2.0), Some(0.0), Some(2.0), Some(0.0)]),
-        ("active_days_90d", [Some(3.0), Some(0.0), Some(2.0), Some(0.0)]),
+        (
+            "active_days_7d",
+            [Some(1.0), Some(0.0), Some(1.0), Some(0.0)],
+        ),
+        (
+            "active_days_28d",
+            [Some(2.0), Some(0.0), Some(2.0), Some(0.0)],
+        ),
+        (
+            "active_days_90d",
+            [Some(3.0), Some(0.0), Some(2.0), Some(0.0)],
+        ),
         ("users_7d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
         ("users_28d", [Some(2.0), Some(0.0), Some(1.0), Some(0.0)]),
-        ("distinct_events", [Some(3.0), Some(1.0), Some(2.0), Some(0.0)]),
-        ("distinct_events_7d", [Some(2.0), Some(0.0), Some(1.0), Some(0.0)]),
-        ("distinct_events_28d", [Some(2.0), Some(0.0), Some(2.0), Some(0.0)]),
+        (
+            "distinct_events",
+            [Some(3.0), Some(1.0), Some(2.0), Some(0.0)],
+        ),
+        (
+            "distinct_events_7d",
+            [Some(2.0), Some(0.0), Some(1.0), Some(0.0)],
+        ),
+        (
+            "distinct_events_28d",
+            [Some(2.0), Some(0.0), Some(2.0), Some(0.0)],
+        ),
         // a1: 1 api of 4; a2: 1 integration of 1; a3: the NULL source is not API, 1 of 2.
         ("api_share", [Some(0.25), Some(1.0), Some(0.5), n]),
         ("api_share_28d", [Some(1.0 / 3.0), n, Some(0.5), n]),
-        ("days_since_last_event", [Some(0.0), Some(91.0), Some(0.0), n]),
+        (
+            "days_since_last_event",
+            [Some(0.0), Some(91.0), Some(0.0), n],
+        ),
         // a1: 3 in the last 28 days / 1 (09-25) in the 28 before.
         ("trend_28d", [Some(3.0), n, n, n]),
         // a3 signed up 2026-10-02 15:00 UTC: days 10-05 and 10-31 are within 30 days.
-        ("days_since_signup", [Some(654.0), Some(517.0), Some(29.0), Some(965.0)]),
-        ("active_days_first_30d", [Some(0.0), Some(0.0), Some(2.0), Some(0.0)]),
-        ("event_task_created_28d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
-        ("integrations_60d", [Some(0.0), Some(0.0), Some(1.0), Some(0.0)]),
+        (
+            "days_since_signup",
+            [Some(654.0), Some(517.0), Some(29.0), Some(965.0)],
+        ),
+        (
+            "active_days_first_30d",
+            [Some(0.0), Some(0.0), Some(2.0), Some(0.0)],
+        ),
+        (
+            "event_task_created_28d",
+            [Some(2.0), Some(0.0), Some(0.0), Some(0.0)],
+        ),
+        (
+            "integrations_60d",
+            [Some(0.0), Some(0.0), Some(1.0), Some(0.0)],
+        ),
         ("tasks_28d", [Some(2.0), Some(0.0), Some(0.0), Some(0.0)]),
         ("events_per_user_28d", [Some(1.5), n, Some(2.0), n]),
         ("mrr", [Some(150.0), Some(800.0), Some(200.0), Some(0.0)]),
         ("arr", [Some(1800.0), Some(9600.0), Some(2400.0), Some(0.0)]),
-        ("mrr_12m_ago", [Some(100.0), Some(1000.0), Some(0.0), Some(50.0)]),
+        (
+            "mrr_12m_ago",
+            [Some(100.0), Some(1000.0), Some(0.0), Some(50.0)],
+        ),
         ("seats", [Some(10.0), Some(80.0), Some(5.0), n]),
     ];
     let mut failures = Vec::new();
@@ -77,23 +120,40 @@ fn tiny_fixture_features_are_exact() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let ids = batch.column_by_name("account_id").unwrap().as_string::<i32>();
-    assert_eq!(ids.iter().flatten().collect::<Vec<_>>(), ["a1", "a2", "a3", "a4"]);
+    let ids = batch
+        .column_by_name("account_id")
+        .unwrap()
+        .as_string::<i32>();
+    assert_eq!(
+        ids.iter().flatten().collect::<Vec<_>>(),
+        ["a1", "a2", "a3", "a4"]
+    );
 }
 
 #[test]
 fn tiny_fixture_memberships_and_economics_are_exact() {
     let dir = Dir::fixture("tiny");
-    let (stdout, stderr) = dir.command(&["run", "--project", ".", "--out", "out"]).success();
-    assert_eq!(dir.read("out/memberships.csv"), dir.read("expected_memberships.csv"));
+    let (stdout, stderr) = dir
+        .command(&["run", "--project", ".", "--out", "out"])
+        .success();
+    assert_eq!(
+        dir.read("out/memberships.csv"),
+        dir.read("expected_memberships.csv")
+    );
     // The unknown account's event is reported, not silently dropped.
-    assert!(stderr.contains("1 event(s) of 1 account id(s) not in the accounts table (e.g. `zz`)"), "{stderr}");
+    assert!(
+        stderr.contains("1 event(s) of 1 account id(s) not in the accounts table (e.g. `zz`)"),
+        "{stderr}"
+    );
     assert!(stdout.contains("Mid-Market"), "{stdout}");
 
     let json: serde_json::Value = serde_json::from_str(&dir.read("out/segments.json")).unwrap();
     let close = |value: &serde_json::Value, expected: f64| {
         let got = value.as_f64().unwrap_or(f64::NAN);
-        assert!((got - expected).abs() < 1e-9, "got {value}, expected {expected}");
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "got {value}, expected {expected}"
+        );
     };
     let overall = &json["overall"];
     // MRR now 150 + 800 + 200 (+0 for a4, churned) = 1150 -> ARR 13,800.
@@ -125,7 +185,10 @@ fn tiny_fixture_memberships_and_economics_are_exact() {
     close(&mid["contraction_mrr"], 200.0);
     close(&mid["nps"], 100.0);
     let enterprise = &size["segments"][2];
-    assert!(enterprise["nrr"].is_null(), "a new account has no NRR: {enterprise}");
+    assert!(
+        enterprise["nrr"].is_null(),
+        "a new account has no NRR: {enterprise}"
+    );
     close(&enterprise["new_mrr"], 200.0);
     let unassigned = &size["unassigned"];
     assert_eq!(unassigned["accounts"], 1);
@@ -137,16 +200,26 @@ fn tiny_fixture_memberships_and_economics_are_exact() {
 fn run_is_deterministic() {
     let dir = Dir::fixture("tiny");
     dir.command(&["run", "--out", "out"]).stdout();
-    let first = (dir.read("out/memberships.csv"), dir.read("out/segments.json"), std::fs::read(dir.root.join("out/features.parquet")).unwrap());
+    let first = (
+        dir.read("out/memberships.csv"),
+        dir.read("out/segments.json"),
+        std::fs::read(dir.root.join("out/features.parquet")).unwrap(),
+    );
     dir.command(&["run", "--out", "out"]).stdout();
-    let second = (dir.read("out/memberships.csv"), dir.read("out/segments.json"), std::fs::read(dir.root.join("out/features.parquet")).unwrap());
+    let second = (
+        dir.read("out/memberships.csv"),
+        dir.read("out/segments.json"),
+        std::fs::read(dir.root.join("out/features.parquet")).unwrap(),
+    );
     assert!(first == second, "two runs on the same inputs differ");
 }
 
 #[test]
 fn json_output_and_as_of_override() {
     let dir = Dir::fixture("tiny");
-    let stdout = dir.command(&["run", "--out", "out", "--json", "--as-of", "2026-08-01"]).stdout();
+    let stdout = dir
+        .command(&["run", "--out", "out", "--json", "--as-of", "2026-08-01"])
+        .stdout();
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints JSON");
     assert_eq!(json["as_of"], "2026-08-01");
     // On 2026-08-01 only a2's event (that very day) and a1's older ones exist: a2 is active.
@@ -157,7 +230,14 @@ fn json_output_and_as_of_override() {
 fn features_lists_definitions() {
     let dir = Dir::fixture("tiny");
     let stdout = dir.command(&["features"]).stdout();
-    for expected in ["events_28d", "distinct UTC dates with an event in the last 28 days", "integrations_60d", "seats", "event_task_created_28d", "mrr_12m_ago"] {
+    for expected in [
+        "events_28d",
+        "distinct UTC dates with an event in the last 28 days",
+        "integrations_60d",
+        "seats",
+        "event_task_created_28d",
+        "mrr_12m_ago",
+    ] {
         assert!(stdout.contains(expected), "missing {expected}:\n{stdout}");
     }
 }
@@ -174,26 +254,112 @@ fn validate_reports_ok() {
 fn bad_inputs_get_located_errors() {
     let cases: &[(&str, &str, &str, &[&str])] = &[
         // (file, from, to, expected fragments)
-        ("accounts.csv", "account_id,name", "id,name", &["missing required column `account_id` in the accounts table", "help"]),
-        ("accounts.csv", "a2,Beta,2025-06-01,500", "a2,Beta,2025-06-01,many", &["accounts.csv, row 2 (line 3), column `employees`", "expected an integer, found `many`"]),
-        ("accounts.csv", "a2,Beta,2025-06-01", "a2,Beta,not-a-date", &["row 2 (line 3), column `created_at`", "expected a date"]),
-        ("accounts.csv", "a2,Beta", "a1,Beta", &["duplicate account_id `a1` (first seen on row 1)", "row 2 (line 3)"]),
-        ("accounts.csv", "a2,Beta", ",Beta", &["row 2 (line 3), column `account_id`", "empty account_id"]),
-        ("events.csv", "2026-10-20 08:00:00", "last tuesday", &["events.csv, row 3 (line 4), column `ts`", "1 event(s) with a timestamp that does not parse (first: `last tuesday`)"]),
-        ("revenue.csv", "a2,2026-10-01,800", "a2,2026-10-01,-800", &["revenue.csv, row 4 (line 5), column `mrr`", "mrr must be >= 0, found -800"]),
-        ("feedback.csv", "nps,9,", "nps,11,", &["feedback.csv, row 3 (line 4), column `score`", "NPS score must be between 0 and 10, found 11"]),
-        ("strata.toml", "events = \"events.csv\"", "events = \"missing.csv\"", &["missing.csv", "the events file does not exist"]),
-        ("strata.toml", "employees < 200", "employes < 200", &["unknown column `employes`", "size/SMB", "did you mean `employees`?"]),
-        ("strata.toml", "[features]", "[options]\nunknown_accounts = \"error\"\n[features]", &["1 event(s) of 1 account id(s) not in the accounts table", "zz"]),
+        (
+            "accounts.csv",
+            "account_id,name",
+            "id,name",
+            &[
+                "missing required column `account_id` in the accounts table",
+                "help",
+            ],
+        ),
+        (
+            "accounts.csv",
+            "a2,Beta,2025-06-01,500",
+            "a2,Beta,2025-06-01,many",
+            &[
+                "accounts.csv, row 2 (line 3), column `employees`",
+                "expected an integer, found `many`",
+            ],
+        ),
+        (
+            "accounts.csv",
+            "a2,Beta,2025-06-01",
+            "a2,Beta,not-a-date",
+            &["row 2 (line 3), column `created_at`", "expected a date"],
+        ),
+        (
+            "accounts.csv",
+            "a2,Beta",
+            "a1,Beta",
+            &[
+                "duplicate account_id `a1` (first seen on row 1)",
+                "row 2 (line 3)",
+            ],
+        ),
+        (
+            "accounts.csv",
+            "a2,Beta",
+            ",Beta",
+            &["row 2 (line 3), column `account_id`", "empty account_id"],
+        ),
+        (
+            "events.csv",
+            "2026-10-20 08:00:00",
+            "last tuesday",
+            &[
+                "events.csv, row 3 (line 4), column `ts`",
+                "1 event(s) with a timestamp that does not parse (first: `last tuesday`)",
+            ],
+        ),
+        (
+            "revenue.csv",
+            "a2,2026-10-01,800",
+            "a2,2026-10-01,-800",
+            &[
+                "revenue.csv, row 4 (line 5), column `mrr`",
+                "mrr must be >= 0, found -800",
+            ],
+        ),
+        (
+            "feedback.csv",
+            "nps,9,",
+            "nps,11,",
+            &[
+                "feedback.csv, row 3 (line 4), column `score`",
+                "NPS score must be between 0 and 10, found 11",
+            ],
+        ),
+        (
+            "strata.toml",
+            "events = \"events.csv\"",
+            "events = \"missing.csv\"",
+            &["missing.csv", "the events file does not exist"],
+        ),
+        (
+            "strata.toml",
+            "employees < 200",
+            "employes < 200",
+            &[
+                "unknown column `employes`",
+                "size/SMB",
+                "did you mean `employees`?",
+            ],
+        ),
+        (
+            "strata.toml",
+            "[features]",
+            "[options]\nunknown_accounts = \"error\"\n[features]",
+            &[
+                "1 event(s) of 1 account id(s) not in the accounts table",
+                "zz",
+            ],
+        ),
     ];
     for (file, from, to, fragments) in cases {
         let dir = Dir::fixture("tiny");
         dir.edit(file, from, to);
         let stderr = dir.command(&["run", "--out", "out"]).failure();
         for fragment in *fragments {
-            assert!(stderr.contains(fragment), "editing {file} ({from:?} -> {to:?}): missing {fragment:?} in\n{stderr}");
+            assert!(
+                stderr.contains(fragment),
+                "editing {file} ({from:?} -> {to:?}): missing {fragment:?} in\n{stderr}"
+            );
         }
-        assert!(!dir.root.join("out/memberships.csv").exists(), "a failed run wrote outputs");
+        assert!(
+            !dir.root.join("out/memberships.csv").exists(),
+            "a failed run wrote outputs"
+        );
     }
 }
 
@@ -212,17 +378,27 @@ fn empty_tables_are_errors() {
     let dir = Dir::fixture("tiny");
     dir.create("events.csv", "");
     let stderr = dir.command(&["validate"]).failure();
-    assert!(stderr.contains("the file is empty (no header line)"), "{stderr}");
+    assert!(
+        stderr.contains("the file is empty (no header line)"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn validation_reports_every_problem_at_once() {
     let dir = Dir::fixture("tiny");
     dir.edit("strata.toml", "employees < 200", "employes < 200");
-    dir.edit("strata.toml", "days_since_last_event > 21", "days_since_last_evnt > 21");
+    dir.edit(
+        "strata.toml",
+        "days_since_last_event > 21",
+        "days_since_last_evnt > 21",
+    );
     let stderr = dir.command(&["validate"]).failure();
     assert!(stderr.contains("2 problems found"), "{stderr}");
-    assert!(stderr.contains("did you mean `days_since_last_event`?"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `days_since_last_event`?"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -230,10 +406,19 @@ fn init_writes_a_project_that_runs() {
     let dir = Dir::fixture("tiny");
     std::fs::remove_file(dir.root.join("strata.toml")).unwrap();
     // "latest" would be 2026-11-01 (the event after the fixture's as_of): pin the date.
-    let stdout = dir.command(&["init", ".", "--as-of", "2026-10-31"]).stdout();
+    let stdout = dir
+        .command(&["init", ".", "--as-of", "2026-10-31"])
+        .stdout();
     assert!(stdout.contains("wrote"), "{stdout}");
     let text = dir.read("strata.toml");
-    for expected in ["as_of = \"2026-10-31\"", "name = \"size\"", "name = \"acv\"", "name = \"usage\"", "name = \"health\"", "# Firmographic"] {
+    for expected in [
+        "as_of = \"2026-10-31\"",
+        "name = \"size\"",
+        "name = \"acv\"",
+        "name = \"usage\"",
+        "name = \"health\"",
+        "# Firmographic",
+    ] {
         assert!(text.contains(expected), "missing {expected}");
     }
     dir.command(&["run", "--out", "out"]).stdout();
@@ -251,11 +436,168 @@ fn ndjson_and_parquet_sources_give_the_same_features() {
     dir.command(&["run", "--out", "csv-out"]).stdout();
     // NDJSON accounts with typed values, a column mapping, and a timestamp with offset.
     let mut ndjson = String::new();
-    for (id, created, employees) in [("a1", "2025-01-15", "50"), ("a2", "2025-06-01", "500"), ("a3", "2026-10-02T15:00:00Z", "2000"), ("a4", "2024-03-10", "null")] {
-        ndjson.push_str(&format!("{{\"id\": \"{id}\", \"created_at\": \"{created}\", \"employees\": {employees}}}\n"));
+    for (id, created, employees) in [
+        ("a1", "2025-01-15", "50"),
+        ("a2", "2025-06-01", "500"),
+        ("a3", "2026-10-02T15:00:00Z", "2000"),
+        ("a4", "2024-03-10", "null"),
+    ] {
+        ndjson.push_str(&format!(
+            "{{\"id\": \"{id}\", \"created_at\": \"{created}\", \"employees\": {employees}}}\n"
+        ));
     }
     dir.create("accounts.ndjson", &ndjson);
-    dir.edit("strata.toml", "accounts = \"accounts.csv\"", "accounts = { path = \"accounts.ndjson\", columns = { account_id = \"id\" } }");
+    dir.edit(
+        "strata.toml",
+        "accounts = \"accounts.csv\"",
+        "accounts = { path = \"accounts.ndjson\", columns = { account_id = \"id\" } }",
+    );
     dir.command(&["run", "--out", "out"]).stdout();
-    assert_eq!(dir.read("out/memberships.csv"), dir.read("expected_memberships.csv"));
+    assert_eq!(
+        dir.read("out/memberships.csv"),
+        dir.read("expected_memberships.csv")
+    );
+}
+
+/// Writes the tiny fixture's events as Parquet with timestamps of `data_type`
+/// (values given as UTC milliseconds, converted to that type's unit).
+fn write_events_parquet(dir: &Dir, data_type: datafusion::arrow::datatypes::DataType) {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+    // The instants of events.csv, in order (2026-10-30T23:30:00-02:00 is 2026-10-31T01:30Z).
+    let millis: [i64; 9] = [
+        1793437200000,
+        1793440800000,
+        1792483200000,
+        1790337600000,
+        1793491200000,
+        1785542400000,
+        1793410200000,
+        1791158400000,
+        1792022400000,
+    ];
+    let accounts = ["a1", "a1", "a1", "a1", "a1", "a2", "a3", "a3", "zz"];
+    let users = [
+        Some("u1"),
+        Some("u2"),
+        Some("u1"),
+        Some("u1"),
+        Some("u1"),
+        Some("u3"),
+        None,
+        Some("u5"),
+        Some("u9"),
+    ];
+    let events = [
+        "task_created",
+        "api_call",
+        "task_created",
+        "report_viewed",
+        "task_created",
+        "integration_connected",
+        "report_viewed",
+        "integration_connected",
+        "login",
+    ];
+    let sources = [
+        Some("app"),
+        Some("api"),
+        Some("app"),
+        Some("app"),
+        Some("app"),
+        Some("integration"),
+        None,
+        Some("integration"),
+        Some("app"),
+    ];
+    let ms: ArrayRef = Arc::new(Int64Array::from(millis.to_vec()));
+    let as_ms = datafusion::arrow::compute::cast(
+        &ms,
+        &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, None),
+    )
+    .unwrap();
+    // Naive -> naive keeps wall-clock values (which are UTC here); naive -> zoned
+    // would reinterpret them, so zoned columns take the instants directly.
+    let ts = match &data_type {
+        DataType::Timestamp(unit, Some(zone)) => {
+            let in_unit =
+                datafusion::arrow::compute::cast(&as_ms, &DataType::Timestamp(*unit, None))
+                    .unwrap();
+            let values = datafusion::arrow::compute::cast(&in_unit, &DataType::Int64).unwrap();
+            let values = values.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            match unit {
+                datafusion::arrow::datatypes::TimeUnit::Microsecond => Arc::new(
+                    datafusion::arrow::array::TimestampMicrosecondArray::from(
+                        values.values().to_vec(),
+                    )
+                    .with_timezone(zone.as_ref()),
+                )
+                    as ArrayRef,
+                _ => panic!("unsupported unit in test"),
+            }
+        }
+        other => datafusion::arrow::compute::cast(&as_ms, other).unwrap(),
+    };
+    let schema = Schema::new(vec![
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("ts", ts.data_type().clone(), false),
+        Field::new("source", DataType::Utf8, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(accounts.to_vec())),
+            Arc::new(StringArray::from(users.to_vec())),
+            Arc::new(StringArray::from(events.to_vec())),
+            ts,
+            Arc::new(StringArray::from(sources.to_vec())),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.root.join("events.parquet")).unwrap();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn parquet_events_with_and_without_time_zone_match_csv() {
+    use datafusion::arrow::datatypes::TimeUnit;
+    let reference = Dir::fixture("tiny");
+    reference.command(&["run", "--out", "out"]).stdout();
+    let expected = read_features(&reference);
+    for data_type in [
+        DataType::Timestamp(TimeUnit::Millisecond, None),
+        DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
+        DataType::Timestamp(TimeUnit::Microsecond, Some("America/New_York".into())),
+    ] {
+        let dir = Dir::fixture("tiny");
+        write_events_parquet(&dir, data_type.clone());
+        dir.edit(
+            "strata.toml",
+            "events = \"events.csv\"",
+            "events = \"events.parquet\"",
+        );
+        dir.command(&["run", "--out", "out"]).stdout();
+        assert_eq!(
+            dir.read("out/memberships.csv"),
+            dir.read("expected_memberships.csv"),
+            "{data_type}"
+        );
+        let got = read_features(&dir);
+        for field in expected.schema().fields() {
+            let name = field.name();
+            if matches!(field.data_type(), DataType::Int64 | DataType::Float64) {
+                assert_eq!(
+                    feature(&got, name),
+                    feature(&expected, name),
+                    "{name} with {data_type}"
+                );
+            }
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub mod demo;
 pub mod error;
 pub mod features;
 pub mod measures;
+pub mod ml;
 pub mod outputs;
 pub mod pipeline;
 pub mod project;

@@ -163,11 +163,15 @@ fn resolve_as_of(project: &Project, options: &RunOptions, sources: &Sources) -> 
     }
     match project.as_of {
         AsOf::Date(date) => Ok(date),
-        AsOf::Latest => sources
-            .events
-            .max_day
-            .map(date_of_day)
-            .ok_or_else(|| Error::invalid(Problem::new("events", "no event has a timestamp, so as_of = \"latest\" has no date").with_help("set as_of = \"YYYY-MM-DD\" in strata.toml"))),
+        AsOf::Latest => sources.events.max_day.map(date_of_day).ok_or_else(|| {
+            Error::invalid(
+                Problem::new(
+                    "events",
+                    "no event has a timestamp, so as_of = \"latest\" has no date",
+                )
+                .with_help("set as_of = \"YYYY-MM-DD\" in strata.toml"),
+            )
+        }),
     }
 }
 
@@ -187,7 +191,12 @@ pub struct Prepared {
 }
 
 /// Loads sources, computes features and checks every rule.
-pub async fn prepare(ctx: &SessionContext, project: &Project, options: &RunOptions, observer: &dyn Observer) -> Result<Prepared> {
+pub async fn prepare(
+    ctx: &SessionContext,
+    project: &Project,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<Prepared> {
     observer.phase_started(Phase::Sources);
     let sources = sources::load(ctx, project).await?;
     let as_of = resolve_as_of(project, options, &sources)?;
@@ -211,10 +220,17 @@ pub async fn prepare(ctx: &SessionContext, project: &Project, options: &RunOptio
         }
         warnings.push(problem);
     }
-    if sources.events.min_day.is_some_and(|first| first > day_number(as_of)) {
+    if sources
+        .events
+        .min_day
+        .is_some_and(|first| first > day_number(as_of))
+    {
         warnings.push(
-            Problem::new("as_of", format!("every event is after as_of {as_of}, so behavioral features are all 0"))
-                .with_help("pick a later as_of, or \"latest\""),
+            Problem::new(
+                "as_of",
+                format!("every event is after as_of {as_of}, so behavioral features are all 0"),
+            )
+            .with_help("pick a later as_of, or \"latest\""),
         );
     }
     observer.phase_finished(Phase::Features);
@@ -237,7 +253,11 @@ pub async fn validate(project: &Project, options: &RunOptions) -> Result<Prepare
 }
 
 /// Runs the pipeline: sources, features, segments, measures.
-pub async fn run(project: &Project, options: &RunOptions, observer: &dyn Observer) -> Result<RunResult> {
+pub async fn run(
+    project: &Project,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<RunResult> {
     let ctx = session(project)?;
     let prepared = prepare(&ctx, project, options, observer).await?;
     let assignments = segment::assign(&ctx, &prepared.features, &prepared.segmentations).await?;
@@ -255,10 +275,17 @@ pub fn account_revenue(sources: &Sources, as_of: NaiveDate) -> Vec<AccountRevenu
     match &sources.revenue {
         None => vec![AccountRevenue::default(); n_accounts],
         Some(revenue) => {
-            let (now, ago) = features::revenue_at(revenue, n_accounts, sources::month_of_day(day_number(as_of)));
+            let (now, ago) = features::revenue_at(
+                revenue,
+                n_accounts,
+                sources::month_of_day(day_number(as_of)),
+            );
             now.into_iter()
                 .zip(ago)
-                .map(|(mrr_now, mrr_12m_ago)| AccountRevenue { mrr_now, mrr_12m_ago })
+                .map(|(mrr_now, mrr_12m_ago)| AccountRevenue {
+                    mrr_now,
+                    mrr_12m_ago,
+                })
                 .collect()
         }
     }
@@ -291,7 +318,12 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
     let overall = measures::segment_economics(&revenue, &nps, &everyone, 1)?.overall;
     let mut segmentations = Vec::new();
     for (checked, assignment) in prepared.segmentations.iter().zip(assignments) {
-        let economics = measures::segment_economics(&revenue, &nps, &assignment.membership, checked.segments.len())?;
+        let economics = measures::segment_economics(
+            &revenue,
+            &nps,
+            &assignment.membership,
+            checked.segments.len(),
+        )?;
         let segments = checked
             .segments
             .iter()

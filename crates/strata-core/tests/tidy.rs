@@ -4,11 +4,16 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "target" || n == "fixtures") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "fixtures")
+            {
                 continue;
             }
             rust_files(&path, found);
@@ -25,7 +30,11 @@ fn every_rust_file_opens_with_a_module_doc() {
     for folder in ["crates", "fuzz/fuzz_targets"] {
         rust_files(&root.join(folder), &mut files);
     }
-    assert!(files.len() > 10, "found only {} files; is the walk broken?", files.len());
+    assert!(
+        files.len() > 10,
+        "found only {} files; is the walk broken?",
+        files.len()
+    );
     let undocumented: Vec<String> = files
         .iter()
         .filter(|path| {
@@ -34,5 +43,9 @@ fn every_rust_file_opens_with_a_module_doc() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(undocumented.is_empty(), "files without a `//!` module doc:\n{}", undocumented.join("\n"));
+    assert!(
+        undocumented.is_empty(),
+        "files without a `//!` module doc:\n{}",
+        undocumented.join("\n")
+    );
 }

@@ -22,10 +22,13 @@ impl Dir {
     /// A copy of a fixture project.
     pub fn fixture(name: &str) -> Dir {
         let dir = Dir::new();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
         for entry in std::fs::read_dir(&source).expect("fixture folder") {
             let entry = entry.expect("fixture entry");
-            std::fs::copy(entry.path(), dir.root.join(entry.file_name())).expect("copy fixture file");
+            std::fs::copy(entry.path(), dir.root.join(entry.file_name()))
+                .expect("copy fixture file");
         }
         dir
     }
@@ -41,7 +44,8 @@ impl Dir {
 
     /// Reads a file relative to the root.
     pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.root.join(name)).unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+        std::fs::read_to_string(self.root.join(name))
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
     }
 
     /// Replaces `from` with `to` in a file.
@@ -54,7 +58,11 @@ impl Dir {
     /// A `strata` command running in this folder.
     pub fn command(&self, args: &[&str]) -> TestCommand {
         let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
-        command.current_dir(&self.root).args(args).env("NO_COLOR", "1").env_remove("RUST_LOG");
+        command
+            .current_dir(&self.root)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG");
         TestCommand { command }
     }
 }
@@ -84,15 +92,26 @@ impl TestCommand {
     /// Runs and asserts success; returns (stdout, stderr).
     pub fn success(&mut self) -> (String, String) {
         let output = self.output();
-        assert!(output.status.success(), "strata failed:\n{}", String::from_utf8_lossy(&output.stderr));
-        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+        assert!(
+            output.status.success(),
+            "strata failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     /// Runs and asserts failure without a panic; returns stderr.
     pub fn failure(&mut self) -> String {
         let output = self.output();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(!output.status.success(), "strata succeeded but should have failed:\n{}", String::from_utf8_lossy(&output.stdout));
+        assert!(
+            !output.status.success(),
+            "strata succeeded but should have failed:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
         assert!(!stderr.contains("panicked"), "strata panicked:\n{stderr}");
         stderr
     }

@@ -11,13 +11,13 @@ use rand::rngs::StdRng;
 
 use super::calendar::{Calendar, month_of_day};
 use super::catalog::{
-    Archetype, COUNTRIES, CORE_EVENTS, CSMS, ENTERPRISE_CSMS, EVENT_API_CALL,
-    EVENT_AUTOMATION_RUN, EVENT_WEIGHTS, FEATURE_ADOPTION, ICP_INDUSTRY, INDUSTRIES, N_EVENTS,
-    NAME_ROOTS, NAME_STEMS, NAME_SUFFIXES, Need, Plan,
+    Archetype, CORE_EVENTS, COUNTRIES, CSMS, ENTERPRISE_CSMS, EVENT_API_CALL, EVENT_AUTOMATION_RUN,
+    EVENT_WEIGHTS, FEATURE_ADOPTION, ICP_INDUSTRY, INDUSTRIES, N_EVENTS, NAME_ROOTS, NAME_STEMS,
+    NAME_SUFFIXES, Need, Plan,
 };
 use super::sampling::{
-    Stage, account_rng, integer_between, lognormal_noise, pick, poisson, uniform,
-    uniform_between, weighted_index,
+    Stage, account_rng, integer_between, lognormal_noise, pick, poisson, uniform, uniform_between,
+    weighted_index,
 };
 
 /// Share of accounts deliberately drawn inside the ideal customer profile's
@@ -179,8 +179,8 @@ fn plan_account(account_idx: usize, seed: u64, calendar: &Calendar) -> AccountPl
         }
     }
 
-    let dormancy = (archetype == Archetype::Dormant)
-        .then(|| draw_dormancy(&mut rng, created_day, calendar));
+    let dormancy =
+        (archetype == Archetype::Dormant).then(|| draw_dormancy(&mut rng, created_day, calendar));
     let integration_days = draw_integration_days(
         &mut rng,
         archetype,
@@ -261,7 +261,9 @@ fn draw_employees(rng: &mut StdRng) -> u32 {
         let pareto = 500.0 * (1.0 - uniform(rng)).powf(-1.0 / 0.9);
         return pareto.min(150_000.0).round() as u32;
     }
-    (40.0 * lognormal_noise(rng, 1.45)).round().clamp(1.0, 150_000.0) as u32
+    (40.0 * lognormal_noise(rng, 1.45))
+        .round()
+        .clamp(1.0, 150_000.0) as u32
 }
 
 /// Plan, more expensive with size.
@@ -336,8 +338,7 @@ fn draw_integration_days(
         .collect();
     let lifetime_days = calendar.as_of_day - created_day;
     if lifetime_days > ICP_INTEGRATION_WINDOW_DAYS {
-        let years_after_window =
-            f64::from(lifetime_days - ICP_INTEGRATION_WINDOW_DAYS) / 365.0;
+        let years_after_window = f64::from(lifetime_days - ICP_INTEGRATION_WINDOW_DAYS) / 365.0;
         let n_late = poisson(rng, late_per_year * years_after_window);
         days.extend((0..n_late).map(|_| {
             created_day
@@ -381,9 +382,8 @@ fn draw_n_users(rng: &mut StdRng, employees: u32, plan: Plan, archetype: Archety
 /// Usage shape, with per-account noise so that archetypes overlap.
 fn draw_activity(rng: &mut StdRng, archetype: Archetype) -> Activity {
     let archetype_idx = archetype as usize;
-    let p_active_weekday = ([0.88, 0.22, 0.93, 0.55][archetype_idx]
-        * lognormal_noise(rng, 0.25))
-    .clamp(0.02, 0.97);
+    let p_active_weekday =
+        ([0.88, 0.22, 0.93, 0.55][archetype_idx] * lognormal_noise(rng, 0.25)).clamp(0.02, 0.97);
     let weekend_ratio = [0.25, 0.2, 0.85, 0.25][archetype_idx];
     let events_rate = [3.0, 1.2, 1.8, 1.6][archetype_idx] * lognormal_noise(rng, 0.35);
     let base_events_per_day = [1.0, 1.0, 3.0, 1.0][archetype_idx];
@@ -441,7 +441,10 @@ fn draw_need(rng: &mut StdRng, archetype: Archetype, plan: Plan) -> Need {
 /// A plausible company name such as "Harborview Consulting".
 fn company_name(rng: &mut StdRng, industry_idx: usize) -> String {
     let root = pick(rng, &NAME_ROOTS).copied().unwrap_or("North");
-    let suffixes = NAME_SUFFIXES.get(industry_idx).copied().unwrap_or(&["Group"]);
+    let suffixes = NAME_SUFFIXES
+        .get(industry_idx)
+        .copied()
+        .unwrap_or(&["Group"]);
     let suffix = pick(rng, suffixes).copied().unwrap_or("Group");
     if uniform(rng) < 0.7 {
         let stem = pick(rng, &NAME_STEMS).copied().unwrap_or("field");

@@ -126,7 +126,11 @@ pub(crate) fn month_of_day(day: i32) -> i32 {
 
 /// The first day of a month index.
 pub(crate) fn first_day_of_month(month_idx: i32) -> i32 {
-    day_from_civil(month_idx.div_euclid(12), month_idx.rem_euclid(12) as u32 + 1, 1)
+    day_from_civil(
+        month_idx.div_euclid(12),
+        month_idx.rem_euclid(12) as u32 + 1,
+        1,
+    )
 }
 
 /// Appends `YYYY-MM-DD` for a day.

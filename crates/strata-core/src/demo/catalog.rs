@@ -327,7 +327,10 @@ mod tests {
 
     #[test]
     fn named_indices_point_at_their_names() {
-        assert_eq!(EVENT_NAMES[EVENT_INTEGRATION_CONNECTED], "integration_connected");
+        assert_eq!(
+            EVENT_NAMES[EVENT_INTEGRATION_CONNECTED],
+            "integration_connected"
+        );
         assert_eq!(EVENT_NAMES[EVENT_API_CALL], "api_call");
         assert_eq!(EVENT_NAMES[EVENT_AUTOMATION_RUN], "automation_run");
         assert_eq!(INDUSTRIES[1].0, ICP_INDUSTRY);

@@ -31,8 +31,8 @@ use super::accounts::{AccountPlan, user_id};
 use super::calendar::{Calendar, MICROS_PER_DAY, SECONDS_PER_DAY, is_weekend};
 use super::catalog::{
     Archetype, EVENT_API_CALL, EVENT_AUTOMATION_RUN, EVENT_INTEGRATION_CONNECTED, EVENT_NAMES,
-    N_EVENTS, SOURCE_API, SOURCE_APP, SOURCE_INTEGRATION, SOURCE_MOBILE, SOURCE_NAMES,
-    SOURCE_NULL, SYNCABLE_EVENTS,
+    N_EVENTS, SOURCE_API, SOURCE_APP, SOURCE_INTEGRATION, SOURCE_MOBILE, SOURCE_NAMES, SOURCE_NULL,
+    SYNCABLE_EVENTS,
 };
 use super::sampling::{Stage, account_rng, poisson, standard_normal, uniform};
 use crate::error::{Error, Result};
@@ -449,7 +449,10 @@ mod tests {
         let (dormant_now, dormant_before) = check(Archetype::Dormant);
         let (casual_now, casual_before) = check(Archetype::Casual);
         assert!(power_now > power_before, "{power_now} {power_before}");
-        assert!(dormant_now < 0.8 * dormant_before, "{dormant_now} {dormant_before}");
+        assert!(
+            dormant_now < 0.8 * dormant_before,
+            "{dormant_now} {dormant_before}"
+        );
         assert!((casual_now / casual_before - 1.0).abs() < 0.1);
     }
 }

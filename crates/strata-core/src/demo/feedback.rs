@@ -70,8 +70,20 @@ const THEMES: [Theme; 6] = [
     Theme {
         slots: [
             &["reports", "dashboards", "analytics", "charts", "reporting"],
-            &["custom", "scheduled", "exportable", "per-project", "cross-team"],
-            &["our leadership", "the exec team", "our clients", "management", "the board"],
+            &[
+                "custom",
+                "scheduled",
+                "exportable",
+                "per-project",
+                "cross-team",
+            ],
+            &[
+                "our leadership",
+                "the exec team",
+                "our clients",
+                "management",
+                "the board",
+            ],
         ],
         requests: &[
             "We need {1} {0} we can share with {2}.",
@@ -91,9 +103,23 @@ const THEMES: [Theme; 6] = [
     },
     Theme {
         slots: [
-            &["Salesforce", "Slack", "HubSpot", "Jira", "Google Drive", "Zapier", "Microsoft Teams"],
+            &[
+                "Salesforce",
+                "Slack",
+                "HubSpot",
+                "Jira",
+                "Google Drive",
+                "Zapier",
+                "Microsoft Teams",
+            ],
             &["API", "webhooks", "REST API", "integration", "sync"],
-            &["rate limits", "field mapping", "two-way sync", "API docs", "token handling"],
+            &[
+                "rate limits",
+                "field mapping",
+                "two-way sync",
+                "API docs",
+                "token handling",
+            ],
         ],
         requests: &[
             "A native {0} integration would save us a lot of manual work.",
@@ -136,8 +162,20 @@ const THEMES: [Theme; 6] = [
     Theme {
         slots: [
             &["slow", "sluggish", "laggy", "very slow", "unresponsive"],
-            &["board view", "project page", "search", "timeline", "mobile app"],
-            &["large projects", "big boards", "thousands of tasks", "peak hours", "Monday mornings"],
+            &[
+                "board view",
+                "project page",
+                "search",
+                "timeline",
+                "mobile app",
+            ],
+            &[
+                "large projects",
+                "big boards",
+                "thousands of tasks",
+                "peak hours",
+                "Monday mornings",
+            ],
         ],
         requests: &[
             "The {1} is {0} with {2}, speed is our biggest concern.",
@@ -157,9 +195,27 @@ const THEMES: [Theme; 6] = [
     },
     Theme {
         slots: [
-            &["confusing", "hard to learn", "not intuitive", "overwhelming", "complicated"],
-            &["new hires", "new team members", "our non-technical staff", "first-time users", "guests"],
-            &["setup", "onboarding", "getting started", "training material", "tutorial"],
+            &[
+                "confusing",
+                "hard to learn",
+                "not intuitive",
+                "overwhelming",
+                "complicated",
+            ],
+            &[
+                "new hires",
+                "new team members",
+                "our non-technical staff",
+                "first-time users",
+                "guests",
+            ],
+            &[
+                "setup",
+                "onboarding",
+                "getting started",
+                "training material",
+                "tutorial",
+            ],
         ],
         requests: &[
             "The interface is {0} for {1}, better {2} would help.",
@@ -179,9 +235,27 @@ const THEMES: [Theme; 6] = [
     },
     Theme {
         slots: [
-            &["SSO", "SAML single sign-on", "Okta login", "Azure AD login", "two-factor authentication"],
-            &["permissions", "role-based access", "admin controls", "access rights", "guest permissions"],
-            &["audit log", "security review", "compliance team", "SOC 2 audit", "data retention policy"],
+            &[
+                "SSO",
+                "SAML single sign-on",
+                "Okta login",
+                "Azure AD login",
+                "two-factor authentication",
+            ],
+            &[
+                "permissions",
+                "role-based access",
+                "admin controls",
+                "access rights",
+                "guest permissions",
+            ],
+            &[
+                "audit log",
+                "security review",
+                "compliance team",
+                "SOC 2 audit",
+                "data retention policy",
+            ],
         ],
         requests: &[
             "We need {0} before we can roll out to the whole company.",
@@ -237,7 +311,11 @@ pub(crate) fn generate_feedback(
     let mut rng = account_rng(seed, Stage::Feedback, account.account_idx);
     let first_day = account.first_event_day(calendar);
     let mut last_day = calendar.as_of_day;
-    if let Some(stop_day) = account.dormancy.as_ref().and_then(|dormancy| dormancy.stop_day) {
+    if let Some(stop_day) = account
+        .dormancy
+        .as_ref()
+        .and_then(|dormancy| dormancy.stop_day)
+    {
         last_day = last_day.min(stop_day + 10);
     }
     if let Some(period) = account.churn_periods.last()
@@ -277,7 +355,8 @@ pub(crate) fn generate_feedback(
             Channel::Nps => {
                 let score = draw_nps_score(&mut rng, account, day);
                 let p_comment = if score >= 7 { 0.45 } else { 0.7 };
-                let text = (uniform(&mut rng) < p_comment).then(|| nps_comment(&mut rng, need, score));
+                let text =
+                    (uniform(&mut rng) < p_comment).then(|| nps_comment(&mut rng, need, score));
                 (Some(score), text)
             }
             Channel::Survey => (None, Some(survey_answer(&mut rng, need))),
@@ -334,7 +413,9 @@ fn draw_nps_score(rng: &mut StdRng, account: &AccountPlan, day: i32) -> u8 {
             Archetype::Dormant => (5.5, 2.2),
         }
     };
-    (mean + spread * standard_normal(rng)).round().clamp(0.0, 10.0) as u8
+    (mean + spread * standard_normal(rng))
+        .round()
+        .clamp(0.0, 10.0) as u8
 }
 
 /// An NPS comment: an opening that matches the score, then a request.
@@ -409,7 +490,15 @@ fn capitalize_first(text: &str) -> String {
 
 /// Words that keep their capital letter inside a sentence.
 const PROPER_NOUNS: [&str; 10] = [
-    "Salesforce", "Slack", "HubSpot", "Jira", "Google", "Zapier", "Microsoft", "Okta", "Azure",
+    "Salesforce",
+    "Slack",
+    "HubSpot",
+    "Jira",
+    "Google",
+    "Zapier",
+    "Microsoft",
+    "Okta",
+    "Azure",
     "SAML",
 ];
 
@@ -443,7 +532,10 @@ mod tests {
             ];
             for text in texts {
                 assert!(!text.contains('{') && !text.contains('}'), "{text}");
-                assert!(text.chars().next().is_some_and(char::is_uppercase), "{text}");
+                assert!(
+                    text.chars().next().is_some_and(char::is_uppercase),
+                    "{text}"
+                );
                 let theme = &THEMES[need as usize];
                 let mentions_theme = theme
                     .slots
@@ -462,7 +554,10 @@ mod tests {
         check(Need::Integrations, &["sync", "webhook", "integration"]);
         check(Need::Pricing, &["expensive", "charged", "seats", "payment"]);
         check(Need::Performance, &["faster", "load", "timeouts", "speed"]);
-        check(Need::Onboarding, &["ease of use", "invite", "checklist", "navigation"]);
+        check(
+            Need::Onboarding,
+            &["ease of use", "invite", "checklist", "navigation"],
+        );
         check(Need::Security, &["guest", "auditors", "restrict"]);
     }
 }

@@ -207,7 +207,10 @@ pub fn generate(
     files.push(events_path);
 
     let feedback_path = data_dir.join("feedback.csv");
-    write_file(&feedback_path, &feedback_csv(&accounts, &feedback_by_account))?;
+    write_file(
+        &feedback_path,
+        &feedback_csv(&accounts, &feedback_by_account),
+    )?;
     files.push(feedback_path);
 
     let truth_path = data_dir.join("truth.csv");
@@ -261,7 +264,8 @@ fn push_csv_field(line: &mut String, value: &str) {
 
 /// `accounts.csv`.
 fn accounts_csv(accounts: &[AccountPlan]) -> String {
-    let mut out = String::from("account_id,name,created_at,employees,industry,country,plan,owner\n");
+    let mut out =
+        String::from("account_id,name,created_at,employees,industry,country,plan,owner\n");
     for account in accounts {
         push_csv_field(&mut out, &account.account_id);
         out.push(',');
@@ -365,7 +369,11 @@ mod tests {
 
     impl Table {
         fn column(&self, name: &str) -> Vec<&str> {
-            let idx = self.header.iter().position(|column| column == name).unwrap();
+            let idx = self
+                .header
+                .iter()
+                .position(|column| column == name)
+                .unwrap();
             self.rows.iter().map(|row| row[idx].as_str()).collect()
         }
     }
@@ -439,9 +447,19 @@ mod tests {
         let mut events = Events::default();
         for batch in builder.build().unwrap() {
             let batch = batch.unwrap();
-            let strings = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().clone();
-            let (account_id, user_id, event, source) =
-                (strings("account_id"), strings("user_id"), strings("event"), strings("source"));
+            let strings = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .unwrap()
+                    .as_string::<i32>()
+                    .clone()
+            };
+            let (account_id, user_id, event, source) = (
+                strings("account_id"),
+                strings("user_id"),
+                strings("event"),
+                strings("source"),
+            );
             let ts = batch
                 .column_by_name("ts")
                 .unwrap()
@@ -449,9 +467,11 @@ mod tests {
                 .clone();
             for row in 0..batch.num_rows() {
                 events.account_id.push(account_id.value(row).to_string());
-                events
-                    .user_id
-                    .push(user_id.is_valid(row).then(|| user_id.value(row).to_string()));
+                events.user_id.push(
+                    user_id
+                        .is_valid(row)
+                        .then(|| user_id.value(row).to_string()),
+                );
                 events.event.push(event.value(row).to_string());
                 events.ts.push(ts.value(row));
                 events
@@ -492,8 +512,14 @@ mod tests {
         };
         assert_eq!(generated.accounts.rows.len(), generated.summary.n_accounts);
         assert_eq!(generated.events.ts.len() as u64, generated.summary.n_events);
-        assert_eq!(generated.revenue.rows.len(), generated.summary.n_revenue_rows);
-        assert_eq!(generated.feedback.rows.len(), generated.summary.n_feedback_rows);
+        assert_eq!(
+            generated.revenue.rows.len(),
+            generated.summary.n_revenue_rows
+        );
+        assert_eq!(
+            generated.feedback.rows.len(),
+            generated.summary.n_feedback_rows
+        );
         generated
     }
 
@@ -506,7 +532,13 @@ mod tests {
         let first = check(120, 200.0, 9);
         let second = check(120, 200.0, 9);
         let other_seed = check(120, 200.0, 10);
-        let names = ["accounts.csv", "events.parquet", "revenue.csv", "feedback.csv", "truth.csv"];
+        let names = [
+            "accounts.csv",
+            "events.parquet",
+            "revenue.csv",
+            "feedback.csv",
+            "truth.csv",
+        ];
         for name in names {
             let first_bytes = std::fs::read(first.dir.path().join(name)).unwrap();
             let second_bytes = std::fs::read(second.dir.path().join(name)).unwrap();
@@ -520,7 +552,13 @@ mod tests {
             .collect();
         assert_eq!(
             file_names,
-            ["accounts.csv", "revenue.csv", "events.parquet", "feedback.csv", "truth.csv"]
+            [
+                "accounts.csv",
+                "revenue.csv",
+                "events.parquet",
+                "feedback.csv",
+                "truth.csv"
+            ]
         );
         let leftovers = std::fs::read_dir(first.dir.path()).unwrap().count();
         assert_eq!(leftovers, names.len(), "temporary files left behind");
@@ -557,10 +595,15 @@ mod tests {
         }
         let event_names: BTreeSet<&str> = events.event.iter().map(String::as_str).collect();
         assert!(event_names.len() >= 15, "{event_names:?}");
-        let sources: BTreeSet<Option<&str>> =
-            events.source.iter().map(Option::as_deref).collect();
-        let expected_sources: BTreeSet<Option<&str>> =
-            [None, Some("app"), Some("api"), Some("integration"), Some("mobile")].into();
+        let sources: BTreeSet<Option<&str>> = events.source.iter().map(Option::as_deref).collect();
+        let expected_sources: BTreeSet<Option<&str>> = [
+            None,
+            Some("app"),
+            Some("api"),
+            Some("integration"),
+            Some("mobile"),
+        ]
+        .into();
         assert_eq!(sources, expected_sources);
 
         let target = 300.0 * 300.0;
@@ -568,7 +611,10 @@ mod tests {
         assert!((n_events / target - 1.0).abs() < 0.15, "{n_events} events");
         let null_user_share =
             events.user_id.iter().filter(|user| user.is_none()).count() as f64 / n_events;
-        assert!((0.005..0.08).contains(&null_user_share), "{null_user_share}");
+        assert!(
+            (0.005..0.08).contains(&null_user_share),
+            "{null_user_share}"
+        );
         for (account_id, user_id) in events.account_id.iter().zip(&events.user_id) {
             if let Some(user_id) = user_id {
                 assert_eq!(&user_id[4..10], &account_id[4..10]);
@@ -582,7 +628,16 @@ mod tests {
         let accounts = &generated.accounts;
         assert_eq!(
             accounts.header,
-            ["account_id", "name", "created_at", "employees", "industry", "country", "plan", "owner"]
+            [
+                "account_id",
+                "name",
+                "created_at",
+                "employees",
+                "industry",
+                "country",
+                "plan",
+                "owner"
+            ]
         );
         let industries: BTreeSet<&str> = accounts.column("industry").into_iter().collect();
         assert!(industries.len() >= 8, "{industries:?}");
@@ -593,7 +648,11 @@ mod tests {
         }
         let mut enterprise_owners = BTreeSet::new();
         let mut other_owners = BTreeSet::new();
-        for (plan, owner) in accounts.column("plan").into_iter().zip(accounts.column("owner")) {
+        for (plan, owner) in accounts
+            .column("plan")
+            .into_iter()
+            .zip(accounts.column("owner"))
+        {
             assert!(owner.contains('@'));
             if plan == "enterprise" {
                 enterprise_owners.insert(owner);
@@ -633,7 +692,11 @@ mod tests {
             .filter(|(_, text)| !text.is_empty())
             .map(|(account_id, _)| account_id)
             .collect();
-        for (account_id, need) in truth.column("account_id").into_iter().zip(truth.column("need")) {
+        for (account_id, need) in truth
+            .column("account_id")
+            .into_iter()
+            .zip(truth.column("need"))
+        {
             assert_eq!(need.is_empty(), !accounts_with_text.contains(account_id));
             assert!(need.is_empty() || NEEDS.contains(&need), "{need}");
         }
@@ -771,7 +834,9 @@ mod tests {
         let events = &generated.events;
         for row in 0..events.ts.len() {
             let archetype = archetype_by_account[events.account_id[row].as_str()];
-            let latest = last_event.entry(events.account_id[row].as_str()).or_default();
+            let latest = last_event
+                .entry(events.account_id[row].as_str())
+                .or_default();
             *latest = (*latest).max(events.ts[row]);
             let counts = api_events.entry(archetype).or_default();
             counts.1 += 1;
@@ -801,7 +866,11 @@ mod tests {
             let (n_api, n_all) = api_events[archetype];
             n_api as f64 / n_all as f64
         };
-        assert!(api_share("integration") > 0.5, "{}", api_share("integration"));
+        assert!(
+            api_share("integration") > 0.5,
+            "{}",
+            api_share("integration")
+        );
         assert!(api_share("casual") < 0.1, "{}", api_share("casual"));
     }
 
@@ -863,18 +932,27 @@ mod tests {
         eprintln!("events {n} null users {null_users:.4} sources {by_source:?}");
         let as_of_end = i64::from(day_from_date(generated.params.as_of) + 1) * MICROS_PER_DAY;
         let start_28 = as_of_end - 28 * MICROS_PER_DAY;
-        let mut per_account: BTreeMap<&str, (usize, BTreeSet<i64>, BTreeSet<&str>, BTreeSet<&str>, usize)> = BTreeMap::new();
+        let mut per_account: BTreeMap<
+            &str,
+            (usize, BTreeSet<i64>, BTreeSet<&str>, BTreeSet<&str>, usize),
+        > = BTreeMap::new();
         let mut per_archetype_events: BTreeMap<&str, usize> = BTreeMap::new();
         for row in 0..events.ts.len() {
             let account = events.account_id[row].as_str();
-            *per_archetype_events.entry(archetype_by_account[account]).or_default() += 1;
+            *per_archetype_events
+                .entry(archetype_by_account[account])
+                .or_default() += 1;
             let entry = per_account.entry(account).or_default();
             entry.2.insert(events.event[row].as_str());
             if events.ts[row] >= start_28 {
                 entry.0 += 1;
                 entry.1.insert(events.ts[row] / MICROS_PER_DAY);
-                if let Some(user) = &events.user_id[row] { entry.3.insert(user.as_str()); }
-                if matches!(events.source[row].as_deref(), Some("api" | "integration")) { entry.4 += 1; }
+                if let Some(user) = &events.user_id[row] {
+                    entry.3.insert(user.as_str());
+                }
+                if matches!(events.source[row].as_deref(), Some("api" | "integration")) {
+                    entry.4 += 1;
+                }
             }
         }
         eprintln!("events by archetype {per_archetype_events:?}");
@@ -884,25 +962,59 @@ mod tests {
             let mut distinct = Vec::new();
             let mut users = Vec::new();
             for (account, arch) in &archetype_by_account {
-                if arch != archetype { continue; }
+                if arch != archetype {
+                    continue;
+                }
                 let stats = per_account.get(account);
                 events_28.push(stats.map_or(0, |s| s.0));
                 days_28.push(stats.map_or(0, |s| s.1.len()));
                 distinct.push(stats.map_or(0, |s| s.2.len()));
                 users.push(stats.map_or(0, |s| s.3.len()));
             }
-            for v in [&mut events_28, &mut days_28, &mut distinct, &mut users] { v.sort_unstable(); }
+            for v in [&mut events_28, &mut days_28, &mut distinct, &mut users] {
+                v.sort_unstable();
+            }
             let q = |v: &Vec<usize>| (v[v.len() / 4], v[v.len() / 2], v[v.len() * 3 / 4]);
-            eprintln!("{archetype}: n {} events_28 {:?} days_28 {:?} distinct {:?} users_28 {:?}", events_28.len(), q(&events_28), q(&days_28), q(&distinct), q(&users));
+            eprintln!(
+                "{archetype}: n {} events_28 {:?} days_28 {:?} distinct {:?} users_28 {:?}",
+                events_28.len(),
+                q(&events_28),
+                q(&days_28),
+                q(&distinct),
+                q(&users)
+            );
         }
-        let icp = generated.truth.column("icp").iter().filter(|v| **v == "true").count();
-        let needs: BTreeMap<&str, usize> = generated.truth.column("need").into_iter().fold(BTreeMap::new(), |mut m, n| { *m.entry(n).or_default() += 1; m });
-        eprintln!("icp {icp} needs {needs:?} revenue rows {} feedback rows {}", generated.revenue.rows.len(), generated.feedback.rows.len());
+        let icp = generated
+            .truth
+            .column("icp")
+            .iter()
+            .filter(|v| **v == "true")
+            .count();
+        let needs: BTreeMap<&str, usize> =
+            generated
+                .truth
+                .column("need")
+                .into_iter()
+                .fold(BTreeMap::new(), |mut m, n| {
+                    *m.entry(n).or_default() += 1;
+                    m
+                });
+        eprintln!(
+            "icp {icp} needs {needs:?} revenue rows {} feedback rows {}",
+            generated.revenue.rows.len(),
+            generated.feedback.rows.len()
+        );
         let mut channel_counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for c in generated.feedback.column("channel") { *channel_counts.entry(c).or_default() += 1; }
+        for c in generated.feedback.column("channel") {
+            *channel_counts.entry(c).or_default() += 1;
+        }
         eprintln!("channels {channel_counts:?}");
-        for row in generated.feedback.rows.iter().take(12) { eprintln!("  {:?}", row); }
-        for row in generated.accounts.rows.iter().take(8) { eprintln!("  {:?}", row); }
+        for row in generated.feedback.rows.iter().take(12) {
+            eprintln!("  {:?}", row);
+        }
+        for row in generated.accounts.rows.iter().take(8) {
+            eprintln!("  {:?}", row);
+        }
     }
 
     /// Times a 10M-event base; run with
@@ -915,7 +1027,9 @@ mod tests {
         let started = std::time::Instant::now();
         let summary = generate(dir.path(), &params, &mut |_, _| {}).unwrap();
         let elapsed = started.elapsed();
-        let size = std::fs::metadata(dir.path().join("events.parquet")).unwrap().len();
+        let size = std::fs::metadata(dir.path().join("events.parquet"))
+            .unwrap()
+            .len();
         eprintln!(
             "{} accounts, {} events, {} revenue rows, {} feedback rows in {:.2?}; events.parquet {} MB",
             summary.n_accounts,

@@ -202,7 +202,10 @@ mod tests {
         assert!(icp_nrr > 1.25, "icp nrr {icp_nrr}");
         assert!(lookalike_nrr < 1.15, "lookalike nrr {lookalike_nrr}");
         assert!(dormant_nrr < 0.8, "dormant nrr {dormant_nrr}");
-        assert!((0.85..1.15).contains(&overall_nrr), "overall nrr {overall_nrr}");
+        assert!(
+            (0.85..1.15).contains(&overall_nrr),
+            "overall nrr {overall_nrr}"
+        );
     }
 
     #[test]
@@ -213,7 +216,10 @@ mod tests {
         let mut n_comebacks = 0;
         for account in &accounts {
             let (rows, churn_periods) = simulate_revenue(account, 7, &calendar);
-            assert!(rows.iter().all(|row| row.month <= calendar.as_of_month && row.mrr_cents > 0));
+            assert!(
+                rows.iter()
+                    .all(|row| row.month <= calendar.as_of_month && row.mrr_cents > 0)
+            );
             let n_gaps = rows
                 .windows(2)
                 .filter(|pair| pair[1].month != pair[0].month + 1)

@@ -68,7 +68,10 @@ pub struct FeatureDef {
     pub description: String,
 }
 
-fn serialize_type<S: serde::Serializer>(value_type: &ValueType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_type<S: serde::Serializer>(
+    value_type: &ValueType,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(type_name(*value_type))
 }
 
@@ -84,7 +87,12 @@ pub fn type_name(value_type: ValueType) -> &'static str {
     }
 }
 
-fn def(name: impl Into<String>, value_type: ValueType, group: FeatureGroup, description: impl Into<String>) -> FeatureDef {
+fn def(
+    name: impl Into<String>,
+    value_type: ValueType,
+    group: FeatureGroup,
+    description: impl Into<String>,
+) -> FeatureDef {
     FeatureDef {
         name: name.into(),
         value_type,
@@ -99,25 +107,80 @@ pub fn behavioral_defs(adoption_days: u32) -> Vec<FeatureDef> {
     use ValueType::{Float, Integer};
     let mut defs = Vec::new();
     for days in WINDOWS {
-        defs.push(def(format!("events_{days}d"), Integer, B, format!("events in the last {days} days")));
+        defs.push(def(
+            format!("events_{days}d"),
+            Integer,
+            B,
+            format!("events in the last {days} days"),
+        ));
     }
     for days in WINDOWS {
-        defs.push(def(format!("active_days_{days}d"), Integer, B, format!("distinct UTC dates with an event in the last {days} days")));
+        defs.push(def(
+            format!("active_days_{days}d"),
+            Integer,
+            B,
+            format!("distinct UTC dates with an event in the last {days} days"),
+        ));
     }
     for days in WINDOWS {
-        defs.push(def(format!("users_{days}d"), Integer, B, format!("distinct non-null user_id in the last {days} days")));
+        defs.push(def(
+            format!("users_{days}d"),
+            Integer,
+            B,
+            format!("distinct non-null user_id in the last {days} days"),
+        ));
     }
-    defs.push(def("distinct_events", Integer, B, "distinct event names over all history before t_end"));
+    defs.push(def(
+        "distinct_events",
+        Integer,
+        B,
+        "distinct event names over all history before t_end",
+    ));
     for days in WINDOWS {
-        defs.push(def(format!("distinct_events_{days}d"), Integer, B, format!("distinct event names in the last {days} days")));
+        defs.push(def(
+            format!("distinct_events_{days}d"),
+            Integer,
+            B,
+            format!("distinct event names in the last {days} days"),
+        ));
     }
-    defs.push(def("api_share", Float, B, "share of events (all history) with source api or integration; NULL without events"));
+    defs.push(def(
+        "api_share",
+        Float,
+        B,
+        "share of events (all history) with source api or integration; NULL without events",
+    ));
     defs.push(def("api_share_28d", Float, B, "share of the last 28 days' events with source api or integration; NULL when events_28d = 0"));
-    defs.push(def("days_since_last_event", Integer, B, "as_of minus the UTC date of the latest event; NULL when none"));
-    defs.push(def("trend_28d", Float, B, "events_28d / events in the 28 days before; NULL when that is 0"));
-    defs.push(def("events_total", Integer, B, "events over all history before t_end"));
-    defs.push(def(format!("active_days_first_{adoption_days}d"), Integer, B, format!("distinct active days in the first {adoption_days} days after signup (adoption)")));
-    defs.push(def(format!("events_first_{adoption_days}d"), Integer, B, format!("events in the first {adoption_days} days after signup (adoption)")));
+    defs.push(def(
+        "days_since_last_event",
+        Integer,
+        B,
+        "as_of minus the UTC date of the latest event; NULL when none",
+    ));
+    defs.push(def(
+        "trend_28d",
+        Float,
+        B,
+        "events_28d / events in the 28 days before; NULL when that is 0",
+    ));
+    defs.push(def(
+        "events_total",
+        Integer,
+        B,
+        "events over all history before t_end",
+    ));
+    defs.push(def(
+        format!("active_days_first_{adoption_days}d"),
+        Integer,
+        B,
+        format!("distinct active days in the first {adoption_days} days after signup (adoption)"),
+    ));
+    defs.push(def(
+        format!("events_first_{adoption_days}d"),
+        Integer,
+        B,
+        format!("events in the first {adoption_days} days after signup (adoption)"),
+    ));
     defs
 }
 
@@ -125,20 +188,54 @@ pub fn behavioral_defs(adoption_days: u32) -> Vec<FeatureDef> {
 pub fn value_defs() -> Vec<FeatureDef> {
     use FeatureGroup::Value as V;
     vec![
-        def("mrr", ValueType::Float, V, "MRR of the as_of month (0 without a row)"),
+        def(
+            "mrr",
+            ValueType::Float,
+            V,
+            "MRR of the as_of month (0 without a row)",
+        ),
         def("arr", ValueType::Float, V, "12 x mrr"),
-        def("mrr_12m_ago", ValueType::Float, V, "MRR of the month 12 months before the as_of month (0 without a row)"),
-        def("mrr_growth_12m", ValueType::Float, V, "mrr / mrr_12m_ago - 1; NULL when mrr_12m_ago = 0"),
+        def(
+            "mrr_12m_ago",
+            ValueType::Float,
+            V,
+            "MRR of the month 12 months before the as_of month (0 without a row)",
+        ),
+        def(
+            "mrr_growth_12m",
+            ValueType::Float,
+            V,
+            "mrr / mrr_12m_ago - 1; NULL when mrr_12m_ago = 0",
+        ),
     ]
 }
 
 /// Names that computed features own; account columns may not take them.
 pub fn reserved_names() -> Vec<&'static str> {
     vec![
-        "events_7d", "events_28d", "events_90d", "active_days_7d", "active_days_28d", "active_days_90d",
-        "users_7d", "users_28d", "users_90d", "distinct_events", "distinct_events_7d", "distinct_events_28d",
-        "distinct_events_90d", "api_share", "api_share_28d", "days_since_last_event", "days_since_signup",
-        "trend_28d", "events_total", "mrr", "arr", "mrr_12m_ago", "mrr_growth_12m",
+        "events_7d",
+        "events_28d",
+        "events_90d",
+        "active_days_7d",
+        "active_days_28d",
+        "active_days_90d",
+        "users_7d",
+        "users_28d",
+        "users_90d",
+        "distinct_events",
+        "distinct_events_7d",
+        "distinct_events_28d",
+        "distinct_events_90d",
+        "api_share",
+        "api_share_28d",
+        "days_since_last_event",
+        "days_since_signup",
+        "trend_28d",
+        "events_total",
+        "mrr",
+        "arr",
+        "mrr_12m_ago",
+        "mrr_growth_12m",
     ]
 }
 
@@ -146,7 +243,13 @@ pub fn reserved_names() -> Vec<&'static str> {
 pub fn event_feature_name(event: &str) -> String {
     let mut slug: String = event
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     while slug.contains("__") {
         slug = slug.replace("__", "_");
@@ -221,11 +324,15 @@ fn day_lit(day: i32) -> Expr {
 }
 
 fn count_when(condition: Expr) -> Expr {
-    sum(when(condition, lit(1i64)).otherwise(lit(0i64)).unwrap_or(lit(0i64)))
+    sum(when(condition, lit(1i64))
+        .otherwise(lit(0i64))
+        .unwrap_or(lit(0i64)))
 }
 
 fn sum_when(condition: Expr, value: Expr) -> Expr {
-    sum(when(condition, value).otherwise(lit(0i64)).unwrap_or(lit(0i64)))
+    sum(when(condition, value)
+        .otherwise(lit(0i64))
+        .unwrap_or(lit(0i64)))
 }
 
 fn to_float(expr: Expr) -> Expr {
@@ -238,9 +345,12 @@ fn to_text(expr: Expr) -> Expr {
 
 /// `numerator / denominator` as a float, NULL when the denominator is 0 or NULL.
 fn ratio(numerator: Expr, denominator: Expr) -> Expr {
-    when(denominator.clone().gt(lit(0i64)), to_float(numerator) / to_float(denominator))
-        .otherwise(lit(ScalarValue::Float64(None)))
-        .unwrap_or(lit(ScalarValue::Float64(None)))
+    when(
+        denominator.clone().gt(lit(0i64)),
+        to_float(numerator) / to_float(denominator),
+    )
+    .otherwise(lit(ScalarValue::Float64(None)))
+    .unwrap_or(lit(ScalarValue::Float64(None)))
 }
 
 fn zero_if_null(expr: Expr) -> Expr {
@@ -248,7 +358,10 @@ fn zero_if_null(expr: Expr) -> Expr {
 }
 
 /// The event rows before `t_end`, with the columns features use.
-fn typed_events(ctx: &SessionContext, project: &Project) -> Result<impl std::future::Future<Output = Result<DataFrame>>> {
+fn typed_events(
+    ctx: &SessionContext,
+    project: &Project,
+) -> Result<impl std::future::Future<Output = Result<DataFrame>>> {
     let source = project
         .source(TableKind::Events)
         .ok_or_else(|| Error::Internal("project without events".into()))?
@@ -256,7 +369,11 @@ fn typed_events(ctx: &SessionContext, project: &Project) -> Result<impl std::fut
     let ctx = ctx.clone();
     Ok(async move {
         let raw = ctx.table(EVENTS_RAW).await?;
-        let has = |canonical: &str| raw.schema().field_with_unqualified_name(source.file_column(canonical)).is_ok();
+        let has = |canonical: &str| {
+            raw.schema()
+                .field_with_unqualified_name(source.file_column(canonical))
+                .is_ok()
+        };
         let user = if has("user_id") {
             to_text(ident(source.file_column("user_id")))
         } else {
@@ -279,11 +396,21 @@ fn typed_events(ctx: &SessionContext, project: &Project) -> Result<impl std::fut
 }
 
 /// Computes the feature table for `as_of_day`.
-pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources, as_of_day: i32) -> Result<FeatureTable> {
+pub async fn compute(
+    ctx: &SessionContext,
+    project: &Project,
+    sources: &Sources,
+    as_of_day: i32,
+) -> Result<FeatureTable> {
     let d = as_of_day;
-    let events = typed_events(ctx, project)?.await?.filter(ident("day").lt_eq(day_lit(d)))?;
-    let is_api = when(ident("source").in_list(vec![lit("api"), lit("integration")], false), lit(1i64))
-        .otherwise(lit(0i64))?;
+    let events = typed_events(ctx, project)?
+        .await?
+        .filter(ident("day").lt_eq(day_lit(d)))?;
+    let is_api = when(
+        ident("source").in_list(vec![lit("api"), lit("integration")], false),
+        lit(1i64),
+    )
+    .otherwise(lit(0i64))?;
 
     // (account, day): counts per day, the base of most features.
     let by_day = events
@@ -296,17 +423,29 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
         .await?;
     let mut day_aggregates = Vec::new();
     for days in WINDOWS {
-        day_aggregates.push(sum_when(ident("day").gt(day_lit(d - days)), ident("n")).alias(format!("events_{days}d")));
+        day_aggregates.push(
+            sum_when(ident("day").gt(day_lit(d - days)), ident("n"))
+                .alias(format!("events_{days}d")),
+        );
     }
     for days in WINDOWS {
-        day_aggregates.push(count_when(ident("day").gt(day_lit(d - days))).alias(format!("active_days_{days}d")));
+        day_aggregates.push(
+            count_when(ident("day").gt(day_lit(d - days))).alias(format!("active_days_{days}d")),
+        );
     }
     day_aggregates.push(
-        sum_when(ident("day").gt(day_lit(d - 56)).and(ident("day").lt_eq(day_lit(d - 28))), ident("n")).alias("events_prev_28d"),
+        sum_when(
+            ident("day")
+                .gt(day_lit(d - 56))
+                .and(ident("day").lt_eq(day_lit(d - 28))),
+            ident("n"),
+        )
+        .alias("events_prev_28d"),
     );
     day_aggregates.push(sum(ident("n")).alias("events_total"));
     day_aggregates.push(sum(ident("n_api")).alias("api_total"));
-    day_aggregates.push(sum_when(ident("day").gt(day_lit(d - 28)), ident("n_api")).alias("api_28d"));
+    day_aggregates
+        .push(sum_when(ident("day").gt(day_lit(d - 28)), ident("n_api")).alias("api_28d"));
     day_aggregates.push(max(ident("day")).alias("last_day"));
     let day_features = by_day
         .clone()
@@ -318,12 +457,18 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
     let by_user = events
         .clone()
         .filter(ident("user_id").is_not_null())?
-        .aggregate(vec![ident("account_id"), ident("user_id")], vec![max(ident("day")).alias("last_day")])?;
+        .aggregate(
+            vec![ident("account_id"), ident("user_id")],
+            vec![max(ident("day")).alias("last_day")],
+        )?;
     let user_aggregates = WINDOWS
         .iter()
-        .map(|days| count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("users_{days}d")))
+        .map(|days| {
+            count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("users_{days}d"))
+        })
         .collect();
-    let user_features = by_user.aggregate(vec![ident("account_id").alias("k_user")], user_aggregates)?;
+    let user_features =
+        by_user.aggregate(vec![ident("account_id").alias("k_user")], user_aggregates)?;
 
     // (account, event): the same trick for distinct event names, plus 28-day counts.
     let by_event = events
@@ -341,7 +486,10 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
     let top_events = most_common_events(&by_event, project.top_events).await?;
     let mut event_aggregates = vec![count(lit(1i64)).alias("distinct_events")];
     for days in WINDOWS {
-        event_aggregates.push(count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("distinct_events_{days}d")));
+        event_aggregates.push(
+            count_when(ident("last_day").gt(day_lit(d - days)))
+                .alias(format!("distinct_events_{days}d")),
+        );
     }
     let mut per_event_defs = Vec::new();
     for event in &top_events {
@@ -349,16 +497,30 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
         if per_event_defs.iter().any(|f: &FeatureDef| f.name == name) {
             continue;
         }
-        event_aggregates.push(sum_when(ident("event").eq(lit(event.as_str())), ident("n_28d")).alias(name.clone()));
-        per_event_defs.push(def(name, ValueType::Integer, FeatureGroup::Behavioral, format!("`{event}` events in the last 28 days")));
+        event_aggregates.push(
+            sum_when(ident("event").eq(lit(event.as_str())), ident("n_28d")).alias(name.clone()),
+        );
+        per_event_defs.push(def(
+            name,
+            ValueType::Integer,
+            FeatureGroup::Behavioral,
+            format!("`{event}` events in the last 28 days"),
+        ));
     }
-    let event_features = by_event.aggregate(vec![ident("account_id").alias("k_event")], event_aggregates)?;
+    let event_features =
+        by_event.aggregate(vec![ident("account_id").alias("k_event")], event_aggregates)?;
 
     // Adoption: activity in the first N days after signup.
     let adoption_days = project.adoption_days as i32;
     let signup = ctx.read_batch(signup_batch(sources)?)?;
     let adoption = by_day
-        .join(signup.clone(), JoinType::Inner, &["account_id"], &["s_account_id"], None)?
+        .join(
+            signup.clone(),
+            JoinType::Inner,
+            &["account_id"],
+            &["s_account_id"],
+            None,
+        )?
         .filter(
             ident("day")
                 .gt_eq(ident("created_day"))
@@ -377,15 +539,50 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
 
     // Everything onto the accounts.
     let base_batch = base_batch(sources, project, d)?;
-    let base_columns: Vec<String> = base_batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let base_columns: Vec<String> = base_batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let mut joined = ctx
         .read_batch(base_batch)?
-        .join(day_features.clone(), JoinType::Left, &["account_id"], &["k_day"], None)?
-        .join(user_features, JoinType::Left, &["account_id"], &["k_user"], None)?
-        .join(event_features, JoinType::Left, &["account_id"], &["k_event"], None)?
-        .join(adoption, JoinType::Left, &["account_id"], &["k_adopt"], None)?;
+        .join(
+            day_features.clone(),
+            JoinType::Left,
+            &["account_id"],
+            &["k_day"],
+            None,
+        )?
+        .join(
+            user_features,
+            JoinType::Left,
+            &["account_id"],
+            &["k_user"],
+            None,
+        )?
+        .join(
+            event_features,
+            JoinType::Left,
+            &["account_id"],
+            &["k_event"],
+            None,
+        )?
+        .join(
+            adoption,
+            JoinType::Left,
+            &["account_id"],
+            &["k_adopt"],
+            None,
+        )?;
     if let Some(custom_frame) = custom_frame {
-        joined = joined.join(custom_frame, JoinType::Left, &["account_id"], &["k_custom"], None)?;
+        joined = joined.join(
+            custom_frame,
+            JoinType::Left,
+            &["account_id"],
+            &["k_custom"],
+            None,
+        )?;
     }
 
     let mut select: Vec<Expr> = base_columns
@@ -400,9 +597,10 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
             "api_share" => ratio(ident("api_total"), ident("events_total")),
             "api_share_28d" => ratio(ident("api_28d"), ident("events_28d")),
             "trend_28d" => ratio(ident("events_28d"), ident("events_prev_28d")),
-            "days_since_last_event" => {
-                Expr::Cast(Cast::new(Box::new(day_lit(d) - ident("last_day")), DataType::Int64))
-            }
+            "days_since_last_event" => Expr::Cast(Cast::new(
+                Box::new(day_lit(d) - ident("last_day")),
+                DataType::Int64,
+            )),
             name => zero_if_null(ident(name)),
         };
         select.push(expr.alias(feature.name.clone()));
@@ -422,27 +620,44 @@ pub async fn compute(ctx: &SessionContext, project: &Project, sources: &Sources,
     // Ratio features reference other features, so they come last.
     let mut ratio_defs = Vec::new();
     for custom in &project.custom_features {
-        if let CustomFeatureKind::Ratio { numerator, denominator } = &custom.kind {
+        if let CustomFeatureKind::Ratio {
+            numerator,
+            denominator,
+        } = &custom.kind
+        {
             let mut problems = Vec::new();
             for operand in [numerator, denominator] {
-                if !defs.iter().any(|f| &f.name == operand && matches!(f.value_type, ValueType::Integer | ValueType::Float)) {
+                if !defs.iter().any(|f| {
+                    &f.name == operand
+                        && matches!(f.value_type, ValueType::Integer | ValueType::Float)
+                }) {
                     problems.push(
-                        Problem::new(format!("strata.toml: features.{}", custom.name), format!("`{operand}` is not a numeric feature"))
-                            .with_help("a ratio divides two numeric features; see `strata features`"),
+                        Problem::new(
+                            format!("strata.toml: features.{}", custom.name),
+                            format!("`{operand}` is not a numeric feature"),
+                        )
+                        .with_help("a ratio divides two numeric features; see `strata features`"),
                     );
                 }
             }
             if !problems.is_empty() {
                 return Err(Error::Invalid(problems));
             }
-            let mut columns: Vec<Expr> = frame.schema().fields().iter().map(|f| ident(f.name())).collect();
+            let mut columns: Vec<Expr> = frame
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| ident(f.name()))
+                .collect();
             columns.push(ratio(ident(numerator), ident(denominator)).alias(custom.name.clone()));
             frame = frame.select(columns)?;
             ratio_defs.push(def(
                 custom.name.clone(),
                 ValueType::Float,
                 FeatureGroup::Custom,
-                custom.description.clone().unwrap_or_else(|| format!("{numerator} / {denominator}; NULL when the denominator is 0")),
+                custom.description.clone().unwrap_or_else(|| {
+                    format!("{numerator} / {denominator}; NULL when the denominator is 0")
+                }),
             ));
         }
     }
@@ -484,14 +699,23 @@ async fn most_common_events(by_event: &DataFrame, limit: usize) -> Result<Vec<St
     let batches = by_event
         .clone()
         .aggregate(vec![ident("event")], vec![sum(ident("n_total")).alias("n")])?
-        .sort(vec![ident("n").sort(false, true), ident("event").sort(true, true)])?
+        .sort(vec![
+            ident("n").sort(false, true),
+            ident("event").sort(true, true),
+        ])?
         .limit(0, Some(limit))?
         .collect()
         .await?;
     let mut names = Vec::new();
     for batch in batches {
         let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-        names.extend(column.as_string::<i32>().iter().flatten().map(str::to_string));
+        names.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
     }
     Ok(names)
 }
@@ -506,7 +730,9 @@ fn signup_batch(sources: &Sources) -> Result<RecordBatch> {
         Arc::new(schema),
         vec![
             sources::ids_array(&sources.accounts),
-            Arc::new(datafusion::arrow::array::Int32Array::from(sources.accounts.created_day.clone())),
+            Arc::new(datafusion::arrow::array::Int32Array::from(
+                sources.accounts.created_day.clone(),
+            )),
         ],
     )?)
 }
@@ -514,7 +740,13 @@ fn signup_batch(sources: &Sources) -> Result<RecordBatch> {
 /// Account columns, `days_since_signup`, the revenue features and `account_idx`.
 fn base_batch(sources: &Sources, project: &Project, as_of_day: i32) -> Result<RecordBatch> {
     let accounts = &sources.accounts;
-    let mut fields: Vec<Field> = accounts.batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = accounts
+        .batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     let mut columns: Vec<ArrayRef> = accounts.batch.columns().to_vec();
     let days_since_signup: Int64Array = accounts
         .created_day
@@ -534,7 +766,9 @@ fn base_batch(sources: &Sources, project: &Project, as_of_day: i32) -> Result<Re
         fields.push(Field::new("mrr", DataType::Float64, true));
         columns.push(Arc::new(Float64Array::from(now.clone())));
         fields.push(Field::new("arr", DataType::Float64, true));
-        columns.push(Arc::new(Float64Array::from_iter_values(now.iter().map(|m| m * 12.0))));
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            now.iter().map(|m| m * 12.0),
+        )));
         fields.push(Field::new("mrr_12m_ago", DataType::Float64, true));
         columns.push(Arc::new(Float64Array::from(ago)));
         fields.push(Field::new("mrr_growth_12m", DataType::Float64, true));
@@ -542,15 +776,29 @@ fn base_batch(sources: &Sources, project: &Project, as_of_day: i32) -> Result<Re
     }
     let _ = project;
     fields.push(Field::new("account_idx", DataType::Int64, false));
-    columns.push(Arc::new(Int64Array::from_iter_values(0..accounts.ids.len() as i64)));
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+    columns.push(Arc::new(Int64Array::from_iter_values(
+        0..accounts.ids.len() as i64,
+    )));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// MRR per account in the month `now_month` and 12 months before (0 without a row).
-pub fn revenue_at(revenue: &sources::Revenue, n_accounts: usize, now_month: i32) -> (Vec<f64>, Vec<f64>) {
+pub fn revenue_at(
+    revenue: &sources::Revenue,
+    n_accounts: usize,
+    now_month: i32,
+) -> (Vec<f64>, Vec<f64>) {
     let mut now = vec![0.0; n_accounts];
     let mut ago = vec![0.0; n_accounts];
-    for ((account_idx, month), mrr) in revenue.account_idx.iter().zip(&revenue.month).zip(&revenue.mrr) {
+    for ((account_idx, month), mrr) in revenue
+        .account_idx
+        .iter()
+        .zip(&revenue.month)
+        .zip(&revenue.mrr)
+    {
         if *month == now_month {
             now[*account_idx] = *mrr;
         } else if *month == now_month - 12 {
@@ -567,7 +815,9 @@ fn account_defs(sources: &Sources, project: &Project) -> Vec<FeatureDef> {
         if field.name() == "account_id" {
             continue;
         }
-        let Some(value_type) = arrow_to_value_type(field.data_type()) else { continue };
+        let Some(value_type) = arrow_to_value_type(field.data_type()) else {
+            continue;
+        };
         let description = match field.name().as_str() {
             "created_at" => "signup date (UTC)".to_string(),
             "employees" => "company size (firmographic)".to_string(),
@@ -578,9 +828,19 @@ fn account_defs(sources: &Sources, project: &Project) -> Vec<FeatureDef> {
             "name" => "account name".to_string(),
             _ => "attribute from the accounts table".to_string(),
         };
-        defs.push(def(field.name().clone(), value_type, FeatureGroup::Account, description));
+        defs.push(def(
+            field.name().clone(),
+            value_type,
+            FeatureGroup::Account,
+            description,
+        ));
     }
-    defs.push(def("days_since_signup", ValueType::Integer, FeatureGroup::Account, "as_of minus the UTC date of created_at"));
+    defs.push(def(
+        "days_since_signup",
+        ValueType::Integer,
+        FeatureGroup::Account,
+        "as_of minus the UTC date of created_at",
+    ));
     if project.source(TableKind::Revenue).is_some() {
         defs.extend(value_defs());
     }
@@ -599,7 +859,12 @@ fn window_condition(window: EventWindow, as_of_day: i32) -> Expr {
 }
 
 /// One aggregate for every custom count/distinct feature.
-async fn custom_features(project: &Project, events: &DataFrame, signup: &DataFrame, as_of_day: i32) -> Result<(Option<DataFrame>, Vec<FeatureDef>)> {
+async fn custom_features(
+    project: &Project,
+    events: &DataFrame,
+    signup: &DataFrame,
+    as_of_day: i32,
+) -> Result<(Option<DataFrame>, Vec<FeatureDef>)> {
     let schema = event_rule_schema();
     let mut problems = Vec::new();
     let mut aggregates = Vec::new();
@@ -608,37 +873,60 @@ async fn custom_features(project: &Project, events: &DataFrame, signup: &DataFra
     for custom in &project.custom_features {
         let (filter, window, distinct_column) = match &custom.kind {
             CustomFeatureKind::Count { filter, window } => (filter, *window, None),
-            CustomFeatureKind::Distinct { column, filter, window } => (filter, *window, Some(column)),
+            CustomFeatureKind::Distinct {
+                column,
+                filter,
+                window,
+            } => (filter, *window, Some(column)),
             CustomFeatureKind::Ratio { .. } => continue,
         };
         let checked = match rules::check_predicate(filter, &schema) {
             Ok(checked) => checked,
             Err(error) => {
                 let error = error.with_context(format!("features.{}", custom.name));
-                problems.push(Problem::new(format!("strata.toml: features.{}", custom.name), error.to_string()));
+                problems.push(Problem::new(
+                    format!("strata.toml: features.{}", custom.name),
+                    error.to_string(),
+                ));
                 continue;
             }
         };
         if let Some(column) = distinct_column {
             if schema.get(column).is_none() {
                 problems.push(
-                    Problem::new(format!("strata.toml: features.{}", custom.name), format!("cannot count distinct `{column}`"))
-                        .with_help("distinct takes an event column: event, source or user_id"),
+                    Problem::new(
+                        format!("strata.toml: features.{}", custom.name),
+                        format!("cannot count distinct `{column}`"),
+                    )
+                    .with_help("distinct takes an event column: event, source or user_id"),
                 );
                 continue;
             }
         }
         needs_signup |= matches!(window, EventWindow::DaysAfterSignup(_));
-        let condition = checked.to_datafusion().and(window_condition(window, as_of_day));
+        let condition = checked
+            .to_datafusion()
+            .and(window_condition(window, as_of_day));
         let (aggregate, description) = match distinct_column {
-            None => (count_when(condition), format!("events matching `{filter}` {}", describe_window(window))),
+            None => (
+                count_when(condition),
+                format!("events matching `{filter}` {}", describe_window(window)),
+            ),
             Some(column) => (
                 count_distinct(when(condition, ident(column)).end()?),
-                format!("distinct {column} of events matching `{filter}` {}", describe_window(window)),
+                format!(
+                    "distinct {column} of events matching `{filter}` {}",
+                    describe_window(window)
+                ),
             ),
         };
         aggregates.push(aggregate.alias(custom.name.clone()));
-        defs.push(def(custom.name.clone(), ValueType::Integer, FeatureGroup::Custom, custom.description.clone().unwrap_or(description)));
+        defs.push(def(
+            custom.name.clone(),
+            ValueType::Integer,
+            FeatureGroup::Custom,
+            custom.description.clone().unwrap_or(description),
+        ));
     }
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
@@ -648,7 +936,13 @@ async fn custom_features(project: &Project, events: &DataFrame, signup: &DataFra
     }
     let mut input = events.clone();
     if needs_signup {
-        input = input.join(signup.clone(), JoinType::Inner, &["account_id"], &["s_account_id"], None)?;
+        input = input.join(
+            signup.clone(),
+            JoinType::Inner,
+            &["account_id"],
+            &["s_account_id"],
+            None,
+        )?;
     }
     let frame = input.aggregate(vec![ident("account_id").alias("k_custom")], aggregates)?;
     Ok((Some(frame), defs))
@@ -663,11 +957,21 @@ fn describe_window(window: EventWindow) -> String {
 }
 
 /// Counts events of account ids missing from the accounts table.
-async fn unknown_events(ctx: &SessionContext, day_features: &DataFrame, sources: &Sources) -> Result<UnknownEvents> {
+async fn unknown_events(
+    ctx: &SessionContext,
+    day_features: &DataFrame,
+    sources: &Sources,
+) -> Result<UnknownEvents> {
     let known = ctx.read_batch(signup_batch(sources)?)?;
     let batches = day_features
         .clone()
-        .join(known, JoinType::LeftAnti, &["k_day"], &["s_account_id"], None)?
+        .join(
+            known,
+            JoinType::LeftAnti,
+            &["k_day"],
+            &["s_account_id"],
+            None,
+        )?
         .aggregate(
             vec![],
             vec![
@@ -694,5 +998,9 @@ async fn unknown_events(ctx: &SessionContext, day_features: &DataFrame, sources:
         ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s) => s,
         _ => None,
     });
-    Ok(UnknownEvents { events, accounts, example })
+    Ok(UnknownEvents {
+        events,
+        accounts,
+        example,
+    })
 }

@@ -34,16 +34,22 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let segments = out_dir.join(SEGMENTS);
     write_atomically(&segments, |file| {
         let json = segments_json(result);
-        serde_json::to_writer_pretty(&mut *file, &json).map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
-        file.write_all(b"\n").map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
+        serde_json::to_writer_pretty(&mut *file, &json)
+            .map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
+        file.write_all(b"\n")
+            .map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
     })?;
     Ok(vec![memberships, features, segments])
 }
 
-fn write_atomically(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     let temporary = path.with_extension("tmp-strata");
     let mut file = std::fs::File::create(&temporary).map_err(|e| Error::io(&temporary, e))?;
-    let written = write(&mut file).and_then(|()| file.sync_all().map_err(|e| Error::io(&temporary, e)));
+    let written =
+        write(&mut file).and_then(|()| file.sync_all().map_err(|e| Error::io(&temporary, e)));
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
@@ -71,14 +77,23 @@ fn write_memberships(result: &RunResult, file: &mut std::fs::File) -> Result<()>
             let segment = segmentation.membership[account_idx]
                 .map(|idx| segmentation.segments[idx].name.as_str())
                 .unwrap_or("");
-            writeln!(out, "{},{},{}", csv_field(id), csv_field(&segmentation.name), csv_field(segment)).map_err(io)?;
+            writeln!(
+                out,
+                "{},{},{}",
+                csv_field(id),
+                csv_field(&segmentation.name),
+                csv_field(segment)
+            )
+            .map_err(io)?;
         }
     }
     out.flush().map_err(io)
 }
 
 fn write_features(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
-    let properties = WriterProperties::builder().set_max_row_group_row_count(Some(1 << 20)).build();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
     let mut writer = ArrowWriter::try_new(file, result.features.batch.schema(), Some(properties))?;
     writer.write(&result.features.batch)?;
     writer.close()?;

@@ -75,7 +75,15 @@ pub fn detect_sources(dir: &Path) -> Result<Vec<DetectedSource>> {
                 return Err(Error::invalid(
                     Problem::new(
                         dir.display().to_string(),
-                        format!("no {} table found (seen: {})", kind.name(), if seen.is_empty() { "no files".to_string() } else { seen.join(", ") }),
+                        format!(
+                            "no {} table found (seen: {})",
+                            kind.name(),
+                            if seen.is_empty() {
+                                "no files".to_string()
+                            } else {
+                                seen.join(", ")
+                            }
+                        ),
                     )
                     .with_help(format!(
                         "name it {}.csv, {}.parquet or {}.ndjson, or write strata.toml by hand",
@@ -201,7 +209,11 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
 
 /// Detects the tables in `dir` and writes `dir/strata.toml`; refuses to
 /// overwrite an existing file unless `force`.
-pub fn write_project_file(dir: &Path, as_of: Option<chrono::NaiveDate>, force: bool) -> Result<PathBuf> {
+pub fn write_project_file(
+    dir: &Path,
+    as_of: Option<chrono::NaiveDate>,
+    force: bool,
+) -> Result<PathBuf> {
     let sources = detect_sources(dir)?;
     let path = dir.join(PROJECT_FILE);
     if path.exists() && !force {
@@ -223,7 +235,12 @@ mod tests {
     fn detects_tables_by_name_and_renders_a_valid_project() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("data")).unwrap();
-        for name in ["data/accounts.csv", "data/events.parquet", "data/mrr_monthly.csv", "notes.txt"] {
+        for name in [
+            "data/accounts.csv",
+            "data/events.parquet",
+            "data/mrr_monthly.csv",
+            "notes.txt",
+        ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
         let detected = detect_sources(dir.path()).unwrap();
@@ -241,7 +258,11 @@ mod tests {
         );
         let text = render_project_file(&detected, None);
         let project = crate::project::Project::parse(&text, dir.path(), "strata.toml").unwrap();
-        let names: Vec<&str> = project.segmentations.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = project
+            .segmentations
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(names, ["size", "acv", "usage", "health"]);
     }
 
@@ -250,6 +271,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("accounts.csv"), "x").unwrap();
         let error = detect_sources(dir.path()).unwrap_err().to_string();
-        assert!(error.contains("no events table found (seen: accounts.csv)"), "{error}");
+        assert!(
+            error.contains("no events table found (seen: accounts.csv)"),
+            "{error}"
+        );
     }
 }

@@ -588,35 +588,51 @@ fn validate_features(
         let location = format!("{origin}: features.{name}");
         if !is_identifier(&name) {
             problems.push(
-                Problem::new(&location, "a feature name must be lowercase letters, digits and _")
-                    .with_help("rename it, e.g. `integrations_60d`"),
+                Problem::new(
+                    &location,
+                    "a feature name must be lowercase letters, digits and _",
+                )
+                .with_help("rename it, e.g. `integrations_60d`"),
             );
             continue;
         }
         let window = match (raw.window_days, raw.within_days_of_signup) {
             (Some(_), Some(_)) => {
                 problems.push(
-                    Problem::new(&location, "window_days and within_days_of_signup exclude each other")
-                        .with_help("keep one of them"),
+                    Problem::new(
+                        &location,
+                        "window_days and within_days_of_signup exclude each other",
+                    )
+                    .with_help("keep one of them"),
                 );
                 EventWindow::AllHistory
             }
             (Some(0), None) | (None, Some(0)) => {
-                problems.push(Problem::new(&location, "a window of 0 days holds no events"));
+                problems.push(Problem::new(
+                    &location,
+                    "a window of 0 days holds no events",
+                ));
                 EventWindow::AllHistory
             }
             (Some(days), None) => EventWindow::LastDays(days),
             (None, Some(days)) => EventWindow::DaysAfterSignup(days),
             (None, None) => EventWindow::AllHistory,
         };
-        let kinds_given = [raw.count.is_some(), raw.distinct.is_some(), raw.ratio.is_some()]
-            .iter()
-            .filter(|given| **given)
-            .count();
+        let kinds_given = [
+            raw.count.is_some(),
+            raw.distinct.is_some(),
+            raw.ratio.is_some(),
+        ]
+        .iter()
+        .filter(|given| **given)
+        .count();
         if kinds_given != 1 {
             problems.push(
-                Problem::new(&location, "a feature needs exactly one of count, distinct or ratio")
-                    .with_help("e.g. { count = \"event = 'template_used'\", window_days = 28 }"),
+                Problem::new(
+                    &location,
+                    "a feature needs exactly one of count, distinct or ratio",
+                )
+                .with_help("e.g. { count = \"event = 'template_used'\", window_days = 28 }"),
             );
             continue;
         }
@@ -660,8 +676,11 @@ fn validate_segmentations(
     for (idx, raw) in raw_segmentations.into_iter().enumerate() {
         let Some(name) = raw.name.filter(|name| !name.trim().is_empty()) else {
             problems.push(
-                Problem::new(format!("{origin}: segmentation #{}", idx + 1), "missing `name`")
-                    .with_help("give every [[segmentation]] a unique name"),
+                Problem::new(
+                    format!("{origin}: segmentation #{}", idx + 1),
+                    "missing `name`",
+                )
+                .with_help("give every [[segmentation]] a unique name"),
             );
             continue;
         };
@@ -696,8 +715,11 @@ fn validate_segmentations(
             };
             let Some(when) = raw_segment.when.filter(|w| !w.trim().is_empty()) else {
                 problems.push(
-                    Problem::new(segment_location, format!("segment `{segment_name}` has no `when` rule"))
-                        .with_help("write a condition, or when = \"TRUE\" for a catch-all"),
+                    Problem::new(
+                        segment_location,
+                        format!("segment `{segment_name}` has no `when` rule"),
+                    )
+                    .with_help("write a condition, or when = \"TRUE\" for a catch-all"),
                 );
                 continue;
             };
@@ -781,14 +803,22 @@ mod tests {
     fn validation_collects_every_problem() {
         check(SOURCES, &[]);
         check(&format!("as_of = \"2026-10-31\"\n{SOURCES}"), &[]);
-        check(&format!("as_of = \"31/10/2026\"\n{SOURCES}"), &["`31/10/2026` is not a date"]);
-        check("[sources]\naccounts = \"a.csv\"\n", &["required table `events` is missing"]);
+        check(
+            &format!("as_of = \"31/10/2026\"\n{SOURCES}"),
+            &["`31/10/2026` is not a date"],
+        );
+        check(
+            "[sources]\naccounts = \"a.csv\"\n",
+            &["required table `events` is missing"],
+        );
         check(
             "[sources]\naccounts = \"a.txt\"\nevents = \"e.parquet\"\nusers = \"u.csv\"\n",
             &["cannot tell the format of `a.txt`", "unknown table `users`"],
         );
         check(
-            &format!("{SOURCES}[[segmentation]]\nname = \"s\"\nsegments = [{{ name = \"a\" }}, {{ name = \"a\", when = \"TRUE\" }}]\n"),
+            &format!(
+                "{SOURCES}[[segmentation]]\nname = \"s\"\nsegments = [{{ name = \"a\" }}, {{ name = \"a\", when = \"TRUE\" }}]\n"
+            ),
             &["segment `a` has no `when` rule"],
         );
         check(
@@ -796,7 +826,9 @@ mod tests {
             &["unknown kind `magic`"],
         );
         check(
-            &format!("{SOURCES}[features]\nx = {{ count = \"TRUE\", window_days = 7, within_days_of_signup = 3 }}\ny = {{ ratio = [\"a\"] }}\n"),
+            &format!(
+                "{SOURCES}[features]\nx = {{ count = \"TRUE\", window_days = 7, within_days_of_signup = 3 }}\ny = {{ ratio = [\"a\"] }}\n"
+            ),
             &["exclude each other", "ratio takes two feature names"],
         );
         check(&format!("{SOURCES}bogus = 1\n"), &["strata.toml:4:1"]);

@@ -17,8 +17,21 @@ use super::ast::{BinaryOp, Expr, ExprKind, Function, Literal, Precedence, UnaryO
 use super::lexer::{Keyword, Token, TokenKind, tokenize};
 use super::{RuleError, RuleErrorKind, Span, suggest, temporal};
 
-/// The deepest a rule may nest, counting both parentheses and operators.
-pub const MAX_DEPTH: usize = 200;
+/// The greatest height a rule's tree may have: operators nested in operators.
+///
+/// Sixty-four levels is far beyond any rule a person writes, and shallow
+/// enough that parsing, checking, printing and running the deepest rule stay
+/// well inside a 2 MiB thread stack even in a debug build, where each level
+/// of the parser alone takes several kilobytes.
+pub const MAX_DEPTH: usize = 64;
+
+/// How deep the parser itself may recurse: one level per operand and one per parenthesis.
+///
+/// Twice [`MAX_DEPTH`] is what the printed form of the tallest allowed tree
+/// needs, since the printer may parenthesize an operand at every level (as in
+/// `a = (NOT b = (NOT c))`); so every tree the parser accepts prints to text
+/// it accepts again.
+const MAX_NESTING: usize = 2 * MAX_DEPTH;
 
 /// Parses a whole rule.
 pub(crate) fn parse_rule(text: &str) -> Result<Expr, RuleError> {
@@ -104,7 +117,7 @@ impl Parser<'_> {
 
     fn parse_expr(&mut self, min_precedence: Precedence) -> Result<Parsed, RuleError> {
         self.nesting += 1;
-        if self.nesting > MAX_DEPTH {
+        if self.nesting > MAX_NESTING {
             return Err(self.too_deep(self.peek().span));
         }
         let mut left = self.parse_prefix()?;
@@ -652,10 +665,12 @@ impl Parser<'_> {
 
     fn too_deep(&self, span: Span) -> RuleError {
         self.error(
-            format!("rule is nested too deeply (more than {MAX_DEPTH} levels)"),
+            "rule is nested too deeply",
             span,
         )
-        .with_help("split it up, or use IN (...) instead of long OR chains")
+        .with_help(format!(
+            "rules may nest {MAX_DEPTH} operators deep; split this one up, or use IN (...) for long OR chains"
+        ))
     }
 
     fn peek(&self) -> &Token {
@@ -862,29 +877,60 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded() {
-        let just_deep_enough = format!(
-            "{}a{}",
-            "(".repeat(MAX_DEPTH - 1),
-            ")".repeat(MAX_DEPTH - 1)
+        // Each shape gives the largest size that parses and checks that one more is refused.
+        let parentheses = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        check_limit("parentheses", &parentheses, MAX_NESTING - 1);
+        check_limit(
+            "AND chain",
+            &|n: usize| vec!["a"; n].join(" AND "),
+            MAX_DEPTH,
         );
-        assert!(parse(&just_deep_enough).is_ok());
+        check_limit(
+            "NOT chain",
+            &|n: usize| "NOT ".repeat(n) + "a",
+            MAX_DEPTH - 1,
+        );
+        check_limit(
+            "nested calls",
+            &|n: usize| format!("{}a{}", "ABS(".repeat(n), ")".repeat(n)),
+            MAX_DEPTH - 1,
+        );
         for hostile in [
-            format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000)),
+            parentheses(100_000),
             "(".repeat(100_000),
             "NOT ".repeat(100_000) + "a",
             "-".repeat(100_000) + "a",
             vec!["a"; 100_000].join(" + "),
             vec!["a = 1"; 100_000].join(" OR "),
             format!("{}1{}", "ABS(".repeat(100_000), ")".repeat(100_000)),
+            "a IN (".repeat(100_000),
         ] {
             let error = parse(&hostile).err().map(|error| error.message);
             assert_eq!(
                 error.as_deref(),
-                Some(format!("rule is nested too deeply (more than {MAX_DEPTH} levels)").as_str()),
+                Some("rule is nested too deeply"),
                 "{}...",
                 &hostile[..20]
             );
         }
+    }
+
+    fn check_limit(shape: &str, make_rule: &dyn Fn(usize) -> String, largest_accepted: usize) {
+        let largest = make_rule(largest_accepted);
+        assert!(
+            parse(&largest).is_ok(),
+            "{shape} of {largest_accepted}: {:?}",
+            parse(&largest).err()
+        );
+        let error = parse(&make_rule(largest_accepted + 1))
+            .err()
+            .map(|error| error.message);
+        assert_eq!(
+            error.as_deref(),
+            Some("rule is nested too deeply"),
+            "{shape} of {}",
+            largest_accepted + 1
+        );
     }
 
     /// Parses `text` and compares the tree, rendered as an S-expression, with `expected`.
@@ -1065,34 +1111,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod scratch_stack {
-    #[test]
-    fn measure() {
-        let shape = std::env::var("SHAPE").unwrap_or_default();
-        let n: usize = std::env::var("DEPTH")
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(10);
-        let stack: usize = std::env::var("STACK")
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(1 << 20);
-        let text = match shape.as_str() {
-            "parens" => format!("{}a{}", "(".repeat(n), ")".repeat(n)),
-            "abs" => format!("{}a{}", "ABS(".repeat(n), ")".repeat(n)),
-            _ => "NOT ".repeat(n) + "a",
-        };
-        std::thread::Builder::new()
-            .stack_size(stack)
-            .spawn(move || {
-                let _ = super::parse_rule(&text);
-            })
-            .unwrap()
-            .join()
-            .unwrap();
     }
 }

@@ -434,6 +434,69 @@ mod tests {
         }
     }
 
+    /// The tallest rules the parser accepts go through every stage on a 2 MiB stack, the
+    /// default for Rust and Tokio threads, even in a debug build.
+    #[test]
+    fn deepest_rules_run_on_a_small_stack() {
+        let shapes: [(&str, fn(usize) -> String); 6] = [
+            ("parentheses", |n| {
+                format!("{}employees > 1{}", "(".repeat(n), ")".repeat(n))
+            }),
+            ("AND chain", |n| vec!["employees > 1"; n].join(" AND ")),
+            ("NOT chain", |n| "NOT ".repeat(n) + "is_paying"),
+            ("nested calls", |n| {
+                format!("{}employees{} > 0", "ABS(".repeat(n), ")".repeat(n))
+            }),
+            ("negations", |n| "-".repeat(n) + "employees > 0"),
+            ("printer adds parentheses", |n| {
+                "is_paying = NOT ".repeat(n) + "is_paying"
+            }),
+        ];
+        for (shape, make_rule) in shapes {
+            let Some(deepest) = (1..=2 * MAX_DEPTH)
+                .rev()
+                .map(make_rule)
+                .find(|rule| parse(rule).is_ok())
+            else {
+                panic!("no {shape} rule parses");
+            };
+            let worker = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || {
+                    let rule = check_predicate_or_panic(&deepest);
+                    let printed = rule.expr().to_string();
+                    let reparsed = parse(&printed).map(|expr| expr.strip_spans());
+                    assert_eq!(
+                        reparsed,
+                        Ok(rule.expr().strip_spans()),
+                        "printed {printed:?}"
+                    );
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap_or_else(|error| panic!("{error}"));
+                    runtime.block_on(async {
+                        let context = SessionContext::new();
+                        let frame = context
+                            .read_batch(accounts())
+                            .and_then(|frame| frame.filter(rule.to_datafusion()));
+                        let batches = match frame {
+                            Ok(frame) => frame.collect().await,
+                            Err(error) => Err(error),
+                        };
+                        assert!(
+                            batches.is_ok(),
+                            "running the deepest {shape} rule: {:?}",
+                            batches.err()
+                        );
+                    });
+                });
+            let outcome = worker
+                .map_err(|error| error.to_string())
+                .and_then(|handle| handle.join().map_err(|_| "panicked".to_string()));
+            assert_eq!(outcome, Ok(()), "deepest {shape} rule");
+        }
+    }
+
     /// Checks `rule`, filters the accounts with it through DataFusion and compares the ids of the rows kept.
     async fn check(rule: &str, expected_ids: &[i64]) {
         let checked = check_predicate_or_panic(rule);

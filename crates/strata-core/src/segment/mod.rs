@@ -42,13 +42,21 @@ pub struct CheckedSegmentation {
 }
 
 /// Checks every rule of every segmentation against `schema`, collecting all problems.
-pub fn check_segmentations(project: &Project, schema: &rules::Schema) -> Result<Vec<CheckedSegmentation>> {
+pub fn check_segmentations(
+    project: &Project,
+    schema: &rules::Schema,
+) -> Result<Vec<CheckedSegmentation>> {
     let mut problems = Vec::new();
     let mut checked = Vec::new();
     for segmentation in &project.segmentations {
         let SegmentationKind::Rules(defs) = &segmentation.kind;
         let mut segments = Vec::new();
-        for SegmentDef { name, when, description } in defs {
+        for SegmentDef {
+            name,
+            when,
+            description,
+        } in defs
+        {
             match rules::check_predicate(when, schema) {
                 Ok(rule) => segments.push(CheckedSegment {
                     name: name.clone(),
@@ -58,7 +66,10 @@ pub fn check_segmentations(project: &Project, schema: &rules::Schema) -> Result<
                 Err(error) => {
                     let error = error.with_context(format!("{}/{}", segmentation.name, name));
                     problems.push(Problem::from_rule(
-                        format!("strata.toml: segmentation `{}`, segment `{name}`", segmentation.name),
+                        format!(
+                            "strata.toml: segmentation `{}`, segment `{name}`",
+                            segmentation.name
+                        ),
                         error,
                     ));
                 }
@@ -71,7 +82,11 @@ pub fn check_segmentations(project: &Project, schema: &rules::Schema) -> Result<
             segments,
         });
     }
-    if problems.is_empty() { Ok(checked) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(checked)
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }
 
 /// The segment of every account in one segmentation.
@@ -99,7 +114,11 @@ fn first_match(segmentation: &CheckedSegmentation) -> Result<Expr> {
 }
 
 /// Evaluates every segmentation over the feature table.
-pub async fn assign(ctx: &SessionContext, features: &FeatureTable, segmentations: &[CheckedSegmentation]) -> Result<Vec<Assignment>> {
+pub async fn assign(
+    ctx: &SessionContext,
+    features: &FeatureTable,
+    segmentations: &[CheckedSegmentation],
+) -> Result<Vec<Assignment>> {
     if segmentations.is_empty() {
         return Ok(Vec::new());
     }
@@ -107,7 +126,11 @@ pub async fn assign(ctx: &SessionContext, features: &FeatureTable, segmentations
     for (idx, segmentation) in segmentations.iter().enumerate() {
         select.push(first_match(segmentation)?.alias(format!("s{idx}")));
     }
-    let batches = ctx.read_batch(features.batch.clone())?.select(select)?.collect().await?;
+    let batches = ctx
+        .read_batch(features.batch.clone())?
+        .select(select)?
+        .collect()
+        .await?;
     let mut assignments: Vec<Assignment> = segmentations
         .iter()
         .map(|s| Assignment {
@@ -119,9 +142,10 @@ pub async fn assign(ctx: &SessionContext, features: &FeatureTable, segmentations
     for batch in batches {
         for (idx, assignment) in assignments.iter_mut().enumerate() {
             let column = batch.column(idx).as_primitive::<Int64Type>();
-            assignment
-                .membership
-                .extend((0..column.len()).map(|row| column.is_valid(row).then(|| column.value(row) as usize)));
+            assignment.membership.extend(
+                (0..column.len())
+                    .map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
+            );
         }
     }
     for assignment in &assignments {

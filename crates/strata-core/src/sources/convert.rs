@@ -77,7 +77,11 @@ pub fn convert_column(array: &ArrayRef, target: Target) -> Result<ArrayRef, BadV
                 let merged: Int64Array = (0..array.len())
                     .map(|idx| {
                         if direct.is_valid(idx) {
-                            Some(direct.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(idx))
+                            Some(
+                                direct
+                                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                                    .value(idx),
+                            )
                         } else if floats.is_valid(idx) && floats.value(idx).fract() == 0.0 {
                             Some(floats.value(idx) as i64)
                         } else {
@@ -184,32 +188,60 @@ mod tests {
         match (convert_column(&array, target), expected) {
             (Ok(converted), Ok(rendered)) => {
                 let got: Vec<String> = (0..converted.len())
-                    .map(|idx| if converted.is_null(idx) { "∅".to_string() } else { value_text(&converted, idx) })
+                    .map(|idx| {
+                        if converted.is_null(idx) {
+                            "∅".to_string()
+                        } else {
+                            value_text(&converted, idx)
+                        }
+                    })
                     .collect();
                 assert_eq!(got.join(","), rendered);
             }
-            (Err(bad), Err((row, value))) => assert_eq!(bad, BadValue { row, value: value.to_string() }),
+            (Err(bad), Err((row, value))) => assert_eq!(
+                bad,
+                BadValue {
+                    row,
+                    value: value.to_string()
+                }
+            ),
             (got, want) => panic!("got {got:?}, want {want:?}"),
         }
     }
 
     #[test]
     fn conversions() {
-        check(&[Some("12"), None, Some(""), Some("7.0")], Target::Integer, Ok("12,∅,∅,7"));
+        check(
+            &[Some("12"), None, Some(""), Some("7.0")],
+            Target::Integer,
+            Ok("12,∅,∅,7"),
+        );
         check(&[Some("12"), Some("7.5")], Target::Integer, Err((1, "7.5")));
         check(&[Some("1.5"), Some("abc")], Target::Float, Err((1, "abc")));
         check(
-            &[Some("2026-01-31"), Some("2026-02-01T23:30:00Z"), Some("2026-02-01T23:30:00-02:00")],
+            &[
+                Some("2026-01-31"),
+                Some("2026-02-01T23:30:00Z"),
+                Some("2026-02-01T23:30:00-02:00"),
+            ],
             Target::Date,
             Ok("2026-01-31,2026-02-01,2026-02-02"),
         );
         check(&[Some("2026-13-01")], Target::Date, Err((0, "2026-13-01")));
         check(
-            &[Some("2026-01-01T00:00:01Z"), Some("2026-01-01 02:00:00+02:00"), Some("2026-01-01 00:00:00")],
+            &[
+                Some("2026-01-01T00:00:01Z"),
+                Some("2026-01-01 02:00:00+02:00"),
+                Some("2026-01-01 00:00:00"),
+            ],
             Target::TimestampMicros,
             Ok("1767225601000000,1767225600000000,1767225600000000"),
         );
-        check(&[Some("yesterday")], Target::TimestampMicros, Err((0, "yesterday")));
+        check(
+            &[Some("yesterday")],
+            Target::TimestampMicros,
+            Err((0, "yesterday")),
+        );
         check(&[Some("a"), Some("  "), None], Target::Text, Ok("a,∅,∅"));
     }
 }

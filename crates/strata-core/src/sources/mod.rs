@@ -20,7 +20,9 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{Cast, Expr, TryCast, lit};
-use datafusion::prelude::{CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{
+    CsvReadOptions, DataFrame, JsonReadOptions, ParquetReadOptions, SessionConfig, SessionContext,
+};
 use futures::StreamExt;
 
 use crate::error::{Error, Problem, Result};
@@ -106,8 +108,14 @@ pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
     for source in project.sources.values() {
         if !source.path.is_file() {
             problems.push(
-                Problem::new(source.path.display().to_string(), format!("the {} file does not exist", source.kind.name()))
-                    .with_help(format!("fix the path under [sources] in strata.toml (`{}`)", source.kind.name())),
+                Problem::new(
+                    source.path.display().to_string(),
+                    format!("the {} file does not exist", source.kind.name()),
+                )
+                .with_help(format!(
+                    "fix the path under [sources] in strata.toml (`{}`)",
+                    source.kind.name()
+                )),
             );
         }
     }
@@ -177,7 +185,10 @@ pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
 
 fn required(project: &Project, kind: TableKind) -> Result<&Source> {
     project.source(kind).ok_or_else(|| {
-        Error::Internal(format!("validated project without the {} table", kind.name()))
+        Error::Internal(format!(
+            "validated project without the {} table",
+            kind.name()
+        ))
     })
 }
 
@@ -186,7 +197,11 @@ fn row_location(source: &Source, row: usize, column: &str) -> String {
     let file = source.path.display();
     match source.format {
         // Header is line 1; data row N is on line N + 1 unless texts hold newlines.
-        Format::Csv => format!("{file}, row {} (line {}), column `{column}`", row + 1, row + 2),
+        Format::Csv => format!(
+            "{file}, row {} (line {}), column `{column}`",
+            row + 1,
+            row + 2
+        ),
         Format::Parquet | Format::NdJson => format!("{file}, row {}, column `{column}`", row + 1),
     }
 }
@@ -256,11 +271,16 @@ fn read_csv_header(path: &Path) -> Result<Vec<String>> {
     std::io::BufReader::new(file)
         .read_line(&mut line)
         .map_err(|e| Error::io(path, e))?;
-    let line = line.trim_end_matches(['\r', '\n']).trim_start_matches('\u{feff}');
+    let line = line
+        .trim_end_matches(['\r', '\n'])
+        .trim_start_matches('\u{feff}');
     if line.trim().is_empty() {
         return Err(Error::invalid(
-            Problem::new(path.display().to_string(), "the file is empty (no header line)")
-                .with_help("a CSV source needs a header line naming its columns"),
+            Problem::new(
+                path.display().to_string(),
+                "the file is empty (no header line)",
+            )
+            .with_help("a CSV source needs a header line naming its columns"),
         ));
     }
     let names: Vec<String> = line
@@ -302,7 +322,10 @@ fn missing_columns(source: &Source, schema: &Schema) -> Vec<Problem> {
             let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             let mut problem = Problem::new(
                 source.path.display().to_string(),
-                format!("missing required column `{file_column}` in the {} table", source.kind.name()),
+                format!(
+                    "missing required column `{file_column}` in the {} table",
+                    source.kind.name()
+                ),
             );
             let closest = available
                 .iter()
@@ -325,18 +348,28 @@ fn missing_columns(source: &Source, schema: &Schema) -> Vec<Problem> {
 }
 
 /// Converts the named column of `batch`, or reports where it failed.
-fn typed_column(source: &Source, batch: &RecordBatch, canonical: &str, target: Target) -> Result<Option<ArrayRef>, Problem> {
+fn typed_column(
+    source: &Source,
+    batch: &RecordBatch,
+    canonical: &str,
+    target: Target,
+) -> Result<Option<ArrayRef>, Problem> {
     let file_column = source.file_column(canonical);
     let Some(array) = batch.column_by_name(file_column) else {
         return Ok(None);
     };
-    convert_column(array, target).map(Some).map_err(|BadValue { row, value }| {
-        Problem::new(
-            row_location(source, row, file_column),
-            format!("expected {}, found `{value}`", target.describe()),
-        )
-        .with_help(format!("fix the value, or empty the cell if it is unknown ({} table)", source.kind.name()))
-    })
+    convert_column(array, target)
+        .map(Some)
+        .map_err(|BadValue { row, value }| {
+            Problem::new(
+                row_location(source, row, file_column),
+                format!("expected {}, found `{value}`", target.describe()),
+            )
+            .with_help(format!(
+                "fix the value, or empty the cell if it is unknown ({} table)",
+                source.kind.name()
+            ))
+        })
 }
 
 async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
@@ -347,8 +380,11 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
     }
     if batch.num_rows() == 0 {
         return Err(Error::invalid(
-            Problem::new(source.path.display().to_string(), "the accounts table is empty")
-                .with_help("strata needs at least one account"),
+            Problem::new(
+                source.path.display().to_string(),
+                "the accounts table is empty",
+            )
+            .with_help("strata needs at least one account"),
         ));
     }
     let mut warnings = Vec::new();
@@ -389,8 +425,11 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
     for row in 0..batch.num_rows() {
         if ids_array.is_null(row) {
             problems.push(
-                Problem::new(row_location(source, row, account_column), "empty account_id")
-                    .with_help("every account needs a unique, non-empty id"),
+                Problem::new(
+                    row_location(source, row, account_column),
+                    "empty account_id",
+                )
+                .with_help("every account needs a unique, non-empty id"),
             );
             continue;
         }
@@ -399,15 +438,21 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
             problems.push(
                 Problem::new(
                     row_location(source, row, account_column),
-                    format!("duplicate account_id `{id}` (first seen on row {})", first + 1),
+                    format!(
+                        "duplicate account_id `{id}` (first seen on row {})",
+                        first + 1
+                    ),
                 )
                 .with_help("account ids must be unique; merge or remove the duplicate rows"),
             );
         }
         if created.is_null(row) {
             problems.push(
-                Problem::new(row_location(source, row, source.file_column("created_at")), "empty created_at")
-                    .with_help("every account needs its signup date"),
+                Problem::new(
+                    row_location(source, row, source.file_column("created_at")),
+                    "empty created_at",
+                )
+                .with_help("every account needs its signup date"),
             );
         }
         ids.push(id);
@@ -437,7 +482,9 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
             );
             continue;
         }
-        let Some(array) = batch.column_by_name(name) else { continue };
+        let Some(array) = batch.column_by_name(name) else {
+            continue;
+        };
         match infer_extra(array) {
             Some(typed) => {
                 fields.push(Field::new(name, typed.data_type().clone(), true));
@@ -445,7 +492,10 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
             }
             None => warnings.push(Problem::new(
                 format!("{}, column `{name}`", source.path.display()),
-                format!("ignored: type {} cannot be used in rules", array.data_type()),
+                format!(
+                    "ignored: type {} cannot be used in rules",
+                    array.data_type()
+                ),
             )),
         }
     }
@@ -476,22 +526,40 @@ fn infer_extra(array: &ArrayRef) -> Option<ArrayRef> {
                 }
             }
             let text = convert_column(array, Target::Text).ok()?;
-            let lowered: Vec<Option<String>> = text.as_string::<i32>().iter().map(|v| v.map(|v| v.trim().to_ascii_lowercase())).collect();
+            let lowered: Vec<Option<String>> = text
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(|v| v.trim().to_ascii_lowercase()))
+                .collect();
             let is_boolean = lowered.iter().flatten().count() > 0
-                && lowered.iter().flatten().all(|v| v == "true" || v == "false");
+                && lowered
+                    .iter()
+                    .flatten()
+                    .all(|v| v == "true" || v == "false");
             if is_boolean {
-                let values: datafusion::arrow::array::BooleanArray = lowered.iter().map(|v| v.as_ref().map(|v| v == "true")).collect();
+                let values: datafusion::arrow::array::BooleanArray = lowered
+                    .iter()
+                    .map(|v| v.as_ref().map(|v| v == "true"))
+                    .collect();
                 return Some(Arc::new(values));
             }
             Some(text)
         }
-        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => convert_column(array, Target::Integer).ok(),
-        Float16 | Float32 | Float64 | Decimal128(_, _) | Decimal256(_, _) => convert_column(array, Target::Float).ok(),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => {
+            convert_column(array, Target::Integer).ok()
+        }
+        Float16 | Float32 | Float64 | Decimal128(_, _) | Decimal256(_, _) => {
+            convert_column(array, Target::Float).ok()
+        }
         Boolean => Some(array.clone()),
         Date32 | Date64 => convert_column(array, Target::Date).ok(),
         Timestamp(_, _) => {
             let micros = convert_column(array, Target::TimestampMicros).ok()?;
-            datafusion::arrow::compute::cast(&micros, &Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None)).ok()
+            datafusion::arrow::compute::cast(
+                &micros,
+                &Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+            )
+            .ok()
         }
         _ => None,
     }
@@ -525,13 +593,16 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
     let ts = column_expr(source.file_column("ts"));
     let blank = |expr: Expr| {
         let text = Expr::Cast(Cast::new(Box::new(expr.clone()), DataType::Utf8));
-        expr.is_null().or(datafusion::functions::string::expr_fn::btrim(vec![text]).eq(lit("")))
+        expr.is_null()
+            .or(datafusion::functions::string::expr_fn::btrim(vec![text]).eq(lit("")))
     };
     let parsed = Expr::TryCast(TryCast::new(Box::new(ts.clone()), utc_micros()));
     let bad_ts = ts.clone().is_not_null().and(parsed.clone().is_null());
     let count_if = |condition: Expr| {
         datafusion::functions_aggregate::expr_fn::sum(
-            datafusion::logical_expr::when(condition, lit(1i64)).otherwise(lit(0i64)).unwrap_or(lit(0i64)),
+            datafusion::logical_expr::when(condition, lit(1i64))
+                .otherwise(lit(0i64))
+                .unwrap_or(lit(0i64)),
         )
     };
     let day = day_expr(parsed);
@@ -571,16 +642,39 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
     let rows = int("rows").unwrap_or(0) as u64;
     if rows == 0 {
         return Err(Error::invalid(
-            Problem::new(source.path.display().to_string(), "the events table is empty")
-                .with_help("strata needs product usage events to compute behavioral features"),
+            Problem::new(
+                source.path.display().to_string(),
+                "the events table is empty",
+            )
+            .with_help("strata needs product usage events to compute behavioral features"),
         ));
     }
     let mut problems = Vec::new();
     let checks: [(&str, &str, Expr, &str); 4] = [
-        ("blank_account", source.file_column("account_id"), blank(account), "an empty account_id"),
-        ("blank_event", source.file_column("event"), blank(event), "an empty event name"),
-        ("missing_ts", source.file_column("ts"), ts.clone().is_null(), "an empty timestamp"),
-        ("bad_ts", source.file_column("ts"), bad_ts, "a timestamp that does not parse"),
+        (
+            "blank_account",
+            source.file_column("account_id"),
+            blank(account),
+            "an empty account_id",
+        ),
+        (
+            "blank_event",
+            source.file_column("event"),
+            blank(event),
+            "an empty event name",
+        ),
+        (
+            "missing_ts",
+            source.file_column("ts"),
+            ts.clone().is_null(),
+            "an empty timestamp",
+        ),
+        (
+            "bad_ts",
+            source.file_column("ts"),
+            bad_ts,
+            "a timestamp that does not parse",
+        ),
     ];
     for (stat, column, condition, what) in checks {
         let count = int(stat).unwrap_or(0);
@@ -589,7 +683,10 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
         }
         let first = first_row_where(source, condition).await?;
         let (location, found) = match first {
-            Some((row, value)) => (row_location(source, row, column), format!(" (first: `{value}`)")),
+            Some((row, value)) => (
+                row_location(source, row, column),
+                format!(" (first: `{value}`)"),
+            ),
             None => (source.path.display().to_string(), String::new()),
         };
         problems.push(
@@ -615,7 +712,10 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
 async fn first_row_where(source: &Source, condition: Expr) -> Result<Option<(usize, String)>> {
     let ctx = ordered_context();
     let frame = open(&ctx, source).await?;
-    let flagged = frame.select(vec![condition.alias("flag"), column_expr(source.file_column("ts")).alias("shown")])?;
+    let flagged = frame.select(vec![
+        condition.alias("flag"),
+        column_expr(source.file_column("ts")).alias("shown"),
+    ])?;
     let mut stream = flagged.execute_stream().await?;
     let mut offset = 0usize;
     while let Some(batch) = stream.next().await {
@@ -640,10 +740,20 @@ pub fn month_of_day(day: i32) -> i32 {
 }
 
 fn require(problems: Vec<Problem>) -> Result<()> {
-    if problems.is_empty() { Ok(()) } else { Err(Error::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(problems))
+    }
 }
 
-fn collect_column(source: &Source, batch: &RecordBatch, canonical: &str, target: Target, problems: &mut Vec<Problem>) -> Option<ArrayRef> {
+fn collect_column(
+    source: &Source,
+    batch: &RecordBatch,
+    canonical: &str,
+    target: Target,
+    problems: &mut Vec<Problem>,
+) -> Option<ArrayRef> {
     match typed_column(source, batch, canonical, target) {
         Ok(array) => array,
         Err(problem) => {
@@ -654,7 +764,12 @@ fn collect_column(source: &Source, batch: &RecordBatch, canonical: &str, target:
 }
 
 /// Counts rows of unknown accounts and warns about them once per table.
-fn warn_unknown(source: &Source, unknown_rows: usize, example: Option<String>, warnings: &mut Vec<Problem>) {
+fn warn_unknown(
+    source: &Source,
+    unknown_rows: usize,
+    example: Option<String>,
+    warnings: &mut Vec<Problem>,
+) {
     if unknown_rows > 0 {
         warnings.push(
             Problem::new(
@@ -670,11 +785,18 @@ fn warn_unknown(source: &Source, unknown_rows: usize, example: Option<String>, w
     }
 }
 
-async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<Problem>) -> Result<Revenue> {
+async fn load_revenue(
+    source: &Source,
+    accounts: &Accounts,
+    warnings: &mut Vec<Problem>,
+) -> Result<Revenue> {
     let batch = read_all(source).await?;
     require(missing_columns(source, &batch.schema()))?;
     if batch.num_rows() == 0 {
-        warnings.push(Problem::new(source.path.display().to_string(), "the revenue table is empty; revenue measures are left empty"));
+        warnings.push(Problem::new(
+            source.path.display().to_string(),
+            "the revenue table is empty; revenue measures are left empty",
+        ));
         return Ok(Revenue::default());
     }
     let mut problems = Vec::new();
@@ -683,7 +805,9 @@ async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<P
     let mrr = collect_column(source, &batch, "mrr", Target::Float, &mut problems);
     require(problems)?;
     let (Some(ids), Some(months), Some(mrr)) = (ids, months, mrr) else {
-        return Err(Error::Internal("required revenue columns vanished after the check".into()));
+        return Err(Error::Internal(
+            "required revenue columns vanished after the check".into(),
+        ));
     };
     let ids = ids.as_string::<i32>();
     let months = months.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
@@ -702,11 +826,17 @@ async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<P
             continue;
         }
         if months.is_null(row) {
-            problems.push(Problem::new(location("month"), "empty month").with_help("write the first day of the month, e.g. 2026-10-01"));
+            problems.push(
+                Problem::new(location("month"), "empty month")
+                    .with_help("write the first day of the month, e.g. 2026-10-01"),
+            );
             continue;
         }
         if mrr.is_null(row) {
-            problems.push(Problem::new(location("mrr"), "empty mrr").with_help("write 0 for a month without revenue, or drop the row"));
+            problems.push(
+                Problem::new(location("mrr"), "empty mrr")
+                    .with_help("write 0 for a month without revenue, or drop the row"),
+            );
             continue;
         }
         let value = mrr.value(row);
@@ -727,7 +857,12 @@ async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<P
             problems.push(
                 Problem::new(
                     location("month"),
-                    format!("second revenue row for account `{}` in month {} (first on row {})", ids.value(row), months.value(row), first + 1),
+                    format!(
+                        "second revenue row for account `{}` in month {} (first on row {})",
+                        ids.value(row),
+                        months.value(row),
+                        first + 1
+                    ),
                 )
                 .with_help("keep one MRR row per account and month"),
             );
@@ -742,11 +877,18 @@ async fn load_revenue(source: &Source, accounts: &Accounts, warnings: &mut Vec<P
     Ok(revenue)
 }
 
-async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<Problem>) -> Result<Feedback> {
+async fn load_feedback(
+    source: &Source,
+    accounts: &Accounts,
+    warnings: &mut Vec<Problem>,
+) -> Result<Feedback> {
     let batch = read_all(source).await?;
     require(missing_columns(source, &batch.schema()))?;
     if batch.num_rows() == 0 {
-        warnings.push(Problem::new(source.path.display().to_string(), "the feedback table is empty; NPS is left empty"));
+        warnings.push(Problem::new(
+            source.path.display().to_string(),
+            "the feedback table is empty; NPS is left empty",
+        ));
         return Ok(Feedback::default());
     }
     let mut problems = Vec::new();
@@ -758,13 +900,17 @@ async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<
     let text = collect_column(source, &batch, "text", Target::Text, &mut problems);
     require(problems)?;
     let (Some(ids), Some(ts), Some(channel)) = (ids, ts, channel) else {
-        return Err(Error::Internal("required feedback columns vanished after the check".into()));
+        return Err(Error::Internal(
+            "required feedback columns vanished after the check".into(),
+        ));
     };
     let ids = ids.as_string::<i32>();
     let ts = ts.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
     let channel = channel.as_string::<i32>();
     let users = users.as_ref().map(|a| a.as_string::<i32>());
-    let score = score.as_ref().map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
+    let score = score
+        .as_ref()
+        .map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int64Type>());
     let text = text.as_ref().map(|a| a.as_string::<i32>());
     let mut feedback = Feedback::default();
     let mut problems = Vec::new();
@@ -783,7 +929,10 @@ async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<
             continue;
         }
         if channel.is_null(row) {
-            problems.push(Problem::new(location("channel"), "empty channel").with_help("use nps, survey, ticket, interview, ..."));
+            problems.push(
+                Problem::new(location("channel"), "empty channel")
+                    .with_help("use nps, survey, ticket, interview, ..."),
+            );
             continue;
         }
         let channel_name = channel.value(row).trim().to_ascii_lowercase();
@@ -792,8 +941,11 @@ async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<
             if let Some(value) = row_score {
                 if !(0..=10).contains(&value) {
                     problems.push(
-                        Problem::new(location("score"), format!("NPS score must be between 0 and 10, found {value}"))
-                            .with_help("NPS answers are 0..10; rescale or drop the row"),
+                        Problem::new(
+                            location("score"),
+                            format!("NPS score must be between 0 and 10, found {value}"),
+                        )
+                        .with_help("NPS answers are 0..10; rescale or drop the row"),
                     );
                     continue;
                 }
@@ -805,11 +957,15 @@ async fn load_feedback(source: &Source, accounts: &Accounts, warnings: &mut Vec<
             continue;
         };
         feedback.account_idx.push(account_idx);
-        feedback.user_id.push(users.and_then(|u| u.is_valid(row).then(|| u.value(row).to_string())));
+        feedback
+            .user_id
+            .push(users.and_then(|u| u.is_valid(row).then(|| u.value(row).to_string())));
         feedback.ts_micros.push(ts.value(row));
         feedback.channel.push(channel_name);
         feedback.score.push(row_score);
-        feedback.text.push(text.and_then(|t| t.is_valid(row).then(|| t.value(row).to_string())));
+        feedback
+            .text
+            .push(text.and_then(|t| t.is_valid(row).then(|| t.value(row).to_string())));
     }
     require(problems)?;
     warn_unknown(source, unknown_rows, unknown_example, warnings);

@@ -1,0 +1,1 @@
+//! Machine learning: k-means clustering (our own), preprocessing and model selection.
