@@ -369,27 +369,28 @@ fn typed_events(
     let ctx = ctx.clone();
     Ok(async move {
         let raw = ctx.table(EVENTS_RAW).await?;
-        let has = |canonical: &str| {
-            raw.schema()
-                .field_with_unqualified_name(source.file_column(canonical))
-                .is_ok()
+        let schema = raw.schema().clone();
+        // String columns are used as they come (often Utf8View from Parquet):
+        // casting them would copy every string of every event.
+        let text = |canonical: &str| -> Option<Expr> {
+            let field = schema.field_with_unqualified_name(source.file_column(canonical)).ok()?;
+            let column = ident(source.file_column(canonical));
+            Some(match field.data_type() {
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => column,
+                _ => to_text(column),
+            })
         };
-        let user = if has("user_id") {
-            to_text(ident(source.file_column("user_id")))
-        } else {
-            lit(ScalarValue::Utf8(None))
-        };
-        let event_source = if has("source") {
-            to_text(ident(source.file_column("source")))
-        } else {
-            lit(ScalarValue::Utf8(None))
-        };
+        let missing = || lit(ScalarValue::Utf8(None));
+        let ts_type = schema
+            .field_with_unqualified_name(source.file_column("ts"))
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Utf8);
         let frame = raw.select(vec![
-            to_text(ident(source.file_column("account_id"))).alias("account_id"),
-            user.alias("user_id"),
-            to_text(ident(source.file_column("event"))).alias("event"),
-            sources::day_expr(ident(source.file_column("ts"))).alias("day"),
-            event_source.alias("source"),
+            text("account_id").unwrap_or_else(missing).alias("account_id"),
+            text("user_id").unwrap_or_else(missing).alias("user_id"),
+            text("event").unwrap_or_else(missing).alias("event"),
+            sources::day_expr(ident(source.file_column("ts")), &ts_type).alias("day"),
+            text("source").unwrap_or_else(missing).alias("source"),
         ])?;
         Ok(frame)
     })
@@ -449,7 +450,7 @@ pub async fn compute(
     day_aggregates.push(max(ident("day")).alias("last_day"));
     let day_features = by_day
         .clone()
-        .aggregate(vec![ident("account_id").alias("k_day")], day_aggregates)?
+        .aggregate(vec![to_text(ident("account_id")).alias("k_day")], day_aggregates)?
         .cache()
         .await?;
 
@@ -468,7 +469,7 @@ pub async fn compute(
         })
         .collect();
     let user_features =
-        by_user.aggregate(vec![ident("account_id").alias("k_user")], user_aggregates)?;
+        by_user.aggregate(vec![to_text(ident("account_id")).alias("k_user")], user_aggregates)?;
 
     // (account, event): the same trick for distinct event names, plus 28-day counts.
     let by_event = events
@@ -508,7 +509,7 @@ pub async fn compute(
         ));
     }
     let event_features =
-        by_event.aggregate(vec![ident("account_id").alias("k_event")], event_aggregates)?;
+        by_event.aggregate(vec![to_text(ident("account_id")).alias("k_event")], event_aggregates)?;
 
     // Adoption: activity in the first N days after signup.
     let adoption_days = project.adoption_days as i32;
@@ -527,7 +528,7 @@ pub async fn compute(
                 .and(ident("day").lt(ident("created_day") + lit(adoption_days))),
         )?
         .aggregate(
-            vec![ident("account_id").alias("k_adopt")],
+            vec![to_text(ident("account_id")).alias("k_adopt")],
             vec![
                 count(lit(1i64)).alias(format!("active_days_first_{adoption_days}d")),
                 sum(ident("n")).alias(format!("events_first_{adoption_days}d")),
@@ -944,7 +945,7 @@ async fn custom_features(
             None,
         )?;
     }
-    let frame = input.aggregate(vec![ident("account_id").alias("k_custom")], aggregates)?;
+    let frame = input.aggregate(vec![to_text(ident("account_id")).alias("k_custom")], aggregates)?;
     Ok((Some(frame), defs))
 }
 

@@ -569,11 +569,31 @@ fn column_expr(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// The UTC day (days since 1970-01-01) of a timestamp column of any type.
-pub fn day_expr(ts: Expr) -> Expr {
-    let utc = Expr::Cast(Cast::new(Box::new(ts), utc_micros()));
-    let date = Expr::Cast(Cast::new(Box::new(utc), DataType::Date32));
-    Expr::Cast(Cast::new(Box::new(date), DataType::Int32))
+/// UTC microseconds since the epoch of a timestamp column of type `data_type`.
+///
+/// Zoned timestamps already hold UTC instants and naive ones are UTC by
+/// definition, so both are rescaled and reinterpreted, never converted
+/// through a time zone per value; text is parsed (offsets honoured).
+pub fn utc_micros_expr(ts: Expr, data_type: &DataType) -> Expr {
+    use datafusion::arrow::datatypes::TimeUnit;
+    let cast = |expr: Expr, to: DataType| Expr::Cast(Cast::new(Box::new(expr), to));
+    let micros = match data_type {
+        DataType::Timestamp(_, zone) => {
+            let rescaled = cast(ts, DataType::Timestamp(TimeUnit::Microsecond, zone.clone()));
+            cast(rescaled, DataType::Int64)
+        }
+        _ => cast(cast(ts, utc_micros()), DataType::Int64),
+    };
+    micros
+}
+
+/// The UTC day (days since 1970-01-01) of a timestamp column of type `data_type`.
+pub fn day_expr(ts: Expr, data_type: &DataType) -> Expr {
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let micros = utc_micros_expr(ts, data_type);
+    // Floor division, so that instants before 1970 land on the right day.
+    let floored = (micros.clone() - ((micros % lit(MICROS_PER_DAY)) + lit(MICROS_PER_DAY)) % lit(MICROS_PER_DAY)) / lit(MICROS_PER_DAY);
+    Expr::Cast(Cast::new(Box::new(floored), DataType::Int32))
 }
 
 /// Registers the raw events table and checks it with one aggregate query:
@@ -591,10 +611,16 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
     let account = column_expr(source.file_column("account_id"));
     let event = column_expr(source.file_column("event"));
     let ts = column_expr(source.file_column("ts"));
+    // Only string columns can be blank; comparing in place (no cast, no trim)
+    // avoids copying every string of the table.
     let blank = |expr: Expr| {
-        let text = Expr::Cast(Cast::new(Box::new(expr.clone()), DataType::Utf8));
-        expr.is_null()
-            .or(datafusion::functions::string::expr_fn::btrim(vec![text]).eq(lit("")))
+        let is_string = match &expr {
+            Expr::Column(column) => schema.field_with_name(&column.name).is_ok_and(|field| {
+                matches!(field.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+            }),
+            _ => false,
+        };
+        if is_string { expr.clone().is_null().or(expr.eq(lit(""))) } else { expr.is_null() }
     };
     let parsed = Expr::TryCast(TryCast::new(Box::new(ts.clone()), utc_micros()));
     let bad_ts = ts.clone().is_not_null().and(parsed.clone().is_null());
@@ -605,7 +631,14 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
                 .unwrap_or(lit(0i64)),
         )
     };
-    let day = day_expr(parsed);
+    let ts_type = schema
+        .field_with_name(source.file_column("ts"))
+        .map(|f| f.data_type().clone())
+        .unwrap_or(DataType::Utf8);
+    let day = match ts_type {
+        DataType::Timestamp(_, _) => day_expr(ts.clone(), &ts_type),
+        _ => day_expr(parsed.clone(), &utc_micros()),
+    };
     let stats = frame
         .aggregate(
             vec![],
