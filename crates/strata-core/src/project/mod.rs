@@ -29,7 +29,8 @@ pub struct RawProject {
     /// `"YYYY-MM-DD"` or `"latest"`.
     pub as_of: Option<String>,
     /// Where the four tables are.
-    pub sources: Option<BTreeMap<String, RawSource>>,
+    /// Read as plain values so that a malformed entry gets our own message.
+    pub sources: Option<BTreeMap<String, toml::Value>>,
     /// Engine and validation options.
     #[serde(default)]
     pub options: RawOptions,
@@ -42,21 +43,39 @@ pub struct RawProject {
 }
 
 /// A source: either a path, or a table with a path, a format and a column mapping.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RawSource {
     /// `accounts = "data/accounts.csv"`.
     Path(String),
     /// `accounts = { path = "...", format = "csv", columns = { account_id = "id" } }`.
-    Table {
-        /// File path, relative to the project folder.
-        path: String,
-        /// `csv`, `parquet` or `ndjson`; guessed from the extension when absent.
-        format: Option<String>,
-        /// Canonical column name -> column name in the file.
-        #[serde(default)]
-        columns: BTreeMap<String, String>,
-    },
+    Table(RawSourceTable),
+}
+
+/// The table form of a source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSourceTable {
+    /// File path, relative to the project folder.
+    pub path: String,
+    /// `csv`, `parquet` or `ndjson`; guessed from the extension when absent.
+    pub format: Option<String>,
+    /// Canonical column name -> column name in the file.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+}
+
+impl RawSource {
+    /// Reads a source from its TOML value, or says what is wrong with it.
+    pub fn from_value(value: toml::Value) -> std::result::Result<RawSource, String> {
+        match value {
+            toml::Value::String(path) => Ok(RawSource::Path(path)),
+            toml::Value::Table(table) => toml::Value::Table(table)
+                .try_into::<RawSourceTable>()
+                .map(RawSource::Table)
+                .map_err(|error| error.message().trim().to_string()),
+            other => Err(format!("expected a path or a table, found {}", other.type_str())),
+        }
+    }
 }
 
 /// `[options]`.
@@ -503,12 +522,15 @@ impl Project {
 }
 
 fn validate_sources(
-    raw_sources: BTreeMap<String, RawSource>,
+    raw_sources: BTreeMap<String, toml::Value>,
     dir: &Path,
     origin: &str,
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<TableKind, Source> {
     let mut sources = BTreeMap::new();
+    // Tables named in the file, valid or not: a table with a problem of its
+    // own is not also reported as missing.
+    let named: Vec<String> = raw_sources.keys().cloned().collect();
     for (name, raw) in raw_sources {
         let location = format!("{origin}: sources.{name}");
         let Some(kind) = TableKind::from_name(&name) else {
@@ -518,13 +540,22 @@ fn validate_sources(
             );
             continue;
         };
+        let raw = match RawSource::from_value(raw) {
+            Ok(raw) => raw,
+            Err(message) => {
+                problems.push(Problem::new(location, message).with_help(
+                    "write a path, e.g. accounts = \"data/accounts.csv\", or a table { path = \"...\", format = \"csv\", columns = { ... } }",
+                ));
+                continue;
+            }
+        };
         let (path_text, format_name, columns) = match raw {
             RawSource::Path(path) => (path, None, BTreeMap::new()),
-            RawSource::Table {
+            RawSource::Table(RawSourceTable {
                 path,
                 format,
                 columns,
-            } => (path, format, columns),
+            }) => (path, format, columns),
         };
         let path = dir.join(&path_text);
         let format = match format_name.as_deref() {
@@ -561,7 +592,7 @@ fn validate_sources(
         );
     }
     for kind in TableKind::ALL {
-        if kind.is_required() && !sources.contains_key(&kind) {
+        if kind.is_required() && !named.iter().any(|n| n == kind.name()) {
             problems.push(
                 Problem::new(
                     format!("{origin}: [sources]"),
@@ -831,7 +862,12 @@ mod tests {
             ),
             &["exclude each other", "ratio takes two feature names"],
         );
-        check(&format!("{SOURCES}bogus = 1\n"), &["strata.toml:4:1"]);
+        check(&format!("bogus = 1\n{SOURCES}"), &["strata.toml:1:1: unknown field `bogus`"]);
+        check(&format!("{SOURCES}bogus = 1\n"), &["sources.bogus: unknown table `bogus`"]);
+        check(
+            "[sources]\naccounts = 3\nevents = { path = \"e.csv\", fromat = \"csv\" }\n",
+            &["sources.accounts: expected a path or a table, found integer", "sources.events: unknown field `fromat`"],
+        );
         check(
             "[sources]\naccounts = { path = \"a.csv\", columns = { acount_id = \"id\" } }\nevents = \"e.csv\"\n",
             &["`acount_id` is not a column of the accounts table"],
