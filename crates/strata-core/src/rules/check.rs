@@ -264,11 +264,11 @@ impl Checker<'_> {
                         decimal_places.span,
                     ));
                 }
-                // DataFusion's ABS keeps the type of its argument, while the rounding
-                // functions always give back a float.
+                // These follow DataFusion: ABS and ROUND keep the type of the number,
+                // while FLOOR and CEIL always give a float.
                 match function {
-                    Function::Abs => *first_type,
-                    _ => Some(ValueType::Float),
+                    Function::Floor | Function::Ceil => Some(ValueType::Float),
+                    _ => *first_type,
                 }
             }
             Function::Coalesce | Function::Least | Function::Greatest => {
@@ -632,6 +632,11 @@ mod tests {
         );
         check_ok("UPPER(industry)", "Text", "UPPER(industry)");
         check_ok("ABS(employees)", "Integer", "ABS(employees)");
+        check_ok(
+            "ROUND(employees) + ABS(-1)",
+            "Integer",
+            "ROUND(employees) + ABS(-1)",
+        );
         check_ok("ROUND(api_share, 2)", "Float", "ROUND(api_share, 2)");
         check_ok(
             "FLOOR(employees) + CEIL(api_share)",
@@ -645,7 +650,7 @@ mod tests {
         );
         check_ok("LEAST(industry, 'b')", "Text", "LEAST(industry, 'b')");
         check_ok(
-            "industry IS NULL = is_paying",
+            "(industry IS NULL) = is_paying",
             "Boolean",
             "(industry IS NULL) = is_paying",
         );

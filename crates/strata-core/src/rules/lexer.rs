@@ -51,6 +51,10 @@ impl Keyword {
 }
 
 /// True when `word` is a reserved word in any case.
+///
+/// `DATE` and `TIMESTAMP` count too: the parser reads them as column names
+/// when no string follows, but the printer still quotes columns with those
+/// names so that printed text never depends on that leniency.
 pub(crate) fn is_keyword(word: &str) -> bool {
     Keyword::from_word(word).is_some()
 }

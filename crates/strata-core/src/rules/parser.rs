@@ -746,7 +746,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::super::ast::Literal;
-    use super::super::parse;
+    use super::super::{Schema, ValueType, check as check_rule, parse};
     use super::*;
 
     #[test]
@@ -1041,6 +1041,15 @@ mod tests {
         }
     }
 
+    fn soup_schema() -> Schema {
+        Schema::new([
+            ("a".to_string(), ValueType::Integer),
+            ("b".to_string(), ValueType::Boolean),
+            ("c d".to_string(), ValueType::Text),
+            ("DATE".to_string(), ValueType::Date),
+        ])
+    }
+
     /// Pieces of rule text that glue together into many near-valid and invalid rules.
     fn rule_fragment() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
@@ -1102,6 +1111,16 @@ mod tests {
                     let printed = expr.to_string();
                     let reparsed = parse(&printed).map(|expr| expr.strip_spans());
                     prop_assert_eq!(reparsed, Ok(expr.strip_spans()), "{:?} printed as {:?}", text, printed);
+                    // Checking and compiling whatever parses must not panic either.
+                    match check_rule(&text, &soup_schema()) {
+                        Ok(rule) => {
+                            let _ = rule.to_datafusion();
+                        }
+                        Err(error) => {
+                            prop_assert!(error.span.start <= error.span.end && error.span.end <= text.len());
+                            let _ = error.render_snippet();
+                        }
+                    }
                 }
                 Err(error) => {
                     prop_assert!(error.span.start <= error.span.end && error.span.end <= text.len());

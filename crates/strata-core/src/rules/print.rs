@@ -234,7 +234,9 @@ mod tests {
             "lower(name) = 'x' and round(a, 2) > coalesce(b, 1, 2)",
             "LOWER(name) = 'x' AND ROUND(a, 2) > COALESCE(b, 1, 2)",
         );
-        check("\"order\" = 1", "\"order\" = 1");
+        check("\"order\" = 1", "order = 1");
+        check("\"in\" = \"Null\"", "\"in\" = \"Null\"");
+        check("\"in\" = \"Null\"", "\"in\" = \"Null\"");
         check("\"Mixed Case\" = \"a\"\"b\"", "\"Mixed Case\" = \"a\"\"b\"");
         check("\"plain\"", "plain");
         check("date > DATE '2024-01-05'", "\"date\" > DATE '2024-01-05'");

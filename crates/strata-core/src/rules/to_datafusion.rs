@@ -104,7 +104,9 @@ pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
             match function {
                 Function::Lower => functions::lower(first()),
                 Function::Upper => functions::upper(first()),
-                Function::Length => functions::character_length(first()),
+                // The length is cast because DataFusion counts in Int32 for Utf8 columns, and an
+                // Integer in a rule is always 64 bits.
+                Function::Length => cast(functions::character_length(first()), DataType::Int64),
                 Function::Trim => functions::btrim(args),
                 Function::Abs => functions::abs(first()),
                 Function::Floor => functions::floor(first()),
@@ -168,7 +170,9 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema, TimeUnit};
     use datafusion::prelude::SessionContext;
 
-    use super::super::{CheckedRule, Schema, ValueType, check as check_rule, check_predicate};
+    use super::super::{
+        CheckedRule, MAX_DEPTH, Schema, ValueType, check as check_rule, check_predicate, parse,
+    };
     use super::*;
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` date, for building test columns.
@@ -397,8 +401,9 @@ mod tests {
             ("ABS(employees)", DataType::Int64),
             ("ABS(api_share)", DataType::Float64),
             ("ROUND(api_share, 2)", DataType::Float64),
-            ("ROUND(employees)", DataType::Float64),
+            ("ROUND(employees)", DataType::Int64),
             ("FLOOR(employees)", DataType::Float64),
+            ("CEIL(employees)", DataType::Float64),
             ("CEIL(api_share)", DataType::Float64),
             ("LENGTH(industry)", DataType::Int64),
             ("GREATEST(employees, 1.5)", DataType::Float64),
@@ -438,7 +443,8 @@ mod tests {
     /// default for Rust and Tokio threads, even in a debug build.
     #[test]
     fn deepest_rules_run_on_a_small_stack() {
-        let shapes: [(&str, fn(usize) -> String); 6] = [
+        type MakeRule = fn(usize) -> String;
+        let shapes: [(&str, MakeRule); 6] = [
             ("parentheses", |n| {
                 format!("{}employees > 1{}", "(".repeat(n), ")".repeat(n))
             }),
