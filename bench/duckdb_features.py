@@ -11,6 +11,18 @@ import time
 
 import duckdb
 
+
+
+def peak_rss_mib():
+    # ru_maxrss survives exec on Linux (it would report the parent's peak), so
+    # read this process's own high-water mark instead.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 events, as_of, out = sys.argv[1], sys.argv[2], sys.argv[3]
 con = duckdb.connect()
 con.execute("SET threads = 2")
@@ -39,7 +51,7 @@ started = time.perf_counter()
 cursor = con.execute(query)
 rows = cursor.fetchall()
 seconds = time.perf_counter() - started
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+peak_mib = peak_rss_mib()
 columns = [column[0] for column in cursor.description]
 with open(out, "w") as handle:
     handle.write(",".join(columns) + "\n")
