@@ -5,10 +5,12 @@
 //! values, row after row, plus the number of features per row. [`Matrix`]
 //! owns such a buffer and [`MatrixView`] borrows one; both check once, when
 //! they are built, that the buffer holds whole rows, so the algorithms never
-//! have to. The hot loops of k-means live in [`squared_distance`], written so
-//! that the compiler vectorises it without `unsafe` or platform intrinsics.
+//! have to. The hot loops of k-means live here too: [`squared_distance`] for
+//! one pair of rows and `CentroidBlocks` for one row against many centroids,
+//! written so that the compiler vectorises them without `unsafe` or platform
+//! intrinsics, and so that both round identically.
 use std::fmt::{Debug, Display};
-use std::ops::{Add, AddAssign, Div, Mul, Sub};
+use std::ops::{Add, AddAssign, Div, Mul, Sub, SubAssign};
 
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -40,6 +42,7 @@ pub trait Float:
     + Mul<Output = Self>
     + Div<Output = Self>
     + AddAssign
+    + SubAssign
     + Serialize
     + DeserializeOwned
     + 'static
@@ -247,7 +250,11 @@ impl<T: Float> Matrix<T> {
     /// The same matrix in another precision.
     pub fn convert<U: Float>(&self) -> Matrix<U> {
         Matrix {
-            values: self.values.iter().map(|value| U::from_f64(value.to_f64())).collect(),
+            values: self
+                .values
+                .iter()
+                .map(|value| U::from_f64(value.to_f64()))
+                .collect(),
             n_rows: self.n_rows,
             n_features: self.n_features,
         }
@@ -338,7 +345,7 @@ fn rows_of(n_values: usize, n_features: usize) -> Result<usize, DataError> {
     if n_features == 0 {
         return Err(DataError::ZeroFeatures);
     }
-    if n_values % n_features != 0 {
+    if !n_values.is_multiple_of(n_features) {
         return Err(DataError::Ragged {
             n_values,
             n_features,
@@ -347,40 +354,140 @@ fn rows_of(n_values: usize, n_features: usize) -> Result<usize, DataError> {
     Ok(n_values / n_features)
 }
 
-/// Number of independent accumulators in [`squared_distance`]. Eight `f32`
-/// lanes fill two SSE registers (or one AVX register); the independent
-/// accumulators also break the dependency chain of a single running sum.
-const LANES: usize = 8;
-
 /// Squared Euclidean distance between two rows of equal length.
 ///
-/// The sum runs over [`LANES`] interleaved partial sums that are combined
-/// pairwise at the end. That order differs from a plain left-to-right sum,
-/// but every algorithm in `ml` calls this one function, so all of them round
-/// the same way: Lloyd and Hamerly see bit-identical distances.
+/// The terms of even and of odd features are summed separately, left to
+/// right, and the two sums added at the end: two independent chains of
+/// additions instead of one. [`CentroidBlocks`] computes many distances at
+/// once in exactly this order, so the two agree bit for bit; that is what
+/// lets Hamerly's iterations, which mix both, give the same answer as plain
+/// Lloyd's.
 #[inline(always)]
 pub fn squared_distance<T: Float>(left: &[T], right: &[T]) -> T {
-    let mut lanes = [T::ZERO; LANES];
-    let left_chunks = left.chunks_exact(LANES);
-    let right_chunks = right.chunks_exact(LANES);
-    let mut tail = T::ZERO;
-    for (left_value, right_value) in left_chunks.remainder().iter().zip(right_chunks.remainder()) {
-        let diff = *left_value - *right_value;
-        tail = tail + diff * diff;
+    let mut even = T::ZERO;
+    let mut odd = T::ZERO;
+    let (left_pairs, left_rest) = left.as_chunks::<2>();
+    let (right_pairs, right_rest) = right.as_chunks::<2>();
+    for (left_pair, right_pair) in left_pairs.iter().zip(right_pairs) {
+        let even_diff = left_pair[0] - right_pair[0];
+        even += even_diff * even_diff;
+        let odd_diff = left_pair[1] - right_pair[1];
+        odd += odd_diff * odd_diff;
     }
-    for (left_chunk, right_chunk) in left_chunks.zip(right_chunks) {
-        for lane in 0..LANES {
-            let diff = left_chunk[lane] - right_chunk[lane];
-            lanes[lane] = lanes[lane] + diff * diff;
+    for (left_value, right_value) in left_rest.iter().zip(right_rest) {
+        let diff = *left_value - *right_value;
+        even += diff * diff;
+    }
+    even + odd
+}
+
+/// Centroids per block of [`CentroidBlocks`]: one SSE register of `f32`.
+pub(crate) const BLOCK: usize = 4;
+
+/// Centroids laid out for computing the distances from one row to all of
+/// them at once.
+///
+/// The centroids are grouped [`BLOCK`] at a time and transposed: for each
+/// group and feature, the group's values of that feature sit side by side.
+/// Measuring a row then takes, per feature, one broadcast of the row's value
+/// and one vector subtraction, multiplication and addition per group, with
+/// no horizontal sums; the compiler vectorises this portable code on plain
+/// SSE2. The last group is padded with zeros, whose distances are ignored.
+#[derive(Debug, Clone)]
+pub(crate) struct CentroidBlocks<T> {
+    blocks: Vec<[T; BLOCK]>,
+    n_features: usize,
+    n_centroids: usize,
+}
+
+impl<T: Float> CentroidBlocks<T> {
+    /// Lays out `centroids`, `n_features` values each, row-major.
+    pub(crate) fn new(centroids: &[T], n_features: usize) -> Self {
+        let n_centroids = centroids.len() / n_features;
+        let n_blocks = n_centroids.div_ceil(BLOCK);
+        let mut blocks = vec![[T::ZERO; BLOCK]; n_blocks * n_features];
+        for (centroid_idx, centroid) in centroids.chunks_exact(n_features).enumerate() {
+            let block_idx = centroid_idx / BLOCK;
+            for (feature_idx, &value) in centroid.iter().enumerate() {
+                blocks[block_idx * n_features + feature_idx][centroid_idx % BLOCK] = value;
+            }
+        }
+        CentroidBlocks {
+            blocks,
+            n_features,
+            n_centroids,
         }
     }
-    let quad = [
-        lanes[0] + lanes[4],
-        lanes[1] + lanes[5],
-        lanes[2] + lanes[6],
-        lanes[3] + lanes[7],
-    ];
-    ((quad[0] + quad[2]) + (quad[1] + quad[3])) + tail
+
+    /// Number of centroids.
+    pub(crate) fn n_centroids(&self) -> usize {
+        self.n_centroids
+    }
+
+    /// Squared distances from `row` to the centroids of block `block_idx`.
+    #[inline(always)]
+    fn block_distances(&self, row: &[T], block_idx: usize) -> [T; BLOCK] {
+        let block = &self.blocks[block_idx * self.n_features..(block_idx + 1) * self.n_features];
+        let mut even = [T::ZERO; BLOCK];
+        let mut odd = [T::ZERO; BLOCK];
+        let (row_pairs, row_rest) = row.as_chunks::<2>();
+        let (block_pairs, block_rest) = block.as_chunks::<2>();
+        for (row_pair, block_pair) in row_pairs.iter().zip(block_pairs) {
+            for lane in 0..BLOCK {
+                let diff = row_pair[0] - block_pair[0][lane];
+                even[lane] += diff * diff;
+            }
+            for lane in 0..BLOCK {
+                let diff = row_pair[1] - block_pair[1][lane];
+                odd[lane] += diff * diff;
+            }
+        }
+        for (&value, lanes) in row_rest.iter().zip(block_rest) {
+            for lane in 0..BLOCK {
+                let diff = value - lanes[lane];
+                even[lane] += diff * diff;
+            }
+        }
+        let mut distances = [T::ZERO; BLOCK];
+        for lane in 0..BLOCK {
+            distances[lane] = even[lane] + odd[lane];
+        }
+        distances
+    }
+
+    /// Writes the squared distance from `row` to every centroid into `out`,
+    /// which must have at least [`CentroidBlocks::n_centroids`] slots.
+    #[inline(always)]
+    pub(crate) fn distances(&self, row: &[T], out: &mut [T]) {
+        for (block_idx, out_block) in out[..self.n_centroids].chunks_mut(BLOCK).enumerate() {
+            let distances = self.block_distances(row, block_idx);
+            out_block.copy_from_slice(&distances[..out_block.len()]);
+        }
+    }
+
+    /// Index of the nearest centroid with its squared distance, and the
+    /// squared distance of the second nearest (infinity with one centroid).
+    /// Ties go to the lower index.
+    #[inline(always)]
+    pub(crate) fn nearest_two(&self, row: &[T]) -> (usize, T, T) {
+        let mut best_idx = 0;
+        let mut best = T::INFINITY;
+        let mut second = T::INFINITY;
+        for block_idx in 0..self.n_centroids.div_ceil(BLOCK) {
+            let distances = self.block_distances(row, block_idx);
+            let n_lanes = (self.n_centroids - block_idx * BLOCK).min(BLOCK);
+            for (lane, &distance) in distances[..n_lanes].iter().enumerate() {
+                if distance < best {
+                    second = best;
+                    best = distance;
+                    best_idx = block_idx * BLOCK + lane;
+                } else if distance < second {
+                    second = distance;
+                }
+            }
+        }
+        (best_idx, best, second)
+    }
 }
 
 #[cfg(test)]
@@ -397,7 +504,9 @@ mod tests {
         match (outcome, expected) {
             (Ok(n_rows), Ok(expected_rows)) => assert_eq!(n_rows, expected_rows),
             (Err(error), Err(expected_message)) => assert_eq!(error.to_string(), expected_message),
-            (outcome, expected) => panic!("{values:?} / {n_features}: got {outcome:?}, expected {expected:?}"),
+            (outcome, expected) => {
+                panic!("{values:?} / {n_features}: got {outcome:?}, expected {expected:?}")
+            }
         }
     }
 
@@ -405,10 +514,63 @@ mod tests {
     fn shapes() {
         check(&[1.0, 2.0, 3.0, 4.0], 2, Ok(2));
         check(&[], 3, Ok(0));
-        check(&[1.0, 2.0, 3.0], 2, Err("data has 3 values, which is not a whole number of rows of 2 features; check the number of features"));
-        check(&[1.0], 0, Err("data must have at least one feature per row, got n_features = 0"));
-        check(&[1.0, 2.0, f64::NAN, 4.0], 2, Err("row 1, feature 0 is NaN; clustering needs finite numbers, so impute or drop NaN and infinite values first"));
-        check(&[1.0, f64::INFINITY], 1, Err("row 1, feature 0 is inf; clustering needs finite numbers, so impute or drop NaN and infinite values first"));
+        check(
+            &[1.0, 2.0, 3.0],
+            2,
+            Err(
+                "data has 3 values, which is not a whole number of rows of 2 features; check the number of features",
+            ),
+        );
+        check(
+            &[1.0],
+            0,
+            Err("data must have at least one feature per row, got n_features = 0"),
+        );
+        check(
+            &[1.0, 2.0, f64::NAN, 4.0],
+            2,
+            Err(
+                "row 1, feature 0 is NaN; clustering needs finite numbers, so impute or drop NaN and infinite values first",
+            ),
+        );
+        check(
+            &[1.0, f64::INFINITY],
+            1,
+            Err(
+                "row 1, feature 0 is inf; clustering needs finite numbers, so impute or drop NaN and infinite values first",
+            ),
+        );
+    }
+
+    #[test]
+    fn blocks_agree_with_squared_distance_bit_for_bit() {
+        for (n_features, n_centroids) in [(1, 1), (2, 3), (5, 4), (12, 5), (16, 9), (3, 13)] {
+            let row: Vec<f32> = (0..n_features)
+                .map(|idx| (idx as f32 * 0.37).sin() * 3.0)
+                .collect();
+            let centroids: Vec<f32> = (0..n_features * n_centroids)
+                .map(|idx| (idx as f32 * 1.3).cos() * 2.0)
+                .collect();
+            let blocks = CentroidBlocks::new(&centroids, n_features);
+            let mut out = vec![0.0; n_centroids];
+            blocks.distances(&row, &mut out);
+            let expected: Vec<f32> = centroids
+                .chunks_exact(n_features)
+                .map(|centroid| squared_distance(&row, centroid))
+                .collect();
+            assert_eq!(
+                out, expected,
+                "{n_features} features, {n_centroids} centroids"
+            );
+            let (best_idx, best, second) = blocks.nearest_two(&row);
+            let mut sorted = expected.clone();
+            sorted.sort_by(f32::total_cmp);
+            assert_eq!(
+                (best, second),
+                (sorted[0], sorted.get(1).copied().unwrap_or(f32::INFINITY))
+            );
+            assert_eq!(expected[best_idx], best);
+        }
     }
 
     #[test]
@@ -416,8 +578,15 @@ mod tests {
         for n_features in [1, 3, 8, 12, 16, 19] {
             let left: Vec<f64> = (0..n_features).map(|idx| idx as f64 * 0.5).collect();
             let right: Vec<f64> = (0..n_features).map(|idx| (idx as f64).sin()).collect();
-            let plain: f64 = left.iter().zip(&right).map(|(a, b)| (a - b) * (a - b)).sum();
-            assert!((squared_distance(&left, &right) - plain).abs() < 1e-12, "n_features = {n_features}");
+            let plain: f64 = left
+                .iter()
+                .zip(&right)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            assert!(
+                (squared_distance(&left, &right) - plain).abs() < 1e-12,
+                "n_features = {n_features}"
+            );
         }
     }
 }

@@ -1,1 +1,29 @@
 //! Machine learning: k-means clustering (our own), preprocessing and model selection.
+//!
+//! Behavioural segmentations come from clustering accounts on their usage
+//! features. The pieces, in the order the pipeline uses them:
+//!
+//! - [`preprocess`]: turn raw feature values (with NULLs) into comparable
+//!   numbers: impute, `log1p` counts, robust-scale, clip, weight. The fitted
+//!   [`Transform`] is stored with the model so new accounts get exactly the
+//!   same treatment.
+//! - [`kmeans`]: greedy k-means++, Hamerly-accelerated Lloyd, mini-batch for
+//!   large inputs, `f32` or `f64`, parallel and deterministic.
+//! - [`select`]: choose `k` from silhouette and bootstrap stability, with a
+//!   sentence saying why.
+//! - [`metrics`]: adjusted Rand index and silhouette, reused for segment
+//!   quality and for tests against known ground truth.
+//! - [`matrix`]: the dense row-major matrices all of the above work on.
+pub mod kmeans;
+pub mod matrix;
+pub mod metrics;
+pub mod preprocess;
+pub mod select;
+
+pub use kmeans::{
+    KMeansAlgorithm, KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansValidParams,
+};
+pub use matrix::{DataError, Float, Matrix, MatrixView};
+pub use metrics::{adjusted_rand_index, silhouette};
+pub use preprocess::{Scaling, Transform, TransformParams};
+pub use select::{KScore, KSelection, SelectKParams};
