@@ -101,7 +101,10 @@ fn tiny_fixture_features_are_exact() {
         ("events_per_user_28d", [Some(1.5), n, Some(2.0), n]),
         // a1: only u1 used the app in 90 days (u2 came through the API); a2's
         // 08-01 event is 91 days old; a3's events are from no user or the integration.
-        ("app_users_90d", [Some(1.0), Some(0.0), Some(0.0), Some(0.0)]),
+        (
+            "app_users_90d",
+            [Some(1.0), Some(0.0), Some(0.0), Some(0.0)],
+        ),
         ("mrr", [Some(150.0), Some(800.0), Some(200.0), Some(0.0)]),
         ("arr", [Some(1800.0), Some(9600.0), Some(2400.0), Some(0.0)]),
         (

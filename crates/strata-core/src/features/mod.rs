@@ -374,7 +374,9 @@ fn typed_events(
         // String columns are used as they come (often Utf8View from Parquet):
         // casting them would copy every string of every event.
         let text = |canonical: &str| -> Option<Expr> {
-            let field = schema.field_with_unqualified_name(source.file_column(canonical)).ok()?;
+            let field = schema
+                .field_with_unqualified_name(source.file_column(canonical))
+                .ok()?;
             let column = ident(source.file_column(canonical));
             Some(match field.data_type() {
                 DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => column,
@@ -387,7 +389,9 @@ fn typed_events(
             .map(|f| f.data_type().clone())
             .unwrap_or(DataType::Utf8);
         let frame = raw.select(vec![
-            text("account_id").unwrap_or_else(missing).alias("account_id"),
+            text("account_id")
+                .unwrap_or_else(missing)
+                .alias("account_id"),
             text("user_id").unwrap_or_else(missing).alias("user_id"),
             text("event").unwrap_or_else(missing).alias("event"),
             sources::day_expr(ident(source.file_column("ts")), &ts_type).alias("day"),
@@ -451,7 +455,10 @@ pub async fn compute(
     day_aggregates.push(max(ident("day")).alias("last_day"));
     let day_features = by_day
         .clone()
-        .aggregate(vec![to_text(ident("account_id")).alias("k_day")], day_aggregates)?
+        .aggregate(
+            vec![to_text(ident("account_id")).alias("k_day")],
+            day_aggregates,
+        )?
         .cache()
         .await?;
 
@@ -483,8 +490,10 @@ pub async fn compute(
             count_when(ident("last_day").gt(day_lit(d - days))).alias(format!("users_{days}d"))
         })
         .collect();
-    let user_features =
-        by_user.aggregate(vec![to_text(ident("account_id")).alias("k_user")], user_aggregates)?;
+    let user_features = by_user.aggregate(
+        vec![to_text(ident("account_id")).alias("k_user")],
+        user_aggregates,
+    )?;
 
     // (account, event): the same trick for distinct event names, plus 28-day counts.
     let by_event = by_user_event
@@ -522,8 +531,10 @@ pub async fn compute(
             format!("`{event}` events in the last 28 days"),
         ));
     }
-    let event_features =
-        by_event.aggregate(vec![to_text(ident("account_id")).alias("k_event")], event_aggregates)?;
+    let event_features = by_event.aggregate(
+        vec![to_text(ident("account_id")).alias("k_event")],
+        event_aggregates,
+    )?;
 
     // Adoption: activity in the first N days after signup.
     let adoption_days = project.adoption_days as i32;
@@ -959,7 +970,10 @@ async fn custom_features(
             None,
         )?;
     }
-    let frame = input.aggregate(vec![to_text(ident("account_id")).alias("k_custom")], aggregates)?;
+    let frame = input.aggregate(
+        vec![to_text(ident("account_id")).alias("k_custom")],
+        aggregates,
+    )?;
     Ok((Some(frame), defs))
 }
 

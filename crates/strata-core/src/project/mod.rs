@@ -73,7 +73,10 @@ impl RawSource {
                 .try_into::<RawSourceTable>()
                 .map(RawSource::Table)
                 .map_err(|error| error.message().trim().to_string()),
-            other => Err(format!("expected a path or a table, found {}", other.type_str())),
+            other => Err(format!(
+                "expected a path or a table, found {}",
+                other.type_str()
+            )),
         }
     }
 }
@@ -862,11 +865,20 @@ mod tests {
             ),
             &["exclude each other", "ratio takes two feature names"],
         );
-        check(&format!("bogus = 1\n{SOURCES}"), &["strata.toml:1:1: unknown field `bogus`"]);
-        check(&format!("{SOURCES}bogus = 1\n"), &["sources.bogus: unknown table `bogus`"]);
+        check(
+            &format!("bogus = 1\n{SOURCES}"),
+            &["strata.toml:1:1: unknown field `bogus`"],
+        );
+        check(
+            &format!("{SOURCES}bogus = 1\n"),
+            &["sources.bogus: unknown table `bogus`"],
+        );
         check(
             "[sources]\naccounts = 3\nevents = { path = \"e.csv\", fromat = \"csv\" }\n",
-            &["sources.accounts: expected a path or a table, found integer", "sources.events: unknown field `fromat`"],
+            &[
+                "sources.accounts: expected a path or a table, found integer",
+                "sources.events: unknown field `fromat`",
+            ],
         );
         check(
             "[sources]\naccounts = { path = \"a.csv\", columns = { acount_id = \"id\" } }\nevents = \"e.csv\"\n",

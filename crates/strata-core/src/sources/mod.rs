@@ -592,7 +592,9 @@ pub fn day_expr(ts: Expr, data_type: &DataType) -> Expr {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
     let micros = utc_micros_expr(ts, data_type);
     // Floor division, so that instants before 1970 land on the right day.
-    let floored = (micros.clone() - ((micros % lit(MICROS_PER_DAY)) + lit(MICROS_PER_DAY)) % lit(MICROS_PER_DAY)) / lit(MICROS_PER_DAY);
+    let floored = (micros.clone()
+        - ((micros % lit(MICROS_PER_DAY)) + lit(MICROS_PER_DAY)) % lit(MICROS_PER_DAY))
+        / lit(MICROS_PER_DAY);
     Expr::Cast(Cast::new(Box::new(floored), DataType::Int32))
 }
 
@@ -616,11 +618,18 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
     let blank = |expr: Expr| {
         let is_string = match &expr {
             Expr::Column(column) => schema.field_with_name(&column.name).is_ok_and(|field| {
-                matches!(field.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                )
             }),
             _ => false,
         };
-        if is_string { expr.clone().is_null().or(expr.eq(lit(""))) } else { expr.is_null() }
+        if is_string {
+            expr.clone().is_null().or(expr.eq(lit("")))
+        } else {
+            expr.is_null()
+        }
     };
     let parsed = Expr::TryCast(TryCast::new(Box::new(ts.clone()), utc_micros()));
     let bad_ts = ts.clone().is_not_null().and(parsed.clone().is_null());
