@@ -5,15 +5,14 @@
 //! window is a range of UTC days ending on the as-of day inclusive: "the last
 //! 28 days" is `day > as_of_day - 28`, i.e. `[t_end - 28 days, t_end)`.
 //!
-//! The events table is scanned twice, and each scan is reduced to a table
-//! far smaller than the events:
+//! The events table is reduced in three aggregates, each to a table far
+//! smaller than the events:
 //!
 //! ```text
-//!  events ─┬─► (account, day)          : n, n_api ─► events_*, active_days_*, api_share*, trend, recency, adoption
-//!          └─► (account, user, event)  : last day, counts
-//!                 ├─► (account, user)  : last day ─► users_*  (a user is active in a window iff
-//!                 │                                            their last day falls in it)
-//!                 └─► (account, event) : last day ─► distinct_events_*, event_<name>_28d
+//!  events ─┬─► (account, day)   : n, n_api   ─► events_*, active_days_*, api_share*, trend, recency, adoption
+//!          ├─► (account, user)  : last day   ─► users_*      (a user is active in a window iff
+//!          │                                                  their last day falls in it)
+//!          └─► (account, event) : last day   ─► distinct_events_*, event_<name>_28d
 //! ```
 //!
 //! Custom features from the project file add one more aggregate over the
