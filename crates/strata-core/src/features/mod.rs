@@ -462,26 +462,12 @@ pub async fn compute(
         .await?;
 
     // (account, user): a user counts in a window iff their last active day is in it.
-    // (account, user, event): one scan feeds both the user and the event
-    // reductions below, which then run over far fewer rows than the events.
-    let by_user_event = events
-        .clone()
-        .aggregate(
-            vec![ident("account_id"), ident("user_id"), ident("event")],
-            vec![
-                max(ident("day")).alias("last_day"),
-                count(lit(1i64)).alias("n_total"),
-                count_when(ident("day").gt(day_lit(d - 28))).alias("n_28d"),
-            ],
-        )?
-        .cache()
-        .await?;
-    let by_user = by_user_event
+    let by_user = events
         .clone()
         .filter(ident("user_id").is_not_null())?
         .aggregate(
             vec![ident("account_id"), ident("user_id")],
-            vec![max(ident("last_day")).alias("last_day")],
+            vec![max(ident("day")).alias("last_day")],
         )?;
     let user_aggregates = WINDOWS
         .iter()
@@ -495,13 +481,14 @@ pub async fn compute(
     )?;
 
     // (account, event): the same trick for distinct event names, plus 28-day counts.
-    let by_event = by_user_event
+    let by_event = events
+        .clone()
         .aggregate(
             vec![ident("account_id"), ident("event")],
             vec![
-                max(ident("last_day")).alias("last_day"),
-                sum(ident("n_total")).alias("n_total"),
-                sum(ident("n_28d")).alias("n_28d"),
+                max(ident("day")).alias("last_day"),
+                count(lit(1i64)).alias("n_total"),
+                count_when(ident("day").gt(day_lit(d - 28))).alias("n_28d"),
             ],
         )?
         .cache()
