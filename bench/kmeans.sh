@@ -4,12 +4,8 @@
 # Usage: bench/kmeans.sh [--sizes 100000x12,1000000x16] [--threads 2] [--repeats 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
-venv="$CARGO_TARGET_DIR/bench-venv"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check scikit-learn threadpoolctl numpy
+. bench/venv.sh
+bench_venv scikit-learn threadpoolctl numpy
 # faiss is optional: wheels are not available everywhere.
 "$venv/bin/pip" install --quiet --disable-pip-version-check faiss-cpu \
   || echo "faiss-cpu did not install; the table will not have faiss" >&2

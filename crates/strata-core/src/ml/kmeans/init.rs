@@ -339,6 +339,20 @@ mod tests {
         }
     }
 
+    /// Greedy k-means++ with triangle-inequality pruning picks exactly the
+    /// centroids it picks without pruning.
+    fn check_pruning_is_exact<T: Float>(points: &[T], n_clusters: usize, seed: u64, dtype: &str) {
+        let data = MatrixView::new(points, 3).expect("well formed");
+        let pruned = greedy_kmeans_plus_plus(data, n_clusters, &mut StdRng::seed_from_u64(seed));
+        let full = greedy_with_pruning(
+            data,
+            n_clusters,
+            &mut StdRng::seed_from_u64(seed),
+            Pruning::never(),
+        );
+        assert_eq!(pruned, full, "{dtype}, k = {n_clusters}, seed {seed}");
+    }
+
     #[test]
     fn pruning_changes_nothing() {
         // Blobs (where most distances are skipped) and uniform noise (where
@@ -352,27 +366,9 @@ mod tests {
         let noise: Vec<f64> = (0..20_000 * 3).map(|_| rng.random::<f64>()).collect();
         for (points, n_clusters) in [(&blobs, 6), (&noise, 9), (&blobs, 2)] {
             for seed in 0..3 {
-                let data = MatrixView::new(&points[..], 3).expect("well formed");
-                let pruned =
-                    greedy_kmeans_plus_plus(data, n_clusters, &mut StdRng::seed_from_u64(seed));
-                let full = greedy_with_pruning(
-                    data,
-                    n_clusters,
-                    &mut StdRng::seed_from_u64(seed),
-                    Pruning::never(),
-                );
-                assert_eq!(pruned, full, "k = {n_clusters}, seed {seed}");
+                check_pruning_is_exact(&points[..], n_clusters, seed, "f64");
                 let points_f32: Vec<f32> = points.iter().map(|&value| value as f32).collect();
-                let data = MatrixView::new(&points_f32[..], 3).expect("well formed");
-                let pruned =
-                    greedy_kmeans_plus_plus(data, n_clusters, &mut StdRng::seed_from_u64(seed));
-                let full = greedy_with_pruning(
-                    data,
-                    n_clusters,
-                    &mut StdRng::seed_from_u64(seed),
-                    Pruning::never(),
-                );
-                assert_eq!(pruned, full, "f32, k = {n_clusters}, seed {seed}");
+                check_pruning_is_exact(&points_f32[..], n_clusters, seed, "f32");
             }
         }
     }
