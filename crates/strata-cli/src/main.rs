@@ -4,6 +4,7 @@
 //! arguments into calls on `strata-core`, shows progress on a terminal, and
 //! renders results and errors. No pipeline logic lives here.
 mod bench;
+mod discover;
 mod progress;
 mod render;
 
@@ -123,6 +124,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Discover behavioral clusters: choose k, name clusters, freeze them as rules, check drift.
+    ///
+    /// Fits k-means on behavioral features (by default the first `clusters`
+    /// segmentation of the project, else active days, events, features used,
+    /// users, API share and trend over 28 days), prints inertia, silhouette and
+    /// stability for every k tried, the chosen k and why, and each cluster's
+    /// name, size, share of ARR, NRR, quality and a description from its centroid.
+    Discover(discover::DiscoverArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
 }
@@ -196,7 +205,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let n_rules: usize = prepared
                 .segmentations
                 .iter()
-                .map(|s| s.segments.len())
+                .map(|s| match &s.method {
+                    strata_core::segment::Method::Rules { segments, .. } => segments.len(),
+                    strata_core::segment::Method::Clusters(_) => 0,
+                })
                 .sum();
             println!(
                 "ok: {} accounts, {} events, {} features, {} segmentations with {} rules (as of {})",
@@ -248,6 +260,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Discover(args) => discover::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

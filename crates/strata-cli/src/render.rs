@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use strata_core::error::{Error, Problem};
 use strata_core::measures::Economics;
+use strata_core::measures::quality::SegmentationQuality;
 use strata_core::pipeline::RunResult;
 use strata_core::rules::RuleError;
 
@@ -80,15 +81,31 @@ fn economics_row(name: &str, economics: &Economics) -> Vec<String> {
     ]
 }
 
+/// One line on a segmentation's quality.
+pub fn quality_line(quality: &SegmentationQuality) -> String {
+    let number = |value: Option<f64>| value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}"));
+    let mut out = format!(
+        "quality: cohesion {}, revenue concentration {}, detectability {}, score {}\n",
+        number(quality.cohesion),
+        percent(quality.revenue_concentration),
+        number(quality.detectability),
+        number(quality.score)
+    );
+    for warning in &quality.warnings {
+        let _ = writeln!(out, "  ! {warning}");
+    }
+    out
+}
+
 /// The segment table of a run: one block per segmentation.
 pub fn segment_tables(result: &RunResult) -> String {
     let header = [
-        "segment", "accounts", "% accts", "ARR", "% ARR", "NRR", "GRR", "churn", "NPS",
+        "segment", "accounts", "% accts", "ARR", "% ARR", "NRR", "GRR", "churn", "NPS", "quality",
     ];
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "as of {}: {} accounts, {} events, ARR {}, NRR {}, GRR {}, logo churn {}, NPS {}\n",
+        "as of {}: {} accounts, {} events, ARR {}, NRR {}, GRR {}, logo churn {}, NPS {}",
         result.as_of,
         result.features.batch.num_rows(),
         result.event_rows,
@@ -98,17 +115,52 @@ pub fn segment_tables(result: &RunResult) -> String {
         percent(result.overall.logo_churn),
         nps(&result.overall)
     );
+    let spread = &result.nrr_spread;
+    if let (Some(points), Some(tier)) = (spread.spread_points, spread.tier) {
+        let _ = writeln!(
+            out,
+            "NRR spread: {points:.0} pts ({tier}): most engaged quartile {} vs least engaged {}",
+            percent(spread.top_nrr),
+            percent(spread.bottom_nrr)
+        );
+    }
+    out.push('\n');
     for segmentation in &result.segmentations {
         let _ = writeln!(out, "{} ({})", segmentation.name, segmentation.kind);
+        if let Some(clustering) = &segmentation.clustering {
+            let _ = writeln!(out, "{}", clustering.explanation);
+        }
         let mut rows: Vec<Vec<String>> = segmentation
             .segments
             .iter()
-            .map(|segment| economics_row(&segment.name, &segment.economics))
+            .map(|segment| {
+                let mut row = economics_row(&segment.name, &segment.economics);
+                let score = segment
+                    .quality
+                    .score
+                    .map_or_else(|| "–".to_string(), |v| format!("{v:.3}"));
+                row.push(if segment.quality.passes() {
+                    score
+                } else {
+                    format!("{score} !")
+                });
+                row
+            })
             .collect();
         if segmentation.unassigned.accounts > 0 {
-            rows.push(economics_row("(unassigned)", &segmentation.unassigned));
+            let mut row = economics_row("(unassigned)", &segmentation.unassigned);
+            row.push(String::new());
+            rows.push(row);
         }
         out.push_str(&table(&header, &rows));
+        if segmentation.kind == "clusters" {
+            for segment in &segmentation.segments {
+                if let Some(description) = &segment.description {
+                    let _ = writeln!(out, "  {description}");
+                }
+            }
+        }
+        out.push_str(&quality_line(&segmentation.quality));
         out.push('\n');
     }
     out

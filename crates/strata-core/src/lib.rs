@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod discover;
 pub mod error;
 pub mod features;
 pub mod measures;

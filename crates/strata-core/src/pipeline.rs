@@ -12,11 +12,17 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::discover::drift::{self, Drift};
+use crate::discover::{self, ClusterModel, Discovery};
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable};
+use crate::measures::quality::{
+    self, NrrSpread, QualityInputs, SegmentQuality, SegmentationQuality, SignupColumn,
+};
 use crate::measures::{self, AccountRevenue, Economics, NpsAnswer};
-use crate::project::{AsOf, Project, TableKind};
-use crate::segment::{self, Assignment, CheckedSegmentation};
+use crate::ml::{KScore, Matrix};
+use crate::project::{AsOf, ClusterDef, Project, TableKind};
+use crate::segment::{self, Assignment, CheckedSegmentation, Method};
 use crate::sources::{self, Sources};
 
 /// The phases of a run, in order.
@@ -80,6 +86,8 @@ pub struct SegmentResult {
     /// Accounts, ARR, NRR, ...
     #[serde(flatten)]
     pub economics: Economics,
+    /// Cohesion, revenue share, detectability, score.
+    pub quality: SegmentQuality,
 }
 
 /// One segmentation's result.
@@ -87,7 +95,7 @@ pub struct SegmentResult {
 pub struct SegmentationResult {
     /// Segmentation name.
     pub name: String,
-    /// `rules`.
+    /// `rules` or `clusters`.
     pub kind: String,
     /// Free text.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,9 +104,33 @@ pub struct SegmentationResult {
     pub segments: Vec<SegmentResult>,
     /// Accounts no rule matched.
     pub unassigned: Economics,
+    /// Quality of the segmentation as a whole.
+    pub quality: SegmentationQuality,
+    /// For clusters: the k tried and why this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clustering: Option<ClusteringSummary>,
+    /// For frozen clusterings: how a fresh fit compares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// For clusters: the fit itself.
+    #[serde(skip)]
+    pub discovery: Option<Discovery>,
     /// Per account (feature-table order): segment index or `None`.
     #[serde(skip)]
     pub membership: Vec<Option<usize>>,
+}
+
+/// How a clustering chose its k.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusteringSummary {
+    /// Features clustered on.
+    pub features: Vec<String>,
+    /// The chosen k.
+    pub k: usize,
+    /// Why.
+    pub explanation: String,
+    /// Every k tried.
+    pub scores: Vec<KScore>,
 }
 
 /// Everything a run computed.
@@ -112,6 +144,8 @@ pub struct RunResult {
     pub segmentations: Vec<SegmentationResult>,
     /// The whole base.
     pub overall: Economics,
+    /// NRR of the most vs the least engaged quartile.
+    pub nrr_spread: NrrSpread,
     /// Rows in the events table.
     pub event_rows: u64,
     /// Problems that did not stop the run.
@@ -259,8 +293,17 @@ pub async fn run(
     observer: &dyn Observer,
 ) -> Result<RunResult> {
     let ctx = session(project)?;
-    let prepared = prepare(&ctx, project, options, observer).await?;
-    let assignments = segment::assign(&ctx, &prepared.features, &prepared.segmentations).await?;
+    let mut prepared = prepare(&ctx, project, options, observer).await?;
+    let mut warnings = std::mem::take(&mut prepared.warnings);
+    let assignments = segment::assign(
+        &ctx,
+        &prepared.features,
+        &prepared.segmentations,
+        prepared.as_of,
+        &mut warnings,
+    )
+    .await?;
+    prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
 
     observer.phase_started(Phase::Measures);
@@ -310,46 +353,303 @@ pub fn nps_answers(sources: &Sources, as_of: NaiveDate) -> Vec<NpsAnswer> {
     measures::nps_window(&answers, as_of)
 }
 
-fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult> {
-    let revenue = account_revenue(&prepared.sources, prepared.as_of);
-    let nps = nps_answers(&prepared.sources, prepared.as_of);
-    let n_accounts = revenue.len();
-    let everyone = vec![Some(0usize); n_accounts];
-    let overall = measures::segment_economics(&revenue, &nps, &everyone, 1)?.overall;
-    let mut segmentations = Vec::new();
-    for (checked, assignment) in prepared.segmentations.iter().zip(assignments) {
+/// The default clustering features present in the table, transformed as for
+/// clustering: the space in which cohesion and engagement are measured.
+pub fn behavior_space(features: &FeatureTable) -> Option<(Vec<String>, Matrix<f64>)> {
+    let names: Vec<String> = crate::project::DEFAULT_CLUSTER_FEATURES
+        .iter()
+        .filter(|name| features.batch.column_by_name(name).is_some())
+        .map(|name| name.to_string())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let cells = discover::feature_cells(features, &names, "behavioral features").ok()?;
+    let transform = discover::fit_transform(&cells, &vec![1.0; names.len()]).ok()?;
+    let matrix = transform.apply_matrix(&cells).ok()?;
+    Some((names, matrix))
+}
+
+/// Attributes known at signup: firmographics and the signup date.
+pub fn signup_attributes(features: &FeatureTable) -> Vec<SignupColumn> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    let batch = &features.batch;
+    let mut attributes = Vec::new();
+    for name in ["employees", "days_since_signup"] {
+        if let Some(column) = batch.column_by_name(name)
+            && let Ok(values) = datafusion::arrow::compute::cast(column, &DataType::Float64)
+        {
+            let values = values.as_primitive::<Float64Type>();
+            attributes.push(SignupColumn::Numeric(
+                name.to_string(),
+                (0..values.len())
+                    .map(|row| values.is_valid(row).then(|| values.value(row)))
+                    .collect(),
+            ));
+        }
+    }
+    for name in ["industry", "country", "plan"] {
+        if let Some(column) = batch.column_by_name(name)
+            && let Ok(values) = datafusion::arrow::compute::cast(column, &DataType::Utf8)
+        {
+            let values = values.as_string::<i32>();
+            attributes.push(SignupColumn::Categorical(
+                name.to_string(),
+                (0..values.len())
+                    .map(|row| values.is_valid(row).then(|| values.value(row).to_string()))
+                    .collect(),
+            ));
+        }
+    }
+    attributes
+}
+
+/// The engagement score of every account: the mean of its transformed
+/// activity features.
+fn engagement(names: &[String], behavior: &Matrix<f64>) -> (Vec<String>, Vec<Option<f64>>) {
+    let activity: Vec<usize> = (0..names.len())
+        .filter(|&idx| discover::naming::role(&names[idx]) == discover::naming::Role::Activity)
+        .collect();
+    let scores = (0..behavior.n_rows())
+        .map(|row| {
+            let values = behavior.row(row);
+            (!activity.is_empty()).then(|| {
+                activity.iter().map(|&idx| values[idx]).sum::<f64>() / activity.len() as f64
+            })
+        })
+        .collect();
+    (
+        activity.iter().map(|&idx| names[idx].clone()).collect(),
+        scores,
+    )
+}
+
+/// Compares a frozen clustering with a fresh fit, if the model file loads;
+/// problems become warnings, as a stale model must not stop a run.
+fn frozen_drift(
+    features: &FeatureTable,
+    segmentation: &str,
+    path: &std::path::Path,
+    quality: &[SegmentQuality],
+    warnings: &mut Vec<Problem>,
+) -> Option<Drift> {
+    let location = format!("segmentation `{segmentation}`");
+    let outcome = ClusterModel::load(path).and_then(|model| {
+        let cells = discover::feature_cells(features, &model.features, &location)?;
+        let mut drift = drift::compare(&model, &cells)?;
+        drift::add_quality_changes(&mut drift, &model, quality);
+        Ok(drift)
+    });
+    match outcome {
+        Ok(drift) => {
+            if drift.refresh {
+                warnings.push(
+                    Problem::new(
+                        &location,
+                        format!("should be refreshed: {}", drift.reasons.join("; ")),
+                    )
+                    .with_help(format!(
+                        "see `strata discover --check`, then freeze a new version with `strata discover --freeze {segmentation}_v2`"
+                    )),
+                );
+            }
+            Some(drift)
+        }
+        Err(error) => {
+            warnings.push(Problem::new(
+                &location,
+                format!(
+                    "cannot compare with its frozen model {}: {error}",
+                    path.display()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// What every segmentation is measured against.
+struct MeasureContext<'a> {
+    features: &'a FeatureTable,
+    revenue: Vec<AccountRevenue>,
+    nps: Vec<NpsAnswer>,
+    behavior: Option<(Vec<String>, Matrix<f64>)>,
+    signup: Vec<SignupColumn>,
+}
+
+impl<'a> MeasureContext<'a> {
+    fn new(prepared: &'a Prepared) -> Self {
+        MeasureContext {
+            features: &prepared.features,
+            revenue: account_revenue(&prepared.sources, prepared.as_of),
+            nps: nps_answers(&prepared.sources, prepared.as_of),
+            behavior: behavior_space(&prepared.features),
+            signup: signup_attributes(&prepared.features),
+        }
+    }
+
+    /// Economics, quality and (for frozen clusterings) drift of one segmentation.
+    fn measure(
+        &self,
+        checked: &CheckedSegmentation,
+        assignment: Assignment,
+        warnings: &mut Vec<Problem>,
+    ) -> Result<SegmentationResult> {
+        let n_segments = assignment.segments.len();
         let economics = measures::segment_economics(
-            &revenue,
-            &nps,
+            &self.revenue,
+            &self.nps,
             &assignment.membership,
-            checked.segments.len(),
+            n_segments,
         )?;
-        let segments = checked
+        let space = match &assignment.discovery {
+            Some(discovery) => Some(discovery.data.view()),
+            None => self.behavior.as_ref().map(|(_, matrix)| matrix.view()),
+        };
+        let inputs = QualityInputs {
+            behavior: space,
+            revenue: &self.revenue,
+            signup: &self.signup,
+            seed: 0,
+        };
+        let names: Vec<String> = assignment.segments.iter().map(|s| s.name.clone()).collect();
+        let (segment_quality, segmentation_quality) =
+            quality::segmentation_quality(&inputs, &names, &assignment.membership);
+        for warning in &segmentation_quality.warnings {
+            warnings.push(
+                Problem::new(format!("segmentation `{}`", checked.name), warning.clone())
+                    .with_help(
+                        "see quality in segments.json; `strata discover` explores alternatives",
+                    ),
+            );
+        }
+        let drift = match &checked.method {
+            Method::Rules {
+                model: Some(path), ..
+            } => frozen_drift(
+                self.features,
+                &checked.name,
+                path,
+                &segment_quality,
+                warnings,
+            ),
+            _ => None,
+        };
+        let segments = assignment
             .segments
-            .iter()
+            .into_iter()
             .zip(economics.segments)
-            .map(|(segment, economics)| SegmentResult {
-                name: segment.name.clone(),
-                rule: segment.rule.expr().to_string(),
-                description: segment.description.clone(),
+            .zip(segment_quality)
+            .map(|((segment, economics), quality)| SegmentResult {
+                name: segment.name,
+                rule: segment.rule,
+                description: segment.description,
                 economics,
+                quality,
             })
             .collect();
-        segmentations.push(SegmentationResult {
+        let clustering = assignment
+            .discovery
+            .as_ref()
+            .map(|discovery| ClusteringSummary {
+                features: discovery.model.features.clone(),
+                k: discovery.model.k(),
+                explanation: discovery.explanation.clone(),
+                scores: discovery.scores.clone(),
+            });
+        Ok(SegmentationResult {
             name: checked.name.clone(),
             kind: checked.kind.to_string(),
             description: checked.description.clone(),
             segments,
             unassigned: economics.unassigned,
+            quality: segmentation_quality,
+            clustering,
+            drift,
+            discovery: assignment.discovery,
             membership: assignment.membership,
-        });
+        })
     }
+
+    fn nrr_spread(&self) -> NrrSpread {
+        match &self.behavior {
+            Some((names, matrix)) => {
+                let (activity, scores) = engagement(names, matrix);
+                quality::nrr_spread(&scores, &self.revenue, activity)
+            }
+            None => quality::nrr_spread(&[], &self.revenue, Vec::new()),
+        }
+    }
+}
+
+fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult> {
+    let context = MeasureContext::new(&prepared);
+    let everyone = vec![Some(0usize); context.revenue.len()];
+    let overall =
+        measures::segment_economics(&context.revenue, &context.nps, &everyone, 1)?.overall;
+    let mut warnings = prepared.warnings.clone();
+    let mut segmentations = Vec::new();
+    for (checked, assignment) in prepared.segmentations.iter().zip(assignments) {
+        segmentations.push(context.measure(checked, assignment, &mut warnings)?);
+    }
+    let nrr_spread = context.nrr_spread();
+    drop(context);
     Ok(RunResult {
         as_of: prepared.as_of,
         features: prepared.features,
         segmentations,
         overall,
+        nrr_spread,
         event_rows: prepared.sources.events.rows,
-        warnings: prepared.warnings,
+        warnings,
+    })
+}
+
+/// What `strata discover` shows: one clustering fitted and measured.
+#[derive(Debug, Clone)]
+pub struct Exploration {
+    /// The as-of date used.
+    pub as_of: NaiveDate,
+    /// The clustering, measured like a segmentation of a run.
+    pub result: SegmentationResult,
+    /// The whole base.
+    pub overall: Economics,
+    /// Problems that did not stop it.
+    pub warnings: Vec<Problem>,
+}
+
+/// Fits and measures one clustering of the project's data, as `name`.
+pub async fn explore(
+    project: &Project,
+    options: &RunOptions,
+    name: &str,
+    def: &ClusterDef,
+    observer: &dyn Observer,
+) -> Result<Exploration> {
+    let ctx = session(project)?;
+    let prepared = prepare(&ctx, project, options, observer).await?;
+    let discovery = discover::discover(&prepared.features, name, def, prepared.as_of)?;
+    let assignment = segment::cluster_assignment(name, discovery)?;
+    observer.phase_finished(Phase::Segments);
+    observer.phase_started(Phase::Measures);
+    let context = MeasureContext::new(&prepared);
+    let everyone = vec![Some(0usize); context.revenue.len()];
+    let overall =
+        measures::segment_economics(&context.revenue, &context.nps, &everyone, 1)?.overall;
+    let checked = CheckedSegmentation {
+        name: name.to_string(),
+        kind: "clusters",
+        description: None,
+        method: Method::Clusters(def.clone()),
+    };
+    let mut warnings = prepared.warnings.clone();
+    let result = context.measure(&checked, assignment, &mut warnings)?;
+    observer.phase_finished(Phase::Measures);
+    Ok(Exploration {
+        as_of: prepared.as_of,
+        result,
+        overall,
+        warnings,
     })
 }

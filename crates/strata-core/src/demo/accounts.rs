@@ -300,10 +300,10 @@ fn draw_archetype(rng: &mut StdRng, plan: Plan, is_planted: bool) -> Archetype {
 /// usually more than three weeks before the as-of date.
 fn draw_dormancy(rng: &mut StdRng, created_day: i32, calendar: &Calendar) -> Dormancy {
     let decline_start_day =
-        (created_day + 21).max(calendar.as_of_day - integer_between(rng, 30, 180) as i32);
-    let half_life_days = uniform_between(rng, 10.0, 45.0);
-    let stop_day = (uniform(rng) < 0.6).then(|| {
-        (decline_start_day + 5).max(calendar.as_of_day - integer_between(rng, 22, 160) as i32)
+        (created_day + 21).max(calendar.as_of_day - integer_between(rng, 75, 240) as i32);
+    let half_life_days = uniform_between(rng, 5.0, 20.0);
+    let stop_day = (uniform(rng) < 0.9).then(|| {
+        (decline_start_day + 5).max(calendar.as_of_day - integer_between(rng, 30, 160) as i32)
     });
     Dormancy {
         decline_start_day,
@@ -383,7 +383,7 @@ fn draw_n_users(rng: &mut StdRng, employees: u32, plan: Plan, archetype: Archety
 fn draw_activity(rng: &mut StdRng, archetype: Archetype) -> Activity {
     let archetype_idx = archetype as usize;
     let p_active_weekday =
-        ([0.88, 0.22, 0.93, 0.55][archetype_idx] * lognormal_noise(rng, 0.25)).clamp(0.02, 0.97);
+        ([0.88, 0.3, 0.93, 0.55][archetype_idx] * lognormal_noise(rng, 0.25)).clamp(0.02, 0.97);
     let weekend_ratio = [0.25, 0.2, 0.85, 0.25][archetype_idx];
     let events_rate = [3.0, 1.2, 1.8, 1.6][archetype_idx] * lognormal_noise(rng, 0.35);
     let base_events_per_day = [1.0, 1.0, 3.0, 1.0][archetype_idx];

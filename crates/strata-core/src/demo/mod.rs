@@ -156,7 +156,7 @@ pub struct DemoSummary {
 /// Generates a demo customer base into `data_dir` (created if needed).
 ///
 /// Writes `accounts.csv`, `revenue.csv`, `events.parquet`, `feedback.csv`
-/// and the hidden `truth.csv` (`account_id,archetype,need,icp`, where `need`
+/// and the hidden `truth.csv` (`account_id,archetype,need,icp,behavior`, where `need`
 /// is empty for accounts without any feedback text). Each file is written
 /// under a temporary name and renamed when complete, so an interrupted run
 /// never leaves a truncated file under a final name. `progress` is called
@@ -214,7 +214,10 @@ pub fn generate(
     files.push(feedback_path);
 
     let truth_path = data_dir.join("truth.csv");
-    write_file(&truth_path, &truth_csv(&accounts, &feedback_by_account))?;
+    write_file(
+        &truth_path,
+        &truth_csv(&accounts, &feedback_by_account, calendar.as_of_day),
+    )?;
     files.push(truth_path);
 
     Ok(DemoSummary {
@@ -331,20 +334,39 @@ fn feedback_csv(accounts: &[AccountPlan], feedback_by_account: &[Vec<FeedbackRow
     out
 }
 
-/// `truth.csv`: the hidden answers.
-fn truth_csv(accounts: &[AccountPlan], feedback_by_account: &[Vec<FeedbackRow>]) -> String {
-    let mut out = String::from("account_id,archetype,need,icp\n");
+/// Days after a churn by which an account's usage has faded away.
+const CHURN_FADE_DAYS: i32 = 28;
+
+/// `truth.csv`: the hidden answers. `behavior` is the archetype, except for
+/// an account that churned more than [`CHURN_FADE_DAYS`] before as_of and
+/// has not come back: its usage has faded, so it now behaves dormant.
+fn truth_csv(
+    accounts: &[AccountPlan],
+    feedback_by_account: &[Vec<FeedbackRow>],
+    as_of_day: i32,
+) -> String {
+    let mut out = String::from("account_id,archetype,need,icp,behavior\n");
     for (account, rows) in accounts.iter().zip(feedback_by_account) {
         let has_text = rows.iter().any(|row| row.text.is_some());
         let need = if has_text { account.need.name() } else { "" };
+        let churned_out = account.churn_periods.iter().any(|period| {
+            period.start_day <= as_of_day - CHURN_FADE_DAYS
+                && period.end_day.is_none_or(|end_day| end_day > as_of_day)
+        });
+        let behavior = if churned_out {
+            catalog::Archetype::Dormant.name()
+        } else {
+            account.archetype.name()
+        };
         // Writing into a String cannot fail.
         let _ = writeln!(
             out,
-            "{},{},{},{}",
+            "{},{},{},{},{}",
             account.account_id,
             account.archetype.name(),
             need,
-            account.is_icp
+            account.is_icp,
+            behavior
         );
     }
     out
@@ -680,7 +702,10 @@ mod tests {
     fn truth_matches_the_generated_data() {
         let generated = check(400, 100.0, 42);
         let truth = &generated.truth;
-        assert_eq!(truth.header, ["account_id", "archetype", "need", "icp"]);
+        assert_eq!(
+            truth.header,
+            ["account_id", "archetype", "need", "icp", "behavior"]
+        );
         let archetypes: BTreeSet<&str> = truth.column("archetype").into_iter().collect();
         assert_eq!(archetypes, ARCHETYPES.iter().copied().collect());
 

@@ -12,6 +12,8 @@
 //!   segment claimed and for the whole base.
 //! - [`nps`] windows and deduplicates raw NPS answers and counts promoters,
 //!   passives and detractors.
+//! - [`quality`] tests every segment (cohesion, revenue concentration,
+//!   detectability at signup) and measures the NRR spread of the base.
 //!
 //! ```
 //! use strata_core::measures::{segment_economics, AccountRevenue};
@@ -28,6 +30,7 @@
 //! ```
 pub mod economics;
 pub mod nps;
+pub mod quality;
 
 pub use economics::{AccountRevenue, Economics, SegmentationEconomics, segment_economics};
 pub use nps::{NpsAnswer, NpsCounts, nps_window};

@@ -133,6 +133,18 @@ pub fn silhouette<T: Float>(
     labels: &[usize],
     sample: Option<&[usize]>,
 ) -> Result<f64, MetricsError> {
+    let scores = silhouette_values(data, labels, sample)?;
+    Ok(scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
+/// The silhouette of every sampled row (every row without a sample), in
+/// sample order, so that callers can average them per cluster; the same
+/// definition and errors as [`silhouette`].
+pub fn silhouette_values<T: Float>(
+    data: MatrixView<'_, T>,
+    labels: &[usize],
+    sample: Option<&[usize]>,
+) -> Result<Vec<f64>, MetricsError> {
     let n_rows = data.n_rows();
     if labels.len() != n_rows {
         return Err(MetricsError::LabelCount {
@@ -203,7 +215,7 @@ pub fn silhouette<T: Float>(
             }
         })
         .collect();
-    Ok(scores.iter().sum::<f64>() / scores.len() as f64)
+    Ok(scores)
 }
 
 /// Up to `max_sample` distinct row indices out of `n_rows`, sorted, chosen

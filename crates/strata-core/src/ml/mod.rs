@@ -14,16 +14,20 @@
 //! - [`metrics`]: adjusted Rand index and silhouette, reused for segment
 //!   quality and for tests against known ground truth.
 //! - [`matrix`]: the dense row-major matrices all of the above work on.
+//! - [`tree`]: a small CART classification tree with balanced class weights,
+//!   cross-validated predictions and balanced accuracy, to measure whether a
+//!   segmentation can be detected from what is known at signup.
 pub mod kmeans;
 pub mod matrix;
 pub mod metrics;
 pub mod preprocess;
 pub mod select;
+pub mod tree;
 
 pub use kmeans::{
     KMeansAlgorithm, KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansValidParams,
 };
 pub use matrix::{DataError, Float, Matrix, MatrixView};
-pub use metrics::{adjusted_rand_index, silhouette};
+pub use metrics::{adjusted_rand_index, sample_indices, silhouette, silhouette_values};
 pub use preprocess::{Scaling, Transform, TransformParams};
 pub use select::{KScore, KSelection, SelectKParams};

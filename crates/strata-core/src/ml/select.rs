@@ -22,7 +22,11 @@
 //! 2. score each as its silhouette minus 0.05 for every cluster above 5,
 //!    because segments beyond five are hard to name, staff and act on, so a
 //!    larger `k` must be clearly better separated to win;
-//! 3. choose the highest score; ties go to the smaller `k`.
+//! 3. take the highest score, then prefer the largest stable `k` up to five
+//!    whose score is a local peak (no lower than its neighbours') within 0.1
+//!    of it: silhouette favours few clusters (`k = 2` often only splits off
+//!    the most distant group), and a finer segmentation whose separation
+//!    peaks says more.
 //!
 //! [`SelectKParams`] → [`SelectKParams::check`] → [`SelectKValidParams::select`]
 //! gives a [`KSelection`]: the chosen `k`, the fitted model, the per-`k`
@@ -405,6 +409,9 @@ impl SelectKValidParams {
     }
 }
 
+/// How much lower a larger `k`'s score may be and still be preferred.
+pub const SILHOUETTE_TOLERANCE: f64 = 0.1;
+
 /// Picks the index of the chosen `k` in `scores` (non-empty, by increasing
 /// `k`) and explains the choice in one sentence.
 fn choose_k(scores: &[KScore], min_stability: f64, max_actionable_k: usize) -> (usize, String) {
@@ -415,6 +422,26 @@ fn choose_k(scores: &[KScore], min_stability: f64, max_actionable_k: usize) -> (
     for (idx, score) in scores.iter().enumerate() {
         if in_pool(score) && score.score > best_score {
             best_score = score.score;
+            chosen_idx = idx;
+        }
+    }
+    // Silhouette favours few clusters (k = 2 often just splits off the most
+    // distant group): a finer segmentation, up to the actionable maximum,
+    // wins when its silhouette is a local peak nearly as high as the best.
+    let best_idx = chosen_idx;
+    let is_peak = |idx: usize| {
+        let here = scores[idx].score;
+        (idx == 0 || scores[idx - 1].score <= here)
+            && scores.get(idx + 1).is_none_or(|next| next.score <= here)
+    };
+    for (idx, score) in scores.iter().enumerate() {
+        if any_stable
+            && score.is_stable
+            && score.k > scores[chosen_idx].k
+            && score.k <= max_actionable_k
+            && score.score >= best_score - SILHOUETTE_TOLERANCE
+            && is_peak(idx)
+        {
             chosen_idx = idx;
         }
     }
@@ -438,7 +465,16 @@ fn choose_k(scores: &[KScore], min_stability: f64, max_actionable_k: usize) -> (
     } else {
         String::new()
     };
-    let mut sentence = if any_stable {
+    let mut sentence = if any_stable && chosen_idx != best_idx {
+        format!(
+            "k = {}: silhouette {:.2} peaks here, within {SILHOUETTE_TOLERANCE:.2} of the best among stable fits (ARI ≥ {:.2}: k = {} at {:.2}, which splits the base more coarsely)",
+            chosen.k,
+            chosen.silhouette,
+            min_stability,
+            scores[best_idx].k,
+            scores[best_idx].silhouette
+        )
+    } else if any_stable {
         format!(
             "k = {}: highest silhouette ({:.2}) among stable fits (ARI ≥ {:.2}){penalty_note}",
             chosen.k, chosen.silhouette, min_stability
@@ -515,11 +551,23 @@ mod tests {
                 (2, 0.30, 0.95),
                 (3, 0.35, 0.9),
                 (4, 0.41, 0.85),
-                (5, 0.39, 0.9),
+                (5, 0.35, 0.9),
                 (6, 0.45, 0.5),
             ],
             4,
-            "k = 4: highest silhouette (0.41) among stable fits (ARI ≥ 0.80); next best k = 5 scored 0.39",
+            "k = 4: highest silhouette (0.41) among stable fits (ARI ≥ 0.80); next best k = 3 scored 0.35",
+        );
+        // k = 4 peaks within 0.1 of k = 2 and is finer; k = 6 is beyond five.
+        // k = 3 would be within 0.1 too, but is no peak.
+        check(
+            &[
+                (2, 0.69, 0.95),
+                (3, 0.60, 0.9),
+                (4, 0.65, 0.9),
+                (6, 0.68, 0.9),
+            ],
+            1 + 3,
+            "k = 4: silhouette 0.65 peaks here, within 0.10 of the best among stable fits (ARI ≥ 0.80: k = 2 at 0.69, which splits the base more coarsely); next best k = 2 scored 0.69",
         );
         // k = 7 has the best raw silhouette but pays 2 × 0.05.
         check(
@@ -542,11 +590,11 @@ mod tests {
             3,
             "k = 3: highest silhouette (0.25), but no k reached stability ARI ≥ 0.80 (most stable: k = 3 at 0.72), so treat these clusters as tentative; next best k = 2 scored 0.21",
         );
-        // Ties go to the smaller k.
+        // Ties go to the larger k, within five, when it is a peak.
         check(
             &[(2, 0.5, 0.9), (3, 0.5, 0.9)],
-            2,
-            "k = 2: highest silhouette (0.50) among stable fits (ARI ≥ 0.80); next best k = 3 scored 0.50",
+            3,
+            "k = 3: silhouette 0.50 peaks here, within 0.10 of the best among stable fits (ARI ≥ 0.80: k = 2 at 0.50, which splits the base more coarsely); next best k = 2 scored 0.50",
         );
     }
 

@@ -42,6 +42,17 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![memberships, features, segments])
 }
 
+/// Writes `bytes` to `path` through a temporary file renamed into place,
+/// creating the parent folder.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    write_atomically(path, |file| {
+        file.write_all(bytes).map_err(|e| Error::io(path, e))
+    })
+}
+
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> Result<()>,
@@ -107,6 +118,7 @@ pub fn segments_json(result: &RunResult) -> serde_json::Value {
         "accounts": result.features.batch.num_rows(),
         "events": result.event_rows,
         "overall": result.overall,
+        "nrr_spread": result.nrr_spread,
         "segmentations": result.segmentations,
         "unknown_events": result.features.unknown,
         "warnings": result.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),

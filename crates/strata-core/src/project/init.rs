@@ -194,6 +194,15 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          \x20 { name = \"power\",   when = \"active_days_28d >= 15 AND distinct_events_28d >= 8\" },\n\
          \x20 { name = \"core\",    when = \"TRUE\" },\n\
          ]\n\n\
+         # Behavioral, discovered: k-means on usage over the last 28 days and recency, k chosen from\n\
+         # 2..8 by silhouette and stability, clusters named from their centroids. Explore with\n\
+         # `strata discover`; freeze a version as SQL-testable rules with --freeze NAME.\n\
+         # Optional: k = 4, weights = { api_share_28d = 2.0 }, seed = 7.\n\
+         [[segmentation]]\n\
+         name = \"behavior\"\n\
+         kind = \"clusters\"\n\
+         features = [\"active_days_28d\", \"events_28d\", \"distinct_events_28d\", \"api_share_28d\", \"days_since_last_event\"]\n\
+         k = \"auto\"\n\n\
          # Health, for customer success: at-risk when usage halved or stopped for three weeks.\n\
          [[segmentation]]\n\
          name = \"health\"\n\
@@ -263,7 +272,7 @@ mod tests {
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        assert_eq!(names, ["size", "acv", "usage", "health"]);
+        assert_eq!(names, ["size", "acv", "usage", "behavior", "health"]);
     }
 
     #[test]

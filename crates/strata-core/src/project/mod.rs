@@ -121,13 +121,25 @@ pub struct RawFeature {
 pub struct RawSegmentation {
     /// Unique name.
     pub name: Option<String>,
-    /// `rules` (more kinds arrive with clustering and themes).
+    /// `rules` (the default) or `clusters`.
     pub kind: Option<String>,
     /// Free text.
     pub description: Option<String>,
     /// Ordered segments for `rules`.
     #[serde(default)]
     pub segments: Vec<RawSegment>,
+    /// `rules` frozen from a clustering: the model file they came from, which
+    /// `strata discover --check` compares with a fresh fit.
+    pub model: Option<String>,
+    /// `clusters`: the numeric features to cluster on.
+    pub features: Option<Vec<String>>,
+    /// `clusters`: `"auto"` or a number of clusters.
+    pub k: Option<toml::Value>,
+    /// `clusters`: feature -> weight in distances (default 1).
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
+    /// `clusters`: seed of the fit (default 0).
+    pub seed: Option<u64>,
 }
 
 /// One segment of a `rules` segmentation.
@@ -327,14 +339,76 @@ pub struct Segmentation {
 #[derive(Debug, Clone)]
 pub enum SegmentationKind {
     /// Ordered rules; the first match wins.
-    Rules(Vec<SegmentDef>),
+    Rules {
+        /// Segments in priority order.
+        segments: Vec<SegmentDef>,
+        /// The model file the rules were frozen from, relative to the project folder.
+        model: Option<PathBuf>,
+    },
+    /// k-means on behavioral features.
+    Clusters(ClusterDef),
 }
 
 impl SegmentationKind {
     /// The kind's name as written in the project file.
     pub fn name(&self) -> &'static str {
         match self {
-            SegmentationKind::Rules(_) => "rules",
+            SegmentationKind::Rules { .. } => "rules",
+            SegmentationKind::Clusters(_) => "clusters",
+        }
+    }
+}
+
+/// The default features of a `clusters` segmentation: how much, how broadly,
+/// through which channel, and how recently an account uses the product. Left
+/// out: the 28-day trend (a ratio of two small counts is too noisy to cluster
+/// on, and recency carries the decline) and distinct users (they follow
+/// company size: clusters should be about behavior, not firmographics).
+pub const DEFAULT_CLUSTER_FEATURES: [&str; 5] = [
+    "active_days_28d",
+    "events_28d",
+    "distinct_events_28d",
+    "api_share_28d",
+    "days_since_last_event",
+];
+
+/// The largest `k` a `clusters` segmentation may ask for.
+pub const MAX_CLUSTERS: usize = 20;
+
+/// How many clusters to fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCount {
+    /// Choose from 2..=8 by silhouette and stability.
+    Auto,
+    /// Exactly this many.
+    Fixed(usize),
+}
+
+/// A validated `clusters` segmentation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterDef {
+    /// Numeric feature names, checked against the feature table later.
+    pub features: Vec<String>,
+    /// How many clusters.
+    pub k: ClusterCount,
+    /// One weight per feature, in the order of `features`.
+    pub weights: Vec<f64>,
+    /// Seed of the fit.
+    pub seed: u64,
+}
+
+impl ClusterCount {
+    /// Reads `k` from the project file or the command line: `"auto"` or a
+    /// number in 2..=[`MAX_CLUSTERS`].
+    pub fn parse(text: &str) -> std::result::Result<ClusterCount, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("auto") {
+            return Ok(ClusterCount::Auto);
+        }
+        match text.parse::<usize>() {
+            Ok(k) if (2..=MAX_CLUSTERS).contains(&k) => Ok(ClusterCount::Fixed(k)),
+            Ok(k) => Err(format!("k = {k} is out of range 2..={MAX_CLUSTERS}")),
+            Err(_) => Err(format!("`{text}` is neither \"auto\" nor a number")),
         }
     }
 }
@@ -708,7 +782,7 @@ fn validate_segmentations(
 ) -> Vec<Segmentation> {
     let mut segmentations: Vec<Segmentation> = Vec::new();
     for (idx, raw) in raw_segmentations.into_iter().enumerate() {
-        let Some(name) = raw.name.filter(|name| !name.trim().is_empty()) else {
+        let Some(name) = raw.name.clone().filter(|name| !name.trim().is_empty()) else {
             problems.push(
                 Problem::new(
                     format!("{origin}: segmentation #{}", idx + 1),
@@ -724,11 +798,38 @@ fn validate_segmentations(
             continue;
         }
         match raw.kind.as_deref().unwrap_or("rules") {
-            "rules" => {}
+            "rules" => {
+                let fields = [
+                    ("features", raw.features.is_some()),
+                    ("k", raw.k.is_some()),
+                    ("weights", !raw.weights.is_empty()),
+                    ("seed", raw.seed.is_some()),
+                ];
+                if let Some((field, _)) = fields.iter().find(|(_, present)| *present) {
+                    problems.push(
+                        Problem::new(
+                            &location,
+                            format!("`{field}` belongs to kind = \"clusters\", not \"rules\""),
+                        )
+                        .with_help("set kind = \"clusters\", or remove the key"),
+                    );
+                    continue;
+                }
+            }
+            "clusters" => {
+                if let Some(def) = validate_clusters(&raw, &location, problems) {
+                    segmentations.push(Segmentation {
+                        name,
+                        description: raw.description,
+                        kind: SegmentationKind::Clusters(def),
+                    });
+                }
+                continue;
+            }
             other => {
                 problems.push(
                     Problem::new(&location, format!("unknown kind `{other}`"))
-                        .with_help("this version supports kind = \"rules\""),
+                        .with_help("use kind = \"rules\" or kind = \"clusters\""),
                 );
                 continue;
             }
@@ -773,10 +874,104 @@ fn validate_segmentations(
         segmentations.push(Segmentation {
             name,
             description: raw.description,
-            kind: SegmentationKind::Rules(segments),
+            kind: SegmentationKind::Rules {
+                segments,
+                model: raw.model.map(PathBuf::from),
+            },
         });
     }
     segmentations
+}
+
+fn validate_clusters(
+    raw: &RawSegmentation,
+    location: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<ClusterDef> {
+    let before = problems.len();
+    if !raw.segments.is_empty() || raw.model.is_some() {
+        problems.push(
+            Problem::new(
+                location,
+                "a clusters segmentation finds its segments itself: it takes no `segments` or `model`",
+            )
+            .with_help("remove them, or set kind = \"rules\""),
+        );
+    }
+    let features: Vec<String> = match &raw.features {
+        None => DEFAULT_CLUSTER_FEATURES
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+        Some(features) => features.clone(),
+    };
+    if features.is_empty() {
+        problems.push(
+            Problem::new(location, "`features` is empty")
+                .with_help("list numeric features, or leave `features` out for the default set"),
+        );
+    }
+    for (idx, feature) in features.iter().enumerate() {
+        if features[..idx].contains(feature) {
+            problems.push(Problem::new(
+                location,
+                format!("feature `{feature}` is listed twice"),
+            ));
+        }
+    }
+    let k_help = format!("write k = \"auto\" or a number from 2 to {MAX_CLUSTERS}");
+    let k_text = match &raw.k {
+        None => Ok("auto".to_string()),
+        Some(toml::Value::String(text)) => Ok(text.clone()),
+        Some(toml::Value::Integer(k)) => Ok(k.to_string()),
+        Some(other) => Err(format!(
+            "expected \"auto\" or a number, found {}",
+            other.type_str()
+        )),
+    };
+    let k = match k_text.and_then(|text| ClusterCount::parse(&text)) {
+        Ok(k) => k,
+        Err(message) => {
+            problems.push(Problem::new(format!("{location}: k"), message).with_help(k_help));
+            ClusterCount::Auto
+        }
+    };
+    for (feature, weight) in &raw.weights {
+        if !features.contains(feature) {
+            problems.push(
+                Problem::new(
+                    format!("{location}: weights"),
+                    format!("`{feature}` has a weight but is not in `features`"),
+                )
+                .with_help(format!("weight one of: {}", features.join(", "))),
+            );
+        }
+        if !weight.is_finite() || *weight < 0.0 {
+            problems.push(
+                Problem::new(
+                    format!("{location}: weights.{feature}"),
+                    format!("weight {weight} is not a number >= 0"),
+                )
+                .with_help("a weight of 2 counts a feature twice; 0 ignores it"),
+            );
+        }
+    }
+    let weights: Vec<f64> = features
+        .iter()
+        .map(|feature| raw.weights.get(feature).copied().unwrap_or(1.0))
+        .collect();
+    if !weights.is_empty() && weights.iter().all(|&w| w == 0.0) {
+        problems.push(Problem::new(
+            format!("{location}: weights"),
+            "every weight is 0, so nothing is left to cluster on",
+        ));
+    }
+    (problems.len() == before).then(|| ClusterDef {
+        features,
+        k,
+        weights,
+        seed: raw.seed.unwrap_or(0),
+    })
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -250,6 +250,8 @@ pub enum Function {
     Floor,
     /// `CEIL(number)`.
     Ceil,
+    /// `LN(number)`: the natural logarithm; NULL for a number <= 0.
+    Ln,
     /// `COALESCE(value, ...)`: the first argument that is not NULL.
     Coalesce,
     /// `LEAST(value, ...)`.
@@ -260,7 +262,7 @@ pub enum Function {
 
 impl Function {
     /// Every supported function, in the order help messages list them.
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 12] = [
         Function::Lower,
         Function::Upper,
         Function::Length,
@@ -269,6 +271,7 @@ impl Function {
         Function::Round,
         Function::Floor,
         Function::Ceil,
+        Function::Ln,
         Function::Coalesce,
         Function::Least,
         Function::Greatest,
@@ -285,6 +288,7 @@ impl Function {
             Function::Round => "ROUND",
             Function::Floor => "FLOOR",
             Function::Ceil => "CEIL",
+            Function::Ln => "LN",
             Function::Coalesce => "COALESCE",
             Function::Least => "LEAST",
             Function::Greatest => "GREATEST",
@@ -307,7 +311,8 @@ impl Function {
             | Function::Trim
             | Function::Abs
             | Function::Floor
-            | Function::Ceil => (1, Some(1)),
+            | Function::Ceil
+            | Function::Ln => (1, Some(1)),
             Function::Round => (1, Some(2)),
             Function::Coalesce | Function::Least | Function::Greatest => (1, None),
         }

@@ -248,7 +248,7 @@ impl Checker<'_> {
                     Some(ValueType::Text)
                 }
             }
-            Function::Abs | Function::Round | Function::Floor | Function::Ceil => {
+            Function::Abs | Function::Round | Function::Floor | Function::Ceil | Function::Ln => {
                 let mut numbers = operands.iter();
                 let (first, first_type) = numbers.next().ok_or_else(|| self.internal(span))?;
                 self.require_numeric(name, first, *first_type)?;
@@ -267,7 +267,7 @@ impl Checker<'_> {
                 // These follow DataFusion: ABS and ROUND keep the type of the number,
                 // while FLOOR and CEIL always give a float.
                 match function {
-                    Function::Floor | Function::Ceil => Some(ValueType::Float),
+                    Function::Floor | Function::Ceil | Function::Ln => Some(ValueType::Float),
                     _ => *first_type,
                 }
             }

@@ -111,6 +111,17 @@ pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
                 Function::Abs => functions::abs(first()),
                 Function::Floor => functions::floor(first()),
                 Function::Ceil => functions::ceil(first()),
+                // Undefined below and at 0, where SQL engines disagree (NaN, -inf or an
+                // error): NULL there, so a rule behaves the same in every engine.
+                Function::Ln => {
+                    let number = cast(first(), DataType::Float64);
+                    datafusion::logical_expr::when(
+                        number.clone().gt(lit(0.0)),
+                        functions::ln(number),
+                    )
+                    .end()
+                    .unwrap_or_else(|_| lit(ScalarValue::Float64(None)))
+                }
                 Function::Round => functions::round(args),
                 Function::Coalesce => functions::coalesce(args),
                 Function::Least => functions::least(args),

@@ -1,5 +1,6 @@
 //! Segmentations: every rule checked against the feature schema, then
-//! evaluated as one `CASE` per segmentation over the feature table.
+//! evaluated as one `CASE` per segmentation over the feature table; clusters
+//! fitted with [`crate::discover`].
 //!
 //! An account is in the first segment whose rule is true; a rule that is
 //! false or NULL (SQL's three-valued logic) does not match, and an account
@@ -12,9 +13,10 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 
+use crate::discover::{self, Discovery};
 use crate::error::{Error, Problem, Result};
 use crate::features::FeatureTable;
-use crate::project::{Project, SegmentDef, SegmentationKind};
+use crate::project::{ClusterDef, Project, SegmentDef, SegmentationKind};
 use crate::rules::{self, CheckedRule};
 
 /// A segment whose rule checked.
@@ -33,15 +35,30 @@ pub struct CheckedSegment {
 pub struct CheckedSegmentation {
     /// Segmentation name.
     pub name: String,
-    /// `rules`.
+    /// `rules` or `clusters`.
     pub kind: &'static str,
     /// Free text.
     pub description: Option<String>,
-    /// Segments in priority order.
-    pub segments: Vec<CheckedSegment>,
+    /// How members are found.
+    pub method: Method,
 }
 
-/// Checks every rule of every segmentation against `schema`, collecting all problems.
+/// How a checked segmentation finds its members.
+#[derive(Debug, Clone)]
+pub enum Method {
+    /// Ordered rules, first match wins.
+    Rules {
+        /// Segments in priority order.
+        segments: Vec<CheckedSegment>,
+        /// The model file the rules were frozen from, resolved against the project folder.
+        model: Option<std::path::PathBuf>,
+    },
+    /// k-means; its segments exist only after fitting.
+    Clusters(ClusterDef),
+}
+
+/// Checks every rule of every segmentation against `schema`, collecting all
+/// problems; the features of `clusters` segmentations must be numeric columns.
 pub fn check_segmentations(
     project: &Project,
     schema: &rules::Schema,
@@ -49,37 +66,22 @@ pub fn check_segmentations(
     let mut problems = Vec::new();
     let mut checked = Vec::new();
     for segmentation in &project.segmentations {
-        let SegmentationKind::Rules(defs) = &segmentation.kind;
-        let mut segments = Vec::new();
-        for SegmentDef {
-            name,
-            when,
-            description,
-        } in defs
-        {
-            match rules::check_predicate(when, schema) {
-                Ok(rule) => segments.push(CheckedSegment {
-                    name: name.clone(),
-                    rule,
-                    description: description.clone(),
-                }),
-                Err(error) => {
-                    let error = error.with_context(format!("{}/{}", segmentation.name, name));
-                    problems.push(Problem::from_rule(
-                        format!(
-                            "strata.toml: segmentation `{}`, segment `{name}`",
-                            segmentation.name
-                        ),
-                        error,
-                    ));
-                }
+        let method = match &segmentation.kind {
+            SegmentationKind::Rules { segments, model } => Method::Rules {
+                segments: check_rules(&segmentation.name, segments, schema, &mut problems),
+                model: model.as_ref().map(|path| project.dir.join(path)),
+            },
+            SegmentationKind::Clusters(def) => {
+                let location = format!("strata.toml: segmentation `{}`", segmentation.name);
+                problems.extend(discover::check_features(&def.features, schema, &location));
+                Method::Clusters(def.clone())
             }
-        }
+        };
         checked.push(CheckedSegmentation {
             name: segmentation.name.clone(),
             kind: segmentation.kind.name(),
             description: segmentation.description.clone(),
-            segments,
+            method,
         });
     }
     if problems.is_empty() {
@@ -89,20 +91,64 @@ pub fn check_segmentations(
     }
 }
 
-/// The segment of every account in one segmentation.
+fn check_rules(
+    segmentation: &str,
+    defs: &[SegmentDef],
+    schema: &rules::Schema,
+    problems: &mut Vec<Problem>,
+) -> Vec<CheckedSegment> {
+    let mut segments = Vec::new();
+    for SegmentDef {
+        name,
+        when,
+        description,
+    } in defs
+    {
+        match rules::check_predicate(when, schema) {
+            Ok(rule) => segments.push(CheckedSegment {
+                name: name.clone(),
+                rule,
+                description: description.clone(),
+            }),
+            Err(error) => {
+                let error = error.with_context(format!("{segmentation}/{name}"));
+                problems.push(Problem::from_rule(
+                    format!("strata.toml: segmentation `{segmentation}`, segment `{name}`"),
+                    error,
+                ));
+            }
+        }
+    }
+    segments
+}
+
+/// A segment as assigned: its name, its rule in canonical text, and a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignedSegment {
+    /// Segment name.
+    pub name: String,
+    /// Rule-language text; for clusters, the nearest-centroid rule.
+    pub rule: String,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// The segment of every account in one segmentation.
+#[derive(Debug, Clone)]
 pub struct Assignment {
     /// Segmentation name.
     pub segmentation: String,
-    /// Segment names in priority order.
-    pub segment_names: Vec<String>,
+    /// Segments in priority order.
+    pub segments: Vec<AssignedSegment>,
     /// Per account (feature-table order): the segment index, or `None`.
     pub membership: Vec<Option<usize>>,
+    /// For clusters: the fit behind the segments.
+    pub discovery: Option<Discovery>,
 }
 
 /// `CASE WHEN r0 THEN 0 WHEN r1 THEN 1 ... END`.
-fn first_match(segmentation: &CheckedSegmentation) -> Result<Expr> {
-    let mut segments = segmentation.segments.iter().enumerate();
+fn first_match(segments: &[CheckedSegment]) -> Result<Expr> {
+    let mut segments = segments.iter().enumerate();
     let Some((_, first)) = segments.next() else {
         return Ok(lit(datafusion::common::ScalarValue::Int64(None)));
     };
@@ -113,45 +159,107 @@ fn first_match(segmentation: &CheckedSegmentation) -> Result<Expr> {
     Ok(case.end()?)
 }
 
-/// Evaluates every segmentation over the feature table.
+/// Evaluates every segmentation over the feature table: rules as one query,
+/// clusters by fitting k-means. A clustering that cannot be fit on this data
+/// (too few distinct accounts) leaves every account unassigned and adds a
+/// warning to `warnings`.
 pub async fn assign(
     ctx: &SessionContext,
     features: &FeatureTable,
     segmentations: &[CheckedSegmentation],
+    as_of: chrono::NaiveDate,
+    warnings: &mut Vec<Problem>,
 ) -> Result<Vec<Assignment>> {
-    if segmentations.is_empty() {
-        return Ok(Vec::new());
-    }
+    let n_rows = features.batch.num_rows();
+    let mut assignments: Vec<Option<Assignment>> = vec![None; segmentations.len()];
     let mut select = Vec::new();
+    let mut rule_slots = Vec::new();
     for (idx, segmentation) in segmentations.iter().enumerate() {
-        select.push(first_match(segmentation)?.alias(format!("s{idx}")));
-    }
-    let batches = ctx
-        .read_batch(features.batch.clone())?
-        .select(select)?
-        .collect()
-        .await?;
-    let mut assignments: Vec<Assignment> = segmentations
-        .iter()
-        .map(|s| Assignment {
-            segmentation: s.name.clone(),
-            segment_names: s.segments.iter().map(|seg| seg.name.clone()).collect(),
-            membership: Vec::with_capacity(features.batch.num_rows()),
-        })
-        .collect();
-    for batch in batches {
-        for (idx, assignment) in assignments.iter_mut().enumerate() {
-            let column = batch.column(idx).as_primitive::<Int64Type>();
-            assignment.membership.extend(
-                (0..column.len())
-                    .map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
-            );
+        match &segmentation.method {
+            Method::Rules { segments, .. } => {
+                select.push(first_match(segments)?.alias(format!("s{idx}")));
+                rule_slots.push(idx);
+                assignments[idx] = Some(Assignment {
+                    segmentation: segmentation.name.clone(),
+                    segments: segments
+                        .iter()
+                        .map(|segment| AssignedSegment {
+                            name: segment.name.clone(),
+                            rule: segment.rule.expr().to_string(),
+                            description: segment.description.clone(),
+                        })
+                        .collect(),
+                    membership: Vec::with_capacity(n_rows),
+                    discovery: None,
+                });
+            }
+            Method::Clusters(def) => {
+                assignments[idx] = Some(
+                    match discover::discover(features, &segmentation.name, def, as_of) {
+                        Ok(discovery) => cluster_assignment(&segmentation.name, discovery)?,
+                        // Too few (distinct) accounts to cluster: a small base
+                        // must not stop the other segmentations.
+                        Err(Error::Invalid(problems)) => {
+                            warnings.extend(problems);
+                            Assignment {
+                                segmentation: segmentation.name.clone(),
+                                segments: Vec::new(),
+                                membership: vec![None; n_rows],
+                                discovery: None,
+                            }
+                        }
+                        Err(error) => return Err(error),
+                    },
+                );
+            }
         }
     }
-    for assignment in &assignments {
-        if assignment.membership.len() != features.batch.num_rows() {
-            return Err(Error::Internal("segment assignment lost rows".into()));
+    if !select.is_empty() {
+        let batches = ctx
+            .read_batch(features.batch.clone())?
+            .select(select)?
+            .collect()
+            .await?;
+        for batch in batches {
+            for (column_idx, &slot) in rule_slots.iter().enumerate() {
+                let column = batch.column(column_idx).as_primitive::<Int64Type>();
+                if let Some(assignment) = assignments[slot].as_mut() {
+                    assignment.membership.extend(
+                        (0..column.len())
+                            .map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
+                    );
+                }
+            }
         }
+    }
+    let assignments: Vec<Assignment> = assignments.into_iter().flatten().collect();
+    if assignments.len() != segmentations.len()
+        || assignments.iter().any(|a| a.membership.len() != n_rows)
+    {
+        return Err(Error::Internal("segment assignment lost rows".into()));
     }
     Ok(assignments)
+}
+
+/// The assignment of a fitted clustering: one segment per cluster, each with
+/// its nearest-centroid rule.
+pub fn cluster_assignment(segmentation: &str, discovery: Discovery) -> Result<Assignment> {
+    let rules = discover::freeze::rules(&discovery.model);
+    let segments = discovery
+        .model
+        .clusters
+        .iter()
+        .zip(rules)
+        .map(|(cluster, rule)| AssignedSegment {
+            name: cluster.name.clone(),
+            rule,
+            description: Some(cluster.description.clone()),
+        })
+        .collect();
+    Ok(Assignment {
+        segmentation: segmentation.to_string(),
+        segments,
+        membership: discovery.labels.iter().map(|&label| Some(label)).collect(),
+        discovery: Some(discovery),
+    })
 }

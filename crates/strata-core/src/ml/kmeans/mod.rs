@@ -389,18 +389,7 @@ impl<T: Float> KMeansModel<T> {
     /// The nearest centroid of every row of `data`, in parallel. Ties go to
     /// the lower cluster index.
     pub fn predict(&self, data: MatrixView<'_, T>) -> Result<Vec<usize>, KMeansError> {
-        self.check_width(data.n_features())?;
-        data.check_finite()?;
-        let blocks = CentroidBlocks::new(self.centroids.as_slice(), self.n_features());
-        Ok(data
-            .as_slice()
-            .par_chunks(CHUNK_ROWS * data.n_features())
-            .flat_map_iter(|chunk| {
-                chunk
-                    .chunks_exact(data.n_features())
-                    .map(|row| blocks.nearest_two(row).0)
-            })
-            .collect())
+        nearest_centroids(self.centroids.view(), data)
     }
 
     /// The nearest centroid of one row.
@@ -697,6 +686,33 @@ pub(crate) fn count_distinct_rows_up_to<T: Float>(data: MatrixView<'_, T>, limit
         }
     }
     distinct.len()
+}
+
+/// The nearest of `centroids` for every row of `data`, in parallel; ties go
+/// to the lower centroid index. This is [`KMeansModel::predict`] for
+/// centroids stored elsewhere (a frozen clustering, say).
+pub fn nearest_centroids<T: Float>(
+    centroids: MatrixView<'_, T>,
+    data: MatrixView<'_, T>,
+) -> Result<Vec<usize>, KMeansError> {
+    if data.n_features() != centroids.n_features() {
+        return Err(DataError::FeatureCount {
+            expected: centroids.n_features(),
+            found: data.n_features(),
+        }
+        .into());
+    }
+    data.check_finite()?;
+    let blocks = CentroidBlocks::new(centroids.as_slice(), centroids.n_features());
+    Ok(data
+        .as_slice()
+        .par_chunks(CHUNK_ROWS * data.n_features())
+        .flat_map_iter(|chunk| {
+            chunk
+                .chunks_exact(data.n_features())
+                .map(|row| blocks.nearest_two(row).0)
+        })
+        .collect())
 }
 
 #[cfg(test)]

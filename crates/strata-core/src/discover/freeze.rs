@@ -1,0 +1,273 @@
+//! A clustering frozen as rules: nearest-centroid assignment written in the
+//! rule language, so that any engine that runs rules (and so any warehouse
+//! that runs their SQL) assigns new accounts exactly as the model does.
+//!
+//! With the transform `z = w · clip((t(x) − m) / s)` per feature, where
+//! `t` is `ln(1 + x)` or the identity and a NULL is replaced by the training
+//! median, the nearest centroid `c_j` maximises `z·c_j − |c_j|²/2`. Clipping
+//! the scaled value at ±C is clipping `t(x)` at `m ± C·s` (and, for `log1p`
+//! features, `x` at `expm1(m ± C·s)`), so every score is linear in the
+//! clipped features:
+//!
+//! ```text
+//! score_j = Σ_f A_jf · t_f + B_j,   A_jf = c_jf · w_f / s_f,
+//!                                   B_j = −Σ_f A_jf · m_f − |c_j|² / 2
+//! ```
+//!
+//! Segments are first-match-wins, so cluster `i` needs only to beat the
+//! clusters after it: its rule is `AND` over `j > i` of
+//! `Σ_f (A_if − A_jf) · t_f >= B_j − B_i`, and the last cluster's rule is
+//! `TRUE`. Ties go to the lower index, as in [`crate::ml::KMeansModel::predict`].
+//! Coefficients are written with 9 significant digits; assignments agree with
+//! the model except for accounts within rounding of a boundary.
+use super::ClusterModel;
+
+/// Significant digits of the numbers in frozen rules.
+const DIGITS: usize = 9;
+
+/// A number with [`DIGITS`] significant digits, without trailing zeros, and
+/// never in exponent notation (the rule language has none).
+pub fn number(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return "0".to_string();
+    }
+    let magnitude = value.abs().log10().floor() as i64;
+    let decimals = (DIGITS as i64 - 1 - magnitude).clamp(0, 30) as usize;
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".to_string() } else { text }
+}
+
+/// The rule-language text of `t_f`: the clipped, possibly logged feature.
+fn clipped_feature(model: &ClusterModel, feature_idx: usize, clip: Option<f64>) -> String {
+    let name = &model.features[feature_idx];
+    let transform = &model.transform.features()[feature_idx];
+    let filled = format!("COALESCE({name}, {})", number(transform.fill));
+    let bounds = clip.map(|c| {
+        let low = transform.center - c * transform.scale;
+        let high = transform.center + c * transform.scale;
+        if transform.log1p {
+            (low.exp_m1(), high.exp_m1())
+        } else {
+            (low, high)
+        }
+    });
+    let clipped = match bounds {
+        Some((low, high)) => format!(
+            "LEAST(GREATEST({filled}, {}), {})",
+            number(low),
+            number(high)
+        ),
+        None => filled,
+    };
+    if transform.log1p {
+        format!("LN(1 + {clipped})")
+    } else {
+        clipped
+    }
+}
+
+/// `A_j` and `B_j` of every cluster.
+fn scores(model: &ClusterModel) -> Vec<(Vec<f64>, f64)> {
+    let features = model.transform.features();
+    (0..model.k())
+        .map(|cluster| {
+            let centroid = model.centroids.row(cluster);
+            let coefficients: Vec<f64> = centroid
+                .iter()
+                .zip(features)
+                .map(|(&c, feature)| c * feature.weight / feature.scale)
+                .collect();
+            let offset = -coefficients
+                .iter()
+                .zip(features)
+                .map(|(a, feature)| a * feature.center)
+                .sum::<f64>()
+                - centroid.iter().map(|c| c * c).sum::<f64>() / 2.0;
+            (coefficients, offset)
+        })
+        .collect()
+}
+
+/// One rule per cluster, in cluster order: the first that holds is the
+/// nearest centroid.
+pub fn rules(model: &ClusterModel) -> Vec<String> {
+    let clip = model.transform.clip();
+    let terms: Vec<String> = (0..model.features.len())
+        .map(|feature_idx| clipped_feature(model, feature_idx, clip))
+        .collect();
+    let scores = scores(model);
+    let k = model.k();
+    (0..k)
+        .map(|cluster| {
+            if cluster + 1 == k {
+                return "TRUE".to_string();
+            }
+            let comparisons: Vec<String> = (cluster + 1..k)
+                .map(|other| {
+                    let (own, own_offset) = &scores[cluster];
+                    let (theirs, their_offset) = &scores[other];
+                    let mut sum = String::new();
+                    for (feature_idx, term) in terms.iter().enumerate() {
+                        let coefficient = own[feature_idx] - theirs[feature_idx];
+                        if coefficient == 0.0 {
+                            continue;
+                        }
+                        let magnitude = number(coefficient.abs());
+                        let sign = if coefficient < 0.0 { "-" } else { "+" };
+                        if sum.is_empty() {
+                            let lead = if coefficient < 0.0 { "-" } else { "" };
+                            sum = format!("{lead}{magnitude} * {term}");
+                        } else {
+                            sum.push_str(&format!(" {sign} {magnitude} * {term}"));
+                        }
+                    }
+                    if sum.is_empty() {
+                        sum = "0".to_string();
+                    }
+                    format!("{sum} >= {}", number(their_offset - own_offset))
+                })
+                .collect();
+            if comparisons.len() == 1 {
+                comparisons.into_iter().collect()
+            } else {
+                comparisons
+                    .iter()
+                    .map(|comparison| format!("({comparison})"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            }
+        })
+        .collect()
+}
+
+/// The folder, inside the project folder, where frozen models are kept.
+pub const MODELS_DIR: &str = "models";
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The `[[segmentation]]` block of a frozen clustering, with a comment
+/// saying where it came from.
+pub fn project_block(name: &str, model: &ClusterModel, model_path: &str) -> String {
+    let rules = rules(model);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n# Frozen by `strata discover --freeze {name}` from a {}-cluster fit of\n# {} (as of {}).\n",
+        model.k(),
+        model.features.join(", "),
+        model.as_of
+    ));
+    out.push_str(
+        "# Each rule says \"nearer to this centroid than to every later one\", so the first\n\
+         # rule that holds is the nearest centroid: the warehouse can assign new accounts\n\
+         # with these rules alone. `strata discover --check` compares them with a fresh fit.\n",
+    );
+    out.push_str("[[segmentation]]\n");
+    out.push_str(&format!("name = {}\n", toml_string(name)));
+    out.push_str("kind = \"rules\"\n");
+    out.push_str(&format!("model = {}\n", toml_string(model_path)));
+    out.push_str("segments = [\n");
+    for (cluster, rule) in model.clusters.iter().zip(rules) {
+        out.push_str(&format!(
+            "  {{ name = {}, description = {}, when = {} }},\n",
+            toml_string(&cluster.name),
+            toml_string(&cluster.description),
+            toml_string(&rule)
+        ));
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// Freezes `model` into the project in `project_dir` as segmentation `name`:
+/// writes `models/NAME.json`, then appends the rules to `strata.toml`. The
+/// new project text is validated before anything is written, and the project
+/// file is replaced atomically, so a failure leaves the project as it was.
+pub fn freeze_into_project(
+    project_file: &std::path::Path,
+    name: &str,
+    model: &ClusterModel,
+) -> crate::Result<std::path::PathBuf> {
+    use crate::error::{Error, Problem};
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(Error::invalid(
+            Problem::new(
+                "--freeze",
+                format!("`{name}` is not a usable segmentation name"),
+            )
+            .with_help("use letters, digits, `_` and `-`, e.g. --freeze behavior_v1"),
+        ));
+    }
+    let dir = project_file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let text = std::fs::read_to_string(project_file).map_err(|e| Error::io(project_file, e))?;
+    let project = crate::project::Project::parse(&text, &dir, &project_file.display().to_string())?;
+    if project.segmentations.iter().any(|s| s.name == name) {
+        return Err(Error::invalid(
+            Problem::new(
+                project_file.display().to_string(),
+                format!("a segmentation named `{name}` already exists"),
+            )
+            .with_help(
+                "freeze under a new name (e.g. with a version suffix), or remove the old one first",
+            ),
+        ));
+    }
+    let relative = format!("{MODELS_DIR}/{name}.json");
+    let model_path = dir.join(&relative);
+    if model_path.exists() {
+        return Err(Error::invalid(
+            Problem::new(
+                model_path.display().to_string(),
+                "a model file of that name already exists",
+            )
+            .with_help("freeze under a new name, or remove the file if nothing uses it"),
+        ));
+    }
+    for rule in rules(model) {
+        crate::rules::parse(&rule)
+            .map_err(|error| Error::Internal(format!("a frozen rule does not parse: {error}")))?;
+    }
+    let mut new_text = text.clone();
+    if !new_text.ends_with('\n') {
+        new_text.push('\n');
+    }
+    new_text.push_str(&project_block(name, model, &relative));
+    crate::project::Project::parse(&new_text, &dir, &project_file.display().to_string())
+        .map_err(|error| Error::Internal(format!("the frozen rules do not parse back: {error}")))?;
+    model.save(&model_path)?;
+    if let Err(error) = crate::outputs::write_file_atomically(project_file, new_text.as_bytes()) {
+        let _ = std::fs::remove_file(&model_path);
+        return Err(error);
+    }
+    Ok(model_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_nine_significant_digits_and_no_exponent() {
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(1.5), "1.5");
+        assert_eq!(number(-2.0), "-2");
+        assert_eq!(number(1.0 / 3.0), "0.333333333");
+        assert_eq!(number(123456.7891234), "123456.789");
+        assert_eq!(number(0.000012345678912), "0.0000123456789");
+        assert_eq!(number(1e12), "1000000000000");
+        assert_eq!(number(-1e-40), "0");
+    }
+}

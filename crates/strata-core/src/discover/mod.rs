@@ -1,0 +1,356 @@
+//! Behavioral discovery: k-means on chosen features of the feature table,
+//! with `k` chosen automatically, and clusters named and described from their
+//! centroids.
+//!
+//! The steps of [`discover`]:
+//!
+//! 1. read the chosen numeric features as cells (NULLs kept);
+//! 2. fit the preprocessing [`Transform`]: `log1p` for every non-negative
+//!    feature with values above 1 (counts, ratios such as the trend), while
+//!    shares in `[0, 1]` stay linear; robust scaling; clipping at ±5; the
+//!    segmentation's weights;
+//! 3. fit k-means for every `k` of the range (2..=8 for `k = "auto"`, or the
+//!    one `k` asked for) and choose by silhouette and bootstrap stability
+//!    ([`crate::ml::select`]);
+//! 4. name each cluster from the features that distinguish its centroid
+//!    ([`naming`]) and order clusters by size.
+//!
+//! The result's [`ClusterModel`] is everything needed to assign a new
+//! account: the feature names, the transform and the centroids. It is what
+//! `strata discover --freeze` stores and turns into nearest-centroid rules
+//! ([`freeze`]), and what `strata discover --check` compares with a fresh fit
+//! ([`drift`]).
+//!
+//! **Invariants**: the same feature table and definition give the same
+//! clusters, names and order; a cluster is never named "cluster N" when a
+//! feature distinguishes it.
+pub mod drift;
+pub mod freeze;
+pub mod naming;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Problem, Result};
+use crate::features::FeatureTable;
+use crate::ml::{KMeansParams, KScore, Matrix, SelectKParams, Transform, TransformParams};
+use crate::project::{ClusterCount, ClusterDef};
+use crate::rules;
+
+/// `k` tried when the definition says `k = "auto"`.
+pub const AUTO_K_RANGE: (usize, usize) = (2, 8);
+
+/// Clipping bound of the transform, in robust-scaled units.
+pub const CLIP: f64 = 5.0;
+
+/// One cluster of a model: its name, how it differs from the base, and its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterProfile {
+    /// A name from the vocabulary of [`naming`].
+    pub name: String,
+    /// One line: the name and the features that set the cluster apart.
+    pub description: String,
+    /// Accounts in the cluster at fit time.
+    pub size: usize,
+    /// Mean of each feature over the cluster's accounts (NULLs skipped), in
+    /// the feature's own units.
+    pub means: Vec<Option<f64>>,
+    /// Whether the segment passed its quality tests when it was frozen.
+    #[serde(default)]
+    pub passed_quality: Option<bool>,
+}
+
+/// A fitted clustering: enough to assign any account, and to explain it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterModel {
+    /// The segmentation it was fit for.
+    pub segmentation: String,
+    /// Features, in the order of the transform's columns.
+    pub features: Vec<String>,
+    /// The preprocessing, weights included.
+    pub transform: Transform,
+    /// Centroids in transformed units, one row per cluster, in the order of `clusters`.
+    pub centroids: Matrix<f64>,
+    /// Names, descriptions, sizes and means, largest cluster first.
+    pub clusters: Vec<ClusterProfile>,
+    /// Mean of each feature over every account (NULLs skipped).
+    pub base_means: Vec<Option<f64>>,
+    /// The as-of date of the data it was fit on, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// Seed of the fit.
+    pub seed: u64,
+}
+
+impl ClusterModel {
+    /// Reads a model file written by [`ClusterModel::save`].
+    pub fn load(path: &std::path::Path) -> Result<ClusterModel> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::invalid(
+                    Problem::new(path.display().to_string(), "model file not found").with_help(
+                        "freeze the clustering again with `strata discover --freeze NAME`",
+                    ),
+                )
+            } else {
+                Error::io(path, source)
+            }
+        })?;
+        serde_json::from_str(&text).map_err(|error| {
+            Error::invalid(
+                Problem::new(
+                    format!("{}:{}:{}", path.display(), error.line(), error.column()),
+                    format!("not a strata cluster model: {error}"),
+                )
+                .with_help(
+                    "the file is written by `strata discover --freeze`; do not edit it by hand",
+                ),
+            )
+        })
+    }
+
+    /// Writes the model as JSON, atomically.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|error| Error::Internal(format!("serializing the model: {error}")))?;
+        crate::outputs::write_file_atomically(path, text.as_bytes())
+    }
+
+    /// Number of clusters.
+    pub fn k(&self) -> usize {
+        self.clusters.len()
+    }
+
+    /// Assigns every row of `cells` (row-major, one cell per feature) to its
+    /// nearest centroid, with the model's transform.
+    pub fn assign(&self, cells: &[Option<f64>]) -> Result<Vec<usize>> {
+        let data = self
+            .transform
+            .apply_matrix(cells)
+            .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
+        crate::ml::kmeans::nearest_centroids(self.centroids.view(), data.view())
+            .map_err(|error| Error::Internal(format!("assigning clusters: {error}")))
+    }
+}
+
+/// The outcome of [`discover`].
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The model.
+    pub model: ClusterModel,
+    /// The cluster of every account, in feature-table order.
+    pub labels: Vec<usize>,
+    /// Inertia, silhouette and stability of every `k` tried.
+    pub scores: Vec<KScore>,
+    /// Why this `k`.
+    pub explanation: String,
+    /// The transformed matrix the model was fit on (one row per account).
+    pub data: Matrix<f64>,
+}
+
+/// Problems with the features of a clustering: each must name a numeric
+/// column (an unknown name gets the closest one as a suggestion).
+pub fn check_features(features: &[String], schema: &rules::Schema, location: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for feature in features {
+        match rules::check(feature, schema) {
+            Ok(rule) if rule.value_type().is_numeric() && rule.columns() == [feature.clone()] => {}
+            Ok(rule) => problems.push(
+                Problem::new(
+                    location,
+                    format!(
+                        "`{feature}` is not a numeric feature (it is {})",
+                        crate::features::type_name(rule.value_type())
+                    ),
+                )
+                .with_help(
+                    "cluster on numbers: counts, shares, trends; `strata features` lists them",
+                ),
+            ),
+            Err(error) => problems.push(Problem::from_rule(location, error)),
+        }
+    }
+    problems
+}
+
+/// The chosen numeric features of every account as row-major cells, or a
+/// problem per unknown or non-numeric feature.
+pub fn feature_cells(
+    table: &FeatureTable,
+    features: &[String],
+    location: &str,
+) -> Result<Vec<Option<f64>>> {
+    let problems = check_features(features, &table.rule_schema(), location);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let mut columns = Vec::new();
+    for feature in features {
+        match table.batch.column_by_name(feature) {
+            Some(column) => columns.push(column.clone()),
+            None => return Err(Error::Internal(format!("feature `{feature}` vanished"))),
+        }
+    }
+    let n_rows = table.batch.num_rows();
+    let mut cells = vec![None; n_rows * features.len()];
+    for (feature_idx, column) in columns.iter().enumerate() {
+        let values = cast(column, &DataType::Float64)?;
+        let values = values.as_primitive::<Float64Type>();
+        for row in 0..n_rows {
+            if values.is_valid(row) && values.value(row).is_finite() {
+                cells[row * features.len() + feature_idx] = Some(values.value(row));
+            }
+        }
+    }
+    Ok(cells)
+}
+
+/// Fits the transform a clustering uses: `log1p` for non-negative features
+/// with values above 1, robust scaling, clipping, weights.
+pub fn fit_transform(cells: &[Option<f64>], weights: &[f64]) -> Result<Transform> {
+    let n_features = weights.len();
+    let log_features: Vec<usize> = (0..n_features)
+        .filter(|&feature_idx| {
+            let mut values = cells.iter().skip(feature_idx).step_by(n_features).flatten();
+            let mut any_above_one = false;
+            let all_non_negative = values.all(|&value| {
+                any_above_one |= value > 1.0;
+                value >= 0.0
+            });
+            all_non_negative && any_above_one
+        })
+        .collect();
+    TransformParams::new(n_features)
+        .with_log1p_features(&log_features)
+        .with_clip(Some(CLIP))
+        .with_weights(weights.to_vec())
+        .check()
+        .map_err(|error| Error::Internal(format!("transform settings: {error}")))?
+        .fit(cells)
+        .map_err(|error| Error::Internal(format!("fitting the transform: {error}")))
+}
+
+/// Mean of each feature over the rows where `keep(row)` holds, NULLs skipped.
+pub fn feature_means(
+    cells: &[Option<f64>],
+    n_features: usize,
+    keep: impl Fn(usize) -> bool,
+) -> Vec<Option<f64>> {
+    let mut sums = vec![0.0; n_features];
+    let mut counts = vec![0usize; n_features];
+    for (row, row_cells) in cells.chunks_exact(n_features).enumerate() {
+        if keep(row) {
+            for (feature_idx, cell) in row_cells.iter().enumerate() {
+                if let Some(value) = cell {
+                    sums[feature_idx] += value;
+                    counts[feature_idx] += 1;
+                }
+            }
+        }
+    }
+    sums.iter()
+        .zip(&counts)
+        .map(|(&sum, &count)| (count > 0).then(|| sum / count as f64))
+        .collect()
+}
+
+/// Clusters the accounts of `table` as `def` says.
+pub fn discover(
+    table: &FeatureTable,
+    segmentation: &str,
+    def: &ClusterDef,
+    as_of: NaiveDate,
+) -> Result<Discovery> {
+    let location = format!("strata.toml: segmentation `{segmentation}`");
+    let cells = feature_cells(table, &def.features, &location)?;
+    let n_features = def.features.len();
+    let n_rows = table.batch.num_rows();
+    let transform = fit_transform(&cells, &def.weights)?;
+    let data = transform
+        .apply_matrix(&cells)
+        .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
+    let (k_min, k_max) = match def.k {
+        ClusterCount::Auto => AUTO_K_RANGE,
+        ClusterCount::Fixed(k) => (k, k),
+    };
+    let selection = SelectKParams::new()
+        .with_k_range(k_min, k_max)
+        .with_seed(def.seed)
+        .with_kmeans(KMeansParams::new(k_min).with_n_init(4).with_seed(def.seed))
+        .check()
+        .map_err(|error| Error::Internal(format!("k selection settings: {error}")))?
+        .select(data.view())
+        .map_err(|error| {
+            Error::invalid(
+                Problem::new(
+                    &location,
+                    format!("cannot cluster {n_rows} accounts: {error}"),
+                )
+                .with_help("use fewer clusters, or features that vary between accounts"),
+            )
+        })?;
+
+    // Largest cluster first; ties by the original index keep it deterministic.
+    let k = selection.k;
+    let sizes = selection.model.cluster_sizes().to_vec();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let mut new_index = vec![0; k];
+    for (new_idx, &old_idx) in order.iter().enumerate() {
+        new_index[old_idx] = new_idx;
+    }
+    let labels: Vec<usize> = selection
+        .model
+        .labels()
+        .iter()
+        .map(|&label| new_index[label])
+        .collect();
+    let old_centroids = selection.model.centroids();
+    let centroid_rows: Vec<Vec<f64>> = order
+        .iter()
+        .map(|&old_idx| old_centroids.row(old_idx).to_vec())
+        .collect();
+    let centroids = Matrix::from_rows(&centroid_rows)
+        .map_err(|error| Error::Internal(format!("centroids: {error}")))?;
+
+    let base_means = feature_means(&cells, n_features, |_| true);
+    let named = naming::name_clusters(&def.features, &transform, &centroids);
+    let clusters = (0..k)
+        .map(|cluster| {
+            let means = feature_means(&cells, n_features, |row| labels[row] == cluster);
+            let description = naming::describe(
+                &named[cluster],
+                &def.features,
+                &centroids,
+                cluster,
+                &means,
+                &base_means,
+            );
+            ClusterProfile {
+                name: named[cluster].name.clone(),
+                description,
+                size: sizes[order[cluster]],
+                means,
+                passed_quality: None,
+            }
+        })
+        .collect();
+    Ok(Discovery {
+        model: ClusterModel {
+            segmentation: segmentation.to_string(),
+            features: def.features.clone(),
+            transform,
+            centroids,
+            clusters,
+            base_means,
+            as_of: as_of.to_string(),
+            seed: def.seed,
+        },
+        labels,
+        scores: selection.scores,
+        explanation: selection.explanation,
+        data,
+    })
+}

@@ -1,0 +1,173 @@
+//! Behavioral discovery on generated data: the clusters strata finds must
+//! recover the generator's hidden archetypes, and a clustering frozen as
+//! rules must assign accounts exactly as the model does.
+use std::collections::HashMap;
+
+use strata_core::demo::{self, DemoParams};
+use strata_core::ml::adjusted_rand_index;
+use strata_core::pipeline::{self, RunOptions, RunResult};
+use strata_core::project::{Project, detect_sources, render_project_file};
+
+/// A demo base of `n_accounts` with its project file, run through the pipeline.
+fn demo_run(dir: &std::path::Path, n_accounts: usize) -> RunResult {
+    let params = DemoParams {
+        n_accounts,
+        ..DemoParams::default()
+    };
+    demo::generate(&dir.join("data"), &params, &mut |_, _| {}).expect("demo data");
+    let detected = detect_sources(dir).expect("sources");
+    std::fs::write(
+        dir.join("strata.toml"),
+        render_project_file(&detected, Some(params.as_of)),
+    )
+    .expect("project file");
+    let project = Project::load(dir).expect("project");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime
+        .block_on(pipeline::run(
+            &project,
+            &RunOptions::default(),
+            &pipeline::Quiet,
+        ))
+        .expect("run")
+}
+
+/// The generator's behavior of every account (its archetype, or dormant
+/// once a churn has faded its usage), in feature-table order.
+fn truth_behaviors(dir: &std::path::Path, account_ids: &[String]) -> Vec<usize> {
+    let text = std::fs::read_to_string(dir.join("data/truth.csv")).expect("truth.csv");
+    let mut names: Vec<String> = Vec::new();
+    let mut by_account: HashMap<String, usize> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let archetype = fields[4].to_string();
+        let idx = match names.iter().position(|n| *n == archetype) {
+            Some(idx) => idx,
+            None => {
+                names.push(archetype);
+                names.len() - 1
+            }
+        };
+        by_account.insert(fields[0].to_string(), idx);
+    }
+    account_ids.iter().map(|id| by_account[id]).collect()
+}
+
+#[test]
+fn clusters_recover_the_hidden_archetypes_and_freeze_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let result = demo_run(dir.path(), 1_500);
+    let behavior = result
+        .segmentations
+        .iter()
+        .find(|s| s.name == "behavior")
+        .expect("behavior segmentation");
+    assert_eq!(behavior.kind, "clusters");
+    let clustering = behavior.clustering.as_ref().expect("clustering summary");
+    assert_eq!(clustering.scores.len(), 7, "k = 2..8 are all tried");
+    assert_eq!(clustering.k, 4, "{}", clustering.explanation);
+
+    // Every account is in a cluster; the clusters are the archetypes.
+    let labels: Vec<usize> = behavior
+        .membership
+        .iter()
+        .map(|m| m.expect("every account clustered"))
+        .collect();
+    let truth = truth_behaviors(dir.path(), &result.account_ids());
+    let ari = adjusted_rand_index(&labels, &truth).expect("ari");
+    assert!(ari >= 0.8, "ARI {ari} between clusters and archetypes");
+
+    // The names are the vocabulary's, one per archetype.
+    let mut names: Vec<&str> = behavior.segments.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "Casual adopters",
+            "Dormant / declining",
+            "Integration-dependent",
+            "Power users"
+        ],
+        "{:#?}",
+        behavior
+            .segments
+            .iter()
+            .map(|s| &s.description)
+            .collect::<Vec<_>>()
+    );
+
+    // Quality is measured for every segmentation, clusters and rules alike.
+    for segmentation in &result.segmentations {
+        let quality = &segmentation.quality;
+        assert!(quality.cohesion.is_some(), "{}", segmentation.name);
+        assert!(quality.detectability.is_some(), "{}", segmentation.name);
+        assert!(
+            quality
+                .detectability
+                .is_some_and(|d| (0.0..=1.0).contains(&d)),
+            "{}",
+            segmentation.name
+        );
+    }
+    // Company size is decided by employees, a signup attribute: a tree finds it.
+    let size = result
+        .segmentations
+        .iter()
+        .find(|s| s.name == "size")
+        .expect("size");
+    assert!(
+        size.quality.detectability.is_some_and(|d| d > 0.95),
+        "{:?}",
+        size.quality
+    );
+
+    // The NRR spread is measured, with its tier.
+    assert!(result.nrr_spread.spread_points.is_some());
+    assert!(result.nrr_spread.tier.is_some());
+
+    // Nearest-centroid rules assign like the model: evaluate them on the
+    // feature table with the rule engine.
+    let discovery = behavior.discovery.as_ref().expect("discovery");
+    let rules = strata_core::discover::freeze::rules(&discovery.model);
+    let schema = result.features.rule_schema();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let mut expr: Option<datafusion::logical_expr::Expr> = None;
+    for (idx, rule) in rules.iter().enumerate().rev() {
+        let checked = strata_core::rules::check_predicate(rule, &schema).expect("rule checks");
+        let then = datafusion::logical_expr::lit(idx as i64);
+        expr = Some(match expr {
+            None => then,
+            Some(otherwise) => datafusion::logical_expr::when(checked.to_datafusion(), then)
+                .otherwise(otherwise)
+                .expect("case"),
+        });
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let batches = runtime
+        .block_on(async {
+            ctx.read_batch(result.features.batch.clone())?
+                .select(vec![expr.expect("rules").alias("segment")])?
+                .collect()
+                .await
+        })
+        .expect("rules evaluate");
+    use datafusion::arrow::array::AsArray;
+    let by_rules: Vec<usize> = batches
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as usize)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let disagreements = by_rules.iter().zip(&labels).filter(|(a, b)| a != b).count();
+    assert!(
+        disagreements * 1000 <= labels.len(),
+        "{disagreements} of {} accounts assigned differently by the frozen rules",
+        labels.len()
+    );
+}
