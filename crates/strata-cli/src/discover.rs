@@ -336,7 +336,8 @@ async fn check(project: &Project, options: &RunOptions, json: bool) -> anyhow::R
         } else {
             let _ = writeln!(
                 out,
-                "still good: segments agree with a fresh fit and pass their quality tests\n"
+                "still good: a fresh fit agrees, no centroid moved more than {}, and no segment fails a quality test it passed when frozen\n",
+                strata_core::discover::drift::MAX_MOVEMENT
             );
         }
     }

@@ -516,14 +516,6 @@ impl<'a> MeasureContext<'a> {
         let names: Vec<String> = assignment.segments.iter().map(|s| s.name.clone()).collect();
         let (segment_quality, segmentation_quality) =
             quality::segmentation_quality(&inputs, &names, &assignment.membership);
-        for warning in &segmentation_quality.warnings {
-            warnings.push(
-                Problem::new(format!("segmentation `{}`", checked.name), warning.clone())
-                    .with_help(
-                        "see quality in segments.json; `strata discover` explores alternatives",
-                    ),
-            );
-        }
         let drift = match &checked.method {
             Method::Rules {
                 model: Some(path), ..

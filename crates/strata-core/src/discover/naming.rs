@@ -326,7 +326,7 @@ pub fn describe(
     });
     let mut parts = Vec::new();
     for &feature_idx in order.iter().take(3) {
-        if centroid[feature_idx].abs() < 0.25 && !parts.is_empty() {
+        if centroid[feature_idx].abs() < 0.1 && parts.len() >= 2 {
             break;
         }
         let Some(mean) = means[feature_idx] else {

@@ -81,6 +81,8 @@ pub struct SegmentationQuality {
     /// cohesion⁺ × revenue concentration × detectability / segments.
     pub score: Option<f64>,
     /// What a user should know: too many segments, segments failing tests.
+    /// Shown under the segmentation's table and in `segments.json`, not as
+    /// run warnings: a segmentation can be useful and still fail a test.
     pub warnings: Vec<String>,
     /// The tree behind detectability, as text.
     #[serde(skip_serializing_if = "Option::is_none")]
