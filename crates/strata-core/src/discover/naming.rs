@@ -242,9 +242,9 @@ fn high_low_name(features: &[String], centroid: &[f64]) -> String {
 /// differ most from the others of that name; empty names become "Cluster N".
 fn disambiguate(features: &[String], centroids: &[Vec<f64>], named: &mut [Named]) {
     let k = named.len();
-    for cluster in 0..k {
-        if named[cluster].name.is_empty() {
-            named[cluster].name = format!("Cluster {}", cluster + 1);
+    for (cluster, entry) in named.iter_mut().enumerate() {
+        if entry.name.is_empty() {
+            entry.name = format!("Cluster {}", cluster + 1);
         }
     }
     let names: Vec<String> = named.iter().map(|n| n.name.clone()).collect();

@@ -175,7 +175,7 @@ pub fn segmentation_quality(
             && value < MIN_COHESION
         {
             failures.push(format!(
-                "members behave unalike (silhouette {value:.2} < {MIN_COHESION})"
+                "members behave unalike (silhouette {value:.3} < {MIN_COHESION})"
             ));
         }
         if let Some(share) = revenue_share[idx]
@@ -191,7 +191,7 @@ pub fn segmentation_quality(
             && value < MIN_DETECTABILITY
         {
             failures.push(format!(
-                "cannot be told at signup (balanced accuracy {value:.2} < {MIN_DETECTABILITY})"
+                "cannot be told at signup (balanced accuracy {value:.3} < {MIN_DETECTABILITY})"
             ));
         }
         if !failures.is_empty() {

@@ -390,6 +390,10 @@ mod tests {
         .await;
         check("FLOOR(api_share * 4) = 1", &[5]).await;
         check("CEIL(api_share) = 1", &[1, 3, 5]).await;
+        // LN is NULL at and below 0 (id 4 has api_share 0), in every engine.
+        check("LN(api_share) IS NULL", &[2, 4]).await;
+        check("LN(1 + employees) > 5", &[2, 3]).await;
+        check("ROUND(LN(employees), 2) = 2.3", &[1]).await;
         check("COALESCE(api_share, 1.0) = 1.0", &[2]).await;
         check("COALESCE(employees, events_7d) = 5", &[4]).await;
         check("GREATEST(employees, 100) = 100", &[1, 4, 5]).await;
