@@ -160,10 +160,11 @@ pub async fn run(args: DiscoverArgs) -> anyhow::Result<()> {
         };
         let model_path = freeze::freeze_into_project(&project_file, freeze_name, &model)?;
         eprintln!(
-            "froze {} clusters as segmentation `{freeze_name}`: rules appended to {}, model in {}",
+            "froze {} clusters as segmentation `{freeze_name}`: rules appended to {}, model in {} (as SQL: {})",
             model.k(),
             project_file.display(),
-            model_path.display()
+            model_path.display(),
+            model_path.with_extension("sql").display()
         );
         eprintln!(
             "next: strata run --project {} (the warehouse can run the same rules as SQL)",

@@ -68,6 +68,9 @@ fn discover_freeze_run_and_check() {
         "{after}"
     );
     assert!(dir.root.join("models/behavior_v1.json").exists());
+    let sql = dir.read("models/behavior_v1.sql");
+    assert!(sql.contains("SELECT account_id,\n  CASE WHEN"), "{sql}");
+    assert!(sql.contains("THEN 'Dormant / declining'"), "{sql}");
 
     // The frozen rules put every account where the clustering does.
     dir.command(&["run", "--out", "out"]).stdout();

@@ -170,4 +170,40 @@ fn clusters_recover_the_hidden_archetypes_and_freeze_exactly() {
         "{disagreements} of {} accounts assigned differently by the frozen rules",
         labels.len()
     );
+
+    // The same rules as SQL text, run by a SQL engine over a `features` table.
+    let sql = strata_core::discover::freeze::sql_case(&discovery.model).expect("sql");
+    assert!(sql.starts_with("CASE WHEN"), "{sql}");
+    let names: Vec<String> = runtime
+        .block_on(async {
+            ctx.register_batch("features", result.features.batch.clone())?;
+            ctx.sql(&format!("SELECT {sql} AS segment FROM features"))
+                .await?
+                .collect()
+                .await
+        })
+        .expect("the SQL runs")
+        .iter()
+        .flat_map(|batch| {
+            let column = datafusion::arrow::compute::cast(
+                batch.column(0),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .expect("text");
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let by_sql_disagreements = names
+        .iter()
+        .zip(&labels)
+        .filter(|(name, label)| **name != behavior.segments[**label].name)
+        .count();
+    assert!(
+        by_sql_disagreements * 1000 <= labels.len(),
+        "{by_sql_disagreements} differ by SQL"
+    );
 }

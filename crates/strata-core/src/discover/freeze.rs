@@ -185,8 +185,43 @@ pub fn project_block(name: &str, model: &ClusterModel, model_path: &str) -> Stri
     out
 }
 
+/// The frozen rules as one SQL `CASE` expression (PostgreSQL dialect) over
+/// columns named like the model's features, e.g. for a warehouse view.
+pub fn sql_case(model: &ClusterModel) -> crate::Result<String> {
+    use crate::error::Error;
+    use datafusion::sql::unparser::Unparser;
+    use datafusion::sql::unparser::dialect::PostgreSqlDialect;
+    let schema = crate::rules::Schema::new(
+        model
+            .features
+            .iter()
+            .map(|feature| (feature.clone(), crate::rules::ValueType::Float)),
+    );
+    let mut case: Option<datafusion::logical_expr::Expr> = None;
+    for (cluster, rule) in model.clusters.iter().zip(rules(model)).rev() {
+        let name = datafusion::logical_expr::lit(cluster.name.clone());
+        case = Some(match case {
+            None => name,
+            Some(otherwise) => {
+                let checked = crate::rules::check_predicate(&rule, &schema).map_err(|error| {
+                    Error::Internal(format!("a frozen rule does not check: {error}"))
+                })?;
+                datafusion::logical_expr::when(checked.to_datafusion(), name)
+                    .otherwise(otherwise)?
+            }
+        });
+    }
+    let case = case.ok_or_else(|| Error::Internal("a model without clusters".into()))?;
+    let dialect = PostgreSqlDialect {};
+    let sql = Unparser::new(&dialect)
+        .with_pretty(true)
+        .expr_to_sql(&case)?;
+    Ok(sql.to_string())
+}
+
 /// Freezes `model` into the project in `project_dir` as segmentation `name`:
-/// writes `models/NAME.json`, then appends the rules to `strata.toml`. The
+/// writes `models/NAME.json` and `models/NAME.sql` (the rules as one SQL
+/// `CASE`), then appends the rules to `strata.toml`. The
 /// new project text is validated before anything is written, and the project
 /// file is replaced atomically, so a failure leaves the project as it was.
 pub fn freeze_into_project(
@@ -247,9 +282,24 @@ pub fn freeze_into_project(
     new_text.push_str(&project_block(name, model, &relative));
     crate::project::Project::parse(&new_text, &dir, &project_file.display().to_string())
         .map_err(|error| Error::Internal(format!("the frozen rules do not parse back: {error}")))?;
+    let sql_path = dir.join(format!("{MODELS_DIR}/{name}.sql"));
+    let sql = format!(
+        "-- `{name}`, frozen by `strata discover --freeze {name}`: nearest-centroid\n\
+         -- assignment of a {}-cluster fit (as of {}), PostgreSQL. The columns are\n\
+         -- strata's features of the same names (`strata features`).\n\
+         SELECT account_id,\n  {} AS segment\nFROM features;\n",
+        model.k(),
+        model.as_of,
+        sql_case(model)?
+    );
     model.save(&model_path)?;
+    if let Err(error) = crate::outputs::write_file_atomically(&sql_path, sql.as_bytes()) {
+        let _ = std::fs::remove_file(&model_path);
+        return Err(error);
+    }
     if let Err(error) = crate::outputs::write_file_atomically(project_file, new_text.as_bytes()) {
         let _ = std::fs::remove_file(&model_path);
+        let _ = std::fs::remove_file(&sql_path);
         return Err(error);
     }
     Ok(model_path)
