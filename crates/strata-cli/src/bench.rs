@@ -254,10 +254,9 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
         std::fs::write(&marker, "").context("cannot mark the bench data complete")?;
         recorder.end("generate");
     }
-    let detected = strata_core::project::detect_sources(&dir)?;
     std::fs::write(
         dir.join("strata.toml"),
-        strata_core::project::render_project_file(&detected, Some(params.as_of)),
+        demo::project_file(&dir, params.as_of)?,
     )?;
     let project = Project::load(&dir)?;
     let result = pipeline::run(&project, &RunOptions::default(), &recorder).await?;

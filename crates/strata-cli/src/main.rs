@@ -5,6 +5,7 @@
 //! renders results and errors. No pipeline logic lives here.
 mod bench;
 mod discover;
+mod icp;
 mod progress;
 mod render;
 
@@ -132,6 +133,14 @@ enum Command {
     /// stability for every k tried, the chosen k and why, and each cluster's
     /// name, size, share of ARR, NRR, quality and a description from its centroid.
     Discover(discover::DiscoverArgs),
+    /// Find the ideal customer profile: rules on what is known early, ranked by NRR.
+    ///
+    /// Searches conjunctions of up to three conditions on firmographics, plan
+    /// and behavior in the first N days after signup (cut points from the
+    /// data's deciles) for the accounts with the highest NRR, and prints each
+    /// profile's accounts, share of ARR, NRR inside vs outside, lift with a
+    /// bootstrap 95% interval, and the rule in the rule language and as SQL.
+    Icp(icp::IcpArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
 }
@@ -261,6 +270,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Discover(args) => discover::run(args).await,
+        Command::Icp(args) => icp::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
@@ -325,8 +335,7 @@ async fn run_demo(
         summary.n_feedback_rows,
         data_dir.display()
     );
-    let detected = project::detect_sources(out)?;
-    let text = project::render_project_file(&detected, Some(params.as_of));
+    let text = demo::project_file(out, params.as_of)?;
     let project_file = out.join(project::PROJECT_FILE);
     std::fs::write(&project_file, text)
         .with_context(|| format!("cannot write {}", project_file.display()))?;

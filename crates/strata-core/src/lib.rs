@@ -21,6 +21,7 @@ pub mod demo;
 pub mod discover;
 pub mod error;
 pub mod features;
+pub mod icp;
 pub mod measures;
 pub mod ml;
 pub mod outputs;

@@ -645,3 +645,118 @@ pub async fn explore(
         warnings,
     })
 }
+
+/// What `strata icp` found, with each rule also as SQL.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IcpReport {
+    /// The as-of date used, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// Days after signup that count as "known early".
+    pub days: u32,
+    /// The search and its rules.
+    #[serde(flatten)]
+    pub result: crate::icp::IcpResult,
+    /// Each rule as a PostgreSQL condition, in the order of the rules.
+    pub sql: Vec<String>,
+}
+
+/// Finds the ideal customer profile from attributes known within `days` of
+/// signup: firmographics, plan, the adoption features over `days`, and
+/// custom features bounded to at most `days` after signup.
+pub async fn icp(
+    project: &Project,
+    options: &RunOptions,
+    days: u32,
+    params: &crate::icp::IcpParams,
+    observer: &dyn Observer,
+) -> Result<IcpReport> {
+    use crate::icp::IcpAttribute;
+    use crate::project::{CustomFeatureKind, EventWindow};
+    let mut project = project.clone();
+    project.adoption_days = days;
+    let ctx = session(&project)?;
+    let prepared = prepare(&ctx, &project, options, observer).await?;
+    observer.phase_finished(Phase::Segments);
+    observer.phase_started(Phase::Measures);
+    let mut names: Vec<String> = vec![
+        "employees".into(),
+        format!("active_days_first_{days}d"),
+        format!("events_first_{days}d"),
+    ];
+    for feature in &project.custom_features {
+        let early = match &feature.kind {
+            CustomFeatureKind::Count { window, .. }
+            | CustomFeatureKind::Distinct { window, .. } => {
+                matches!(window, EventWindow::DaysAfterSignup(n) if *n <= days)
+            }
+            CustomFeatureKind::Ratio { .. } => false,
+        };
+        if early {
+            names.push(feature.name.clone());
+        }
+    }
+    let mut attributes = Vec::new();
+    for column in signup_attributes(&prepared.features) {
+        match column {
+            SignupColumn::Categorical(name, values) => {
+                attributes.push(IcpAttribute::Categorical(name, values))
+            }
+            // Employees comes with the early features below; tenure is not
+            // a profile one can target.
+            SignupColumn::Numeric(..) => {}
+        }
+    }
+    let present: Vec<String> = names
+        .into_iter()
+        .filter(|name| prepared.features.batch.column_by_name(name).is_some())
+        .collect();
+    if !present.is_empty() {
+        let cells = discover::feature_cells(&prepared.features, &present, "icp attributes")?;
+        for (idx, name) in present.iter().enumerate() {
+            let values = cells
+                .iter()
+                .skip(idx)
+                .step_by(present.len())
+                .copied()
+                .collect();
+            attributes.push(IcpAttribute::Numeric(name.clone(), values));
+        }
+    }
+    let revenue: Vec<(f64, f64)> = account_revenue(&prepared.sources, prepared.as_of)
+        .iter()
+        .map(|r| (r.mrr_now, r.mrr_12m_ago))
+        .collect();
+    if prepared.sources.revenue.is_none() {
+        return Err(Error::invalid(
+            Problem::new(
+                "icp",
+                "the project has no revenue table, so there is no NRR to profile",
+            )
+            .with_help("add `revenue = \"...\"` under [sources]"),
+        ));
+    }
+    let result = crate::icp::search(&attributes, &revenue, params).map_err(|error| {
+        Error::invalid(
+            Problem::new("icp", error.to_string())
+                .with_help("lower --min-support, or use a later --as-of with more paying history"),
+        )
+    })?;
+    let schema = prepared.features.rule_schema();
+    let mut sql = Vec::new();
+    for rule in &result.rules {
+        let checked = crate::rules::check_predicate(&rule.rule, &schema)
+            .map_err(|error| Error::Internal(format!("an ICP rule does not check: {error}")))?;
+        let dialect = datafusion::sql::unparser::dialect::PostgreSqlDialect {};
+        let text = datafusion::sql::unparser::Unparser::new(&dialect)
+            .with_pretty(true)
+            .expr_to_sql(&checked.to_datafusion())?;
+        sql.push(text.to_string());
+    }
+    observer.phase_finished(Phase::Measures);
+    Ok(IcpReport {
+        as_of: prepared.as_of.to_string(),
+        days,
+        result,
+        sql,
+    })
+}

@@ -6,22 +6,110 @@ use std::collections::HashMap;
 use strata_core::demo::{self, DemoParams};
 use strata_core::ml::adjusted_rand_index;
 use strata_core::pipeline::{self, RunOptions, RunResult};
-use strata_core::project::{Project, detect_sources, render_project_file};
+use strata_core::project::Project;
 
-/// A demo base of `n_accounts` with its project file, run through the pipeline.
-fn demo_run(dir: &std::path::Path, n_accounts: usize) -> RunResult {
+/// A demo base of `n_accounts` with its project file.
+fn demo_project(dir: &std::path::Path, n_accounts: usize) -> Project {
     let params = DemoParams {
         n_accounts,
         ..DemoParams::default()
     };
     demo::generate(&dir.join("data"), &params, &mut |_, _| {}).expect("demo data");
-    let detected = detect_sources(dir).expect("sources");
     std::fs::write(
         dir.join("strata.toml"),
-        render_project_file(&detected, Some(params.as_of)),
+        demo::project_file(dir, params.as_of).expect("project text"),
     )
     .expect("project file");
-    let project = Project::load(dir).expect("project");
+    Project::load(dir).expect("project")
+}
+
+#[test]
+fn icp_search_finds_the_planted_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = demo_project(dir.path(), 3_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let report = runtime
+        .block_on(pipeline::icp(
+            &project,
+            &RunOptions::default(),
+            60,
+            &strata_core::icp::IcpParams::default(),
+            &pipeline::Quiet,
+        ))
+        .expect("icp");
+    let top = &report.result.rules[0];
+    // The generator planted: professional services, 200-500 employees, two
+    // or more integrations in the first 60 days.
+    assert!(
+        top.rule.contains("industry = 'professional_services'"),
+        "{}",
+        top.rule
+    );
+    assert!(top.rule.contains("integrations_60d >= 2"), "{}", top.rule);
+    assert!(top.lift.is_some_and(|lift| lift > 1.2), "{top:?}");
+    let (low, high) = top.lift_ci.expect("interval");
+    assert!(low > 1.0 && low <= top.lift.unwrap_or(0.0) && top.lift.unwrap_or(0.0) <= high);
+    assert!(
+        report.sql[0].contains("\"integrations_60d\" >= 2"),
+        "{}",
+        report.sql[0]
+    );
+
+    // Its members are the planted accounts (Jaccard >= 0.6).
+    let truth = std::fs::read_to_string(dir.path().join("data/truth.csv")).expect("truth");
+    let planted: std::collections::BTreeSet<String> = truth
+        .lines()
+        .skip(1)
+        .filter(|line| line.split(',').nth(3) == Some("true"))
+        .map(|line| line.split(',').next().unwrap_or_default().to_string())
+        .collect();
+    let result = runtime
+        .block_on(pipeline::run(
+            &project,
+            &RunOptions::default(),
+            &pipeline::Quiet,
+        ))
+        .expect("run");
+    let schema = result.features.rule_schema();
+    let rule = strata_core::rules::check_predicate(&top.rule, &schema).expect("rule");
+    let ctx = datafusion::prelude::SessionContext::new();
+    let ids = result.account_ids();
+    let matched: Vec<bool> = runtime
+        .block_on(async {
+            ctx.read_batch(result.features.batch.clone())?
+                .select(vec![rule.to_datafusion().alias("m")])?
+                .collect()
+                .await
+        })
+        .expect("evaluate")
+        .iter()
+        .flat_map(|batch| {
+            use datafusion::arrow::array::{Array, AsArray};
+            let column = batch.column(0).as_boolean().clone();
+            (0..column.len())
+                .map(|i| column.is_valid(i) && column.value(i))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let members: std::collections::BTreeSet<String> = ids
+        .iter()
+        .zip(&matched)
+        .filter(|(_, m)| **m)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let jaccard =
+        members.intersection(&planted).count() as f64 / members.union(&planted).count() as f64;
+    assert!(
+        jaccard >= 0.6,
+        "Jaccard {jaccard}: {} members, {} planted",
+        members.len(),
+        planted.len()
+    );
+}
+
+/// A demo base of `n_accounts` with its project file, run through the pipeline.
+fn demo_run(dir: &std::path::Path, n_accounts: usize) -> RunResult {
+    let project = demo_project(dir, n_accounts);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime
         .block_on(pipeline::run(

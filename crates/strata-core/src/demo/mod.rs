@@ -334,6 +334,15 @@ fn feedback_csv(accounts: &[AccountPlan], feedback_by_account: &[Vec<FeedbackRow
     out
 }
 
+/// The project file of a demo folder: `strata init`'s defaults plus the
+/// custom feature the planted ideal customer profile is about
+/// (`integrations_60d`, integrations connected in the first 60 days).
+pub fn project_file(dir: &Path, as_of: NaiveDate) -> Result<String> {
+    let detected = crate::project::detect_sources(dir)?;
+    let text = crate::project::render_project_file(&detected, Some(as_of));
+    Ok(text.replacen("# integrations_60d = {", "integrations_60d = {", 1))
+}
+
 /// Days after a churn by which an account's usage has faded away.
 const CHURN_FADE_DAYS: i32 = 28;
 

@@ -230,36 +230,7 @@ pub fn freeze_into_project(
     model: &ClusterModel,
 ) -> crate::Result<std::path::PathBuf> {
     use crate::error::{Error, Problem};
-    let valid_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid_name {
-        return Err(Error::invalid(
-            Problem::new(
-                "--freeze",
-                format!("`{name}` is not a usable segmentation name"),
-            )
-            .with_help("use letters, digits, `_` and `-`, e.g. --freeze behavior_v1"),
-        ));
-    }
-    let dir = project_file
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| std::path::PathBuf::from("."));
-    let text = std::fs::read_to_string(project_file).map_err(|e| Error::io(project_file, e))?;
-    let project = crate::project::Project::parse(&text, &dir, &project_file.display().to_string())?;
-    if project.segmentations.iter().any(|s| s.name == name) {
-        return Err(Error::invalid(
-            Problem::new(
-                project_file.display().to_string(),
-                format!("a segmentation named `{name}` already exists"),
-            )
-            .with_help(
-                "freeze under a new name (e.g. with a version suffix), or remove the old one first",
-            ),
-        ));
-    }
+    let (dir, text) = crate::project::read_for_new_segmentation(project_file, name, "--freeze")?;
     let relative = format!("{MODELS_DIR}/{name}.json");
     let model_path = dir.join(&relative);
     if model_path.exists() {
@@ -275,13 +246,12 @@ pub fn freeze_into_project(
         crate::rules::parse(&rule)
             .map_err(|error| Error::Internal(format!("a frozen rule does not parse: {error}")))?;
     }
-    let mut new_text = text.clone();
-    if !new_text.ends_with('\n') {
-        new_text.push('\n');
-    }
-    new_text.push_str(&project_block(name, model, &relative));
-    crate::project::Project::parse(&new_text, &dir, &project_file.display().to_string())
-        .map_err(|error| Error::Internal(format!("the frozen rules do not parse back: {error}")))?;
+    let new_text = crate::project::append_segmentation(
+        project_file,
+        &dir,
+        &text,
+        &project_block(name, model, &relative),
+    )?;
     let sql_path = dir.join(format!("{MODELS_DIR}/{name}.sql"));
     let sql = format!(
         "-- `{name}`, frozen by `strata discover --freeze {name}`: nearest-centroid\n\

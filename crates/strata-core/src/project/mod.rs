@@ -974,6 +974,67 @@ fn validate_clusters(
     })
 }
 
+/// Reads a project file to add segmentation `name` to it (what `--freeze`
+/// and `--save` do): checks the name is usable (`flag` names the option in
+/// errors) and free, and returns the project folder and the file's text.
+pub fn read_for_new_segmentation(
+    project_file: &Path,
+    name: &str,
+    flag: &str,
+) -> Result<(PathBuf, String)> {
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err(Error::invalid(
+            Problem::new(flag, format!("`{name}` is not a usable segmentation name")).with_help(
+                format!(
+                    "use letters, digits, `_` and `-`, e.g. {flag} {}_v1",
+                    "segments"
+                ),
+            ),
+        ));
+    }
+    let dir = project_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let text = std::fs::read_to_string(project_file).map_err(|e| Error::io(project_file, e))?;
+    let project = Project::parse(&text, &dir, &project_file.display().to_string())?;
+    if project.segmentations.iter().any(|s| s.name == name) {
+        return Err(Error::invalid(
+            Problem::new(
+                project_file.display().to_string(),
+                format!("a segmentation named `{name}` already exists"),
+            )
+            .with_help(
+                "save under a new name (e.g. with a version suffix), or remove the old one first",
+            ),
+        ));
+    }
+    Ok((dir, text))
+}
+
+/// `text` with `block` (one `[[segmentation]]`) appended, checked to parse
+/// as a valid project before anything is written.
+pub fn append_segmentation(
+    project_file: &Path,
+    dir: &Path,
+    text: &str,
+    block: &str,
+) -> Result<String> {
+    let mut new_text = text.to_string();
+    if !new_text.ends_with('\n') {
+        new_text.push('\n');
+    }
+    new_text.push_str(block);
+    Project::parse(&new_text, dir, &project_file.display().to_string()).map_err(|error| {
+        Error::Internal(format!("the new segmentation does not parse back: {error}"))
+    })?;
+    Ok(new_text)
+}
+
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
