@@ -41,8 +41,8 @@ pub struct DiscoverArgs {
     /// Override the project's as_of date (YYYY-MM-DD).
     #[arg(long)]
     as_of: Option<NaiveDate>,
-    /// Save the clustering as a rules segmentation NAME in strata.toml (and
-    /// its model in models/NAME.json).
+    /// Save the clustering as a rules segmentation NAME in strata.toml (its
+    /// model in models/NAME.json, the same rules as SQL in models/NAME.sql).
     #[arg(long, value_name = "NAME", conflicts_with = "check")]
     freeze: Option<String>,
     /// Compare every frozen clustering with a fresh fit on today's data.

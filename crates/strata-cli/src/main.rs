@@ -128,8 +128,8 @@ enum Command {
     /// Discover behavioral clusters: choose k, name clusters, freeze them as rules, check drift.
     ///
     /// Fits k-means on behavioral features (by default the first `clusters`
-    /// segmentation of the project, else active days, events, features used,
-    /// users, API share and trend over 28 days), prints inertia, silhouette and
+    /// segmentation of the project, else active days, events, features used and
+    /// API share over 28 days and days since the last event), prints inertia, silhouette and
     /// stability for every k tried, the chosen k and why, and each cluster's
     /// name, size, share of ARR, NRR, quality and a description from its centroid.
     Discover(discover::DiscoverArgs),
