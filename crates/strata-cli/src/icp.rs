@@ -15,7 +15,8 @@ use crate::render::{self, percent};
 #[command(after_help = "Examples:
   strata icp --project .                     top 5 profiles by NRR from what is known 60 days after signup
   strata icp --days 30 --min-support 50      earlier signals, larger profiles
-  strata icp --save icp                      add the best profile to strata.toml as segmentation `icp`")]
+  strata icp --save icp                      add the best profile to strata.toml as segmentation `icp`
+  strata icp --out out                       also write out/icp.json")]
 pub struct IcpArgs {
     /// Project folder (holding strata.toml) or the project file.
     #[arg(long, default_value = ".")]
@@ -40,6 +41,9 @@ pub struct IcpArgs {
     /// (segments `ICP` and `other`).
     #[arg(long, value_name = "NAME")]
     save: Option<String>,
+    /// Also write OUT/icp.json (the profiles, their evidence and SQL).
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -64,10 +68,16 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
+    let json = serde_json::to_string_pretty(&report)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{json}");
     } else {
         print!("{}", icp_report(&report));
+    }
+    if let Some(out) = &args.out {
+        let path = out.join("icp.json");
+        strata_core::outputs::write_file_atomically(&path, format!("{json}\n").as_bytes())?;
+        eprintln!("wrote {}", path.display());
     }
     if let Some(name) = &args.save {
         let Some(best) = report.result.rules.first() else {

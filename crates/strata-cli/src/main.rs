@@ -3,6 +3,7 @@
 //! Like ripgrep's `crates/core`, this crate is only flags and glue: it turns
 //! arguments into calls on `strata-core`, shows progress on a terminal, and
 //! renders results and errors. No pipeline logic lives here.
+mod analyses;
 mod bench;
 mod discover;
 mod icp;
@@ -141,6 +142,10 @@ enum Command {
     /// profile's accounts, share of ARR, NRR inside vs outside, lift with a
     /// bootstrap 95% interval, and the rule in the rule language and as SQL.
     Icp(icp::IcpArgs),
+    /// Cross two or three segmentations: every cell's accounts, ARR, churn, NRR, NPS, expansion and support load.
+    Matrix(analyses::MatrixArgs),
+    /// Cohort retention: signup-month cohorts x months since signup, logo and revenue, per segment.
+    Cohorts(analyses::CohortArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
 }
@@ -271,6 +276,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Discover(args) => discover::run(args).await,
         Command::Icp(args) => icp::run(args).await,
+        Command::Matrix(args) => analyses::run_matrix(args).await,
+        Command::Cohorts(args) => analyses::run_cohorts(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -36,6 +36,12 @@ fn nps(economics: &Economics) -> String {
 
 /// A plain text table with left-aligned first column and right-aligned numbers.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    table_with_labels(header, rows, 1)
+}
+
+/// A plain text table whose first `n_labels` columns are left-aligned labels
+/// and the rest right-aligned numbers.
+pub fn table_with_labels(header: &[&str], rows: &[Vec<String>], n_labels: usize) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (idx, cell) in row.iter().enumerate() {
@@ -46,7 +52,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let line = |out: &mut String, cells: Vec<&str>| {
         for (idx, cell) in cells.iter().enumerate() {
             let pad = widths[idx] - cell.chars().count();
-            if idx == 0 {
+            if idx < n_labels {
+                if idx > 0 {
+                    out.push_str("  ");
+                }
                 out.push_str(cell);
                 out.push_str(&" ".repeat(pad));
             } else {

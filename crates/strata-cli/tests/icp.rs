@@ -9,7 +9,11 @@ fn icp_prints_profiles_and_saves_the_best() {
     let dir = Dir::new();
     dir.command(&["demo", "--out", ".", "--accounts", "1500", "--no-run"])
         .success();
-    let stdout = dir.command(&["icp", "--top", "3"]).stdout();
+    let stdout = dir.command(&["icp", "--top", "3", "--out", "out"]).stdout();
+    let json: serde_json::Value =
+        serde_json::from_str(&dir.read("out/icp.json")).expect("icp.json");
+    assert_eq!(json["rules"].as_array().map(Vec::len), Some(3));
+    assert_eq!(json["sql"].as_array().map(Vec::len), Some(3));
     for expected in [
         "#1 ",
         "NRR in",

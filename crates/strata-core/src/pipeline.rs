@@ -292,6 +292,20 @@ pub async fn run(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<RunResult> {
+    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    observer.phase_started(Phase::Measures);
+    let result = measure(prepared, assignments)?;
+    observer.phase_finished(Phase::Measures);
+    Ok(result)
+}
+
+/// Sources, features and every segmentation's members; assignment warnings
+/// join the prepared warnings.
+async fn prepare_and_assign(
+    project: &Project,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<(Prepared, Vec<Assignment>)> {
     let ctx = session(project)?;
     let mut prepared = prepare(&ctx, project, options, observer).await?;
     let mut warnings = std::mem::take(&mut prepared.warnings);
@@ -305,11 +319,177 @@ pub async fn run(
     .await?;
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
+    Ok((prepared, assignments))
+}
 
+/// Tickets per account (feedback rows with channel `ticket`) in the trailing
+/// 12 months of `as_of`.
+pub fn ticket_counts(sources: &Sources, as_of: NaiveDate) -> Vec<usize> {
+    let mut counts = vec![0usize; sources.accounts.ids.len()];
+    let (Some(feedback), Some((start, end))) =
+        (&sources.feedback, measures::window_bounds_micros(as_of))
+    else {
+        return counts;
+    };
+    for row in 0..feedback.account_idx.len() {
+        let ts = feedback.ts_micros[row];
+        if feedback.channel[row] == "ticket" && ts >= start && ts < end {
+            counts[feedback.account_idx[row]] += 1;
+        }
+    }
+    counts
+}
+
+/// The assignment of segmentation `name`, or a problem listing the names.
+fn find_assignment<'a>(assignments: &'a [Assignment], name: &str) -> Result<&'a Assignment> {
+    assignments
+        .iter()
+        .find(|assignment| assignment.segmentation == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = assignments
+                .iter()
+                .map(|a| a.segmentation.as_str())
+                .collect();
+            Error::invalid(
+                Problem::new(name, "no segmentation of that name in the project")
+                    .with_help(format!("the project has: {}", names.join(", "))),
+            )
+        })
+}
+
+/// What `strata matrix` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MatrixReport {
+    /// The as-of date used, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// The crossed segmentations.
+    #[serde(flatten)]
+    pub matrix: crate::measures::matrix::SegmentMatrix,
+}
+
+/// Crosses the segmentations `names` (two or three) of a project.
+pub async fn matrix(
+    project: &Project,
+    options: &RunOptions,
+    names: &[String],
+    observer: &dyn Observer,
+) -> Result<MatrixReport> {
+    use crate::measures::matrix::{Dimension, segment_matrix};
+    if !(2..=3).contains(&names.len()) {
+        return Err(Error::invalid(
+            Problem::new("matrix", format!("{} segmentations given", names.len()))
+                .with_help("cross two or three, e.g. `strata matrix size behavior`"),
+        ));
+    }
+    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
-    let result = measure(prepared, assignments)?;
+    let mut segment_names = Vec::new();
+    let mut picked = Vec::new();
+    for name in names {
+        let assignment = find_assignment(&assignments, name)?;
+        segment_names.push(
+            assignment
+                .segments
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>(),
+        );
+        picked.push(assignment);
+    }
+    let dimensions: Vec<Dimension<'_>> = picked
+        .iter()
+        .zip(&segment_names)
+        .map(|(assignment, segments)| Dimension {
+            name: &assignment.segmentation,
+            segments,
+            membership: &assignment.membership,
+        })
+        .collect();
+    let revenue = account_revenue(&prepared.sources, prepared.as_of);
+    let nps = nps_answers(&prepared.sources, prepared.as_of);
+    let tickets = ticket_counts(&prepared.sources, prepared.as_of);
+    let matrix = segment_matrix(&dimensions, &revenue, &nps, &tickets)?;
     observer.phase_finished(Phase::Measures);
-    Ok(result)
+    Ok(MatrixReport {
+        as_of: prepared.as_of.to_string(),
+        matrix,
+    })
+}
+
+/// Cohort retention of one group: the whole base or a segment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CohortGroup {
+    /// `None` for the whole base.
+    pub segment: Option<String>,
+    /// Signup-month cohorts, oldest first.
+    pub cohorts: Vec<crate::measures::cohorts::CohortRow>,
+}
+
+/// What `strata cohorts` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CohortReport {
+    /// The as-of date used, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// The segmentation the groups come from, if any.
+    pub segmentation: Option<String>,
+    /// The whole base first, then each segment.
+    pub groups: Vec<CohortGroup>,
+}
+
+/// Signup-month cohort retention of the base and of each segment of
+/// `segmentation`.
+pub async fn cohorts(
+    project: &Project,
+    options: &RunOptions,
+    segmentation: Option<&str>,
+    observer: &dyn Observer,
+) -> Result<CohortReport> {
+    use crate::measures::cohorts::{RevenueRows, cohort_retention};
+    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    observer.phase_started(Phase::Measures);
+    let Some(revenue) = &prepared.sources.revenue else {
+        return Err(Error::invalid(
+            Problem::new(
+                "cohorts",
+                "the project has no revenue table, so there is no retention to measure",
+            )
+            .with_help("add `revenue = \"...\"` under [sources]"),
+        ));
+    };
+    let rows = RevenueRows {
+        account_idx: &revenue.account_idx,
+        month: &revenue.month,
+        mrr: &revenue.mrr,
+    };
+    let created_month: Vec<i32> = prepared
+        .sources
+        .accounts
+        .created_day
+        .iter()
+        .map(|&day| sources::month_of_day(day))
+        .collect();
+    let as_of_month = sources::month_of_day(day_number(prepared.as_of));
+    let mut groups = vec![CohortGroup {
+        segment: None,
+        cohorts: cohort_retention(&created_month, rows, as_of_month, |_| true),
+    }];
+    if let Some(name) = segmentation {
+        let assignment = find_assignment(&assignments, name)?;
+        for (idx, segment) in assignment.segments.iter().enumerate() {
+            groups.push(CohortGroup {
+                segment: Some(segment.name.clone()),
+                cohorts: cohort_retention(&created_month, rows, as_of_month, |account| {
+                    assignment.membership[account] == Some(idx)
+                }),
+            });
+        }
+    }
+    observer.phase_finished(Phase::Measures);
+    Ok(CohortReport {
+        as_of: prepared.as_of.to_string(),
+        segmentation: segmentation.map(str::to_string),
+        groups,
+    })
 }
 
 /// Per-account revenue inputs in account order.

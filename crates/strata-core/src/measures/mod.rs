@@ -12,6 +12,8 @@
 //!   segment claimed and for the whole base.
 //! - [`nps`] windows and deduplicates raw NPS answers and counts promoters,
 //!   passives and detractors.
+//! - [`matrix`] crosses two or three segmentations, with support load.
+//! - [`cohorts`] measures logo and revenue retention of signup-month cohorts.
 //! - [`quality`] tests every segment (cohesion, revenue concentration,
 //!   detectability at signup) and measures the NRR spread of the base.
 //!
@@ -28,12 +30,14 @@
 //! assert_eq!(economics.segments[0].nrr, Some(0.8));
 //! assert_eq!(economics.segments[0].logo_churn, Some(0.5));
 //! ```
+pub mod cohorts;
 pub mod economics;
+pub mod matrix;
 pub mod nps;
 pub mod quality;
 
 pub use economics::{AccountRevenue, Economics, SegmentationEconomics, segment_economics};
-pub use nps::{NpsAnswer, NpsCounts, nps_window};
+pub use nps::{NpsAnswer, NpsCounts, nps_window, window_bounds_micros};
 
 /// Inputs to the measures that do not fit together.
 ///

@@ -93,8 +93,9 @@ pub fn nps_window(answers: &[NpsAnswer], as_of: NaiveDate) -> Vec<NpsAnswer> {
         .collect()
 }
 
-/// The NPS window `[start, end)` for `as_of`, in microseconds since the epoch.
-fn window_bounds_micros(as_of: NaiveDate) -> Option<(i64, i64)> {
+/// The trailing 12-month window `[t_end - 12 months, t_end)` of `as_of`
+/// (`t_end` = as_of + 1 day), in UTC microseconds: NPS answers and tickets.
+pub fn window_bounds_micros(as_of: NaiveDate) -> Option<(i64, i64)> {
     let window_end_date = as_of.succ_opt()?;
     let window_start_date = window_end_date.checked_sub_months(Months::new(12))?;
     let to_micros = |date: NaiveDate| date.and_time(NaiveTime::MIN).and_utc().timestamp_micros();

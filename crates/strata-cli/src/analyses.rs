@@ -1,0 +1,211 @@
+//! `strata matrix` and `strata cohorts`: the segment matrix with support
+//! load, and signup-month cohort retention.
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use strata_core::pipeline::{self, CohortReport, MatrixReport, RunOptions};
+use strata_core::project::Project;
+
+use crate::progress;
+use crate::render::{self, money, percent};
+
+/// Arguments of `strata matrix`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  strata matrix size behavior                 firmographic x behavioral
+  strata matrix size behavior health --out out   three-way, also written to out/matrix.json")]
+pub struct MatrixArgs {
+    /// Two or three segmentations of the project to cross.
+    #[arg(num_args = 2..=3, required = true, value_name = "SEGMENTATION")]
+    segmentations: Vec<String>,
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// Override the project's as_of date (YYYY-MM-DD).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Also write OUT/matrix.json.
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `strata cohorts`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  strata cohorts                              logo and revenue retention of every signup month
+  strata cohorts --segmentation size --out out   per segment too, written to out/cohorts.json")]
+pub struct CohortArgs {
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// Also measure each segment of this segmentation.
+    #[arg(long)]
+    segmentation: Option<String>,
+    /// Override the project's as_of date (YYYY-MM-DD).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Also write OUT/cohorts.json.
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn write_json(out: Option<&Path>, file: &str, json: &str) -> anyhow::Result<()> {
+    if let Some(out) = out {
+        let path = out.join(file);
+        strata_core::outputs::write_file_atomically(&path, format!("{json}\n").as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs `strata matrix`.
+pub async fn run_matrix(args: MatrixArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.project)?;
+    let observer = progress::PhaseProgress::new();
+    let report = pipeline::matrix(
+        &project,
+        &RunOptions { as_of: args.as_of },
+        &args.segmentations,
+        &observer,
+    )
+    .await?;
+    observer.finish_all();
+    let json = serde_json::to_string_pretty(&report)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", matrix_table(&report));
+    }
+    write_json(args.out.as_deref(), "matrix.json", &json)
+}
+
+/// The matrix as a table, one row per non-empty cell.
+pub fn matrix_table(report: &MatrixReport) -> String {
+    let matrix = &report.matrix;
+    let mut header: Vec<&str> = matrix.segmentations.iter().map(String::as_str).collect();
+    header.extend([
+        "accounts",
+        "ARR",
+        "% ARR",
+        "churn",
+        "NRR",
+        "NPS",
+        "expansion",
+        "tickets/acct",
+        "% tickets",
+    ]);
+    let rows: Vec<Vec<String>> = matrix
+        .cells
+        .iter()
+        .map(|cell| {
+            let economics = &cell.economics;
+            let mut row = cell.segments.clone();
+            row.extend([
+                economics.accounts.to_string(),
+                money(economics.arr),
+                percent(economics.share_of_arr),
+                percent(economics.logo_churn),
+                percent(economics.nrr),
+                economics
+                    .nps
+                    .map_or_else(|| "–".to_string(), |n| format!("{n:+.0}")),
+                money(12.0 * economics.expansion_mrr),
+                format!("{:.2}", cell.tickets_per_account),
+                percent(cell.share_of_tickets),
+            ]);
+            row
+        })
+        .collect();
+    let mut out = format!(
+        "as of {}: {} crossed, {} tickets in the last 12 months (expansion as ARR)\n\n",
+        report.as_of,
+        matrix.segmentations.join(" x "),
+        matrix.tickets
+    );
+    out.push_str(&render::table_with_labels(
+        &header,
+        &rows,
+        matrix.segmentations.len(),
+    ));
+    out
+}
+
+/// Runs `strata cohorts`.
+pub async fn run_cohorts(args: CohortArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.project)?;
+    let observer = progress::PhaseProgress::new();
+    let report = pipeline::cohorts(
+        &project,
+        &RunOptions { as_of: args.as_of },
+        args.segmentation.as_deref(),
+        &observer,
+    )
+    .await?;
+    observer.finish_all();
+    let json = serde_json::to_string_pretty(&report)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", cohort_tables(&report));
+    }
+    write_json(args.out.as_deref(), "cohorts.json", &json)
+}
+
+/// Months since signup shown in the tables.
+const SHOWN_MONTHS: [usize; 7] = [1, 3, 6, 9, 12, 18, 24];
+
+/// One table per group: a row per cohort, logo / revenue retention at a few
+/// months since signup.
+pub fn cohort_tables(report: &CohortReport) -> String {
+    let mut out = format!(
+        "as of {}: retention of accounts paying in their signup month, logo / revenue\n",
+        report.as_of
+    );
+    let mut header = vec!["cohort".to_string(), "accounts".into(), "paying".into()];
+    header.extend(SHOWN_MONTHS.iter().map(|m| format!("m{m}")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    for group in &report.groups {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            match (&group.segment, &report.segmentation) {
+                (Some(segment), Some(segmentation)) => format!("{segmentation} = {segment}"),
+                _ => "all accounts".to_string(),
+            }
+        );
+        let short =
+            |value: Option<f64>| value.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0));
+        let rows: Vec<Vec<String>> = group
+            .cohorts
+            .iter()
+            .map(|cohort| {
+                let mut row = vec![
+                    cohort.cohort.clone(),
+                    cohort.accounts.to_string(),
+                    cohort.paying.to_string(),
+                ];
+                row.extend(SHOWN_MONTHS.iter().map(|&m| {
+                    match (
+                        cohort.logo_retention.get(m),
+                        cohort.revenue_retention.get(m),
+                    ) {
+                        (Some(logo), Some(revenue)) => {
+                            format!("{}/{}", short(*logo), short(*revenue))
+                        }
+                        _ => String::new(),
+                    }
+                }));
+                row
+            })
+            .collect();
+        out.push_str(&render::table(&header, &rows));
+    }
+    out
+}

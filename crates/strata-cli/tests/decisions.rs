@@ -1,0 +1,115 @@
+//! End-to-end tests of `strata matrix` and `strata cohorts` on the tiny
+//! fixture, whose numbers are worked out by hand in the comments.
+mod util;
+
+use util::Dir;
+
+#[test]
+fn matrix_crosses_segmentations_with_support_load() {
+    let dir = Dir::fixture("tiny");
+    let stdout = dir
+        .command(&["matrix", "size", "health", "--json", "--out", "out"])
+        .stdout();
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        json,
+        serde_json::from_str::<serde_json::Value>(&dir.read("out/matrix.json")).expect("file")
+    );
+    let cells: Vec<(String, String, u64, f64, Option<f64>, u64)> = json["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|cell| {
+            (
+                cell["segments"][0].as_str().unwrap_or_default().to_string(),
+                cell["segments"][1].as_str().unwrap_or_default().to_string(),
+                cell["accounts"].as_u64().unwrap_or_default(),
+                cell["arr"].as_f64().unwrap_or_default(),
+                cell["nrr"].as_f64(),
+                cell["tickets"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let cell = |a: &str, b: &str, n, arr, nrr, tickets| {
+        (a.to_string(), b.to_string(), n, arr, nrr, tickets)
+    };
+    assert_eq!(
+        cells,
+        vec![
+            // a1: 150 now vs 100 a year ago.
+            cell("SMB", "active", 1, 1800.0, Some(1.5), 0),
+            // a2: 800 vs 1000, and the one ticket (2026-10-01, inside the 12 months).
+            cell("Mid-Market", "at-risk", 1, 9600.0, Some(0.8), 1),
+            // a3: new this month, so no NRR.
+            cell("Enterprise", "active", 1, 2400.0, None, 0),
+            // a4: no employee count; paid 50 a year ago, nothing now.
+            cell("(unassigned)", "at-risk", 1, 0.0, Some(0.0), 0),
+        ]
+    );
+    assert_eq!(json["tickets"], 1);
+    assert_eq!(json["cells"][1]["share_of_tickets"], 1.0);
+
+    let stdout = dir.command(&["matrix", "size", "health"]).stdout();
+    assert!(stdout.contains("Mid-Market    at-risk"), "{stdout}");
+    let stderr = dir.command(&["matrix", "size", "nope"]).failure();
+    assert!(
+        stderr.contains("nope: no segmentation of that name"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the project has: size, health"), "{stderr}");
+    let stderr = dir.command(&["matrix", "size"]).failure();
+    assert!(stderr.contains("SEGMENTATION"), "{stderr}");
+}
+
+#[test]
+fn cohorts_measure_retention_from_the_signup_month() {
+    let dir = Dir::fixture("tiny");
+    let stdout = dir
+        .command(&["cohorts", "--segmentation", "health", "--json"])
+        .stdout();
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let all = &json["groups"][0];
+    assert!(all["segment"].is_null());
+    let summary: Vec<(String, u64, u64)> = all["cohorts"]
+        .as_array()
+        .expect("cohorts")
+        .iter()
+        .map(|c| {
+            (
+                c["cohort"].as_str().unwrap_or_default().to_string(),
+                c["accounts"].as_u64().unwrap_or_default(),
+                c["paying"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // Only a3 pays in its signup month (2026-10, 200); a1 and a2 start paying
+    // later and a4 never in its signup month, so their cohorts have no base.
+    assert_eq!(
+        summary,
+        vec![
+            ("2024-03".to_string(), 1, 0),
+            ("2025-01".to_string(), 1, 0),
+            ("2025-06".to_string(), 1, 0),
+            ("2026-10".to_string(), 1, 1),
+        ]
+    );
+    assert_eq!(
+        all["cohorts"][3]["logo_retention"],
+        serde_json::json!([1.0])
+    );
+    assert_eq!(
+        all["cohorts"][0]["logo_retention"].as_array().map(Vec::len),
+        Some(32)
+    );
+    // Then one group per health segment: at-risk holds a2 and a4.
+    assert_eq!(json["groups"][1]["segment"], "at-risk");
+    assert_eq!(
+        json["groups"][1]["cohorts"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Without revenue there is nothing to retain.
+    dir.edit("strata.toml", "revenue = \"revenue.csv\"\n", "");
+    let stderr = dir.command(&["cohorts"]).failure();
+    assert!(stderr.contains("no revenue table"), "{stderr}");
+}
