@@ -209,3 +209,104 @@ pub fn cohort_tables(report: &CohortReport) -> String {
     }
     out
 }
+
+/// Arguments of `strata themes`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  strata themes                               needs themes of every verbatim, k chosen from 2..8
+  strata themes --k 6 --out out               six themes, also written to out/themes.json")]
+pub struct ThemesArgs {
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// Number of themes (2 to 20); default: chosen from 2..8.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(2..=20))]
+    k: Option<u8>,
+    /// Override the project's as_of date (YYYY-MM-DD).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Also write OUT/themes.json.
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `strata themes`.
+pub async fn run_themes(args: ThemesArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.project)?;
+    let observer = progress::PhaseProgress::new();
+    let report = pipeline::themes(
+        &project,
+        &RunOptions { as_of: args.as_of },
+        args.k.map(usize::from),
+        &observer,
+    )
+    .await?;
+    observer.finish_all();
+    let json = serde_json::to_string_pretty(&report)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", themes_report(&report));
+    }
+    write_json(args.out.as_deref(), "themes.json", &json)
+}
+
+/// The k tried, then each theme with its numbers and representative verbatims.
+pub fn themes_report(report: &pipeline::ThemesReport) -> String {
+    let themes = &report.themes;
+    let mut out = format!(
+        "as of {}: {} verbatims, {} terms\n",
+        report.as_of, themes.verbatims, themes.vocabulary
+    );
+    if !themes.scores.is_empty() {
+        let rows: Vec<Vec<String>> = themes
+            .scores
+            .iter()
+            .map(|score| {
+                vec![
+                    score.k.to_string(),
+                    format!("{:.3}", score.silhouette),
+                    format!("{:.3}", score.stability),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&render::table(
+            &["k", "silhouette", "stability (ARI)"],
+            &rows,
+        ));
+    }
+    let _ = writeln!(out, "\n{}\n", themes.explanation);
+    if themes.themes.is_empty() {
+        return out;
+    }
+    let rows: Vec<Vec<String>> = themes
+        .themes
+        .iter()
+        .map(|theme| {
+            vec![
+                theme.name.clone(),
+                theme.verbatims.to_string(),
+                theme.accounts.to_string(),
+                theme
+                    .nps
+                    .map_or_else(|| "–".to_string(), |n| format!("{n:+.0}")),
+                percent(theme.detractor_share),
+            ]
+        })
+        .collect();
+    out.push_str(&render::table(
+        &["theme", "verbatims", "accounts", "NPS", "detractors"],
+        &rows,
+    ));
+    for theme in &themes.themes {
+        let _ = writeln!(out, "\n{} ({})", theme.name, theme.terms.join(", "));
+        for text in &theme.representatives {
+            let _ = writeln!(out, "  \"{text}\"");
+        }
+    }
+    out
+}

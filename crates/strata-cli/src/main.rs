@@ -146,6 +146,12 @@ enum Command {
     Matrix(analyses::MatrixArgs),
     /// Cohort retention: signup-month cohorts x months since signup, logo and revenue, per segment.
     Cohorts(analyses::CohortArgs),
+    /// Needs themes in the feedback verbatims: TF-IDF and spherical k-means, named by their top terms.
+    ///
+    /// Shows each theme's verbatims, accounts (whose dominant need it is), NPS,
+    /// detractor share and the verbatims nearest its centre; says "no stable
+    /// themes found" when the texts do not fall into topics.
+    Themes(analyses::ThemesArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
 }
@@ -278,6 +284,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Icp(args) => icp::run(args).await,
         Command::Matrix(args) => analyses::run_matrix(args).await,
         Command::Cohorts(args) => analyses::run_cohorts(args).await,
+        Command::Themes(args) => analyses::run_themes(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -30,5 +30,6 @@ pub mod project;
 pub mod rules;
 pub mod segment;
 pub mod sources;
+pub mod themes;
 
 pub use error::{Error, Result};

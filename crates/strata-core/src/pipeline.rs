@@ -940,3 +940,74 @@ pub async fn icp(
         sql,
     })
 }
+
+/// What `strata themes` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ThemesReport {
+    /// The as-of date used, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// The themes, or why there are none.
+    #[serde(flatten)]
+    pub themes: crate::themes::Themes,
+    /// Per account (feature-table order): its dominant theme's name.
+    #[serde(skip)]
+    pub account_themes: Vec<Option<String>>,
+    /// Per verbatim (the order of the themes' labels): its feedback row.
+    #[serde(skip)]
+    pub verbatim_rows: Vec<usize>,
+}
+
+/// Needs themes of the feedback verbatims up to the end of the as-of day.
+pub async fn themes(
+    project: &Project,
+    options: &RunOptions,
+    k: Option<usize>,
+    observer: &dyn Observer,
+) -> Result<ThemesReport> {
+    let ctx = session(project)?;
+    let prepared = prepare(&ctx, project, options, observer).await?;
+    observer.phase_finished(Phase::Segments);
+    observer.phase_started(Phase::Measures);
+    let Some(feedback) = &prepared.sources.feedback else {
+        return Err(Error::invalid(
+            Problem::new(
+                "themes",
+                "the project has no feedback table, so there are no verbatims",
+            )
+            .with_help("add `feedback = \"...\"` under [sources]"),
+        ));
+    };
+    let t_end = i64::from(day_number(prepared.as_of) + 1) * 86_400_000_000;
+    let (verbatim_rows, verbatims): (Vec<usize>, Vec<crate::themes::Verbatim>) =
+        (0..feedback.account_idx.len())
+            .filter(|&row| feedback.ts_micros[row] < t_end)
+            .filter_map(|row| {
+                let text = feedback.text[row].as_deref()?.trim();
+                (!text.is_empty()).then(|| {
+                    (
+                        row,
+                        crate::themes::Verbatim {
+                            account_idx: feedback.account_idx[row],
+                            text: text.to_string(),
+                            score: (feedback.channel[row] == "nps")
+                                .then_some(feedback.score[row])
+                                .flatten(),
+                        },
+                    )
+                })
+            })
+            .unzip();
+    let themes = crate::themes::find_themes(&verbatims, prepared.sources.accounts.ids.len(), k, 0);
+    let account_themes = themes
+        .dominant
+        .iter()
+        .map(|theme| theme.map(|idx| themes.themes[idx].name.clone()))
+        .collect();
+    observer.phase_finished(Phase::Measures);
+    Ok(ThemesReport {
+        as_of: prepared.as_of.to_string(),
+        themes,
+        account_themes,
+        verbatim_rows,
+    })
+}

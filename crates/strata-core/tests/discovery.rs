@@ -295,3 +295,67 @@ fn clusters_recover_the_hidden_archetypes_and_freeze_exactly() {
         "{by_sql_disagreements} differ by SQL"
     );
 }
+
+#[test]
+fn themes_recover_the_needs_behind_the_verbatims() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = demo_project(dir.path(), 1_500);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let report = runtime
+        .block_on(pipeline::themes(
+            &project,
+            &RunOptions::default(),
+            None,
+            &pipeline::Quiet,
+        ))
+        .expect("themes");
+    assert!(
+        !report.themes.themes.is_empty(),
+        "{} {:?}",
+        report.themes.explanation,
+        report.themes.scores
+    );
+    // Each verbatim's theme vs the need the generator wrote it about.
+    let truth =
+        std::fs::read_to_string(dir.path().join("data/truth_verbatims.csv")).expect("truth");
+    let need_of_row: std::collections::HashMap<usize, String> = truth
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (row, need) = line.split_once(',')?;
+            Some((row.parse().ok()?, need.to_string()))
+        })
+        .collect();
+    let mut needs: Vec<String> = Vec::new();
+    let (mut found, mut planted) = (Vec::new(), Vec::new());
+    for (label, row) in report.themes.labels.iter().zip(&report.verbatim_rows) {
+        let (Some(label), Some(need)) = (label, need_of_row.get(row)) else {
+            continue;
+        };
+        found.push(*label);
+        planted.push(needs.iter().position(|n| n == need).unwrap_or_else(|| {
+            needs.push(need.clone());
+            needs.len() - 1
+        }));
+    }
+    assert!(
+        found.len() * 10 >= report.verbatim_rows.len() * 9,
+        "most verbatims get a theme"
+    );
+    let names: Vec<&str> = report
+        .themes
+        .themes
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let ari = adjusted_rand_index(&found, &planted).expect("ari");
+    assert!(
+        ari >= 0.7,
+        "ARI {ari}; themes {names:?}; {}",
+        report.themes.explanation
+    );
+    // Accounts without verbatims are unassigned, not guessed.
+    let with_text: std::collections::BTreeSet<usize> = (0..report.verbatim_rows.len()).collect();
+    assert!(with_text.len() <= report.account_themes.len() * 10);
+    assert!(report.account_themes.iter().any(Option::is_none));
+}

@@ -55,6 +55,8 @@ pub(crate) struct FeedbackRow {
     pub(crate) score: Option<u8>,
     /// Verbatim text, if any.
     pub(crate) text: Option<String>,
+    /// The need the text is about (hidden truth).
+    pub(crate) need: Need,
 }
 
 /// Words and sentences of one need theme. Templates refer to the slot lists
@@ -369,6 +371,7 @@ pub(crate) fn generate_feedback(
             user_idx,
             score,
             text,
+            need,
         });
     }
     rows.sort();

@@ -149,7 +149,7 @@ pub struct DemoSummary {
     pub n_revenue_rows: usize,
     /// Rows of `feedback.csv`.
     pub n_feedback_rows: usize,
-    /// The files written, in the order they were written, `truth.csv` last.
+    /// The files written, in the order they were written, the hidden truth last.
     pub files: Vec<PathBuf>,
 }
 
@@ -219,6 +219,9 @@ pub fn generate(
         &truth_csv(&accounts, &feedback_by_account, calendar.as_of_day),
     )?;
     files.push(truth_path);
+    let verbatims_path = data_dir.join("truth_verbatims.csv");
+    write_file(&verbatims_path, &truth_verbatims_csv(&feedback_by_account))?;
+    files.push(verbatims_path);
 
     Ok(DemoSummary {
         n_accounts: accounts.len(),
@@ -341,6 +344,19 @@ pub fn project_file(dir: &Path, as_of: NaiveDate) -> Result<String> {
     let detected = crate::project::detect_sources(dir)?;
     let text = crate::project::render_project_file(&detected, Some(as_of));
     Ok(text.replacen("# integrations_60d = {", "integrations_60d = {", 1))
+}
+
+/// `truth_verbatims.csv`: the need each verbatim of `feedback.csv` is about,
+/// by data row (0-based, in file order), for rows with text.
+fn truth_verbatims_csv(feedback_by_account: &[Vec<FeedbackRow>]) -> String {
+    let mut out = String::from("row,need\n");
+    for (row, feedback) in feedback_by_account.iter().flatten().enumerate() {
+        if feedback.text.is_some() {
+            // Writing into a String cannot fail.
+            let _ = writeln!(out, "{row},{}", feedback.need.name());
+        }
+    }
+    out
 }
 
 /// Days after a churn by which an account's usage has faded away.
@@ -569,6 +585,7 @@ mod tests {
             "revenue.csv",
             "feedback.csv",
             "truth.csv",
+            "truth_verbatims.csv",
         ];
         for name in names {
             let first_bytes = std::fs::read(first.dir.path().join(name)).unwrap();
@@ -588,7 +605,8 @@ mod tests {
                 "revenue.csv",
                 "events.parquet",
                 "feedback.csv",
-                "truth.csv"
+                "truth.csv",
+                "truth_verbatims.csv"
             ]
         );
         let leftovers = std::fs::read_dir(first.dir.path()).unwrap().count();
