@@ -227,7 +227,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| match &s.method {
                     strata_core::segment::Method::Rules { segments, .. } => segments.len(),
-                    strata_core::segment::Method::Clusters(_) => 0,
+                    strata_core::segment::Method::Clusters(_)
+                    | strata_core::segment::Method::Themes { .. } => 0,
                 })
                 .sum();
             println!(

@@ -113,3 +113,42 @@ fn cohorts_measure_retention_from_the_signup_month() {
     let stderr = dir.command(&["cohorts"]).failure();
     assert!(stderr.contains("no revenue table"), "{stderr}");
 }
+
+#[test]
+fn needs_themes_are_a_segmentation_to_cross() {
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "600", "--no-run"])
+        .success();
+    assert!(dir.read("strata.toml").contains("kind = \"themes\""));
+    let stdout = dir.command(&["run", "--out", "out"]).stdout();
+    assert!(stdout.contains("needs (themes)"), "{stdout}");
+    let memberships = dir.read("out/memberships.csv");
+    let themed = memberships
+        .lines()
+        .filter(|line| line.contains(",needs,") && line.contains(" / "))
+        .count();
+    let unthemed = memberships
+        .lines()
+        .filter(|line| line.ends_with(",needs,"))
+        .count();
+    // Most demo accounts wrote something; those who did not are unassigned.
+    assert!(
+        themed > 300 && unthemed > 0,
+        "{themed} themed, {unthemed} not"
+    );
+    let stdout = dir
+        .command(&["matrix", "size", "behavior", "needs"])
+        .stdout();
+    assert!(
+        stdout.contains("size x behavior x needs crossed"),
+        "{stdout}"
+    );
+
+    // Without a feedback table a themes segmentation cannot work.
+    dir.edit("strata.toml", "feedback = \"data/feedback.csv\"", "");
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(
+        stderr.contains("kind = \"themes\" needs a feedback table"),
+        "{stderr}"
+    );
+}

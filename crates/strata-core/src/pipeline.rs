@@ -309,7 +309,7 @@ async fn prepare_and_assign(
     let ctx = session(project)?;
     let mut prepared = prepare(&ctx, project, options, observer).await?;
     let mut warnings = std::mem::take(&mut prepared.warnings);
-    let assignments = segment::assign(
+    let mut assignments = segment::assign(
         &ctx,
         &prepared.features,
         &prepared.segmentations,
@@ -317,9 +317,65 @@ async fn prepare_and_assign(
         &mut warnings,
     )
     .await?;
+    for (checked, assignment) in prepared.segmentations.iter().zip(assignments.iter_mut()) {
+        if let Method::Themes { k } = checked.method {
+            let (_, verbatims) = verbatims(&prepared.sources, prepared.as_of);
+            let themes =
+                crate::themes::find_themes(&verbatims, prepared.sources.accounts.ids.len(), k, 0);
+            if themes.themes.is_empty() {
+                warnings.push(Problem::new(
+                    format!("segmentation `{}`", checked.name),
+                    format!("{}: every account is unassigned", themes.explanation),
+                ));
+            }
+            assignment.segments = themes
+                .themes
+                .iter()
+                .map(|theme| segment::AssignedSegment {
+                    name: theme.name.clone(),
+                    rule: String::new(),
+                    description: Some(format!(
+                        "dominant feedback theme: {} ({} verbatims)",
+                        theme.terms.join(", "),
+                        theme.verbatims
+                    )),
+                })
+                .collect();
+            assignment.membership = themes.dominant;
+        }
+    }
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
     Ok((prepared, assignments))
+}
+
+/// The feedback verbatims before the end of the as-of day, with their rows.
+pub fn verbatims(
+    sources: &Sources,
+    as_of: NaiveDate,
+) -> (Vec<usize>, Vec<crate::themes::Verbatim>) {
+    let Some(feedback) = &sources.feedback else {
+        return (Vec::new(), Vec::new());
+    };
+    let t_end = i64::from(day_number(as_of) + 1) * 86_400_000_000;
+    (0..feedback.account_idx.len())
+        .filter(|&row| feedback.ts_micros[row] < t_end)
+        .filter_map(|row| {
+            let text = feedback.text[row].as_deref()?.trim();
+            (!text.is_empty()).then(|| {
+                (
+                    row,
+                    crate::themes::Verbatim {
+                        account_idx: feedback.account_idx[row],
+                        text: text.to_string(),
+                        score: (feedback.channel[row] == "nps")
+                            .then_some(feedback.score[row])
+                            .flatten(),
+                    },
+                )
+            })
+        })
+        .unzip()
 }
 
 /// Tickets per account (feedback rows with channel `ticket`) in the trailing
@@ -968,7 +1024,7 @@ pub async fn themes(
     let prepared = prepare(&ctx, project, options, observer).await?;
     observer.phase_finished(Phase::Segments);
     observer.phase_started(Phase::Measures);
-    let Some(feedback) = &prepared.sources.feedback else {
+    if prepared.sources.feedback.is_none() {
         return Err(Error::invalid(
             Problem::new(
                 "themes",
@@ -976,27 +1032,8 @@ pub async fn themes(
             )
             .with_help("add `feedback = \"...\"` under [sources]"),
         ));
-    };
-    let t_end = i64::from(day_number(prepared.as_of) + 1) * 86_400_000_000;
-    let (verbatim_rows, verbatims): (Vec<usize>, Vec<crate::themes::Verbatim>) =
-        (0..feedback.account_idx.len())
-            .filter(|&row| feedback.ts_micros[row] < t_end)
-            .filter_map(|row| {
-                let text = feedback.text[row].as_deref()?.trim();
-                (!text.is_empty()).then(|| {
-                    (
-                        row,
-                        crate::themes::Verbatim {
-                            account_idx: feedback.account_idx[row],
-                            text: text.to_string(),
-                            score: (feedback.channel[row] == "nps")
-                                .then_some(feedback.score[row])
-                                .flatten(),
-                        },
-                    )
-                })
-            })
-            .unzip();
+    }
+    let (verbatim_rows, verbatims) = verbatims(&prepared.sources, prepared.as_of);
     let themes = crate::themes::find_themes(&verbatims, prepared.sources.accounts.ids.len(), k, 0);
     let account_themes = themes
         .dominant

@@ -213,6 +213,16 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          \x20 { name = \"healthy\", when = \"TRUE\" },\n\
          ]\n",
     );
+    if has(TableKind::Feedback) {
+        out.push_str(
+            "\n# Needs: each account's dominant theme in its feedback verbatims (NPS comments,\n\
+             # surveys, tickets), themes found by `strata themes`. Accounts without verbatims\n\
+             # are unassigned. Optional: k = 6.\n\
+             [[segmentation]]\n\
+             name = \"needs\"\n\
+             kind = \"themes\"\n",
+        );
+    }
     out
 }
 
@@ -273,6 +283,7 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(names, ["size", "acv", "usage", "behavior", "health"]);
+        // No feedback table here, so no needs segmentation.
     }
 
     #[test]

@@ -347,6 +347,11 @@ pub enum SegmentationKind {
     },
     /// k-means on behavioral features.
     Clusters(ClusterDef),
+    /// Each account's dominant needs theme in its feedback verbatims.
+    Themes {
+        /// Number of themes; `None` chooses from 2..=8.
+        k: Option<usize>,
+    },
 }
 
 impl SegmentationKind {
@@ -355,6 +360,7 @@ impl SegmentationKind {
         match self {
             SegmentationKind::Rules { .. } => "rules",
             SegmentationKind::Clusters(_) => "clusters",
+            SegmentationKind::Themes { .. } => "themes",
         }
     }
 }
@@ -816,6 +822,33 @@ fn validate_segmentations(
                     continue;
                 }
             }
+            "themes" => {
+                let extra = !raw.segments.is_empty()
+                    || raw.model.is_some()
+                    || raw.features.is_some()
+                    || !raw.weights.is_empty()
+                    || raw.seed.is_some();
+                if extra {
+                    problems.push(
+                        Problem::new(
+                            &location,
+                            "a themes segmentation takes only `k` (and `description`)",
+                        )
+                        .with_help("remove segments, model, features, weights and seed"),
+                    );
+                    continue;
+                }
+                let k = match cluster_count(raw.k.as_ref(), &location, problems) {
+                    ClusterCount::Auto => None,
+                    ClusterCount::Fixed(k) => Some(k),
+                };
+                segmentations.push(Segmentation {
+                    name,
+                    description: raw.description,
+                    kind: SegmentationKind::Themes { k },
+                });
+                continue;
+            }
             "clusters" => {
                 if let Some(def) = validate_clusters(&raw, &location, problems) {
                     segmentations.push(Segmentation {
@@ -829,7 +862,7 @@ fn validate_segmentations(
             other => {
                 problems.push(
                     Problem::new(&location, format!("unknown kind `{other}`"))
-                        .with_help("use kind = \"rules\" or kind = \"clusters\""),
+                        .with_help("use kind = \"rules\", \"clusters\" or \"themes\""),
                 );
                 continue;
             }
@@ -883,6 +916,31 @@ fn validate_segmentations(
     segmentations
 }
 
+/// `k` of a clusters or themes segmentation: `"auto"` (or absent) or a number.
+fn cluster_count(
+    value: Option<&toml::Value>,
+    location: &str,
+    problems: &mut Vec<Problem>,
+) -> ClusterCount {
+    let k_help = format!("write k = \"auto\" or a number from 2 to {MAX_CLUSTERS}");
+    let k_text = match value {
+        None => Ok("auto".to_string()),
+        Some(toml::Value::String(text)) => Ok(text.clone()),
+        Some(toml::Value::Integer(k)) => Ok(k.to_string()),
+        Some(other) => Err(format!(
+            "expected \"auto\" or a number, found {}",
+            other.type_str()
+        )),
+    };
+    match k_text.and_then(|text| ClusterCount::parse(&text)) {
+        Ok(k) => k,
+        Err(message) => {
+            problems.push(Problem::new(format!("{location}: k"), message).with_help(k_help));
+            ClusterCount::Auto
+        }
+    }
+}
+
 fn validate_clusters(
     raw: &RawSegmentation,
     location: &str,
@@ -919,23 +977,7 @@ fn validate_clusters(
             ));
         }
     }
-    let k_help = format!("write k = \"auto\" or a number from 2 to {MAX_CLUSTERS}");
-    let k_text = match &raw.k {
-        None => Ok("auto".to_string()),
-        Some(toml::Value::String(text)) => Ok(text.clone()),
-        Some(toml::Value::Integer(k)) => Ok(k.to_string()),
-        Some(other) => Err(format!(
-            "expected \"auto\" or a number, found {}",
-            other.type_str()
-        )),
-    };
-    let k = match k_text.and_then(|text| ClusterCount::parse(&text)) {
-        Ok(k) => k,
-        Err(message) => {
-            problems.push(Problem::new(format!("{location}: k"), message).with_help(k_help));
-            ClusterCount::Auto
-        }
-    };
+    let k = cluster_count(raw.k.as_ref(), location, problems);
     for (feature, weight) in &raw.weights {
         if !features.contains(feature) {
             problems.push(

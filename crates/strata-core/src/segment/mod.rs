@@ -55,6 +55,12 @@ pub enum Method {
     },
     /// k-means; its segments exist only after fitting.
     Clusters(ClusterDef),
+    /// Dominant feedback theme; its segments exist only after the text is
+    /// clustered (by the pipeline, which holds the feedback).
+    Themes {
+        /// Number of themes; `None` chooses.
+        k: Option<usize>,
+    },
 }
 
 /// Checks every rule of every segmentation against `schema`, collecting all
@@ -75,6 +81,23 @@ pub fn check_segmentations(
                 let location = format!("strata.toml: segmentation `{}`", segmentation.name);
                 problems.extend(discover::check_features(&def.features, schema, &location));
                 Method::Clusters(def.clone())
+            }
+            SegmentationKind::Themes { k } => {
+                if project
+                    .source(crate::project::TableKind::Feedback)
+                    .is_none()
+                {
+                    problems.push(
+                        Problem::new(
+                            format!("strata.toml: segmentation `{}`", segmentation.name),
+                            "kind = \"themes\" needs a feedback table with verbatims",
+                        )
+                        .with_help(
+                            "add `feedback = \"...\"` under [sources], or remove the segmentation",
+                        ),
+                    );
+                }
+                Method::Themes { k: *k }
             }
         };
         checked.push(CheckedSegmentation {
@@ -190,6 +213,15 @@ pub async fn assign(
                         })
                         .collect(),
                     membership: Vec::with_capacity(n_rows),
+                    discovery: None,
+                });
+            }
+            Method::Themes { .. } => {
+                // Filled in by the pipeline, which holds the feedback.
+                assignments[idx] = Some(Assignment {
+                    segmentation: segmentation.name.clone(),
+                    segments: Vec::new(),
+                    membership: vec![None; n_rows],
                     discovery: None,
                 });
             }
