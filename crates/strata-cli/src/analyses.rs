@@ -310,3 +310,132 @@ pub fn themes_report(report: &pipeline::ThemesReport) -> String {
     }
     out
 }
+
+/// Arguments of `strata roadmap`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  strata roadmap --segmentation behavior
+  strata roadmap --segmentation size --out out     also write out/roadmap.json")]
+pub struct RoadmapArgs {
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// The segmentation to plan for.
+    #[arg(long)]
+    segmentation: String,
+    /// Override the project's as_of date (YYYY-MM-DD).
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Also write OUT/roadmap.json.
+    #[arg(long, value_name = "OUT")]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `strata roadmap`.
+pub async fn run_roadmap(args: RoadmapArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.project)?;
+    let observer = progress::PhaseProgress::new();
+    let report = pipeline::roadmap(
+        &project,
+        &RunOptions { as_of: args.as_of },
+        &args.segmentation,
+        &observer,
+    )
+    .await?;
+    observer.finish_all();
+    let json = serde_json::to_string_pretty(&report)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", roadmap_report(&report));
+    }
+    write_json(args.out.as_deref(), "roadmap.json", &json)
+}
+
+/// Each segment's role, what it relies on, ignores and needs; then the paragraph.
+pub fn roadmap_report(report: &pipeline::RoadmapReport) -> String {
+    let roadmap = &report.roadmap;
+    let mut out = format!(
+        "as of {}: roadmap for `{}` (needs: {})\n",
+        report.as_of, roadmap.segmentation, report.themes
+    );
+    for segment in &roadmap.segments {
+        let role = if roadmap.core.as_deref() == Some(segment.segment.as_str()) {
+            "CORE, priority"
+        } else if segment.priority {
+            "priority"
+        } else {
+            "maintenance"
+        };
+        let _ = writeln!(
+            out,
+            "\n{} [{role}]: {} of ARR, NRR {}",
+            segment.segment,
+            percent(segment.share_of_arr),
+            percent(segment.nrr)
+        );
+        if let Some(share) = segment.share_of_net_new_arr {
+            let verdict = if share >= strata_core::roadmap::PRIORITY_NET_NEW_BAR {
+                "meets"
+            } else {
+                "below"
+            };
+            let _ = writeln!(
+                out,
+                "  net new ARR, last 12 months: {} of the base ({verdict} the {:.0}% bar)",
+                percent(Some(share)),
+                strata_core::roadmap::PRIORITY_NET_NEW_BAR * 100.0
+            );
+        }
+        let relies: Vec<String> = segment
+            .relies_on
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} ({} use it, {})",
+                    u.feature,
+                    percent(Some(u.share)),
+                    u.lift
+                        .map_or_else(|| "only them".to_string(), |l| format!("{l:.1}x the rest"))
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  relies on: {}",
+            if relies.is_empty() {
+                "–".to_string()
+            } else {
+                relies.join("; ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "  does not use (< 5%): {}",
+            if segment.does_not_use.is_empty() {
+                "–".to_string()
+            } else {
+                segment.does_not_use.join(", ")
+            }
+        );
+        let needs: Vec<String> = segment
+            .unmet_needs
+            .iter()
+            .map(|n| format!("{} ({:.1}x the base)", n.theme, n.ratio))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  unmet needs: {}",
+            if needs.is_empty() {
+                "–".to_string()
+            } else {
+                needs.join("; ")
+            }
+        );
+    }
+    let _ = writeln!(out, "\n{}", roadmap.recommendation);
+    out
+}

@@ -152,6 +152,13 @@ enum Command {
     /// detractor share and the verbatims nearest its centre; says "no stable
     /// themes found" when the texts do not fall into topics.
     Themes(analyses::ThemesArgs),
+    /// Segments to roadmap: the core segment, what each relies on, ignores and needs, priorities.
+    ///
+    /// The core segment has the highest NRR among segments holding 10% of ARR;
+    /// features relied on are events used by 20%+ of a segment with the highest
+    /// lift over the rest; unmet needs are feedback themes over-represented in
+    /// its verbatims (detractors count twice). Ends with a recommendation.
+    Roadmap(analyses::RoadmapArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
 }
@@ -286,6 +293,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Matrix(args) => analyses::run_matrix(args).await,
         Command::Cohorts(args) => analyses::run_cohorts(args).await,
         Command::Themes(args) => analyses::run_themes(args).await,
+        Command::Roadmap(args) => analyses::run_roadmap(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

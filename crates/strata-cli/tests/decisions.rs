@@ -152,3 +152,50 @@ fn needs_themes_are_a_segmentation_to_cross() {
         "{stderr}"
     );
 }
+
+#[test]
+fn roadmap_names_the_core_segment_and_what_to_invest_in() {
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "600", "--no-run"])
+        .success();
+    let stdout = dir
+        .command(&["roadmap", "--segmentation", "behavior", "--out", "out"])
+        .stdout();
+    for expected in [
+        "[CORE, priority]",
+        "relies on:",
+        "does not use (< 5%):",
+        "unmet needs:",
+        "Our core segment is",
+        "Invest in",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&dir.read("out/roadmap.json")).expect("roadmap.json");
+    let core = json["core"].as_str().expect("a core segment");
+    let segments = json["segments"].as_array().expect("segments");
+    let core_row = segments
+        .iter()
+        .find(|s| s["segment"] == core)
+        .expect("core row");
+    assert_eq!(core_row["priority"], true);
+    assert!(core_row["share_of_net_new_arr"].is_number());
+    // The core holds at least 10% of ARR and no such segment has a higher NRR.
+    let core_nrr = core_row["nrr"].as_f64().unwrap_or_default();
+    for segment in segments {
+        if segment["share_of_arr"].as_f64().unwrap_or_default() >= 0.10 {
+            assert!(
+                segment["nrr"].as_f64().unwrap_or_default() <= core_nrr,
+                "{segment}"
+            );
+        }
+    }
+    let stderr = dir
+        .command(&["roadmap", "--segmentation", "nope"])
+        .failure();
+    assert!(stderr.contains("no segmentation of that name"), "{stderr}");
+}

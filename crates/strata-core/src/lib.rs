@@ -27,6 +27,7 @@ pub mod ml;
 pub mod outputs;
 pub mod pipeline;
 pub mod project;
+pub mod roadmap;
 pub mod rules;
 pub mod segment;
 pub mod sources;

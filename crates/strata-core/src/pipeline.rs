@@ -1048,3 +1048,85 @@ pub async fn themes(
         verbatim_rows,
     })
 }
+
+/// What `strata roadmap` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoadmapReport {
+    /// The as-of date used, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// How the needs were found.
+    pub themes: String,
+    /// The roadmap.
+    #[serde(flatten)]
+    pub roadmap: crate::roadmap::Roadmap,
+}
+
+/// The roadmap of segmentation `name`: core segment, features relied on and
+/// unused (28-day per-event counts), unmet needs (feedback themes), priority.
+pub async fn roadmap(
+    project: &Project,
+    options: &RunOptions,
+    name: &str,
+    observer: &dyn Observer,
+) -> Result<RoadmapReport> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    observer.phase_started(Phase::Measures);
+    let assignment = find_assignment(&assignments, name)?;
+    let revenue = account_revenue(&prepared.sources, prepared.as_of);
+    let nps = nps_answers(&prepared.sources, prepared.as_of);
+    let segments: Vec<String> = assignment.segments.iter().map(|s| s.name.clone()).collect();
+    let economics =
+        measures::segment_economics(&revenue, &nps, &assignment.membership, segments.len())?;
+    let mut features = Vec::new();
+    for def in &prepared.features.defs {
+        let Some(event) = def
+            .name
+            .strip_prefix("event_")
+            .and_then(|rest| rest.strip_suffix("_28d"))
+        else {
+            continue;
+        };
+        if let Some(column) = prepared.features.batch.column_by_name(&def.name)
+            && let Ok(counts) = datafusion::arrow::compute::cast(column, &DataType::Int64)
+        {
+            let counts = counts.as_primitive::<Int64Type>();
+            let used = (0..counts.len())
+                .map(|row| counts.is_valid(row) && counts.value(row) > 0)
+                .collect();
+            features.push((event.to_string(), used));
+        }
+    }
+    let (_, verbatims) = verbatims(&prepared.sources, prepared.as_of);
+    let themes = crate::themes::find_themes(&verbatims, revenue.len(), None, 0);
+    let labelled: Vec<(usize, usize, bool)> = verbatims
+        .iter()
+        .zip(&themes.labels)
+        .filter_map(|(verbatim, label)| {
+            label.map(|theme| {
+                (
+                    verbatim.account_idx,
+                    theme,
+                    verbatim.score.is_some_and(|score| score <= 6),
+                )
+            })
+        })
+        .collect();
+    let theme_names: Vec<String> = themes.themes.iter().map(|t| t.name.clone()).collect();
+    let roadmap = crate::roadmap::roadmap(&crate::roadmap::RoadmapInputs {
+        segmentation: name,
+        segments: &segments,
+        economics: &economics.segments,
+        membership: &assignment.membership,
+        features: &features,
+        themes: &theme_names,
+        verbatims: &labelled,
+    });
+    observer.phase_finished(Phase::Measures);
+    Ok(RoadmapReport {
+        as_of: prepared.as_of.to_string(),
+        themes: themes.explanation,
+        roadmap,
+    })
+}

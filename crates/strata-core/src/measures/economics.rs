@@ -48,7 +48,7 @@ pub struct AccountRevenue {
 
 /// Economics of one group of accounts: a segment, the unassigned accounts or
 /// the whole base.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Economics {
     /// Accounts in the group.
     pub accounts: usize,
