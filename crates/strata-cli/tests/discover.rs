@@ -98,6 +98,15 @@ fn discover_freeze_run_and_check() {
         );
         for segment in segmentation["segments"].as_array().expect("segments") {
             assert!(segment["quality"]["revenue_share"].is_number(), "{segment}");
+            if segment["accounts"].as_u64().unwrap_or_default() > 0 {
+                let narrative = segment["persona"]["narrative"].as_str().unwrap_or_default();
+                assert!(narrative.starts_with("Typically a"), "{segment}");
+                assert!(
+                    segment["persona"]["traits"]
+                        .as_array()
+                        .is_some_and(|t| !t.is_empty())
+                );
+            }
         }
     }
     let behavior = &json["segmentations"]

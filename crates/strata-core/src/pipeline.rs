@@ -88,6 +88,9 @@ pub struct SegmentResult {
     pub economics: Economics,
     /// Cohesion, revenue share, detectability, score.
     pub quality: SegmentQuality,
+    /// The typical account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<crate::measures::persona::Persona>,
 }
 
 /// One segmentation's result.
@@ -641,6 +644,28 @@ pub fn signup_attributes(features: &FeatureTable) -> Vec<SignupColumn> {
     attributes
 }
 
+/// Every numeric feature (not the row index), as floats with NULLs.
+fn numeric_columns(features: &FeatureTable) -> Vec<(String, Vec<Option<f64>>)> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    features
+        .defs
+        .iter()
+        .filter(|def| def.value_type.is_numeric())
+        .filter_map(|def| {
+            let column = features.batch.column_by_name(&def.name)?;
+            let values = datafusion::arrow::compute::cast(column, &DataType::Float64).ok()?;
+            let values = values.as_primitive::<Float64Type>();
+            Some((
+                def.name.clone(),
+                (0..values.len())
+                    .map(|row| values.is_valid(row).then(|| values.value(row)))
+                    .collect(),
+            ))
+        })
+        .collect()
+}
+
 /// The engagement score of every account: the mean of its transformed
 /// activity features.
 fn engagement(names: &[String], behavior: &Matrix<f64>) -> (Vec<String>, Vec<Option<f64>>) {
@@ -712,6 +737,7 @@ struct MeasureContext<'a> {
     nps: Vec<NpsAnswer>,
     behavior: Option<(Vec<String>, Matrix<f64>)>,
     signup: Vec<SignupColumn>,
+    numeric: Vec<(String, Vec<Option<f64>>)>,
 }
 
 impl<'a> MeasureContext<'a> {
@@ -722,6 +748,7 @@ impl<'a> MeasureContext<'a> {
             nps: nps_answers(&prepared.sources, prepared.as_of),
             behavior: behavior_space(&prepared.features),
             signup: signup_attributes(&prepared.features),
+            numeric: numeric_columns(&prepared.features),
         }
     }
 
@@ -764,12 +791,29 @@ impl<'a> MeasureContext<'a> {
             ),
             _ => None,
         };
+        let mut columns: Vec<crate::measures::persona::Column<'_>> = self
+            .numeric
+            .iter()
+            .map(|(name, values)| crate::measures::persona::Column::Numeric(name, values))
+            .collect();
+        for attribute in &self.signup {
+            if let SignupColumn::Categorical(name, values) = attribute {
+                columns.push(crate::measures::persona::Column::Categorical(name, values));
+            }
+        }
         let segments = assignment
             .segments
             .into_iter()
             .zip(economics.segments)
             .zip(segment_quality)
-            .map(|((segment, economics), quality)| SegmentResult {
+            .enumerate()
+            .map(|(idx, ((segment, economics), quality))| SegmentResult {
+                persona: crate::measures::persona::persona(
+                    &segment.name,
+                    &columns,
+                    &assignment.membership,
+                    idx,
+                ),
                 name: segment.name,
                 rule: segment.rule,
                 description: segment.description,

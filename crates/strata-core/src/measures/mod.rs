@@ -14,6 +14,7 @@
 //!   passives and detractors.
 //! - [`matrix`] crosses two or three segmentations, with support load.
 //! - [`cohorts`] measures logo and revenue retention of signup-month cohorts.
+//! - [`persona`] describes each segment's typical account.
 //! - [`quality`] tests every segment (cohesion, revenue concentration,
 //!   detectability at signup) and measures the NRR spread of the base.
 //!
@@ -34,6 +35,7 @@ pub mod cohorts;
 pub mod economics;
 pub mod matrix;
 pub mod nps;
+pub mod persona;
 pub mod quality;
 
 pub use economics::{AccountRevenue, Economics, SegmentationEconomics, segment_economics};
