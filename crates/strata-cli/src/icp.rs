@@ -34,6 +34,10 @@ pub struct IcpArgs {
     /// Profiles to print.
     #[arg(long, default_value_t = 5)]
     top: usize,
+    /// What profiles should be high in: nrr (revenue kept and grown), retention
+    /// (share of accounts still paying) or expansion (share paying more).
+    #[arg(long, default_value = "nrr", value_parser = strata_core::icp::Target::parse)]
+    target: strata_core::icp::Target,
     /// Override the project's as_of date (YYYY-MM-DD).
     #[arg(long)]
     as_of: Option<NaiveDate>,
@@ -56,6 +60,7 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
         max_depth: usize::from(args.depth),
         min_support: args.min_support,
         top: args.top,
+        target: args.target,
         ..IcpParams::default()
     };
     let observer = progress::PhaseProgress::new();
@@ -91,18 +96,19 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
         let (dir, text) =
             strata_core::project::read_for_new_segmentation(&project_file, name, "--save")?;
         let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
+        let label = report.result.target.label();
         let lift = best
             .lift
             .map_or_else(|| "–".to_string(), |l| format!("{l:.2}"));
         let block = format!(
             "\n# Ideal customer profile found by `strata icp --save {name}` (as of {}, first {} days):\n\
-             # {} cohort accounts, NRR {} vs {} (lift {lift}).\n\
+             # {} cohort accounts, {label} {} vs {} (lift {lift}).\n\
              [[segmentation]]\nname = {}\nkind = \"rules\"\nsegments = [\n  {{ name = \"ICP\", when = {} }},\n  {{ name = \"other\", when = \"TRUE\" }},\n]\n",
             report.as_of,
             report.days,
             best.cohort_accounts,
-            percent(Some(best.nrr_inside)),
-            percent(best.nrr_outside),
+            percent(Some(best.inside)),
+            percent(best.outside),
             quote(name),
             quote(&best.rule),
         );
@@ -123,10 +129,11 @@ pub fn icp_report(report: &IcpReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "as of {}: {} accounts paid 12 months ago, NRR {}; searched {} attributes known {} days after signup ({})\n",
+        "as of {}: {} accounts paid 12 months ago, {} {}; searched {} attributes known {} days after signup ({})\n",
         report.as_of,
         result.cohort_accounts,
-        percent(result.cohort_nrr),
+        result.target.label(),
+        percent(result.cohort_value),
         result.attributes.len(),
         report.days,
         result.attributes.join(", ")
@@ -147,8 +154,8 @@ pub fn icp_report(report: &IcpReport) -> String {
                 format!("#{}", idx + 1),
                 rule.accounts.to_string(),
                 percent(rule.share_of_arr),
-                percent(Some(rule.nrr_inside)),
-                percent(rule.nrr_outside),
+                percent(Some(rule.inside)),
+                percent(rule.outside),
                 rule.lift.map_or_else(|| "–".into(), |l| format!("{l:.2}")),
                 rule.lift_ci
                     .map_or_else(|| "–".into(), |(low, high)| format!("{low:.2}-{high:.2}")),
@@ -165,12 +172,13 @@ pub fn icp_report(report: &IcpReport) -> String {
     for (idx, (rule, sql)) in result.rules.iter().zip(&report.sql).enumerate() {
         let _ = writeln!(
             out,
-            "#{} {}: {} accounts, NRR {} vs {} (lift {}{})\n   SQL: {sql}",
+            "#{} {}: {} accounts, {} {} vs {} (lift {}{})\n   SQL: {sql}",
             idx + 1,
             rule.rule,
             rule.accounts,
-            percent(Some(rule.nrr_inside)),
-            percent(rule.nrr_outside),
+            result.target.label(),
+            percent(Some(rule.inside)),
+            percent(rule.outside),
             rule.lift.map_or_else(|| "–".into(), |l| format!("{l:.2}")),
             rule.lift_ci.map_or_else(String::new, |(low, high)| format!(
                 ", 95% CI {low:.2}-{high:.2}"

@@ -54,6 +54,8 @@ pub struct IcpParams {
     pub bootstrap: usize,
     /// Seed of the bootstrap.
     pub seed: u64,
+    /// What profiles should be high in.
+    pub target: Target,
 }
 
 impl Default for IcpParams {
@@ -65,6 +67,7 @@ impl Default for IcpParams {
             top: 5,
             bootstrap: 200,
             seed: 0,
+            target: Target::Nrr,
         }
     }
 }
@@ -131,11 +134,11 @@ pub struct IcpRule {
     pub share_of_arr: Option<f64>,
     /// Cohort accounts matching it.
     pub cohort_accounts: usize,
-    /// NRR of the matching cohort accounts.
-    pub nrr_inside: f64,
-    /// NRR of the other cohort accounts.
-    pub nrr_outside: Option<f64>,
-    /// `nrr_inside / nrr_outside`.
+    /// The target (NRR, retention or expansion rate) of the matching cohort accounts.
+    pub inside: f64,
+    /// The target of the other cohort accounts.
+    pub outside: Option<f64>,
+    /// `inside / outside`.
     pub lift: Option<f64>,
     /// 95% bootstrap confidence interval of the lift.
     pub lift_ci: Option<(f64, f64)>,
@@ -148,8 +151,10 @@ pub struct IcpRule {
 pub struct IcpResult {
     /// Accounts that paid 12 months ago.
     pub cohort_accounts: usize,
-    /// Their NRR.
-    pub cohort_nrr: Option<f64>,
+    /// What was maximised.
+    pub target: Target,
+    /// The target over the whole cohort.
+    pub cohort_value: Option<f64>,
     /// Attributes searched.
     pub attributes: Vec<String>,
     /// Best rules first.
@@ -177,11 +182,60 @@ pub enum IcpError {
 /// Per-account revenue: MRR now and 12 months ago.
 pub type Revenue = (f64, f64);
 
-fn nrr(revenue: &[Revenue], rows: impl Iterator<Item = usize>) -> Option<f64> {
-    let (now, before) = rows.fold((0.0, 0.0), |(now, before), row| {
-        (now + revenue[row].0, before + revenue[row].1)
-    });
-    (before > 0.0).then(|| now / before)
+/// What a profile is to be high in, over the NRR cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// MRR now / MRR 12 months ago.
+    #[default]
+    Nrr,
+    /// Share of accounts still paying.
+    Retention,
+    /// Share of accounts paying more than 12 months ago.
+    Expansion,
+}
+
+impl Target {
+    /// Reads `nrr`, `retention` or `expansion`.
+    pub fn parse(text: &str) -> std::result::Result<Target, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "nrr" => Ok(Target::Nrr),
+            "retention" => Ok(Target::Retention),
+            "expansion" => Ok(Target::Expansion),
+            other => Err(format!(
+                "unknown target `{other}`: use nrr, retention or expansion"
+            )),
+        }
+    }
+
+    /// Its label in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Nrr => "NRR",
+            Target::Retention => "retention",
+            Target::Expansion => "expansion rate",
+        }
+    }
+
+    /// The target over `rows`.
+    pub fn value(self, revenue: &[Revenue], rows: impl Iterator<Item = usize>) -> Option<f64> {
+        let (mut now, mut before, mut n, mut hits) = (0.0, 0.0, 0usize, 0usize);
+        for row in rows {
+            let (row_now, row_before) = revenue[row];
+            now += row_now;
+            before += row_before;
+            n += 1;
+            hits += match self {
+                Target::Nrr => 0,
+                Target::Retention => usize::from(row_now > 0.0),
+                Target::Expansion => usize::from(row_now > row_before),
+            };
+        }
+        match self {
+            Target::Nrr => (before > 0.0).then(|| now / before),
+            Target::Retention | Target::Expansion => (n > 0).then(|| hits as f64 / n as f64),
+        }
+    }
 }
 
 /// Decile cut points of a numeric attribute over `rows`, distinct and sorted.
@@ -257,10 +311,11 @@ pub fn search(
             needed,
         });
     }
-    let cohort_nrr = nrr(revenue, cohort.iter().copied()).unwrap_or(0.0);
+    let target = params.target;
+    let cohort_nrr = target.value(revenue, cohort.iter().copied()).unwrap_or(0.0);
     let all_selectors = selectors(attributes, &cohort, params.min_support);
     let score = |rows: &[usize]| -> f64 {
-        let inside = nrr(revenue, rows.iter().copied()).unwrap_or(0.0);
+        let inside = target.value(revenue, rows.iter().copied()).unwrap_or(0.0);
         (rows.len() as f64).sqrt() * (inside - cohort_nrr)
     };
 
@@ -350,9 +405,11 @@ pub fn search(
                 .filter(|(_, inside)| !**inside)
                 .map(|(&row, _)| row)
                 .collect();
-            let nrr_inside = nrr(revenue, candidate.rows.iter().copied()).unwrap_or(0.0);
-            let nrr_outside = nrr(revenue, outside.iter().copied());
-            let lift = nrr_outside.filter(|o| *o > 0.0).map(|o| nrr_inside / o);
+            let inside = target
+                .value(revenue, candidate.rows.iter().copied())
+                .unwrap_or(0.0);
+            let outside_value = target.value(revenue, outside.iter().copied());
+            let lift = outside_value.filter(|o| *o > 0.0).map(|o| inside / o);
             IcpRule {
                 rule: conditions
                     .iter()
@@ -362,8 +419,8 @@ pub fn search(
                 accounts: members.len(),
                 share_of_arr: (total_arr > 0.0).then(|| arr / total_arr),
                 cohort_accounts: candidate.rows.len(),
-                nrr_inside,
-                nrr_outside,
+                inside,
+                outside: outside_value,
                 lift,
                 lift_ci: bootstrap_lift(revenue, &cohort, &inside_mask, params, rank as u64),
                 quality: candidate.quality,
@@ -372,7 +429,8 @@ pub fn search(
         .collect();
     Ok(IcpResult {
         cohort_accounts: cohort.len(),
-        cohort_nrr: Some(cohort_nrr),
+        target,
+        cohort_value: Some(cohort_nrr),
         attributes: attributes.iter().map(|a| a.name().to_string()).collect(),
         rules,
     })
@@ -393,20 +451,22 @@ fn bootstrap_lift(
     let mut rng = StdRng::seed_from_u64(params.seed ^ (stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
     let mut lifts = Vec::with_capacity(params.bootstrap);
     for _ in 0..params.bootstrap {
-        let (mut in_now, mut in_before, mut out_now, mut out_before) = (0.0, 0.0, 0.0, 0.0);
+        let (mut inside_rows, mut outside_rows) = (Vec::new(), Vec::new());
         for _ in 0..cohort.len() {
             let pick = rng.random_range(0..cohort.len());
-            let (now, before) = revenue[cohort[pick]];
             if inside[pick] {
-                in_now += now;
-                in_before += before;
+                inside_rows.push(cohort[pick]);
             } else {
-                out_now += now;
-                out_before += before;
+                outside_rows.push(cohort[pick]);
             }
         }
-        if in_before > 0.0 && out_before > 0.0 && out_now > 0.0 {
-            lifts.push((in_now / in_before) / (out_now / out_before));
+        let target = params.target;
+        if let (Some(inside_value), Some(outside_value)) = (
+            target.value(revenue, inside_rows.iter().copied()),
+            target.value(revenue, outside_rows.iter().copied()),
+        ) && outside_value > 0.0
+        {
+            lifts.push(inside_value / outside_value);
         }
     }
     if lifts.len() < params.bootstrap / 2 {
@@ -452,8 +512,8 @@ mod tests {
         let top = &result.rules[0];
         assert_eq!(top.rule, "industry = 'a' AND size >= 50");
         assert_eq!(top.cohort_accounts, 100);
-        assert_eq!(top.nrr_inside, 1.5);
-        assert_eq!(top.nrr_outside, Some(0.9));
+        assert_eq!(top.inside, 1.5);
+        assert_eq!(top.outside, Some(0.9));
         let (low, high) = top.lift_ci.unwrap();
         assert!(low <= 1.5 / 0.9 && 1.5 / 0.9 <= high, "{low} {high}");
         // Deterministic.
@@ -475,6 +535,23 @@ mod tests {
         assert_eq!(
             search(&[], &revenue, &IcpParams::default()).unwrap_err(),
             IcpError::NoAttributes
+        );
+    }
+
+    #[test]
+    fn targets_by_hand() {
+        // (now, 12 months ago): grew, shrank, churned, flat.
+        let revenue = [(150.0, 100.0), (50.0, 100.0), (0.0, 100.0), (100.0, 100.0)];
+        let all = || 0..4;
+        assert_eq!(Target::Nrr.value(&revenue, all()), Some(0.75));
+        assert_eq!(Target::Retention.value(&revenue, all()), Some(0.75));
+        assert_eq!(Target::Expansion.value(&revenue, all()), Some(0.25));
+        assert_eq!(Target::Retention.value(&revenue, 0..0), None);
+        assert_eq!(Target::parse("Retention"), Ok(Target::Retention));
+        assert!(
+            Target::parse("growth")
+                .unwrap_err()
+                .contains("use nrr, retention or expansion")
         );
     }
 }
