@@ -5,6 +5,7 @@
 //! renders results and errors. No pipeline logic lives here.
 mod analyses;
 mod bench;
+mod bench_decisions;
 mod discover;
 mod icp;
 mod progress;
@@ -161,6 +162,8 @@ enum Command {
     Roadmap(analyses::RoadmapArgs),
     /// Benchmark the pipeline on generated data against DuckDB (see bench/run.sh).
     Bench(bench::BenchArgs),
+    /// Benchmark ICP search and themes against pysubgroup and scikit-learn (see bench/decisions.sh).
+    BenchDecisions(bench_decisions::BenchDecisionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -295,6 +298,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Themes(args) => analyses::run_themes(args).await,
         Command::Roadmap(args) => analyses::run_roadmap(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchDecisions(args) => bench_decisions::run(args).await,
     }
 }
 

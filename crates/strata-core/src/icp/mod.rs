@@ -19,6 +19,7 @@
 //! interval of the lift (NRR inside / NRR outside).
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// One attribute of every account (feature-table order).
@@ -334,28 +335,36 @@ pub fn search(
                 .map(|&s| all_selectors[s].attribute())
                 .collect();
             let last = candidate.selectors.last().copied();
-            for (s_idx, selector) in all_selectors.iter().enumerate() {
-                // Extend in selector order only, so each conjunction is built once.
-                if used.contains(&selector.attribute()) || last.is_some_and(|last| s_idx <= last) {
-                    continue;
-                }
-                let rows: Vec<usize> = candidate
-                    .rows
-                    .iter()
-                    .copied()
-                    .filter(|&row| selector.matches(attributes, row))
-                    .collect();
-                if rows.len() < params.min_support || rows.len() == candidate.rows.len() {
-                    continue;
-                }
-                let mut selectors = candidate.selectors.clone();
-                selectors.push(s_idx);
-                next.push(Candidate {
-                    quality: score(&rows),
-                    selectors,
-                    rows,
-                });
-            }
+            // Every extension of this rule, evaluated in parallel.
+            let extended: Vec<Candidate> = all_selectors
+                .par_iter()
+                .enumerate()
+                .filter_map(|(s_idx, selector)| {
+                    // Extend in selector order only, so each conjunction is built once.
+                    if used.contains(&selector.attribute())
+                        || last.is_some_and(|last| s_idx <= last)
+                    {
+                        return None;
+                    }
+                    let rows: Vec<usize> = candidate
+                        .rows
+                        .iter()
+                        .copied()
+                        .filter(|&row| selector.matches(attributes, row))
+                        .collect();
+                    if rows.len() < params.min_support || rows.len() == candidate.rows.len() {
+                        return None;
+                    }
+                    let mut selectors = candidate.selectors.clone();
+                    selectors.push(s_idx);
+                    Some(Candidate {
+                        quality: score(&rows),
+                        selectors,
+                        rows,
+                    })
+                })
+                .collect();
+            next.extend(extended);
         }
         next.sort_by(|a, b| {
             b.quality

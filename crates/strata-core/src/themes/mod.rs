@@ -15,7 +15,8 @@
 //!    the best total cosine.
 //! 5. **k**: with `k = auto`, 2..=8 are fitted and scored by the mean cosine
 //!    silhouette of a sample and by stability (adjusted Rand index with fits
-//!    from two other starts); the fewest themes within 0.01 of the best
+//!    from two other starts on a sample of at most 20,000 verbatims), the k
+//!    in parallel; the fewest themes within 0.01 of the best
 //!    silhouette among stable k win (more themes that separate no better
 //!    only split a need by its wordings). When no
 //!    k is stable ([`MIN_STABILITY`], [`MIN_SILHOUETTE`]), there are no stable
@@ -31,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Verbatims a term must appear in to be kept.
@@ -43,6 +45,8 @@ pub const SILHOUETTE_TOLERANCE: f64 = 0.01;
 pub const MIN_STABILITY: f64 = 0.6;
 /// Verbatims sampled for silhouettes.
 pub const SILHOUETTE_SAMPLE: usize = 1_500;
+/// Verbatims sampled for the stability refits.
+pub const STABILITY_SAMPLE: usize = 20_000;
 
 /// English stop words, plus the politeness and sentiment words that carry no
 /// need.
@@ -277,6 +281,13 @@ pub struct Themes {
     /// Per account: its dominant theme.
     #[serde(skip)]
     pub dominant: Vec<Option<usize>>,
+}
+
+/// One k's spherical k-means fit and its scores.
+struct Fit {
+    score: ThemeScore,
+    labels: Vec<usize>,
+    centroids: Vec<Vec<f64>>,
 }
 
 /// Lowercased word tokens of at least 3 characters that are not stop words
@@ -554,45 +565,67 @@ pub fn find_themes(
         );
     }
     let sample: Vec<usize> = crate::ml::sample_indices(usable_rows.len(), SILHOUETTE_SAMPLE, seed);
-    let mut scores = Vec::new();
-    let mut fits: Vec<(f64, usize, Vec<usize>, Vec<Vec<f64>>)> = Vec::new();
-    for k in k_min..=k_max {
-        let (labels, centroids, _) = spherical_kmeans(&usable_rows, vocabulary.len(), k, seed);
-        let silhouette = cosine_silhouette(&usable_rows, &labels, k, &sample);
-        // Topics that exist are found again from other starts; noise is cut
-        // differently every time.
-        let stability = [1u64, 2]
-            .iter()
-            .map(|&other| {
-                let (again, _, _) = spherical_kmeans(
-                    &usable_rows,
-                    vocabulary.len(),
+    // Stability is measured on a sample, refitted from other starts.
+    let stability_rows =
+        crate::ml::sample_indices(usable_rows.len(), STABILITY_SAMPLE, seed ^ 0x5eed);
+    let stability_data: Vec<Row> = stability_rows
+        .iter()
+        .map(|&i| usable_rows[i].clone())
+        .collect();
+    let fitted: Vec<Fit> = (k_min..=k_max)
+        .into_par_iter()
+        .map(|k| {
+            let (labels, centroids, _) = spherical_kmeans(&usable_rows, vocabulary.len(), k, seed);
+            let silhouette = cosine_silhouette(&usable_rows, &labels, k, &sample);
+            // Topics that exist are found again from other starts; noise is
+            // cut differently every time.
+            let on_sample: Vec<usize> = stability_rows.iter().map(|&i| labels[i]).collect();
+            let stability = [1u64, 2]
+                .iter()
+                .map(|&other| {
+                    let (again, _, _) = spherical_kmeans(
+                        &stability_data,
+                        vocabulary.len(),
+                        k,
+                        seed.wrapping_add(other * 7_919),
+                    );
+                    crate::ml::adjusted_rand_index(&on_sample, &again).unwrap_or(0.0)
+                })
+                .sum::<f64>()
+                / 2.0;
+            Fit {
+                score: ThemeScore {
                     k,
-                    seed.wrapping_add(other * 7_919),
-                );
-                crate::ml::adjusted_rand_index(&labels, &again).unwrap_or(0.0)
-            })
-            .sum::<f64>()
-            / 2.0;
-        scores.push(ThemeScore {
-            k,
-            silhouette,
-            stability,
-        });
-        if stability >= MIN_STABILITY && silhouette >= MIN_SILHOUETTE {
-            fits.push((silhouette, k, labels, centroids));
-        }
-    }
+                    silhouette,
+                    stability,
+                },
+                labels,
+                centroids,
+            }
+        })
+        .collect();
+    let scores: Vec<ThemeScore> = fitted.iter().map(|fit| fit.score).collect();
+    let stable: Vec<Fit> = fitted
+        .into_iter()
+        .filter(|fit| {
+            fit.score.stability >= MIN_STABILITY && fit.score.silhouette >= MIN_SILHOUETTE
+        })
+        .collect();
     // The fewest themes whose silhouette is within a hair of the best: more
     // themes that separate no better only split a need by its wordings.
-    let best_silhouette = fits
+    let best_silhouette = stable
         .iter()
-        .map(|fit| fit.0)
+        .map(|fit| fit.score.silhouette)
         .fold(f64::NEG_INFINITY, f64::max);
-    let best = fits
+    let best = stable
         .into_iter()
-        .find(|fit| fit.0 >= best_silhouette - SILHOUETTE_TOLERANCE);
-    let Some((silhouette, k, labels, centroids)) = best else {
+        .find(|fit| fit.score.silhouette >= best_silhouette - SILHOUETTE_TOLERANCE);
+    let Some(Fit {
+        score: ThemeScore { k, silhouette, .. },
+        labels,
+        centroids,
+    }) = best
+    else {
         return empty(
             format!(
                 "no stable themes found: no k from {k_min} to {k_max} gives topics that other starts find again (ARI ≥ {MIN_STABILITY}) with silhouette ≥ {MIN_SILHOUETTE}; the verbatims do not fall into distinct topics"
