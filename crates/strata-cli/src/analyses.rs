@@ -56,10 +56,24 @@ pub struct CohortArgs {
     json: bool,
 }
 
-fn write_json(out: Option<&Path>, file: &str, json: &str) -> anyhow::Result<()> {
+/// Prints `report` as JSON (`json`) or as `text()`, and writes it to
+/// `OUT/file` when `out` is given.
+pub fn emit<T: serde::Serialize>(
+    report: &T,
+    json: bool,
+    out: Option<&Path>,
+    file: &str,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    let rendered = serde_json::to_string_pretty(report)?;
+    if json {
+        println!("{rendered}");
+    } else {
+        print!("{}", text(report));
+    }
     if let Some(out) = out {
         let path = out.join(file);
-        strata_core::outputs::write_file_atomically(&path, format!("{json}\n").as_bytes())?;
+        strata_core::outputs::write_file_atomically(&path, format!("{rendered}\n").as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
@@ -77,13 +91,13 @@ pub async fn run_matrix(args: MatrixArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
-    let json = serde_json::to_string_pretty(&report)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", matrix_table(&report));
-    }
-    write_json(args.out.as_deref(), "matrix.json", &json)
+    emit(
+        &report,
+        args.json,
+        args.out.as_deref(),
+        "matrix.json",
+        matrix_table,
+    )
 }
 
 /// The matrix as a table, one row per non-empty cell.
@@ -149,13 +163,13 @@ pub async fn run_cohorts(args: CohortArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
-    let json = serde_json::to_string_pretty(&report)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", cohort_tables(&report));
-    }
-    write_json(args.out.as_deref(), "cohorts.json", &json)
+    emit(
+        &report,
+        args.json,
+        args.out.as_deref(),
+        "cohorts.json",
+        cohort_tables,
+    )
 }
 
 /// Months since signup shown in the tables.
@@ -245,13 +259,13 @@ pub async fn run_themes(args: ThemesArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
-    let json = serde_json::to_string_pretty(&report)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", themes_report(&report));
-    }
-    write_json(args.out.as_deref(), "themes.json", &json)
+    emit(
+        &report,
+        args.json,
+        args.out.as_deref(),
+        "themes.json",
+        themes_report,
+    )
 }
 
 /// The k tried, then each theme with its numbers and representative verbatims.
@@ -346,13 +360,13 @@ pub async fn run_roadmap(args: RoadmapArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
-    let json = serde_json::to_string_pretty(&report)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", roadmap_report(&report));
-    }
-    write_json(args.out.as_deref(), "roadmap.json", &json)
+    emit(
+        &report,
+        args.json,
+        args.out.as_deref(),
+        "roadmap.json",
+        roadmap_report,
+    )
 }
 
 /// Each segment's role, what it relies on, ignores and needs; then the paragraph.

@@ -73,17 +73,13 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
     )
     .await?;
     observer.finish_all();
-    let json = serde_json::to_string_pretty(&report)?;
-    if args.json {
-        println!("{json}");
-    } else {
-        print!("{}", icp_report(&report));
-    }
-    if let Some(out) = &args.out {
-        let path = out.join("icp.json");
-        strata_core::outputs::write_file_atomically(&path, format!("{json}\n").as_bytes())?;
-        eprintln!("wrote {}", path.display());
-    }
+    crate::analyses::emit(
+        &report,
+        args.json,
+        args.out.as_deref(),
+        "icp.json",
+        icp_report,
+    )?;
     if let Some(name) = &args.save {
         let Some(best) = report.result.rules.first() else {
             anyhow::bail!("no profile beats the base, so there is nothing to save");
