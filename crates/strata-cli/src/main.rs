@@ -6,10 +6,12 @@
 mod analyses;
 mod bench;
 mod bench_decisions;
+mod bench_store;
 mod discover;
 mod icp;
 mod progress;
 mod render;
+mod state_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -117,7 +119,42 @@ enum Command {
         /// Print segments.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        record: state_cmd::RecordArgs,
     },
+    /// List runs recorded in the state store, newest first.
+    #[command(after_help = "Example:\n  strata runs --project crm --limit 5")]
+    Runs(state_cmd::RunsArgs),
+    /// An account's segments over time, with every transition and why it happened.
+    #[command(after_help = "Example:\n  strata history --project crm --account acc-00042")]
+    History(state_cmd::HistoryArgs),
+    /// Transitions between runs: who moved from which segment to which, and why.
+    ///
+    /// Changes caused by editing a definition are left out unless --redefinitions.
+    #[command(
+        after_help = "Examples:\n  strata changes --project crm --since 2026-11-01 --segmentation health\n  strata changes --run 7 --json | jq '.[].explanation'"
+    )]
+    Changes(state_cmd::ChangesArgs),
+    /// Definition versions: `log` lists them, `diff V1 V2` compares two.
+    #[command(subcommand)]
+    Definitions(state_cmd::DefinitionsCommand),
+    /// Recompute past as_of dates under the current definitions, for segment sizes over time.
+    #[command(
+        after_help = "Example:\n  strata backfill --project crm --from 2025-01-01 --every month"
+    )]
+    Backfill(state_cmd::BackfillArgs),
+    /// Send pending deliveries now (webhooks, files, digests), ignoring their backoff.
+    #[command(
+        after_help = "Examples:\n  strata deliver --project crm\n  strata deliver --retry-dead --wait 120"
+    )]
+    Deliver(state_cmd::DeliverArgs),
+    /// Inspect the delivery outbox: counts per destination and status, failing rows and their errors.
+    Outbox(state_cmd::OutboxArgs),
+    /// Run the project on its `schedule` (cron, UTC) until stopped.
+    #[command(
+        after_help = "Example:\n  strata schedule --project crm --out crm/out\nOr from cron:\n  0 6 * * * cd /srv/crm && strata run --out out --wait"
+    )]
+    Schedule(state_cmd::ScheduleArgs),
     /// List the features a project's rules can use, with their meaning.
     Features {
         /// Project folder (holding strata.toml) or the project file.
@@ -164,6 +201,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Benchmark ICP search and themes against pysubgroup and scikit-learn (see bench/decisions.sh).
     BenchDecisions(bench_decisions::BenchDecisionsArgs),
+    /// Benchmark the state store run to run on a large synthetic base (see bench/store.sh).
+    BenchStore(bench_store::BenchStoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -257,10 +296,19 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             out,
             as_of,
             json,
+            record,
         } => {
             let project = Project::load(&project)?;
-            run_and_write(&project, &out, as_of, json).await
+            state_cmd::run_and_record(&project, &out, as_of, json, &record).await
         }
+        Command::Runs(args) => state_cmd::runs(args).await,
+        Command::History(args) => state_cmd::history(args).await,
+        Command::Changes(args) => state_cmd::changes(args).await,
+        Command::Definitions(command) => state_cmd::definitions(command).await,
+        Command::Backfill(args) => state_cmd::backfill(args).await,
+        Command::Deliver(args) => state_cmd::deliver(args).await,
+        Command::Outbox(args) => state_cmd::outbox(args).await,
+        Command::Schedule(args) => state_cmd::schedule(args).await,
         Command::Features { project, json } => {
             let project = Project::load(&project)?;
             let prepared = pipeline::validate(&project, &RunOptions::default()).await?;
@@ -299,36 +347,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Roadmap(args) => analyses::run_roadmap(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
+        Command::BenchStore(args) => bench_store::run(args).await,
     }
-}
-
-async fn run_and_write(
-    project: &Project,
-    out: &Path,
-    as_of: Option<NaiveDate>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let observer = progress::PhaseProgress::new();
-    let result = pipeline::run(project, &RunOptions { as_of }, &observer).await?;
-    observer.start(pipeline::Phase::Outputs);
-    let written = strata_core::outputs::write_all(&result, out)?;
-    observer.finish_all();
-    for warning in &result.warnings {
-        eprintln!("warning: {warning}");
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&strata_core::outputs::segments_json(&result))?
-        );
-    } else {
-        print!("{}", render::segment_tables(&result));
-        println!("wrote:");
-        for path in written {
-            println!("  {}", path.display());
-        }
-    }
-    Ok(())
 }
 
 async fn run_demo(
@@ -371,7 +391,14 @@ async fn run_demo(
         return Ok(());
     }
     let project = Project::load(out)?;
-    run_and_write(&project, &out.join("out"), None, false).await?;
+    state_cmd::run_and_record(
+        &project,
+        &out.join("out"),
+        None,
+        false,
+        &state_cmd::RecordArgs::default(),
+    )
+    .await?;
     println!(
         "\nnext: edit {} and run `strata run --project {} --out {}/out`",
         project_file.display(),

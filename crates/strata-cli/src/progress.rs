@@ -54,7 +54,6 @@ impl PhaseProgress {
     }
 
     /// Per-phase wall times so far.
-    #[allow(dead_code)] // reason: used by the bench command only
     pub fn timings(&self) -> Vec<(Phase, Duration)> {
         self.timings.lock().map(|t| t.clone()).unwrap_or_default()
     }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod destinations;
 pub mod discover;
 pub mod error;
 pub mod features;
@@ -31,6 +32,7 @@ pub mod roadmap;
 pub mod rules;
 pub mod segment;
 pub mod sources;
+pub mod state;
 pub mod themes;
 
 pub use error::{Error, Result};

@@ -73,6 +73,26 @@ pub struct TestCommand {
 }
 
 impl TestCommand {
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> TestCommand {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Starts the command without waiting, its output captured.
+    pub fn spawn(&mut self) -> std::process::Child {
+        self.command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start strata")
+    }
+
+    /// Runs and returns the raw output, whatever the status.
+    pub fn output_raw(&mut self) -> Output {
+        self.output()
+    }
+
     fn output(&mut self) -> Output {
         self.command.output().expect("run strata")
     }

@@ -114,6 +114,13 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
         None => out.push_str("as_of = \"latest\"\n\n"),
     }
     out.push_str(
+        "# State store for run history, transitions and deliveries: a SQLite file (default\n\
+         # .strata/strata.db) or a PostgreSQL URL; store_env = \"NAME\" reads it from the environment.\n\
+         # store = \"postgres://strata@db.internal/analytics\"\n\
+         # `strata schedule` runs the project on this cron schedule (UTC), here 06:00 daily.\n\
+         # schedule = \"0 6 * * *\"\n\n",
+    );
+    out.push_str(
         "# The tables of DATA.md. A source is a path (format from the extension) or a table:\n\
          #   accounts = { path = \"crm.csv\", format = \"csv\", columns = { account_id = \"id\", created_at = \"signup_date\" } }\n\
          [sources]\n",
@@ -223,6 +230,15 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
              kind = \"themes\"\n",
         );
     }
+    out.push_str(
+        "\n# Destinations: who hears when accounts change segment (README, \"Destinations\").\n\
+         # [[destination]]\n\
+         # name = \"crm\"\n\
+         # kind = \"webhook\"          # or \"file\" (CSV/NDJSON exports), \"digest\" (per account owner)\n\
+         # url = \"https://example.com/hooks/strata\"\n\
+         # secret_env = \"STRATA_WEBHOOK_SECRET\"   # HMAC-SHA256 signature of every body\n\
+         # segmentations = [\"health\"]\n",
+    );
     out
 }
 

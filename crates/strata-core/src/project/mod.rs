@@ -40,6 +40,16 @@ pub struct RawProject {
     /// Segmentations, in order.
     #[serde(default, rename = "segmentation")]
     pub segmentations: Vec<RawSegmentation>,
+    /// State store: a SQLite path (relative to the project) or a `postgres://` URL.
+    pub store: Option<String>,
+    /// Name of an environment variable holding the store location, for URLs
+    /// with a password.
+    pub store_env: Option<String>,
+    /// Cron expression (5 fields, UTC) for `strata schedule`.
+    pub schedule: Option<String>,
+    /// Where transitions are delivered.
+    #[serde(default, rename = "destination")]
+    pub destinations: Vec<crate::destinations::RawDestination>,
 }
 
 /// A source: either a path, or a table with a path, a format and a column mapping.
@@ -451,6 +461,22 @@ pub struct Project {
     pub custom_features: Vec<CustomFeature>,
     /// Segmentations, in file order.
     pub segmentations: Vec<Segmentation>,
+    /// Where the state store is, as written (a path, a URL, or `env:NAME`);
+    /// `None` is the default SQLite file in `.strata/`.
+    pub store: Option<StoreSetting>,
+    /// When `strata schedule` runs.
+    pub schedule: Option<crate::destinations::Schedule>,
+    /// Where transitions are delivered.
+    pub destinations: Vec<crate::destinations::Destination>,
+}
+
+/// The `store` of a project file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// A path or URL written in the file.
+    Location(String),
+    /// The name of an environment variable holding one.
+    Env(String),
 }
 
 /// Canonical columns of each table, and whether each is required.
@@ -581,6 +607,40 @@ impl Project {
 
         let custom_features = validate_features(raw.features, origin, &mut problems);
         let segmentations = validate_segmentations(raw.segmentations, origin, &mut problems);
+        let store = match (raw.store, raw.store_env) {
+            (Some(_), Some(_)) => {
+                problems.push(
+                    Problem::new(
+                        format!("{origin}: store"),
+                        "both `store` and `store_env` are set",
+                    )
+                    .with_help("keep one: `store_env` for a URL with a password"),
+                );
+                None
+            }
+            (Some(location), None) => Some(StoreSetting::Location(location)),
+            (None, Some(name)) => Some(StoreSetting::Env(name)),
+            (None, None) => None,
+        };
+        let schedule = raw.schedule.as_deref().and_then(|text| {
+            crate::destinations::Schedule::parse(text)
+                .map_err(|message| {
+                    problems.push(
+                        Problem::new(format!("{origin}: schedule"), message).with_help(
+                            "write 5 cron fields in UTC: minute hour day month weekday, e.g. \"0 6 * * *\" for 06:00 daily",
+                        ),
+                    );
+                })
+                .ok()
+        });
+        let segmentation_names: Vec<&str> = segmentations.iter().map(|s| s.name.as_str()).collect();
+        let destinations = crate::destinations::validate(
+            raw.destinations,
+            &segmentation_names,
+            dir,
+            origin,
+            &mut problems,
+        );
 
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
@@ -595,6 +655,9 @@ impl Project {
             memory_limit,
             custom_features,
             segmentations,
+            store,
+            schedule,
+            destinations,
         })
     }
 
