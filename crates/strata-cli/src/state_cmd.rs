@@ -118,7 +118,12 @@ pub async fn run_and_record(
                 let failed = state::RunRecord {
                     id: 0,
                     kind: RunKind::Run,
-                    as_of: as_of.unwrap_or_default(),
+                    as_of: as_of
+                        .or(match project.as_of {
+                            strata_core::project::AsOf::Date(date) => Some(date),
+                            strata_core::project::AsOf::Latest => None,
+                        })
+                        .unwrap_or_default(),
                     started_at: state::timestamp(started_at),
                     finished_at: state::now_text(),
                     status: "failed".into(),

@@ -1014,3 +1014,38 @@ fn issue5_cluster_transitions_explain_centroid_distances_and_moved_features() {
     );
     assert!(compared > 0, "some transitions have both centroids");
 }
+
+#[test]
+fn issue5_schedule_runs_the_project_and_keeps_waiting() {
+    let dir = Dir::fixture("tiny");
+    let stderr = dir.command(&["schedule", "--out", "out"]).failure();
+    assert!(stderr.contains("has no `schedule`"), "{stderr}");
+    dir.create(
+        "strata.toml",
+        &format!("schedule = \"0 6 * * *\"\n{}", dir.read("strata.toml")),
+    );
+    let mut child = dir.command(&["schedule", "--out", "out", "--now"]).spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut recorded = false;
+    while Instant::now() < deadline && !recorded {
+        std::thread::sleep(Duration::from_millis(200));
+        let runs = dir.command(&["runs", "--json"]).output_raw();
+        recorded = serde_json::from_slice::<Value>(&runs.stdout)
+            .map(|runs| runs.as_array().is_some_and(|r| r.len() == 1))
+            .unwrap_or(false);
+    }
+    // Let it print when it runs next, then check that it is still waiting.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "schedule keeps running after a run"
+    );
+    child.kill().expect("stop the scheduler");
+    let output = child.wait_with_output().expect("output");
+    assert!(recorded, "the --now run was recorded");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("next run at") && stderr.contains("06:00:00"),
+        "{stderr}"
+    );
+}
