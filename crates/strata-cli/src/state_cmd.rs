@@ -220,7 +220,7 @@ fn outcome_text(outcome: &RecordOutcome, result: &RunResult, store: &Store) -> S
             for version in &summary.new_versions {
                 outln!(
                     out,
-                    "  definition {}: new version v{} ({}. version, {})",
+                    "  definition {}: new version v{} (#{} of this segmentation, hash {})",
                     version.segmentation,
                     version.id,
                     version.seq,

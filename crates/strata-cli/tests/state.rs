@@ -403,6 +403,37 @@ fn issue5_definition_changes_are_versioned_and_not_customer_movement() {
     }
 }
 
+#[test]
+fn issue5_an_account_that_moves_under_both_definitions_is_movement() {
+    for store in stores() {
+        let dir = Dir::fixture("tiny");
+        run(&dir, &store, &["--as-of", "2026-10-31"]);
+        // The rule changes and time passes: a1 and a3 go quiet for 24 and 25
+        // days, so the old rule (> 21) would also call them at-risk.
+        dir.edit(
+            "strata.toml",
+            "days_since_last_event > 21",
+            "days_since_last_event >= 0",
+        );
+        let out = run(&dir, &store, &["--as-of", "2026-11-25"]);
+        assert!(
+            out.contains("2 accounts moved, 0 changes from redefinitions"),
+            "{}: {out}",
+            store.name()
+        );
+        let changes = json(&dir, &store, &["changes"]);
+        let health = health_transitions(&changes);
+        assert_eq!(
+            health["a1"].2,
+            "days_since_last_event 0 -> 24",
+            "{}",
+            store.name()
+        );
+        assert_eq!(changes[0]["from_version"], 2);
+        assert_eq!(changes[0]["to_version"], 3);
+    }
+}
+
 /// A minimal HTTP receiver that misbehaves on a schedule: the n-th request
 /// (from 0) gets `plan[n]` (or 200 past the end of the plan).
 #[derive(Clone, Copy, Debug)]

@@ -171,15 +171,40 @@ pub struct Assignment {
 
 /// `CASE WHEN r0 THEN 0 WHEN r1 THEN 1 ... END`.
 fn first_match(segments: &[CheckedSegment]) -> Result<Expr> {
-    let mut segments = segments.iter().enumerate();
-    let Some((_, first)) = segments.next() else {
+    first_match_of(segments.iter().map(|segment| &segment.rule))
+}
+
+fn first_match_of<'a>(rules: impl IntoIterator<Item = &'a CheckedRule>) -> Result<Expr> {
+    let mut rules = rules.into_iter().enumerate();
+    let Some((_, first)) = rules.next() else {
         return Ok(lit(datafusion::common::ScalarValue::Int64(None)));
     };
-    let mut case = datafusion::logical_expr::when(first.rule.to_datafusion(), lit(0i64));
-    for (idx, segment) in segments {
-        case = case.when(segment.rule.to_datafusion(), lit(idx as i64));
+    let mut case = datafusion::logical_expr::when(first.to_datafusion(), lit(0i64));
+    for (idx, rule) in rules {
+        case = case.when(rule.to_datafusion(), lit(idx as i64));
     }
     Ok(case.end()?)
+}
+
+/// Per row of `batch`, the index of the first of `rules` that is true.
+pub async fn first_matches(
+    ctx: &SessionContext,
+    batch: &datafusion::arrow::array::RecordBatch,
+    rules: &[CheckedRule],
+) -> Result<Vec<Option<usize>>> {
+    let batches = ctx
+        .read_batch(batch.clone())?
+        .select(vec![first_match_of(rules)?.alias("segment")])?
+        .collect()
+        .await?;
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for batch in batches {
+        let column = batch.column(0).as_primitive::<Int64Type>();
+        out.extend(
+            (0..column.len()).map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
+        );
+    }
+    Ok(out)
 }
 
 /// Evaluates every segmentation over the feature table: rules as one query,

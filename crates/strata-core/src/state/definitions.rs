@@ -139,16 +139,21 @@ pub fn hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// The rule of `segment` in a stored definition body, if it has one.
-pub fn rule_of(body: &str, segment: &str) -> Option<String> {
+/// The segments of a stored `rules` definition body (empty for other kinds).
+pub fn segments_of(body: &str) -> Vec<SegmentBody> {
     #[derive(serde::Deserialize)]
     struct Stored {
         #[serde(default)]
         segments: Vec<SegmentBody>,
     }
-    let stored: Stored = serde_json::from_str(body).ok()?;
-    stored
-        .segments
+    serde_json::from_str::<Stored>(body)
+        .map(|stored| stored.segments)
+        .unwrap_or_default()
+}
+
+/// The rule of `segment` in a stored definition body, if it has one.
+pub fn rule_of(body: &str, segment: &str) -> Option<String> {
+    segments_of(body)
         .into_iter()
         .find(|s| s.name == segment)
         .map(|s| s.when)

@@ -188,6 +188,65 @@ pub(super) fn diff(input: DiffInput<'_>) -> Changes {
     changes
 }
 
+/// In a segmentation whose definition changed, a change is the
+/// redefinition's doing only if the *old* rules, applied to this run's data,
+/// still give the old segment; otherwise the account moved anyway and the
+/// change is movement. Old definitions whose rules no longer check against
+/// the feature table (a removed feature) leave their changes as
+/// redefinitions.
+pub(super) async fn reclassify_redefinitions(
+    transitions: &mut [Transition],
+    result: &Snapshot<'_>,
+    bodies: &HashMap<i64, String>,
+) -> Result<()> {
+    let schema = result.rule_schema();
+    let mut old_versions: Vec<(String, i64)> = transitions
+        .iter()
+        .filter(|t| t.cause == Cause::Redefinition)
+        .filter_map(|t| t.from_version.map(|v| (t.segmentation.clone(), v)))
+        .collect();
+    old_versions.sort();
+    old_versions.dedup();
+    if old_versions.is_empty() {
+        return Ok(());
+    }
+    let rows: HashMap<String, usize> = result
+        .account_ids()
+        .into_iter()
+        .enumerate()
+        .map(|(row, id)| (id, row))
+        .collect();
+    let ctx = datafusion::prelude::SessionContext::new();
+    for (segmentation, version) in old_versions {
+        let Some(body) = bodies.get(&version) else {
+            continue;
+        };
+        let segments = super::definitions::segments_of(body);
+        let checked: Option<Vec<rules::CheckedRule>> = segments
+            .iter()
+            .map(|segment| rules::check_predicate(&segment.when, &schema).ok())
+            .collect();
+        let Some(checked) = checked.filter(|rules| !rules.is_empty()) else {
+            continue;
+        };
+        let old_members = crate::segment::first_matches(&ctx, result.features, &checked).await?;
+        for transition in transitions.iter_mut().filter(|t| {
+            t.cause == Cause::Redefinition
+                && t.segmentation == segmentation
+                && t.from_version == Some(version)
+        }) {
+            let Some(&row) = rows.get(&transition.account_id) else {
+                continue;
+            };
+            let old_now = old_members[row].map(|idx| segments[idx].name.clone());
+            if old_now != transition.from {
+                transition.cause = Cause::Movement;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The feature columns a run's segmentations read.
 fn explained_columns(result: &Snapshot<'_>) -> Vec<String> {
     let schema = result.rule_schema();

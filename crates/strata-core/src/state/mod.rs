@@ -881,6 +881,7 @@ pub async fn record_run(
     {
         return Ok(RecordOutcome::Unchanged(latest.clone()));
     }
+    diff::reclassify_redefinitions(&mut changes.transitions, result, &bodies).await?;
     diff::explain(
         &mut changes.transitions,
         result,
