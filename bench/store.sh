@@ -16,4 +16,4 @@ if psql -h 127.0.0.1 -U postgres -d test -q -c "DROP SCHEMA IF EXISTS strata_ben
 else
   echo "PostgreSQL not reachable on 127.0.0.1:5432: SQLite only" >&2
 fi
-"$STRATA" bench-store --accounts "$ACCOUNTS" --runs 4 --change 0.05 "${STORES[@]}"
+"$STRATA" bench-store --accounts "$ACCOUNTS" --runs "${RUNS:-4}" --change 0.05 "${STORES[@]}"

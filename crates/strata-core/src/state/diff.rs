@@ -13,8 +13,10 @@
 //! compact Arrow IPC snapshot of just those columns), and for clusters the
 //! distances to the old and new centroids and the features that moved most
 //! in the clustering's own standardized units.
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Cursor;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -360,31 +362,56 @@ impl Column {
     }
 }
 
+/// A batch's columns by name, each converted to numbers once, on first use:
+/// a run explains many transitions from the same few columns.
+struct Columns<'a> {
+    batch: &'a RecordBatch,
+    cache: RefCell<HashMap<String, Option<Rc<Column>>>>,
+}
+
+impl<'a> Columns<'a> {
+    fn new(batch: &'a RecordBatch) -> Columns<'a> {
+        Columns {
+            batch,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<Rc<Column>> {
+        let mut cache = self.cache.borrow_mut();
+        cache
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let idx = self.batch.schema().index_of(name).ok()?;
+                Some(Rc::new(Column::new(Arc::clone(self.batch.column(idx)))))
+            })
+            .clone()
+    }
+}
+
 /// Feature values before and after for the named columns, those that
 /// changed, largest relative change first: `(name, before, after, json)`.
-pub fn explain_features(
+fn explain_features(
     columns: &[String],
-    before: Option<(&RecordBatch, usize)>,
-    after: (&RecordBatch, usize),
+    before: Option<(&Columns<'_>, usize)>,
+    after: (&Columns<'_>, usize),
 ) -> Vec<(String, String, String, serde_json::Value)> {
     let mut out: Vec<(f64, String, String, String, serde_json::Value)> = Vec::new();
     for name in columns {
-        let Ok(after_idx) = after.0.schema().index_of(name) else {
+        let Some(after_column) = after.0.get(name) else {
             continue;
         };
-        let after_column = Column::new(Arc::clone(after.0.column(after_idx)));
         let after_text = after_column.text(name, after.1);
         let (before_text, before_json, change) = match before {
-            Some((batch, row)) => match batch.schema().index_of(name) {
-                Ok(idx) => {
-                    let column = Column::new(Arc::clone(batch.column(idx)));
+            Some((columns, row)) => match columns.get(name) {
+                Some(column) => {
                     let change = match (column.number(row), after_column.number(after.1)) {
                         (Some(b), Some(a)) => (a - b).abs() / b.abs().max(a.abs()).max(1e-9),
                         _ => 1.0,
                     };
                     (column.text(name, row), column.json(row), change)
                 }
-                Err(_) => ("?".to_string(), serde_json::Value::Null, 0.5),
+                None => ("?".to_string(), serde_json::Value::Null, 0.5),
             },
             None => ("?".to_string(), serde_json::Value::Null, 0.5),
         };
@@ -432,6 +459,10 @@ pub(super) fn explain(
     let schema = result.rule_schema();
     let by_name: HashMap<&str, &SegmentationSnapshot<'_>> =
         result.segmentations.iter().map(|s| (s.name, s)).collect();
+    let current_columns = Columns::new(result.features);
+    let previous_columns = previous.as_ref().map(Columns::new);
+    let mut old_rules: HashMap<(i64, String), Option<String>> = HashMap::new();
+    let mut columns_of_rule: HashMap<String, Vec<String>> = HashMap::new();
     for transition in transitions.iter_mut() {
         let Some(segmentation) = by_name.get(transition.segmentation.as_str()) else {
             continue;
@@ -448,14 +479,19 @@ pub(super) fn explain(
         };
         transition.to_rule = current_rule(&transition.to);
         transition.from_rule = match (transition.from_version, &transition.from) {
-            (Some(version), Some(segment)) if version != transition.to_version => bodies
-                .get(&version)
-                .and_then(|body| super::definitions::rule_of(body, segment))
+            (Some(version), Some(segment)) if version != transition.to_version => old_rules
+                .entry((version, segment.clone()))
+                .or_insert_with(|| {
+                    bodies
+                        .get(&version)
+                        .and_then(|body| super::definitions::rule_of(body, segment))
+                })
+                .clone()
                 .or_else(|| current_rule(&transition.from)),
             _ => current_rule(&transition.from),
         };
         let row = accounts.get(&transition.account_id).copied();
-        let before = previous
+        let before = previous_columns
             .as_ref()
             .zip(previous_rows.get(&transition.account_id).copied());
         let mut parts: Vec<String> = Vec::new();
@@ -507,9 +543,9 @@ pub(super) fn explain(
                         .features
                         .iter()
                         .map(|name| {
-                            batch.schema().index_of(name).ok().and_then(|idx| {
-                                Column::new(Arc::clone(batch.column(idx))).number(previous_row)
-                            })
+                            batch
+                                .get(name)
+                                .and_then(|column| column.number(previous_row))
                         })
                         .collect();
                     match model.transform.apply(&old) {
@@ -533,7 +569,7 @@ pub(super) fn explain(
                 }
                 None => model.features.clone(),
             };
-            let features = explain_features(&moved, before, (result.features, row));
+            let features = explain_features(&moved, before, (&current_columns, row));
             parts.extend(
                 features
                     .iter()
@@ -564,13 +600,16 @@ pub(super) fn explain(
                 .into_iter()
                 .flatten()
             {
-                for column in rule_columns(rule, &schema) {
-                    if !columns.contains(&column) {
-                        columns.push(column);
+                let read = columns_of_rule
+                    .entry(rule.clone())
+                    .or_insert_with(|| rule_columns(rule, &schema));
+                for column in read.iter() {
+                    if !columns.contains(column) {
+                        columns.push(column.clone());
                     }
                 }
             }
-            let features = explain_features(&columns, before, (result.features, row));
+            let features = explain_features(&columns, before, (&current_columns, row));
             parts.extend(
                 features
                     .iter()

@@ -40,7 +40,7 @@ use crate::pipeline::RunResult;
 use crate::project::{Project, StoreSetting};
 use crate::rules;
 
-pub use diff::{explain_features, feature_snapshot};
+pub use diff::feature_snapshot;
 
 /// What the store needs of a run: its as-of date, the feature table
 /// (`account_id` first), and per segmentation its segments and members.
