@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use chrono::{Months, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use strata_core::destinations::{self, DeliveryReport};
+use strata_core::outputs::report::SizePoint;
 use strata_core::pipeline::{self, RunOptions, RunResult};
 use strata_core::project::Project;
 use strata_core::state::{
@@ -165,6 +166,10 @@ pub async fn run_and_record(
         }
     }
     let Some((mut store, lock)) = store_and_lock else {
+        let report = strata_core::outputs::write_report(&result, &[], out)?;
+        if !json {
+            println!("  {}", report.display());
+        }
         return Ok(());
     };
     let options = RecordOptions {
@@ -186,6 +191,21 @@ pub async fn run_and_record(
             print!("{text}");
         }
     };
+    let history: Vec<SizePoint> = store
+        .sizes()
+        .await?
+        .into_iter()
+        .map(|(run, size)| SizePoint {
+            as_of: run.as_of,
+            segmentation: size.segmentation,
+            segment: size.segment,
+            accounts: size.accounts,
+        })
+        .collect();
+    let report = strata_core::outputs::write_report(&result, &history, out)?;
+    if !json {
+        println!("  {}", report.display());
+    }
     show(outcome_text(&outcome, &result, &store));
     if !record.no_deliver && !project.destinations.is_empty() {
         let report = destinations::deliver(

@@ -607,3 +607,32 @@ fn parquet_events_with_and_without_time_zone_match_csv() {
         }
     }
 }
+
+#[test]
+fn run_writes_a_self_contained_report() {
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--out", "out", "--as-of", "2026-10-31"])
+        .stdout();
+    dir.command(&["run", "--out", "out", "--as-of", "2026-11-25"])
+        .stdout();
+    let html = dir.read("out/report.html");
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains("strata report <small>as of 2026-11-25</small>"));
+    assert!(
+        html.contains("<td>Mid-Market</td><td>1</td><td>25.0%</td>"),
+        "{html}"
+    );
+    // One share chart per segmentation, and a history chart once two runs exist.
+    assert_eq!(
+        html.matches("share of accounts and of ARR per segment")
+            .count(),
+        2
+    );
+    assert!(
+        html.contains("health: accounts per segment over time"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    // Offline: nothing is fetched.
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
+}

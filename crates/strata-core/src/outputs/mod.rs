@@ -8,6 +8,8 @@
 //!
 //! Each file is written to a temporary name and renamed into place, so a
 //! reader never sees half a file. With the same inputs the bytes are the same.
+pub mod report;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,17 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
             .map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
     })?;
     Ok(vec![memberships, features, segments])
+}
+
+/// Writes `OUT/report.html` (see [`report`]); `history` adds segment sizes over time.
+pub fn write_report(
+    result: &RunResult,
+    history: &[report::SizePoint],
+    out_dir: &Path,
+) -> Result<PathBuf> {
+    let path = out_dir.join("report.html");
+    write_file_atomically(&path, report::report_html(result, history).as_bytes())?;
+    Ok(path)
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed into place,

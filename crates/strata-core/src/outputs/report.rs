@@ -1,0 +1,356 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts,
+//! no network) with every segmentation's economics and quality, a chart of
+//! each segment's share of accounts and of ARR, the persona cards, the NRR
+//! spread, and segment sizes over time when the state store has history.
+//!
+//! Charts are drawn as SVG by hand: bars and lines need a few dozen lines,
+//! and a charting library would have to be vendored to open offline.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+
+use crate::pipeline::{RunResult, SegmentationResult};
+
+/// Accounts of one segment at one as_of date, for the history chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizePoint {
+    /// The as_of date.
+    pub as_of: NaiveDate,
+    /// Segmentation.
+    pub segmentation: String,
+    /// Segment.
+    pub segment: String,
+    /// Accounts.
+    pub accounts: i64,
+}
+
+const PALETTE: [&str; 8] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
+];
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn money(value: f64) -> String {
+    if value >= 1e6 {
+        format!("${:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("${:.0}k", value / 1e3)
+    } else {
+        format!("${value:.0}")
+    }
+}
+
+/// Horizontal bars: per segment, its share of accounts and of ARR.
+fn share_chart(segmentation: &SegmentationResult) -> String {
+    let rows: Vec<(&str, f64, f64)> = segmentation
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.economics.share_of_accounts,
+                s.economics.share_of_arr.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let (label_width, bar_width, row_height) = (220.0, 360.0, 34.0);
+    let height = 30.0 + row_height * rows.len() as f64;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\">\
+         <title>{}: share of accounts and of ARR per segment</title>\
+         <rect x=\"{label_width}\" y=\"4\" width=\"12\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"13\">% of accounts</text>\
+         <rect x=\"{}\" y=\"4\" width=\"12\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"13\">% of ARR</text>",
+        escape(&segmentation.name),
+        PALETTE[0],
+        label_width + 16.0,
+        label_width + 130.0,
+        PALETTE[1],
+        label_width + 146.0,
+        w = label_width + bar_width + 70.0,
+    );
+    for (idx, (name, accounts, arr)) in rows.iter().enumerate() {
+        let y = 24.0 + row_height * idx as f64;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_width - 8.0,
+            y + 18.0,
+            escape(name)
+        );
+        for (offset, (share, color)) in [(0.0, (*accounts, PALETTE[0])), (13.0, (*arr, PALETTE[1]))]
+        {
+            let width = (share.clamp(0.0, 1.0) * bar_width).max(1.0);
+            let _ = write!(
+                svg,
+                "<rect x=\"{label_width}\" y=\"{}\" width=\"{width:.1}\" height=\"11\" fill=\"{color}\"><title>{:.1}%</title></rect>\
+                 <text x=\"{:.1}\" y=\"{}\" class=\"value\">{:.1}%</text>",
+                y + 4.0 + offset,
+                share * 100.0,
+                label_width + width + 4.0,
+                y + 13.0 + offset,
+                share * 100.0
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Lines: accounts per segment over as_of dates.
+fn history_chart(segmentation: &str, points: &[&SizePoint]) -> Option<String> {
+    let mut series: BTreeMap<&str, BTreeMap<NaiveDate, i64>> = BTreeMap::new();
+    for point in points {
+        series
+            .entry(point.segment.as_str())
+            .or_default()
+            .insert(point.as_of, point.accounts);
+    }
+    let mut dates: Vec<NaiveDate> = points.iter().map(|p| p.as_of).collect();
+    dates.sort();
+    dates.dedup();
+    if dates.len() < 2 {
+        return None;
+    }
+    let max = points.iter().map(|p| p.accounts).max().unwrap_or(1).max(1) as f64;
+    let (left, top, width, height) = (60.0, 20.0, 520.0, 200.0);
+    let x = |idx: usize| left + width * idx as f64 / (dates.len() - 1) as f64;
+    let y = |value: i64| top + height - height * value as f64 / max;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 780 260\" width=\"780\" height=\"260\">\
+         <title>{}: accounts per segment over time</title>\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" class=\"axis\"/>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\
+         <text x=\"{left}\" y=\"248\">{}</text><text x=\"{}\" y=\"248\" text-anchor=\"end\">{}</text>",
+        escape(segmentation),
+        top + height,
+        left + width,
+        top + height,
+        top + height,
+        left - 6.0,
+        top + 4.0,
+        max as i64,
+        left - 6.0,
+        top + height,
+        dates[0],
+        left + width,
+        dates[dates.len() - 1],
+    );
+    for (idx, (segment, values)) in series.iter().enumerate() {
+        let color = PALETTE[idx % PALETTE.len()];
+        let path: Vec<String> = dates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, date)| {
+                values
+                    .get(date)
+                    .map(|v| format!("{:.1},{:.1}", x(i), y(*v)))
+            })
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>\
+             <text x=\"{}\" y=\"{}\" fill=\"{color}\">{}</text>",
+            path.join(" "),
+            escape(segment),
+            left + width + 10.0,
+            top + 14.0 * (idx as f64 + 1.0),
+            escape(segment)
+        );
+    }
+    svg.push_str("</svg>");
+    Some(svg)
+}
+
+fn segmentation_section(
+    out: &mut String,
+    segmentation: &SegmentationResult,
+    history: &[SizePoint],
+) {
+    let _ = write!(
+        out,
+        "<section><h2>{} <small>({})</small></h2>",
+        escape(&segmentation.name),
+        escape(&segmentation.kind)
+    );
+    if let Some(description) = &segmentation.description {
+        let _ = write!(out, "<p>{}</p>", escape(description));
+    }
+    out.push_str(
+        "<table><thead><tr><th>segment</th><th>accounts</th><th>% accounts</th><th>ARR</th><th>% ARR</th>\
+         <th>NRR</th><th>GRR</th><th>logo churn</th><th>NPS</th><th>quality</th></tr></thead><tbody>",
+    );
+    for segment in &segmentation.segments {
+        let e = &segment.economics;
+        let flags = if segment.quality.failures.is_empty() {
+            segment
+                .quality
+                .score
+                .map_or("–".to_string(), |score| format!("{score:.2}"))
+        } else {
+            format!("⚠ {}", segment.quality.failures.join("; "))
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&segment.name),
+            e.accounts,
+            e.share_of_accounts * 100.0,
+            money(e.arr),
+            percent(e.share_of_arr),
+            percent(e.nrr),
+            percent(e.grr),
+            percent(e.logo_churn),
+            e.nps.map_or("–".to_string(), |nps| format!(
+                "{nps:+.0} (n={})",
+                e.nps_answers
+            )),
+            escape(&flags),
+        );
+    }
+    let u = &segmentation.unassigned;
+    if u.accounts > 0 {
+        let _ = write!(
+            out,
+            "<tr class=\"muted\"><td>(unassigned)</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td></tr>",
+            u.accounts,
+            u.share_of_accounts * 100.0,
+            money(u.arr),
+            percent(u.share_of_arr),
+            percent(u.nrr),
+            percent(u.grr),
+            percent(u.logo_churn),
+        );
+    }
+    out.push_str("</tbody></table>");
+    for warning in &segmentation.quality.warnings {
+        let _ = write!(out, "<p class=\"warning\">⚠ {}</p>", escape(warning));
+    }
+    if !segmentation.segments.is_empty() {
+        out.push_str(&share_chart(segmentation));
+    }
+    let points: Vec<&SizePoint> = history
+        .iter()
+        .filter(|p| p.segmentation == segmentation.name)
+        .collect();
+    if let Some(chart) = history_chart(&segmentation.name, &points) {
+        out.push_str("<h3>Accounts per segment over time</h3>");
+        out.push_str(&chart);
+    }
+    let personas: Vec<_> = segmentation
+        .segments
+        .iter()
+        .filter_map(|s| s.persona.as_ref().map(|p| (s, p)))
+        .collect();
+    if !personas.is_empty() {
+        out.push_str("<div class=\"cards\">");
+        for (segment, persona) in personas {
+            let _ = write!(
+                out,
+                "<div class=\"card\"><h4>{}: {}</h4><p>{}</p></div>",
+                escape(&segment.name),
+                escape(&persona.name),
+                escape(&persona.narrative)
+            );
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+}
+
+/// The report of a run; `history` (from the state store, may be empty) adds
+/// a sizes-over-time chart per segmentation.
+pub fn report_html(result: &RunResult, history: &[SizePoint]) -> String {
+    let mut out = String::new();
+    let o = &result.overall;
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>strata report, as of {as_of}</title>\
+         <style>body{{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}}\
+         table{{border-collapse:collapse;margin:.5em 0}}th,td{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}\
+         th:first-child,td:first-child{{text-align:left}}.muted{{color:#888}}.warning{{color:#a60}}\
+         .chart text{{font-size:12px}}.chart .value{{fill:#555}}.axis{{stroke:#999}}\
+         .cards{{display:flex;flex-wrap:wrap;gap:12px}}.card{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}}\
+         small{{color:#777;font-weight:normal}}</style></head><body>\
+         <h1>strata report <small>as of {as_of}</small></h1>\
+         <p>{} accounts, ARR {}, NRR {}, GRR {}, logo churn {}, NPS {}.</p>",
+        o.accounts,
+        money(o.arr),
+        percent(o.nrr),
+        percent(o.grr),
+        percent(o.logo_churn),
+        o.nps.map_or("–".to_string(), |nps| format!("{nps:+.0}")),
+        as_of = result.as_of,
+    );
+    let spread = &result.nrr_spread;
+    if let (Some(points), Some(tier)) = (spread.spread_points, spread.tier) {
+        let _ = write!(
+            out,
+            "<p>NRR spread between the most and the least engaged quartile: {points:.0} points ({}), \
+             {} vs {}.</p>",
+            escape(tier),
+            percent(spread.top_nrr),
+            percent(spread.bottom_nrr)
+        );
+    }
+    for warning in &result.warnings {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">⚠ {}</p>",
+            escape(&warning.to_string())
+        );
+    }
+    for segmentation in &result.segmentations {
+        segmentation_section(&mut out, segmentation, history);
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn history_needs_two_dates() {
+        let point = |day: u32, accounts: i64| SizePoint {
+            as_of: NaiveDate::from_ymd_opt(2026, 1, day).unwrap_or_default(),
+            segmentation: "health".into(),
+            segment: "at-risk".into(),
+            accounts,
+        };
+        let one = [point(1, 5)];
+        assert!(history_chart("health", &one.iter().collect::<Vec<_>>()).is_none());
+        let two = [point(1, 5), point(2, 10)];
+        let svg = history_chart("health", &two.iter().collect::<Vec<_>>()).unwrap_or_default();
+        // The larger value sits at the top of the plot, the smaller halfway down.
+        assert!(svg.contains("points=\"60.0,120.0 580.0,20.0\""), "{svg}");
+    }
+}
