@@ -102,7 +102,8 @@ enum Command {
         #[arg(long)]
         as_of: Option<NaiveDate>,
     },
-    /// Run the pipeline and write memberships.csv, features.parquet and segments.json.
+    /// Run the pipeline, write memberships.csv, features.parquet, segments.json and report.html,
+    /// record the run and its transitions in the state store, and deliver them.
     #[command(
         after_help = "Examples:\n  strata run --project . --out out\n  strata run --project crm --out out --as-of 2026-09-30\n  strata run --json | jq '.segmentations[0].segments[] | {name, nrr}'"
     )]
