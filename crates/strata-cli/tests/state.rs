@@ -289,14 +289,17 @@ url = "http://127.0.0.1:9/hook"
 secret_env = "STRATA_TEST_SECRET"
 "#;
 
+/// The tiny fixture with `extra` appended to its project file.
+fn tiny_with(extra: &str) -> Dir {
+    let dir = Dir::fixture("tiny");
+    dir.create("strata.toml", &(dir.read("strata.toml") + extra));
+    dir
+}
+
 #[test]
 fn issue5_definition_changes_are_versioned_and_not_customer_movement() {
     for store in stores() {
-        let dir = Dir::fixture("tiny");
-        dir.create(
-            "strata.toml",
-            &(dir.read("strata.toml") + WEBHOOK_TO_NOWHERE),
-        );
+        let dir = tiny_with(WEBHOOK_TO_NOWHERE);
         run(&dir, &store, &["--as-of", "2026-10-31", "--no-deliver"]);
         dir.edit(
             "strata.toml",
@@ -652,11 +655,7 @@ fn next_random(state: &mut u64) -> u64 {
 #[test]
 fn issue5_sigkill_at_random_moments_never_leaves_a_partial_run() {
     for store in stores() {
-        let dir = Dir::fixture("tiny");
-        dir.create(
-            "strata.toml",
-            &(dir.read("strata.toml") + WEBHOOK_TO_NOWHERE),
-        );
+        let dir = tiny_with(WEBHOOK_TO_NOWHERE);
         run(&dir, &store, &["--as-of", "2026-10-31", "--no-deliver"]);
         // How long an undisturbed run with a pause inside its commit takes.
         let started = Instant::now();
@@ -825,11 +824,7 @@ fn issue5_two_runs_at_once_one_fails_clearly_or_waits() {
 
 #[test]
 fn issue5_secrets_never_appear_in_output_errors_or_store() {
-    let dir = Dir::fixture("tiny");
-    dir.create(
-        "strata.toml",
-        &(dir.read("strata.toml") + WEBHOOK_TO_NOWHERE),
-    );
+    let dir = tiny_with(WEBHOOK_TO_NOWHERE);
     let secret = "hunter2-do-not-leak";
     for as_of in ["2026-10-31", "2026-11-25"] {
         let output = dir
@@ -890,12 +885,9 @@ fn issue5_secrets_never_appear_in_output_errors_or_store() {
 
 #[test]
 fn issue5_file_and_digest_destinations_write_exports() {
-    let dir = Dir::fixture("tiny");
-    dir.create(
-        "strata.toml",
-        &(dir.read("strata.toml")
-            + "\n[[destination]]\nname = \"crm-files\"\nkind = \"file\"\npath = \"exports\"\nformat = \"csv\"\n\
-               \n[[destination]]\nname = \"owners\"\nkind = \"digest\"\npath = \"digests\"\nsegmentations = [\"health\"]\n"),
+    let dir = tiny_with(
+        "\n[[destination]]\nname = \"crm-files\"\nkind = \"file\"\npath = \"exports\"\nformat = \"csv\"\n\
+         \n[[destination]]\nname = \"owners\"\nkind = \"digest\"\npath = \"digests\"\nsegmentations = [\"health\"]\n",
     );
     run(
         &dir,

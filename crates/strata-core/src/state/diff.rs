@@ -212,12 +212,7 @@ pub(super) async fn reclassify_redefinitions(
     if old_versions.is_empty() {
         return Ok(());
     }
-    let rows: HashMap<String, usize> = result
-        .account_ids()
-        .into_iter()
-        .enumerate()
-        .map(|(row, id)| (id, row))
-        .collect();
+    let rows: HashMap<String, usize> = result.account_rows();
     let ctx = datafusion::prelude::SessionContext::new();
     for (segmentation, version) in old_versions {
         let Some(body) = bodies.get(&version) else {
@@ -450,12 +445,7 @@ pub(super) fn explain(
                 .collect()
         })
         .unwrap_or_default();
-    let accounts: HashMap<String, usize> = result
-        .account_ids()
-        .into_iter()
-        .enumerate()
-        .map(|(row, id)| (id, row))
-        .collect();
+    let accounts: HashMap<String, usize> = result.account_rows();
     let schema = result.rule_schema();
     let by_name: HashMap<&str, &SegmentationSnapshot<'_>> =
         result.segmentations.iter().map(|s| (s.name, s)).collect();
@@ -664,12 +654,7 @@ pub(super) fn owner_digests(
     };
     let owners = text_column("owner");
     let names = text_column("name");
-    let rows: HashMap<String, usize> = result
-        .account_ids()
-        .into_iter()
-        .enumerate()
-        .map(|(row, id)| (id, row))
-        .collect();
+    let rows: HashMap<String, usize> = result.account_rows();
     let value_at = |column: &Option<ArrayRef>, row: Option<usize>| -> Option<String> {
         let column = column.as_ref()?.as_string::<i32>();
         let row = row?;

@@ -124,6 +124,15 @@ impl<'a> Snapshot<'a> {
             .collect()
     }
 
+    /// Account id -> row.
+    pub fn account_rows(&self) -> HashMap<String, usize> {
+        self.account_ids()
+            .into_iter()
+            .enumerate()
+            .map(|(row, id)| (id, row))
+            .collect()
+    }
+
     /// The rule-language schema of the feature table.
     pub fn rule_schema(&self) -> rules::Schema {
         crate::features::rule_schema(&self.features.schema())
