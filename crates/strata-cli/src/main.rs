@@ -11,6 +11,7 @@ mod discover;
 mod icp;
 mod progress;
 mod render;
+mod report;
 mod state_cmd;
 
 use std::path::{Path, PathBuf};
@@ -123,6 +124,10 @@ enum Command {
         #[command(flatten)]
         record: state_cmd::RecordArgs,
     },
+    /// Write OUT/report.html: the run's segments, charts and personas, sizes over time,
+    /// the ideal customer profile and cohort retention by segment; opens offline.
+    #[command(after_help = "Example:\n  strata report --project strata-demo --out strata-demo/out")]
+    Report(report::ReportArgs),
     /// List runs recorded in the state store, newest first.
     #[command(after_help = "Example:\n  strata runs --project crm --limit 5")]
     Runs(state_cmd::RunsArgs),
@@ -302,6 +307,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let project = Project::load(&project)?;
             state_cmd::run_and_record(&project, &out, as_of, json, &record).await
         }
+        Command::Report(args) => report::run(args).await,
         Command::Runs(args) => state_cmd::runs(args).await,
         Command::History(args) => state_cmd::history(args).await,
         Command::Changes(args) => state_cmd::changes(args).await,

@@ -166,7 +166,7 @@ pub async fn run_and_record(
         }
     }
     let Some((mut store, lock)) = store_and_lock else {
-        let report = strata_core::outputs::write_report(&result, &[], out)?;
+        let report = strata_core::outputs::write_report(&result, &[], Default::default(), out)?;
         if !json {
             println!("  {}", report.display());
         }
@@ -191,18 +191,8 @@ pub async fn run_and_record(
             print!("{text}");
         }
     };
-    let history: Vec<SizePoint> = store
-        .sizes()
-        .await?
-        .into_iter()
-        .map(|(run, size)| SizePoint {
-            as_of: run.as_of,
-            segmentation: size.segmentation,
-            segment: size.segment,
-            accounts: size.accounts,
-        })
-        .collect();
-    let report = strata_core::outputs::write_report(&result, &history, out)?;
+    let history = history_points(&mut store).await?;
+    let report = strata_core::outputs::write_report(&result, &history, Default::default(), out)?;
     if !json {
         println!("  {}", report.display());
     }
@@ -217,6 +207,21 @@ pub async fn run_and_record(
         show(delivery_text(&report));
     }
     Ok(())
+}
+
+/// Segment sizes of every recorded run and backfilled point, for the report.
+pub async fn history_points(store: &mut Store) -> anyhow::Result<Vec<SizePoint>> {
+    Ok(store
+        .sizes()
+        .await?
+        .into_iter()
+        .map(|(run, size)| SizePoint {
+            as_of: run.as_of,
+            segmentation: size.segmentation,
+            segment: size.segment,
+            accounts: size.accounts,
+        })
+        .collect())
 }
 
 fn outcome_text(outcome: &RecordOutcome, result: &RunResult, store: &Store) -> String {

@@ -636,3 +636,21 @@ fn run_writes_a_self_contained_report() {
     // Offline: nothing is fetched.
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
 }
+
+#[test]
+fn report_command_adds_icp_and_cohort_retention() {
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "600", "--no-run"])
+        .stdout();
+    let out = dir.command(&["report", "--out", "out"]).stdout();
+    assert!(out.contains("wrote out/report.html"), "{out}");
+    let html = dir.read("out/report.html");
+    assert!(html.contains("<h2>Ideal customer profile"), "ICP section");
+    assert!(
+        html.contains("<h2>Cohort retention <small>(by size)</small>"),
+        "cohort section"
+    );
+    assert!(html.contains("revenue retention by months since signup"));
+    assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
+}

@@ -48,10 +48,14 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
 pub fn write_report(
     result: &RunResult,
     history: &[report::SizePoint],
+    extras: report::Extras<'_>,
     out_dir: &Path,
 ) -> Result<PathBuf> {
     let path = out_dir.join("report.html");
-    write_file_atomically(&path, report::report_html(result, history).as_bytes())?;
+    write_file_atomically(
+        &path,
+        report::report_html(result, history, extras).as_bytes(),
+    )?;
     Ok(path)
 }
 

@@ -10,7 +10,16 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
-use crate::pipeline::{RunResult, SegmentationResult};
+use crate::pipeline::{CohortReport, IcpReport, RunResult, SegmentationResult};
+
+/// Analyses `strata report` adds to a run's report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The ideal customer profile.
+    pub icp: Option<&'a IcpReport>,
+    /// Cohort retention, per segment of one segmentation.
+    pub cohorts: Option<&'a CohortReport>,
+}
 
 /// Accounts of one segment at one as_of date, for the history chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,8 +124,73 @@ fn share_chart(segmentation: &SegmentationResult) -> String {
     svg
 }
 
+/// A line chart: one polyline per series over shared x labels; `None`
+/// values leave gaps in the points. `unit` formats the y axis maximum.
+fn line_chart(
+    title: &str,
+    x_labels: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+    unit: fn(f64) -> String,
+) -> Option<String> {
+    if x_labels.len() < 2 || series.is_empty() {
+        return None;
+    }
+    let max = series
+        .iter()
+        .flat_map(|(_, values)| values.iter().flatten().copied())
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let (left, top, width, height) = (60.0, 20.0, 520.0, 200.0);
+    let x = |idx: usize| left + width * idx as f64 / (x_labels.len() - 1) as f64;
+    let y = |value: f64| top + height - height * value / max;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 780 260\" width=\"780\" height=\"260\">\
+         <title>{}</title>\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" class=\"axis\"/>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\
+         <text x=\"{left}\" y=\"248\">{}</text><text x=\"{}\" y=\"248\" text-anchor=\"end\">{}</text>",
+        escape(title),
+        top + height,
+        left + width,
+        top + height,
+        top + height,
+        left - 6.0,
+        top + 4.0,
+        escape(&unit(max)),
+        left - 6.0,
+        top + height,
+        escape(&x_labels[0]),
+        left + width,
+        escape(&x_labels[x_labels.len() - 1]),
+    );
+    for (idx, (name, values)) in series.iter().enumerate() {
+        let color = PALETTE[idx % PALETTE.len()];
+        let path: Vec<String> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, value)| value.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>\
+             <text x=\"{}\" y=\"{}\" fill=\"{color}\">{}</text>",
+            path.join(" "),
+            escape(name),
+            left + width + 10.0,
+            top + 14.0 * (idx as f64 + 1.0),
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>");
+    Some(svg)
+}
+
 /// Lines: accounts per segment over as_of dates.
 fn history_chart(segmentation: &str, points: &[&SizePoint]) -> Option<String> {
+    let mut dates: Vec<NaiveDate> = points.iter().map(|p| p.as_of).collect();
+    dates.sort();
+    dates.dedup();
     let mut series: BTreeMap<&str, BTreeMap<NaiveDate, i64>> = BTreeMap::new();
     for point in points {
         series
@@ -124,61 +198,106 @@ fn history_chart(segmentation: &str, points: &[&SizePoint]) -> Option<String> {
             .or_default()
             .insert(point.as_of, point.accounts);
     }
-    let mut dates: Vec<NaiveDate> = points.iter().map(|p| p.as_of).collect();
-    dates.sort();
-    dates.dedup();
-    if dates.len() < 2 {
-        return None;
-    }
-    let max = points.iter().map(|p| p.accounts).max().unwrap_or(1).max(1) as f64;
-    let (left, top, width, height) = (60.0, 20.0, 520.0, 200.0);
-    let x = |idx: usize| left + width * idx as f64 / (dates.len() - 1) as f64;
-    let y = |value: i64| top + height - height * value as f64 / max;
-    let mut svg = format!(
-        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 780 260\" width=\"780\" height=\"260\">\
-         <title>{}: accounts per segment over time</title>\
-         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>\
-         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" class=\"axis\"/>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\
-         <text x=\"{left}\" y=\"248\">{}</text><text x=\"{}\" y=\"248\" text-anchor=\"end\">{}</text>",
-        escape(segmentation),
-        top + height,
-        left + width,
-        top + height,
-        top + height,
-        left - 6.0,
-        top + 4.0,
-        max as i64,
-        left - 6.0,
-        top + height,
-        dates[0],
-        left + width,
-        dates[dates.len() - 1],
+    let series: Vec<(String, Vec<Option<f64>>)> = series
+        .into_iter()
+        .map(|(segment, values)| {
+            (
+                segment.to_string(),
+                dates
+                    .iter()
+                    .map(|d| values.get(d).map(|v| *v as f64))
+                    .collect(),
+            )
+        })
+        .collect();
+    let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
+    line_chart(
+        &format!("{segmentation}: accounts per segment over time"),
+        &labels,
+        &series,
+        |max| format!("{max:.0}"),
+    )
+}
+
+/// Revenue retention by months since signup, per segment: the MRR-weighted
+/// mean over signup cohorts that have reached that month.
+fn retention_chart(report: &CohortReport) -> Option<String> {
+    let months = report
+        .groups
+        .iter()
+        .flat_map(|g| g.cohorts.iter().map(|c| c.revenue_retention.len()))
+        .max()
+        .unwrap_or(0);
+    let series: Vec<(String, Vec<Option<f64>>)> = report
+        .groups
+        .iter()
+        .map(|group| {
+            let curve = (0..months)
+                .map(|month| {
+                    let (mut weighted, mut weight) = (0.0, 0.0);
+                    for cohort in &group.cohorts {
+                        if let Some(Some(value)) = cohort.revenue_retention.get(month) {
+                            weighted += value * cohort.base_mrr;
+                            weight += cohort.base_mrr;
+                        }
+                    }
+                    (weight > 0.0).then(|| weighted / weight)
+                })
+                .collect();
+            (
+                group
+                    .segment
+                    .clone()
+                    .unwrap_or_else(|| "all accounts".into()),
+                curve,
+            )
+        })
+        .collect();
+    let labels: Vec<String> = (0..months).map(|m| format!("month {m}")).collect();
+    line_chart(
+        "revenue retention by months since signup (MRR-weighted over signup cohorts)",
+        &labels,
+        &series,
+        |max| format!("{:.0}%", max * 100.0),
+    )
+}
+
+fn icp_section(out: &mut String, report: &IcpReport) {
+    let _ = write!(
+        out,
+        "<section><h2>Ideal customer profile <small>(known within {} days of signup, target {:?})</small></h2>",
+        report.days, report.result.target
     );
-    for (idx, (segment, values)) in series.iter().enumerate() {
-        let color = PALETTE[idx % PALETTE.len()];
-        let path: Vec<String> = dates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, date)| {
-                values
-                    .get(date)
-                    .map(|v| format!("{:.1},{:.1}", x(i), y(*v)))
-            })
-            .collect();
+    if report.result.rules.is_empty() {
+        out.push_str("<p>No profile beats the base.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table><thead><tr><th>#</th><th>rule</th><th>accounts</th><th>% ARR</th><th>inside</th><th>outside</th><th>lift (95% CI)</th></tr></thead><tbody>",
+    );
+    for (idx, rule) in report.result.rules.iter().enumerate() {
+        let lift = match (rule.lift, rule.lift_ci) {
+            (Some(lift), Some((low, high))) => format!("{lift:.2} ({low:.2}-{high:.2})"),
+            (Some(lift), None) => format!("{lift:.2}"),
+            _ => "–".to_string(),
+        };
         let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"><title>{}</title></polyline>\
-             <text x=\"{}\" y=\"{}\" fill=\"{color}\">{}</text>",
-            path.join(" "),
-            escape(segment),
-            left + width + 10.0,
-            top + 14.0 * (idx as f64 + 1.0),
-            escape(segment)
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            idx + 1,
+            escape(&rule.rule),
+            rule.accounts,
+            percent(rule.share_of_arr),
+            percent(Some(rule.inside)),
+            percent(rule.outside),
+            lift
         );
     }
-    svg.push_str("</svg>");
-    Some(svg)
+    out.push_str("</tbody></table>");
+    if let Some(sql) = report.sql.first() {
+        let _ = write!(out, "<p>As SQL: <code>{}</code></p>", escape(sql));
+    }
+    out.push_str("</section>");
 }
 
 fn segmentation_section(
@@ -279,7 +398,7 @@ fn segmentation_section(
 
 /// The report of a run; `history` (from the state store, may be empty) adds
 /// a sizes-over-time chart per segmentation.
-pub fn report_html(result: &RunResult, history: &[SizePoint]) -> String {
+pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>) -> String {
     let mut out = String::new();
     let o = &result.overall;
     let _ = write!(
@@ -321,6 +440,20 @@ pub fn report_html(result: &RunResult, history: &[SizePoint]) -> String {
     }
     for segmentation in &result.segmentations {
         segmentation_section(&mut out, segmentation, history);
+    }
+    if let Some(icp) = extras.icp {
+        icp_section(&mut out, icp);
+    }
+    if let Some(chart) = extras.cohorts.and_then(retention_chart) {
+        let by = extras
+            .cohorts
+            .and_then(|c| c.segmentation.clone())
+            .map(|s| format!(" <small>(by {})</small>", escape(&s)))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<section><h2>Cohort retention{by}</h2>{chart}</section>"
+        );
     }
     out.push_str("</body></html>\n");
     out
