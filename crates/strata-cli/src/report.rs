@@ -1,5 +1,6 @@
 //! `strata report`: a run's report.html plus the analyses a run does not do
-//! itself: the ideal customer profile and cohort retention by segment.
+//! itself: the ideal customer profile, cohort retention by segment, and what
+//! each segment relies on, ignores and needs.
 use std::path::PathBuf;
 
 use strata_core::icp::IcpParams;
@@ -24,6 +25,10 @@ pub struct ReportArgs {
     /// Segmentation whose segments get cohort retention curves [default: the first].
     #[arg(long)]
     cohorts_by: Option<String>,
+    /// Segmentation the roadmap section plans for [default: `behavior` if there is one,
+    /// else the first clusters segmentation, else the first].
+    #[arg(long)]
+    roadmap_for: Option<String>,
     /// Leave out the ideal customer profile (the slowest part).
     #[arg(long)]
     no_icp: bool,
@@ -69,9 +74,28 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let plan_for = args.roadmap_for.clone().or_else(|| {
+        let names = || project.segmentations.iter();
+        names()
+            .find(|s| s.name == "behavior")
+            .or_else(|| names().find(|s| s.kind.name() == "clusters"))
+            .or_else(|| names().next())
+            .map(|s| s.name.clone())
+    });
+    let roadmap = match plan_for {
+        Some(name) => match pipeline::roadmap(&project, &options, &name, &pipeline::Quiet).await {
+            Ok(roadmap) => Some(roadmap),
+            Err(error) => {
+                eprintln!("warning: the report has no roadmap section: {error}");
+                None
+            }
+        },
+        None => None,
+    };
     let extras = Extras {
         icp: icp.as_ref(),
         cohorts: cohorts.as_ref(),
+        roadmap: roadmap.as_ref(),
     };
     let path = strata_core::outputs::write_report(&result, &history, extras, &args.out)?;
     println!("wrote {}", path.display());

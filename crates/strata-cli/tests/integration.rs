@@ -651,6 +651,10 @@ fn report_command_adds_icp_and_cohort_retention() {
         "cohort section"
     );
     assert!(html.contains("revenue retention by months since signup"));
+    assert!(
+        html.contains("<h2>Segments to roadmap <small>(behavior)</small>"),
+        "roadmap section"
+    );
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
 }

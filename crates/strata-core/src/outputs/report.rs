@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
-use crate::pipeline::{CohortReport, IcpReport, RunResult, SegmentationResult};
+use crate::pipeline::{CohortReport, IcpReport, RoadmapReport, RunResult, SegmentationResult};
 
 /// Analyses `strata report` adds to a run's report.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,6 +19,8 @@ pub struct Extras<'a> {
     pub icp: Option<&'a IcpReport>,
     /// Cohort retention, per segment of one segmentation.
     pub cohorts: Option<&'a CohortReport>,
+    /// What each segment relies on, ignores and needs.
+    pub roadmap: Option<&'a RoadmapReport>,
 }
 
 /// Accounts of one segment at one as_of date, for the history chart.
@@ -262,6 +264,56 @@ fn retention_chart(report: &CohortReport) -> Option<String> {
     )
 }
 
+fn roadmap_section(out: &mut String, report: &RoadmapReport) {
+    let roadmap = &report.roadmap;
+    let _ = write!(
+        out,
+        "<section><h2>Segments to roadmap <small>({})</small></h2><p>{}</p>",
+        escape(&roadmap.segmentation),
+        escape(&roadmap.recommendation)
+    );
+    out.push_str(
+        "<table><thead><tr><th>segment</th><th>% ARR</th><th>NRR</th><th>relies on</th><th>does not use</th><th>unmet needs</th></tr></thead><tbody>",
+    );
+    for segment in &roadmap.segments {
+        let relies: Vec<String> = segment
+            .relies_on
+            .iter()
+            .take(3)
+            .map(|f| format!("{} ({:.0}%)", f.feature, f.share * 100.0))
+            .collect();
+        let unused: Vec<&str> = segment
+            .does_not_use
+            .iter()
+            .take(3)
+            .map(String::as_str)
+            .collect();
+        let needs: Vec<String> = segment
+            .unmet_needs
+            .iter()
+            .take(3)
+            .map(|n| format!("{} (x{:.1})", n.theme, n.ratio))
+            .collect();
+        let star = if segment.priority { " ★" } else { "" };
+        let core = if roadmap.core.as_deref() == Some(segment.segment.as_str()) {
+            " (core)"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}{core}{star}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&segment.segment),
+            percent(segment.share_of_arr),
+            percent(segment.nrr),
+            escape(&relies.join(", ")),
+            escape(&unused.join(", ")),
+            escape(&needs.join(", ")),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
 fn icp_section(out: &mut String, report: &IcpReport) {
     let _ = write!(
         out,
@@ -443,6 +495,9 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     }
     if let Some(icp) = extras.icp {
         icp_section(&mut out, icp);
+    }
+    if let Some(roadmap) = extras.roadmap {
+        roadmap_section(&mut out, roadmap);
     }
     if let Some(chart) = extras.cohorts.and_then(retention_chart) {
         let by = extras
