@@ -133,6 +133,7 @@ fn line_chart(
     x_labels: &[String],
     series: &[(String, Vec<Option<f64>>)],
     unit: fn(f64) -> String,
+    reference: Option<f64>,
 ) -> Option<String> {
     if x_labels.len() < 2 || series.is_empty() {
         return None;
@@ -140,7 +141,7 @@ fn line_chart(
     let max = series
         .iter()
         .flat_map(|(_, values)| values.iter().flatten().copied())
-        .fold(0.0f64, f64::max)
+        .fold(reference.unwrap_or(0.0), f64::max)
         .max(1e-9);
     let (left, top, width, height) = (60.0, 20.0, 520.0, 200.0);
     let x = |idx: usize| left + width * idx as f64 / (x_labels.len() - 1) as f64;
@@ -150,7 +151,7 @@ fn line_chart(
          <title>{}</title>\
          <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" class=\"axis\"/>\
          <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" class=\"axis\"/>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
          <text x=\"{left}\" y=\"248\">{}</text><text x=\"{}\" y=\"248\" text-anchor=\"end\">{}</text>",
         escape(title),
         top + height,
@@ -162,10 +163,23 @@ fn line_chart(
         escape(&unit(max)),
         left - 6.0,
         top + height,
+        escape(&unit(0.0)),
         escape(&x_labels[0]),
         left + width,
         escape(&x_labels[x_labels.len() - 1]),
     );
+    if let Some(value) = reference {
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1}\" y2=\"{0:.1}\" class=\"axis\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{2}\" y=\"{3:.1}\" text-anchor=\"end\">{4}</text>",
+            y(value),
+            left + width,
+            left - 6.0,
+            y(value) + 4.0,
+            escape(&unit(value))
+        );
+    }
     for (idx, (name, values)) in series.iter().enumerate() {
         let color = PALETTE[idx % PALETTE.len()];
         let path: Vec<String> = values
@@ -218,11 +232,16 @@ fn history_chart(segmentation: &str, points: &[&SizePoint]) -> Option<String> {
         &labels,
         &series,
         |max| format!("{max:.0}"),
+        None,
     )
 }
 
+/// Signup cohorts a retention point needs.
+const MIN_COHORTS: usize = 3;
+
 /// Revenue retention by months since signup, per segment: the MRR-weighted
-/// mean over signup cohorts that have reached that month.
+/// mean over the signup cohorts (at least [`MIN_COHORTS`]) that have reached
+/// that month, with a dashed line at 100%.
 fn retention_chart(report: &CohortReport) -> Option<String> {
     let months = report
         .groups
@@ -236,14 +255,16 @@ fn retention_chart(report: &CohortReport) -> Option<String> {
         .map(|group| {
             let curve = (0..months)
                 .map(|month| {
-                    let (mut weighted, mut weight) = (0.0, 0.0);
+                    let (mut weighted, mut weight, mut cohorts) = (0.0, 0.0, 0);
                     for cohort in &group.cohorts {
                         if let Some(Some(value)) = cohort.revenue_retention.get(month) {
                             weighted += value * cohort.base_mrr;
                             weight += cohort.base_mrr;
+                            cohorts += 1;
                         }
                     }
-                    (weight > 0.0).then(|| weighted / weight)
+                    // A point from one or two signup months is noise, not a curve.
+                    (weight > 0.0 && cohorts >= MIN_COHORTS).then(|| weighted / weight)
                 })
                 .collect();
             (
@@ -261,6 +282,7 @@ fn retention_chart(report: &CohortReport) -> Option<String> {
         &labels,
         &series,
         |max| format!("{:.0}%", max * 100.0),
+        Some(1.0),
     )
 }
 
