@@ -281,10 +281,10 @@ pub async fn deliver(
         }
         store.outbox_update(&updates).await?;
     }
-    for row in store.outbox(None, usize::MAX).await? {
-        if row.status == "delivered" {
-            continue;
-        }
+    // Only undelivered rows: the delivered ones grow with every run.
+    let mut undelivered = store.outbox(Some("pending"), usize::MAX).await?;
+    undelivered.extend(store.outbox(Some("dead"), usize::MAX).await?);
+    for row in undelivered {
         let report = reports
             .entry(row.destination.clone())
             .or_insert_with(|| DestinationReport {
