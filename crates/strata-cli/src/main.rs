@@ -12,6 +12,7 @@ mod icp;
 mod progress;
 mod render;
 mod report;
+mod serve;
 mod state_cmd;
 
 use std::path::{Path, PathBuf};
@@ -161,6 +162,16 @@ enum Command {
         after_help = "Example:\n  strata schedule --project crm --out crm/out\nOr from cron:\n  0 6 * * * cd /srv/crm && strata run --out out --wait"
     )]
     Schedule(state_cmd::ScheduleArgs),
+    /// Serve the JSON API (/v1), the dashboard, health and readiness over the latest run.
+    ///
+    /// Runs the pipeline at start (recorded like `strata run`), then on
+    /// `POST /v1/runs` (admin) and on the project's `schedule`; each run swaps in
+    /// a new in-memory index atomically. Without a [[serve.token]] (or
+    /// STRATA_READ_TOKENS / STRATA_ADMIN_TOKENS) it listens on loopback only.
+    #[command(
+        after_help = "Examples:\n  strata serve --project strata-demo --out strata-demo/out\n  curl localhost:8080/v1/accounts/acc-00042/segments\n  STRATA_ADMIN_TOKENS=s3cret strata serve --addr 0.0.0.0:8080"
+    )]
+    Serve(serve::ServeArgs),
     /// List the features a project's rules can use, with their meaning.
     Features {
         /// Project folder (holding strata.toml) or the project file.
@@ -209,6 +220,15 @@ enum Command {
     BenchDecisions(bench_decisions::BenchDecisionsArgs),
     /// Benchmark the state store run to run on a large synthetic base (see bench/store.sh).
     BenchStore(bench_store::BenchStoreArgs),
+    /// Serve only GET /v1/accounts/{id}/segments from a synthetic index, for wrk (see bench/serve.sh).
+    BenchServe {
+        /// Accounts in the index.
+        #[arg(long, default_value_t = 1_000_000)]
+        accounts: usize,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        addr: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -355,6 +375,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
         Command::BenchStore(args) => bench_store::run(args).await,
+        Command::BenchServe { accounts, addr } => serve::bench_index(accounts, addr).await,
+        Command::Serve(args) => serve::serve(args).await,
     }
 }
 

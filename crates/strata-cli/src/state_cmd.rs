@@ -93,15 +93,29 @@ impl Default for RecordArgs {
     }
 }
 
-/// Runs the pipeline, writes the outputs, records the run and delivers:
-/// what `strata run` and `strata demo` do.
-pub async fn run_and_record(
+/// What [`execute`] did: the run, its files, and what the store made of it.
+pub struct Executed {
+    /// The pipeline's result.
+    pub result: RunResult,
+    /// memberships.csv, features.parquet, segments.json.
+    pub written: Vec<PathBuf>,
+    /// report.html.
+    pub report: PathBuf,
+    /// The store (when recording) and what recording did.
+    pub recorded: Option<(Store, RecordOutcome)>,
+    /// Deliveries made after recording.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// Runs the pipeline, writes the outputs, records the run and delivers,
+/// printing nothing: the work of `strata run` and of runs inside `strata serve`.
+pub async fn execute(
     project: &Project,
     out: &Path,
     as_of: Option<NaiveDate>,
-    json: bool,
     record: &RecordArgs,
-) -> anyhow::Result<()> {
+    observer: &progress::PhaseProgress,
+) -> anyhow::Result<Executed> {
     let store_and_lock = if record.no_store {
         None
     } else {
@@ -110,8 +124,7 @@ pub async fn run_and_record(
         Some((store, lock))
     };
     let started_at = Utc::now();
-    let observer = progress::PhaseProgress::new();
-    let result = match pipeline::run(project, &RunOptions { as_of }, &observer).await {
+    let result = match pipeline::run(project, &RunOptions { as_of }, observer).await {
         Ok(result) => result,
         Err(error) => {
             observer.finish_all();
@@ -150,27 +163,15 @@ pub async fn run_and_record(
         .map(|(phase, duration)| (phase.label().to_string(), duration.as_secs_f64()))
         .collect();
     observer.finish_all();
-    for warning in &result.warnings {
-        eprintln!("warning: {warning}");
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&strata_core::outputs::segments_json(&result))?
-        );
-    } else {
-        print!("{}", render::segment_tables(&result));
-        println!("wrote:");
-        for path in written {
-            println!("  {}", path.display());
-        }
-    }
     let Some((mut store, lock)) = store_and_lock else {
         let report = strata_core::outputs::write_report(&result, &[], Default::default(), out)?;
-        if !json {
-            println!("  {}", report.display());
-        }
-        return Ok(());
+        return Ok(Executed {
+            result,
+            written,
+            report,
+            recorded: None,
+            delivery: None,
+        });
     };
     let options = RecordOptions {
         kind: RunKind::Run,
@@ -183,6 +184,56 @@ pub async fn run_and_record(
         .await
         .with_context(|| format!("cannot record the run in {}", store.describe()))?;
     drop(lock);
+    let history = history_points(&mut store).await?;
+    let report = strata_core::outputs::write_report(&result, &history, Default::default(), out)?;
+    let delivery = if !record.no_deliver && !project.destinations.is_empty() {
+        Some(
+            destinations::deliver(
+                &mut store,
+                &project.destinations,
+                Duration::from_secs(record.deliver_wait),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    Ok(Executed {
+        result,
+        written,
+        report,
+        recorded: Some((store, outcome)),
+        delivery,
+    })
+}
+
+/// Runs the pipeline, writes the outputs, records the run and delivers:
+/// what `strata run` and `strata demo` do.
+pub async fn run_and_record(
+    project: &Project,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+    json: bool,
+    record: &RecordArgs,
+) -> anyhow::Result<()> {
+    let observer = progress::PhaseProgress::new();
+    let executed = execute(project, out, as_of, record, &observer).await?;
+    let result = &executed.result;
+    for warning in &result.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&strata_core::outputs::segments_json(result))?
+        );
+    } else {
+        print!("{}", render::segment_tables(result));
+        println!("wrote:");
+        for path in executed.written.iter().chain([&executed.report]) {
+            println!("  {}", path.display());
+        }
+    }
     // With --json, stdout holds only segments.json; the state summary goes to stderr.
     let show = |text: String| {
         if json {
@@ -191,20 +242,11 @@ pub async fn run_and_record(
             print!("{text}");
         }
     };
-    let history = history_points(&mut store).await?;
-    let report = strata_core::outputs::write_report(&result, &history, Default::default(), out)?;
-    if !json {
-        println!("  {}", report.display());
+    if let Some((store, outcome)) = &executed.recorded {
+        show(outcome_text(outcome, result, store));
     }
-    show(outcome_text(&outcome, &result, &store));
-    if !record.no_deliver && !project.destinations.is_empty() {
-        let report = destinations::deliver(
-            &mut store,
-            &project.destinations,
-            Duration::from_secs(record.deliver_wait),
-        )
-        .await?;
-        show(delivery_text(&report));
+    if let Some(report) = &executed.delivery {
+        show(delivery_text(report));
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod discover;
 pub mod error;
 pub mod features;
 pub mod icp;
+pub mod index;
 pub mod measures;
 pub mod ml;
 pub mod outputs;

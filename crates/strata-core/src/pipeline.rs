@@ -153,6 +153,11 @@ pub struct RunResult {
     pub event_rows: u64,
     /// Problems that did not stop the run.
     pub warnings: Vec<Problem>,
+    /// Per account (feature-table order): revenue at as_of and a year before,
+    /// kept so that a rule can be measured later without the sources.
+    pub revenue: Vec<AccountRevenue>,
+    /// NPS answers of the window ending at as_of.
+    pub nps: Vec<NpsAnswer>,
 }
 
 impl RunResult {
@@ -866,7 +871,7 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
         segmentations.push(context.measure(checked, assignment, &mut warnings)?);
     }
     let nrr_spread = context.nrr_spread();
-    drop(context);
+    let MeasureContext { revenue, nps, .. } = context;
     Ok(RunResult {
         as_of: prepared.as_of,
         features: prepared.features,
@@ -875,6 +880,51 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
         nrr_spread,
         event_rows: prepared.sources.events.rows,
         warnings,
+        revenue,
+        nps,
+    })
+}
+
+/// What a rule would select if it were a segment: [`preview_rule`]'s answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RulePreview {
+    /// The rule as written.
+    pub rule: String,
+    /// The columns the rule reads.
+    pub columns: Vec<String>,
+    /// Accounts, ARR, NRR, ... of the accounts the rule is true for.
+    #[serde(flatten)]
+    pub economics: Economics,
+    /// Up to 10 matching account ids, in feature-table order.
+    pub sample: Vec<String>,
+}
+
+/// Evaluates `text` as a segment rule over a finished run's feature table and
+/// measures the accounts it is true for, without saving anything.
+///
+/// # Errors
+///
+/// A rule that does not parse or check is [`Error::Rule`], with its position;
+/// anything else is an engine error.
+pub async fn preview_rule(result: &RunResult, text: &str) -> Result<RulePreview> {
+    let rule =
+        crate::rules::check_predicate(text, &result.features.rule_schema()).map_err(Error::Rule)?;
+    let ctx = SessionContext::new();
+    let membership = segment::first_matches(&ctx, &result.features.batch, &[rule.clone()]).await?;
+    let economics = measures::segment_economics(&result.revenue, &result.nps, &membership, 1)?;
+    let ids = result.account_ids();
+    let sample = membership
+        .iter()
+        .zip(ids)
+        .filter(|(member, _)| member.is_some())
+        .map(|(_, id)| id)
+        .take(10)
+        .collect();
+    Ok(RulePreview {
+        rule: text.to_string(),
+        columns: rule.columns(),
+        economics: economics.segments.into_iter().next().unwrap_or_default(),
+        sample,
     })
 }
 

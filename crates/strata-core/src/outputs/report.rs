@@ -36,6 +36,9 @@ pub struct SizePoint {
     pub accounts: i64,
 }
 
+/// The page style of the report, shared with the dashboard.
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}";
+
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 ];
@@ -56,11 +59,13 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn percent(value: Option<f64>) -> String {
+/// A ratio as a percentage with one decimal, `–` when unknown.
+pub fn percent(value: Option<f64>) -> String {
     value.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0))
 }
 
-fn money(value: f64) -> String {
+/// Dollars, abbreviated: `$1.25M`, `$12k`, `$900`.
+pub fn money(value: f64) -> String {
     if value >= 1e6 {
         format!("${:.2}M", value / 1e6)
     } else if value >= 1e3 {
@@ -336,7 +341,8 @@ fn roadmap_section(out: &mut String, report: &RoadmapReport) {
     out.push_str("</tbody></table></section>");
 }
 
-fn icp_section(out: &mut String, report: &IcpReport) {
+/// The ICP section: its rules, lift and SQL.
+pub fn icp_section(out: &mut String, report: &IcpReport) {
     let _ = write!(
         out,
         "<section><h2>Ideal customer profile <small>(known within {} days of signup, target {:?})</small></h2>",
@@ -374,10 +380,17 @@ fn icp_section(out: &mut String, report: &IcpReport) {
     out.push_str("</section>");
 }
 
-fn segmentation_section(
+/// A link for a segment name (the dashboard's segment pages).
+pub type SegmentLink<'a> = &'a dyn Fn(&str) -> String;
+
+/// One segmentation's section: its table (segment names linked through
+/// `link` when given), quality warnings, share chart, sizes over time and
+/// persona cards.
+pub fn segmentation_section(
     out: &mut String,
     segmentation: &SegmentationResult,
     history: &[SizePoint],
+    link: Option<SegmentLink<'_>>,
 ) {
     let _ = write!(
         out,
@@ -402,10 +415,18 @@ fn segmentation_section(
         } else {
             format!("⚠ {}", segment.quality.failures.join("; "))
         };
+        let name = match link {
+            Some(link) => format!(
+                "<a href=\"{}\">{}</a>",
+                escape(&link(&segment.name)),
+                escape(&segment.name)
+            ),
+            None => escape(&segment.name),
+        };
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&segment.name),
+            name,
             e.accounts,
             e.share_of_accounts * 100.0,
             money(e.arr),
@@ -478,12 +499,7 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>strata report, as of {as_of}</title>\
-         <style>body{{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}}\
-         table{{border-collapse:collapse;margin:.5em 0}}th,td{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}\
-         th:first-child,td:first-child{{text-align:left}}.muted{{color:#888}}.warning{{color:#a60}}\
-         .chart text{{font-size:12px}}.chart .value{{fill:#555}}.axis{{stroke:#999}}\
-         .cards{{display:flex;flex-wrap:wrap;gap:12px}}.card{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}}\
-         small{{color:#777;font-weight:normal}}</style></head><body>\
+         <style>{STYLE}</style></head><body>\
          <h1>strata report <small>as of {as_of}</small></h1>\
          <p>{} accounts, ARR {}, NRR {}, GRR {}, logo churn {}, NPS {}.</p>",
         o.accounts,
@@ -513,7 +529,7 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
         );
     }
     for segmentation in &result.segmentations {
-        segmentation_section(&mut out, segmentation, history);
+        segmentation_section(&mut out, segmentation, history, None);
     }
     if let Some(icp) = extras.icp {
         icp_section(&mut out, icp);

@@ -50,6 +50,71 @@ pub struct RawProject {
     /// Where transitions are delivered.
     #[serde(default, rename = "destination")]
     pub destinations: Vec<crate::destinations::RawDestination>,
+    /// `[serve]`: the HTTP server's address and tokens.
+    #[serde(default)]
+    pub serve: RawServe,
+}
+
+/// `[serve]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    /// `"127.0.0.1:8080"`.
+    pub addr: Option<String>,
+    /// `[[serve.token]]` entries.
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<RawToken>,
+}
+
+/// One `[[serve.token]]`: a bearer token held in an environment variable.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    /// Who the token is for, shown in logs.
+    pub name: Option<String>,
+    /// `read` or `admin`.
+    pub scope: Option<String>,
+    /// The environment variable holding the token.
+    pub env: Option<String>,
+}
+
+/// What a bearer token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every GET endpoint and rule previews.
+    Read,
+    /// Also trigger runs.
+    Admin,
+}
+
+impl Scope {
+    /// `read` or `admin`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// A checked `[[serve.token]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSetting {
+    /// Who the token is for.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// The environment variable holding it (read when the server starts).
+    pub env: String,
+}
+
+/// A checked `[serve]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// Address to listen on; `None` is 127.0.0.1:8080.
+    pub addr: Option<std::net::SocketAddr>,
+    /// Tokens named in the project file.
+    pub tokens: Vec<TokenSetting>,
 }
 
 /// A source: either a path, or a table with a path, a format and a column mapping.
@@ -468,6 +533,8 @@ pub struct Project {
     pub schedule: Option<crate::destinations::Schedule>,
     /// Where transitions are delivered.
     pub destinations: Vec<crate::destinations::Destination>,
+    /// `strata serve` settings.
+    pub serve: ServeSettings,
 }
 
 /// The `store` of a project file.
@@ -641,6 +708,7 @@ impl Project {
             origin,
             &mut problems,
         );
+        let serve = validate_serve(raw.serve, origin, &mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
@@ -658,6 +726,7 @@ impl Project {
             store,
             schedule,
             destinations,
+            serve,
         })
     }
 
@@ -665,6 +734,59 @@ impl Project {
     pub fn source(&self, kind: TableKind) -> Option<&Source> {
         self.sources.get(&kind)
     }
+}
+
+fn validate_serve(raw: RawServe, origin: &str, problems: &mut Vec<Problem>) -> ServeSettings {
+    let addr = raw.addr.as_deref().and_then(|text| {
+        text.parse()
+            .map_err(|_| {
+                problems.push(
+                    Problem::new(
+                        format!("{origin}: serve.addr"),
+                        format!("`{text}` is not an address"),
+                    )
+                    .with_help("write an IP and a port, e.g. addr = \"127.0.0.1:8080\""),
+                );
+            })
+            .ok()
+    });
+    let mut tokens: Vec<TokenSetting> = Vec::new();
+    for (idx, token) in raw.tokens.into_iter().enumerate() {
+        let location = format!("{origin}: serve.token[{}]", idx + 1);
+        let name = token.name.unwrap_or_else(|| format!("token {}", idx + 1));
+        let scope = match token.scope.as_deref() {
+            Some("read") => Some(Scope::Read),
+            Some("admin") => Some(Scope::Admin),
+            other => {
+                problems.push(
+                    Problem::new(
+                        location.clone(),
+                        match other {
+                            Some(text) => format!("unknown scope `{text}`"),
+                            None => "`scope` is missing".to_string(),
+                        },
+                    )
+                    .with_help("write scope = \"read\" or scope = \"admin\""),
+                );
+                None
+            }
+        };
+        let env = match token.env {
+            Some(env) if !env.trim().is_empty() => Some(env),
+            _ => {
+                problems.push(
+                    Problem::new(location, "`env` is missing").with_help(
+                        "name the environment variable that holds the token, e.g. env = \"STRATA_APP_TOKEN\"; tokens are never written in the project file",
+                    ),
+                );
+                None
+            }
+        };
+        if let (Some(scope), Some(env)) = (scope, env) {
+            tokens.push(TokenSetting { name, scope, env });
+        }
+    }
+    ServeSettings { addr, tokens }
 }
 
 fn validate_sources(

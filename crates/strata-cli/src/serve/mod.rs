@@ -1,0 +1,398 @@
+//! `strata serve`: the JSON API under `/v1`, the dashboard, health and
+//! readiness, over one in-memory copy of the latest run.
+//!
+//! The server binds first and runs the pipeline in the background, so
+//! `/healthz` answers at once and `/readyz` turns 200 when the first run is
+//! served. Every run (at start, `POST /v1/runs`, the project's `schedule`)
+//! builds a new [`Served`] — the run's result, its membership index and its
+//! JSON — and swaps it in whole: a request sees one run or the next, never a
+//! mix. Runs are recorded in the state store exactly as `strata run` does.
+//!
+//! Auth: `[[serve.token]]` entries and `STRATA_READ_TOKENS` /
+//! `STRATA_ADMIN_TOKENS` give bearer tokens with a scope. Without any token
+//! the server refuses to listen beyond loopback and then allows everything.
+mod api;
+mod auth;
+mod dashboard;
+mod openapi;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::{get, post};
+use chrono::{NaiveDate, Utc};
+use clap::Args;
+use strata_core::index::MembershipIndex;
+use strata_core::pipeline::RunResult;
+use strata_core::project::Project;
+
+use crate::progress::PhaseProgress;
+use crate::state_cmd::{self, RecordArgs};
+
+pub use auth::Auth;
+
+/// `strata serve` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    pub project: PathBuf,
+    /// Output folder for the runs the server makes.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// Address to listen on [default: the project's serve.addr, else 127.0.0.1:8080;
+    /// port 0 picks a free port].
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    /// Override the project's as_of date for the first run.
+    #[arg(long)]
+    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// One run, ready to answer requests.
+pub struct Served {
+    /// The run's result.
+    pub result: RunResult,
+    /// Account id → segments.
+    pub index: MembershipIndex,
+    /// The run's id in the state store, if recorded.
+    pub run_id: Option<i64>,
+    /// `segments.json` of the run, with `run_id`.
+    pub document: serde_json::Value,
+    /// Account ids in feature-table order.
+    pub ids: Vec<String>,
+    /// The ICP, computed on first request.
+    pub icp: tokio::sync::OnceCell<Result<Arc<strata_core::pipeline::IcpReport>, String>>,
+}
+
+impl Served {
+    fn new(result: RunResult, run_id: Option<i64>) -> anyhow::Result<Served> {
+        let index = MembershipIndex::of_run(&result, run_id)?;
+        let mut document = strata_core::outputs::segments_json(&result);
+        document["run_id"] = run_id.into();
+        let ids = result.account_ids();
+        Ok(Served {
+            result,
+            index,
+            run_id,
+            document,
+            ids,
+            icp: tokio::sync::OnceCell::new(),
+        })
+    }
+}
+
+/// What the server shares between requests.
+pub struct App {
+    /// The project as loaded at start.
+    pub project: Project,
+    /// Output folder of runs.
+    pub out: PathBuf,
+    /// How runs are recorded.
+    pub record: RecordArgs,
+    /// Bearer tokens.
+    pub auth: Auth,
+    current: RwLock<Option<Arc<Served>>>,
+    running: tokio::sync::Mutex<()>,
+    last_error: RwLock<Option<String>>,
+    started: Instant,
+}
+
+impl App {
+    /// The run being served, if the first one has finished.
+    pub fn current(&self) -> Option<Arc<Served>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Why the last run failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.read().ok().and_then(|e| e.clone())
+    }
+
+    /// Whether a run is in progress.
+    pub fn is_running(&self) -> bool {
+        self.running.try_lock().is_err()
+    }
+
+    /// Runs the pipeline, records the run and swaps in its index. `Ok(None)`
+    /// when another run is in progress and `wait` is false.
+    pub async fn refresh(
+        &self,
+        as_of: Option<NaiveDate>,
+        wait: bool,
+    ) -> anyhow::Result<Option<RunSummary>> {
+        let _guard = if wait {
+            self.running.lock().await
+        } else {
+            match self.running.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(None),
+            }
+        };
+        let started = Instant::now();
+        // The state store's SQLite connection may not be shared between
+        // threads, so the run is driven from a blocking thread of its own.
+        let (project, out, record) = (self.project.clone(), self.out.clone(), self.record.clone());
+        let handle = tokio::runtime::Handle::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let observer = PhaseProgress::hidden();
+            handle.block_on(state_cmd::execute(
+                &project, &out, as_of, &record, &observer,
+            ))
+        })
+        .await
+        .unwrap_or_else(|error| Err(anyhow::anyhow!("the run stopped: {error}")));
+        let executed = match outcome {
+            Ok(executed) => executed,
+            Err(error) => {
+                if let Ok(mut last) = self.last_error.write() {
+                    *last = Some(format!("{error:#}"));
+                }
+                return Err(error);
+            }
+        };
+        let (run_id, status) = match &executed.recorded {
+            Some((_, strata_core::state::RecordOutcome::Committed(summary))) => {
+                (Some(summary.run.id), "committed")
+            }
+            Some((_, strata_core::state::RecordOutcome::Unchanged(previous))) => {
+                (Some(previous.id), "unchanged")
+            }
+            None => (None, "not_recorded"),
+        };
+        let transitions = match &executed.recorded {
+            Some((_, strata_core::state::RecordOutcome::Committed(summary))) => {
+                summary.transitions.len()
+            }
+            _ => 0,
+        };
+        let served = Served::new(executed.result, run_id)?;
+        let summary = RunSummary {
+            run_id,
+            status,
+            as_of: served.result.as_of.to_string(),
+            accounts: served.index.len(),
+            transitions,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(Arc::new(served));
+        }
+        if let Ok(mut last) = self.last_error.write() {
+            *last = None;
+        }
+        tracing::info!(
+            run_id = ?summary.run_id,
+            as_of = %summary.as_of,
+            accounts = summary.accounts,
+            seconds = summary.seconds,
+            "serving a new run"
+        );
+        Ok(Some(summary))
+    }
+}
+
+/// The answer to `POST /v1/runs`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    /// The run id in the store (the previous run's when unchanged).
+    pub run_id: Option<i64>,
+    /// `committed`, `unchanged` or `not_recorded`.
+    pub status: &'static str,
+    /// The as-of date.
+    pub as_of: String,
+    /// Accounts now served.
+    pub accounts: usize,
+    /// Transitions the run recorded.
+    pub transitions: usize,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+/// The whole HTTP surface.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(api::health))
+        .route("/readyz", get(api::ready))
+        .route("/v1/openapi.json", get(api::openapi))
+        .route("/v1/segmentations", get(api::segmentations))
+        .route("/v1/segmentations/{segmentation}", get(api::segmentation))
+        .route(
+            "/v1/segmentations/{segmentation}/segments/{segment}",
+            get(api::segment),
+        )
+        .route(
+            "/v1/segmentations/{segmentation}/segments/{segment}/members",
+            get(api::members),
+        )
+        .route(
+            "/v1/accounts/{account}/segments",
+            get(api::account_segments),
+        )
+        .route("/v1/transitions", get(api::transitions))
+        .route("/v1/runs", get(api::runs).post(api::trigger_run))
+        .route("/v1/icp", get(api::icp))
+        .route("/v1/definitions", get(api::definitions))
+        .route("/v1/rules/preview", post(api::preview))
+        .merge(dashboard::routes())
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require,
+        ))
+        .with_state(app)
+}
+
+/// `strata serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let project = Project::load(&args.project)?;
+    let addr = args
+        .addr
+        .or(project.serve.addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let auth = Auth::from_project(&project)?;
+    if auth.is_open() && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to listen on {addr} without a token: anyone who can reach it could read every account's segments\n\
+             help: add a [[serve.token]] with scope = \"read\" or \"admin\" and env = \"NAME\" to strata.toml \
+             (or set STRATA_READ_TOKENS / STRATA_ADMIN_TOKENS), or listen on 127.0.0.1"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let schedule = project.schedule.clone();
+    let app = Arc::new(App {
+        project,
+        out: args.out.clone(),
+        record: args.record.clone(),
+        auth,
+        current: RwLock::new(None),
+        running: tokio::sync::Mutex::new(()),
+        last_error: RwLock::new(None),
+        started: Instant::now(),
+    });
+    println!("strata serve: listening on http://{local}");
+    println!("  dashboard  http://{local}/");
+    println!("  API        http://{local}/v1/  (OpenAPI: /v1/openapi.json)");
+    if app.auth.is_open() {
+        println!(
+            "  no token is configured: loopback only, and every caller is admin; \
+             add [[serve.token]] entries to serve beyond this machine"
+        );
+    } else {
+        println!("  {}", app.auth.describe());
+    }
+    println!("  the first run is in progress; /readyz turns 200 when it is served");
+
+    let first = app.clone();
+    let as_of = args.as_of;
+    tokio::spawn(async move {
+        if let Err(error) = first.refresh(as_of, true).await {
+            eprintln!("strata serve: the first run failed: {error:#}");
+            eprintln!("  fix the project and POST /v1/runs, or restart");
+        } else {
+            println!("strata serve: ready");
+        }
+    });
+    if let Some(schedule) = schedule {
+        let scheduled = app.clone();
+        println!("  runs on schedule `{}` (UTC)", schedule.text());
+        tokio::spawn(async move {
+            loop {
+                let now = Utc::now();
+                let Some(next) = schedule.next_after(now) else {
+                    break;
+                };
+                tokio::time::sleep((next - now).to_std().unwrap_or_default()).await;
+                if let Err(error) = scheduled.refresh(None, true).await {
+                    eprintln!("strata serve: scheduled run failed: {error:#}");
+                }
+            }
+        });
+    }
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// `strata bench-serve`: serves only the account endpoint from a synthetic
+/// index of `accounts` accounts, for `bench/serve.sh` to load with wrk.
+pub async fn bench_index(accounts: usize, addr: SocketAddr) -> anyhow::Result<()> {
+    let before = resident_bytes();
+    let index = synthetic_index(accounts)?;
+    let after = resident_bytes();
+    let heap = index.heap_bytes();
+    println!(
+        "index: {accounts} accounts, heap estimate {:.1} bytes/account, resident growth {:.1} bytes/account",
+        heap as f64 / accounts as f64,
+        after.saturating_sub(before) as f64 / accounts as f64
+    );
+    let index = Arc::new(index);
+    let router = Router::new().route(
+        "/v1/accounts/{account}/segments",
+        get(move |path: axum::extract::Path<String>| {
+            let index = index.clone();
+            async move { api::index_answer(&index, &path.0) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router).await?;
+    Ok(())
+}
+
+/// An index shaped like the demo's: `acc-0000001`... with size, acv_tier,
+/// usage and health segmentations.
+fn synthetic_index(accounts: usize) -> anyhow::Result<MembershipIndex> {
+    let shapes: [(&str, &[&str]); 4] = [
+        ("size", &["SMB", "Mid-Market", "Enterprise"]),
+        ("acv_tier", &["<5k", "5-15k", "15-50k", ">50k"]),
+        ("usage", &["power", "core", "at-risk", "dormant"]),
+        ("health", &["healthy", "watch", "at-risk"]),
+    ];
+    let ids: Vec<String> = (0..accounts).map(|i| format!("acc-{i:07}")).collect();
+    let memberships: Vec<Vec<Option<usize>>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(s, (_, segments))| {
+            (0..accounts)
+                .map(|i| {
+                    let pick = (i * 7 + s * 13) % (segments.len() + 1);
+                    (pick < segments.len()).then_some(pick)
+                })
+                .collect()
+        })
+        .collect();
+    let segmentations = shapes
+        .iter()
+        .zip(&memberships)
+        .map(|((name, segments), membership)| {
+            (
+                name.to_string(),
+                segments.iter().map(|s| s.to_string()).collect(),
+                membership.as_slice(),
+            )
+        })
+        .collect();
+    let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap_or_default();
+    Ok(MembershipIndex::build(Some(1), as_of, ids, segmentations)?)
+}
+
+/// Resident set size of this process, from /proc (0 where unknown).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
