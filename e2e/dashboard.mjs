@@ -51,6 +51,13 @@ try {
   console.log("segment members shown:", rows, range);
   await page.screenshot({ path: `${shots}/dashboard-segment.png`, fullPage: true });
 
+  // The other pages open without errors.
+  for (const [path, heading] of [["/transitions", "Transitions"], ["/icp", "Ideal customer profile"], ["/definitions", "Definitions"]]) {
+    await page.goto(url + path, { waitUntil: "load" });
+    const text = await page.locator("h1, h2").first().textContent();
+    if (!text.startsWith(heading)) fail(`${path}: heading is ${text}`);
+    await page.screenshot({ path: `${shots}/dashboard-${path.slice(1)}.png`, fullPage: true });
+  }
   if (errors.length) fail(errors.join("\n"));
 } finally {
   await browser.close();

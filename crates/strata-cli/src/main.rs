@@ -133,7 +133,7 @@ enum Command {
     #[command(after_help = "Example:\n  strata runs --project crm --limit 5")]
     Runs(state_cmd::RunsArgs),
     /// An account's segments over time, with every transition and why it happened.
-    #[command(after_help = "Example:\n  strata history --project crm --account acc-00042")]
+    #[command(after_help = "Example:\n  strata history --project crm --account acc_000042")]
     History(state_cmd::HistoryArgs),
     /// Transitions between runs: who moved from which segment to which, and why.
     ///
@@ -169,7 +169,7 @@ enum Command {
     /// a new in-memory index atomically. Without a [[serve.token]] (or
     /// STRATA_READ_TOKENS / STRATA_ADMIN_TOKENS) it listens on loopback only.
     #[command(
-        after_help = "Examples:\n  strata serve --project strata-demo --out strata-demo/out\n  curl localhost:8080/v1/accounts/acc-00042/segments\n  STRATA_ADMIN_TOKENS=s3cret strata serve --addr 0.0.0.0:8080"
+        after_help = "Examples:\n  strata serve --project strata-demo --out strata-demo/out\n  curl localhost:8080/v1/accounts/acc_000042/segments\n  STRATA_ADMIN_TOKENS=s3cret strata serve --addr 0.0.0.0:8080"
     )]
     Serve(serve::ServeArgs),
     /// List the features a project's rules can use, with their meaning.

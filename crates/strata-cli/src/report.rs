@@ -3,9 +3,8 @@
 //! each segment relies on, ignores and needs.
 use std::path::PathBuf;
 
-use strata_core::icp::IcpParams;
 use strata_core::outputs::report::Extras;
-use strata_core::pipeline::{self, RunOptions};
+use strata_core::pipeline::{self, AnalysesPlan, RunOptions};
 use strata_core::project::Project;
 
 use crate::{progress, state_cmd};
@@ -37,65 +36,26 @@ pub struct ReportArgs {
 /// Runs the pipeline and the analyses, and writes OUT/report.html.
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let project = Project::load(&args.project)?;
-    let options = RunOptions::default();
+    let plan = AnalysesPlan {
+        cohorts_by: args.cohorts_by.clone(),
+        roadmap_for: args.roadmap_for.clone(),
+        icp_days: (!args.no_icp)
+            .then_some(state_cmd::REPORT_PLAN.icp_days)
+            .flatten(),
+    };
     let observer = progress::PhaseProgress::new();
-    let result = pipeline::run(&project, &options, &observer).await?;
+    let (result, analyses) =
+        pipeline::run_with_analyses(&project, &RunOptions::default(), &plan, &observer).await?;
     observer.finish_all();
+    for problem in &analyses.problems {
+        eprintln!("warning: the report has {problem}");
+    }
     let mut store = state_cmd::open_store(&project, args.store.as_deref()).await?;
     let history = state_cmd::history_points(&mut store).await?;
-    let icp = if args.no_icp {
-        None
-    } else {
-        match pipeline::icp(
-            &project,
-            &options,
-            60,
-            &IcpParams::default(),
-            &pipeline::Quiet,
-        )
-        .await
-        {
-            Ok(icp) => Some(icp),
-            Err(error) => {
-                eprintln!("warning: the report has no ICP section: {error}");
-                None
-            }
-        }
-    };
-    let by = args
-        .cohorts_by
-        .clone()
-        .or_else(|| project.segmentations.first().map(|s| s.name.clone()));
-    let cohorts = match pipeline::cohorts(&project, &options, by.as_deref(), &pipeline::Quiet).await
-    {
-        Ok(cohorts) => Some(cohorts),
-        Err(error) => {
-            eprintln!("warning: the report has no cohort section: {error}");
-            None
-        }
-    };
-    let plan_for = args.roadmap_for.clone().or_else(|| {
-        let names = || project.segmentations.iter();
-        names()
-            .find(|s| s.name == "behavior")
-            .or_else(|| names().find(|s| s.kind.name() == "clusters"))
-            .or_else(|| names().next())
-            .map(|s| s.name.clone())
-    });
-    let roadmap = match plan_for {
-        Some(name) => match pipeline::roadmap(&project, &options, &name, &pipeline::Quiet).await {
-            Ok(roadmap) => Some(roadmap),
-            Err(error) => {
-                eprintln!("warning: the report has no roadmap section: {error}");
-                None
-            }
-        },
-        None => None,
-    };
     let extras = Extras {
-        icp: icp.as_ref(),
-        cohorts: cohorts.as_ref(),
-        roadmap: roadmap.as_ref(),
+        icp: analyses.icp.as_ref(),
+        cohorts: analyses.cohorts.as_ref(),
+        roadmap: analyses.roadmap.as_ref(),
     };
     let path = strata_core::outputs::write_report(&result, &history, extras, &args.out)?;
     println!("wrote {}", path.display());

@@ -74,6 +74,10 @@ pub struct RecordArgs {
     /// Seconds to keep retrying failed deliveries before leaving them to `strata deliver`.
     #[arg(long, default_value_t = 10)]
     pub deliver_wait: u64,
+    /// Leave the ICP, cohort retention and roadmap sections out of report.html
+    /// (they take about as long again as the run itself).
+    #[arg(long)]
+    pub quick_report: bool,
     /// Testing only: sleep this long inside the commit transaction.
     #[arg(long, hide = true)]
     pub fault_pause_ms: Option<u64>,
@@ -88,15 +92,26 @@ impl Default for RecordArgs {
             deliver_redefinitions: false,
             no_deliver: false,
             deliver_wait: 10,
+            quick_report: false,
             fault_pause_ms: None,
         }
     }
 }
 
+/// The report's analyses in every run: the ICP from what is known 60 days
+/// after signup (as `strata icp`), cohorts and roadmap by their defaults.
+pub const REPORT_PLAN: pipeline::AnalysesPlan = pipeline::AnalysesPlan {
+    cohorts_by: None,
+    roadmap_for: None,
+    icp_days: Some(60),
+};
+
 /// What [`execute`] did: the run, its files, and what the store made of it.
 pub struct Executed {
     /// The pipeline's result.
     pub result: RunResult,
+    /// The report's analyses (none with --quick-report).
+    pub analyses: pipeline::Analyses,
     /// memberships.csv, features.parquet, segments.json.
     pub written: Vec<PathBuf>,
     /// report.html.
@@ -124,8 +139,16 @@ pub async fn execute(
         Some((store, lock))
     };
     let started_at = Utc::now();
-    let result = match pipeline::run(project, &RunOptions { as_of }, observer).await {
-        Ok(result) => result,
+    let options = RunOptions { as_of };
+    let outcome = if record.quick_report {
+        pipeline::run(project, &options, observer)
+            .await
+            .map(|result| (result, pipeline::Analyses::default()))
+    } else {
+        pipeline::run_with_analyses(project, &options, &REPORT_PLAN, observer).await
+    };
+    let (result, analyses) = match outcome {
+        Ok(done) => done,
         Err(error) => {
             observer.finish_all();
             if let Some((mut store, _lock)) = store_and_lock {
@@ -163,10 +186,16 @@ pub async fn execute(
         .map(|(phase, duration)| (phase.label().to_string(), duration.as_secs_f64()))
         .collect();
     observer.finish_all();
+    let extras = strata_core::outputs::report::Extras {
+        icp: analyses.icp.as_ref(),
+        cohorts: analyses.cohorts.as_ref(),
+        roadmap: analyses.roadmap.as_ref(),
+    };
     let Some((mut store, lock)) = store_and_lock else {
-        let report = strata_core::outputs::write_report(&result, &[], Default::default(), out)?;
+        let report = strata_core::outputs::write_report(&result, &[], extras, out)?;
         return Ok(Executed {
             result,
+            analyses,
             written,
             report,
             recorded: None,
@@ -185,7 +214,7 @@ pub async fn execute(
         .with_context(|| format!("cannot record the run in {}", store.describe()))?;
     drop(lock);
     let history = history_points(&mut store).await?;
-    let report = strata_core::outputs::write_report(&result, &history, Default::default(), out)?;
+    let report = strata_core::outputs::write_report(&result, &history, extras, out)?;
     let delivery = if !record.no_deliver && !project.destinations.is_empty() {
         Some(
             destinations::deliver(
@@ -200,6 +229,7 @@ pub async fn execute(
     };
     Ok(Executed {
         result,
+        analyses,
         written,
         report,
         recorded: Some((store, outcome)),
@@ -221,6 +251,9 @@ pub async fn run_and_record(
     let result = &executed.result;
     for warning in &result.warnings {
         eprintln!("warning: {warning}");
+    }
+    for problem in &executed.analyses.problems {
+        eprintln!("note: the report has {problem}");
     }
     if json {
         println!(

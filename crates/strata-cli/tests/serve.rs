@@ -362,6 +362,36 @@ fn serve_api_answers_every_endpoint_with_exact_numbers() {
 }
 
 #[test]
+fn serve_picks_up_runs_recorded_by_other_processes() {
+    let dir = Dir::fixture("tiny");
+    let server = Server::start(&dir, &[], &["--watch", "1"]);
+    let (_, a2) = server.get("/v1/accounts/a2/segments", None);
+    assert_eq!(a2["segments"]["health"], "at-risk");
+    // Another process records a run in which a2 is active again.
+    let events = dir.read("events.csv") + "a2,u3,task_created,2026-10-30T09:00:00Z,app\n";
+    dir.create("events.csv", &events);
+    dir.command(&["run", "--out", "out2"]).success();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, a2) = server.get("/v1/accounts/a2/segments", None);
+        if a2["run_id"] == 2 {
+            assert_eq!(a2["segments"]["health"], "active");
+            break;
+        }
+        assert!(Instant::now() < deadline, "run 2 not served: {a2}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A broken project file fails the next run through the API, and the
+    // served run stays.
+    dir.edit("strata.toml", "employees < 200", "employees <");
+    let (status, error) = server.post("/v1/runs", "", None);
+    assert_eq!(status, 422, "{error}");
+    assert_error(&error, "run_failed", "size/SMB");
+    let (status, a1) = server.get("/v1/accounts/a1/segments", None);
+    assert_eq!((status, &a1["run_id"]), (200, &json!(2)));
+}
+
+#[test]
 fn serve_tokens_have_read_and_admin_scopes() {
     let dir = Dir::fixture("tiny");
     dir.create(
@@ -516,6 +546,12 @@ fn dashboard_end_to_end_in_chromium() {
     };
     let dir = demo_project("600");
     let server = Server::start(&dir, &[], &[]);
+    let (status, icp) = server.get("/v1/icp", None);
+    assert_eq!(status, 200, "{icp}");
+    assert!(
+        !icp["sql"].as_array().map(Vec::is_empty).unwrap_or(true),
+        "{icp}"
+    );
     let (_, all) = server.get("/v1/segmentations", None);
     let first = &all["segmentations"][0];
     let segment = first["segments"][0]["name"].as_str().unwrap_or_default();

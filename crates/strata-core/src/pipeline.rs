@@ -307,6 +307,83 @@ pub async fn run(
     Ok(result)
 }
 
+/// What the report adds to a run, and which segmentations it is about.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysesPlan {
+    /// Segmentation whose segments get cohort retention curves [default: the first].
+    pub cohorts_by: Option<String>,
+    /// Segmentation the roadmap plans for [default: `behavior`, else the
+    /// first clusters segmentation, else the first].
+    pub roadmap_for: Option<String>,
+    /// Days after signup the ICP looks at; `None` leaves the ICP out.
+    pub icp_days: Option<u32>,
+}
+
+/// The report's analyses of a run; an analysis that cannot be made on this
+/// data is `None`, with its reason in `problems`.
+#[derive(Debug, Clone, Default)]
+pub struct Analyses {
+    /// The ideal customer profile.
+    pub icp: Option<IcpReport>,
+    /// Cohort retention by segment.
+    pub cohorts: Option<CohortReport>,
+    /// Segments to roadmap.
+    pub roadmap: Option<RoadmapReport>,
+    /// Why an analysis is missing.
+    pub problems: Vec<String>,
+}
+
+/// [`run`], plus the analyses of the report (cohorts and roadmap from the
+/// same sources and memberships; the ICP from features known `icp_days`
+/// after signup).
+pub async fn run_with_analyses(
+    project: &Project,
+    options: &RunOptions,
+    plan: &AnalysesPlan,
+    observer: &dyn Observer,
+) -> Result<(RunResult, Analyses)> {
+    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    observer.phase_started(Phase::Measures);
+    let mut analyses = Analyses::default();
+    let by = plan
+        .cohorts_by
+        .clone()
+        .or_else(|| project.segmentations.first().map(|s| s.name.clone()));
+    match cohorts_of(&prepared, &assignments, by.as_deref()) {
+        Ok(report) => analyses.cohorts = Some(report),
+        Err(error) => analyses
+            .problems
+            .push(format!("no cohort section: {error}")),
+    }
+    let plan_for = plan.roadmap_for.clone().or_else(|| {
+        let names = || project.segmentations.iter();
+        names()
+            .find(|s| s.name == "behavior")
+            .or_else(|| names().find(|s| s.kind.name() == "clusters"))
+            .or_else(|| names().next())
+            .map(|s| s.name.clone())
+    });
+    if let Some(name) = plan_for {
+        match roadmap_of(&prepared, &assignments, &name) {
+            Ok(report) => analyses.roadmap = Some(report),
+            Err(error) => analyses
+                .problems
+                .push(format!("no roadmap section: {error}")),
+        }
+    }
+    let as_of = prepared.as_of;
+    let result = measure(prepared, assignments)?;
+    observer.phase_finished(Phase::Measures);
+    if let Some(days) = plan.icp_days {
+        let options = RunOptions { as_of: Some(as_of) };
+        match icp(project, &options, days, &Default::default(), &Quiet).await {
+            Ok(report) => analyses.icp = Some(report),
+            Err(error) => analyses.problems.push(format!("no ICP section: {error}")),
+        }
+    }
+    Ok((result, analyses))
+}
+
 /// Sources, features and every segmentation's members; assignment warnings
 /// join the prepared warnings.
 async fn prepare_and_assign(
@@ -508,9 +585,20 @@ pub async fn cohorts(
     segmentation: Option<&str>,
     observer: &dyn Observer,
 ) -> Result<CohortReport> {
-    use crate::measures::cohorts::{RevenueRows, cohort_retention};
     let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
+    let report = cohorts_of(&prepared, &assignments, segmentation)?;
+    observer.phase_finished(Phase::Measures);
+    Ok(report)
+}
+
+/// [`cohorts`] of a prepared and assigned run.
+fn cohorts_of(
+    prepared: &Prepared,
+    assignments: &[Assignment],
+    segmentation: Option<&str>,
+) -> Result<CohortReport> {
+    use crate::measures::cohorts::{RevenueRows, cohort_retention};
     let Some(revenue) = &prepared.sources.revenue else {
         return Err(Error::invalid(
             Problem::new(
@@ -538,7 +626,7 @@ pub async fn cohorts(
         cohorts: cohort_retention(&created_month, rows, as_of_month, |_| true),
     }];
     if let Some(name) = segmentation {
-        let assignment = find_assignment(&assignments, name)?;
+        let assignment = find_assignment(assignments, name)?;
         for (idx, segment) in assignment.segments.iter().enumerate() {
             groups.push(CohortGroup {
                 segment: Some(segment.name.clone()),
@@ -548,7 +636,6 @@ pub async fn cohorts(
             });
         }
     }
-    observer.phase_finished(Phase::Measures);
     Ok(CohortReport {
         as_of: prepared.as_of.to_string(),
         segmentation: segmentation.map(str::to_string),
@@ -1163,11 +1250,22 @@ pub async fn roadmap(
     name: &str,
     observer: &dyn Observer,
 ) -> Result<RoadmapReport> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::{DataType, Int64Type};
     let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
-    let assignment = find_assignment(&assignments, name)?;
+    let report = roadmap_of(&prepared, &assignments, name)?;
+    observer.phase_finished(Phase::Measures);
+    Ok(report)
+}
+
+/// [`roadmap`] of a prepared and assigned run.
+fn roadmap_of(
+    prepared: &Prepared,
+    assignments: &[Assignment],
+    name: &str,
+) -> Result<RoadmapReport> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    let assignment = find_assignment(assignments, name)?;
     let revenue = account_revenue(&prepared.sources, prepared.as_of);
     let nps = nps_answers(&prepared.sources, prepared.as_of);
     let segments: Vec<String> = assignment.segments.iter().map(|s| s.name.clone()).collect();
@@ -1217,7 +1315,6 @@ pub async fn roadmap(
         themes: &theme_names,
         verbatims: &labelled,
     });
-    observer.phase_finished(Phase::Measures);
     Ok(RoadmapReport {
         as_of: prepared.as_of.to_string(),
         themes: themes.explanation,

@@ -158,8 +158,8 @@ pub(super) async fn open_store(app: &App) -> ApiResult<Store> {
             "this server records no runs (started with --no-store)",
         ));
     }
-    let location =
-        Location::resolve(&app.project, app.record.store.as_deref()).map_err(ApiError::internal)?;
+    let location = Location::resolve(&app.project(), app.record.store.as_deref())
+        .map_err(ApiError::internal)?;
     Store::open(&location).await.map_err(ApiError::internal)
 }
 
@@ -537,18 +537,15 @@ pub async fn trigger_run(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<
 
 /// The ICP of the served run, computed on first request and cached until
 /// the next run; an error says why it could not be found.
-pub async fn icp_of(
-    app: &App,
-    served: &Served,
-) -> Result<Arc<strata_core::pipeline::IcpReport>, String> {
+pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpReport>, String> {
     let as_of = served.result.as_of;
     served
         .icp
         .get_or_init(|| async {
             strata_core::pipeline::icp(
-                &app.project,
+                &served.project,
                 &strata_core::pipeline::RunOptions { as_of: Some(as_of) },
-                30,
+                crate::state_cmd::REPORT_PLAN.icp_days.unwrap_or(60),
                 &strata_core::icp::IcpParams::default(),
                 &strata_core::pipeline::Quiet,
             )
@@ -563,7 +560,7 @@ pub async fn icp_of(
 /// `GET /v1/icp`: the ideal customer profile of the served run.
 pub async fn icp(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let served = served(&app)?;
-    match icp_of(&app, &served).await {
+    match icp_of(&served).await {
         Ok(report) => Ok(Json(
             serde_json::to_value(report.as_ref()).map_err(ApiError::internal)?,
         )),

@@ -306,7 +306,7 @@ async fn icp_page(State(app): State<Arc<App>>) -> Response {
         return not_ready(&app, "/icp");
     };
     let mut body = String::new();
-    match api::icp_of(&app, &served).await {
+    match api::icp_of(&served).await {
         Ok(report) => report::icp_section(&mut body, &report),
         Err(error) => {
             let _ = write!(

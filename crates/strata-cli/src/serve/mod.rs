@@ -19,7 +19,7 @@ mod openapi;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -27,8 +27,9 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 use strata_core::index::MembershipIndex;
-use strata_core::pipeline::RunResult;
+use strata_core::pipeline::{self, RunOptions, RunResult};
 use strata_core::project::Project;
+use strata_core::state::{RecordOutcome, RunRecord};
 
 use crate::progress::PhaseProgress;
 use crate::state_cmd::{self, RecordArgs};
@@ -51,6 +52,10 @@ pub struct ServeArgs {
     /// Override the project's as_of date for the first run.
     #[arg(long)]
     pub as_of: Option<NaiveDate>,
+    /// Seconds between looks at the state store for runs recorded by other
+    /// processes (`strata run`, cron), which are then served; 0 turns it off.
+    #[arg(long, default_value_t = 10)]
+    pub watch: u64,
     #[command(flatten)]
     pub record: RecordArgs,
 }
@@ -67,17 +72,20 @@ pub struct Served {
     pub document: serde_json::Value,
     /// Account ids in feature-table order.
     pub ids: Vec<String>,
+    /// The project as it was for this run.
+    pub project: Project,
     /// The ICP, computed on first request.
     pub icp: tokio::sync::OnceCell<Result<Arc<strata_core::pipeline::IcpReport>, String>>,
 }
 
 impl Served {
-    fn new(result: RunResult, run_id: Option<i64>) -> anyhow::Result<Served> {
+    fn new(project: Project, result: RunResult, run_id: Option<i64>) -> anyhow::Result<Served> {
         let index = MembershipIndex::of_run(&result, run_id)?;
         let mut document = strata_core::outputs::segments_json(&result);
         document["run_id"] = run_id.into();
         let ids = result.account_ids();
         Ok(Served {
+            project,
             result,
             index,
             run_id,
@@ -90,13 +98,15 @@ impl Served {
 
 /// What the server shares between requests.
 pub struct App {
-    /// The project as loaded at start.
-    pub project: Project,
+    /// The project file or folder, re-read before each run so edits apply.
+    pub project_path: PathBuf,
+    /// The project as last loaded.
+    project: RwLock<Project>,
     /// Output folder of runs.
     pub out: PathBuf,
     /// How runs are recorded.
     pub record: RecordArgs,
-    /// Bearer tokens.
+    /// Bearer tokens (as loaded at start).
     pub auth: Auth,
     current: RwLock<Option<Arc<Served>>>,
     running: tokio::sync::Mutex<()>,
@@ -105,6 +115,14 @@ pub struct App {
 }
 
 impl App {
+    /// The project as last loaded.
+    pub fn project(&self) -> Project {
+        match self.project.read() {
+            Ok(project) => project.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// The run being served, if the first one has finished.
     pub fn current(&self) -> Option<Arc<Served>> {
         self.current.read().ok().and_then(|c| c.clone())
@@ -120,8 +138,37 @@ impl App {
         self.running.try_lock().is_err()
     }
 
-    /// Runs the pipeline, records the run and swaps in its index. `Ok(None)`
-    /// when another run is in progress and `wait` is false.
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut last) = self.last_error.write() {
+            *last = error;
+        }
+    }
+
+    /// Serves `served` from now on.
+    fn swap_in(&self, served: Served) {
+        tracing::info!(
+            run_id = ?served.run_id,
+            as_of = %served.result.as_of,
+            accounts = served.index.len(),
+            "serving a new run"
+        );
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(Arc::new(served));
+        }
+        self.set_error(None);
+    }
+
+    /// Re-reads the project file; a broken file fails the run that needs it.
+    fn reload_project(&self) -> anyhow::Result<Project> {
+        let project = Project::load(&self.project_path)?;
+        if let Ok(mut current) = self.project.write() {
+            *current = project.clone();
+        }
+        Ok(project)
+    }
+
+    /// Re-reads the project, runs the pipeline, records the run and swaps in
+    /// its index. `Ok(None)` when another run is in progress and `wait` is false.
     pub async fn refresh(
         &self,
         as_of: Option<NaiveDate>,
@@ -136,43 +183,43 @@ impl App {
             }
         };
         let started = Instant::now();
-        // The state store's SQLite connection may not be shared between
-        // threads, so the run is driven from a blocking thread of its own.
-        let (project, out, record) = (self.project.clone(), self.out.clone(), self.record.clone());
-        let handle = tokio::runtime::Handle::current();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let observer = PhaseProgress::hidden();
-            handle.block_on(state_cmd::execute(
-                &project, &out, as_of, &record, &observer,
-            ))
-        })
-        .await
-        .unwrap_or_else(|error| Err(anyhow::anyhow!("the run stopped: {error}")));
-        let executed = match outcome {
-            Ok(executed) => executed,
+        let executed = match self.reload_project() {
+            Ok(project) => {
+                // The state store's SQLite connection may not be shared between
+                // threads, so the run is driven from a blocking thread of its own.
+                let (out, record) = (self.out.clone(), self.record.clone());
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    let observer = PhaseProgress::hidden();
+                    handle
+                        .block_on(state_cmd::execute(
+                            &project, &out, as_of, &record, &observer,
+                        ))
+                        .map(|executed| (project, executed))
+                })
+                .await
+                .unwrap_or_else(|error| Err(anyhow::anyhow!("the run stopped: {error}")))
+            }
+            Err(error) => Err(error),
+        };
+        let (project, executed) = match executed {
+            Ok(done) => done,
             Err(error) => {
-                if let Ok(mut last) = self.last_error.write() {
-                    *last = Some(format!("{error:#}"));
-                }
+                self.set_error(Some(format!("{error:#}")));
                 return Err(error);
             }
         };
-        let (run_id, status) = match &executed.recorded {
-            Some((_, strata_core::state::RecordOutcome::Committed(summary))) => {
-                (Some(summary.run.id), "committed")
+        let (run_id, status, transitions) = match &executed.recorded {
+            Some((_, RecordOutcome::Committed(summary))) => {
+                (Some(summary.run.id), "committed", summary.transitions.len())
             }
-            Some((_, strata_core::state::RecordOutcome::Unchanged(previous))) => {
-                (Some(previous.id), "unchanged")
-            }
-            None => (None, "not_recorded"),
+            Some((_, RecordOutcome::Unchanged(previous))) => (Some(previous.id), "unchanged", 0),
+            None => (None, "not_recorded", 0),
         };
-        let transitions = match &executed.recorded {
-            Some((_, strata_core::state::RecordOutcome::Committed(summary))) => {
-                summary.transitions.len()
-            }
-            _ => 0,
-        };
-        let served = Served::new(executed.result, run_id)?;
+        let mut served = Served::new(project, executed.result, run_id)?;
+        if let Some(icp) = executed.analyses.icp {
+            served.icp = tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(icp))));
+        }
         let summary = RunSummary {
             run_id,
             status,
@@ -181,20 +228,54 @@ impl App {
             transitions,
             seconds: started.elapsed().as_secs_f64(),
         };
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(Arc::new(served));
-        }
-        if let Ok(mut last) = self.last_error.write() {
-            *last = None;
-        }
-        tracing::info!(
-            run_id = ?summary.run_id,
-            as_of = %summary.as_of,
-            accounts = summary.accounts,
-            seconds = summary.seconds,
-            "serving a new run"
-        );
+        self.swap_in(served);
         Ok(Some(summary))
+    }
+
+    /// Serves a run that another process (`strata run`, cron) recorded:
+    /// recomputes it at its as_of without recording or writing anything.
+    async fn follow(&self, run: RunRecord) -> anyhow::Result<()> {
+        let Ok(_guard) = self.running.try_lock() else {
+            return Ok(());
+        };
+        let project = self.reload_project()?;
+        let options = RunOptions {
+            as_of: Some(run.as_of),
+        };
+        let result = pipeline::run(&project, &options, &pipeline::Quiet).await?;
+        self.swap_in(Served::new(project, result, Some(run.id))?);
+        Ok(())
+    }
+
+    /// Every `interval`, looks for a newer successful run in the store than
+    /// the one served, and serves it.
+    async fn watch_store(self: Arc<Self>, interval: Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            let Some(served) = self.current() else {
+                continue;
+            };
+            if self.is_running() {
+                continue;
+            }
+            let latest = match api::open_store(&self).await {
+                Ok(mut store) => store.latest_run().await,
+                Err(_) => continue,
+            };
+            match latest {
+                Ok(Some(run)) if Some(run.id) > served.run_id => {
+                    println!(
+                        "strata serve: run #{} (as of {}) was recorded elsewhere; serving it",
+                        run.id, run.as_of
+                    );
+                    if let Err(error) = self.follow(run).await {
+                        eprintln!("strata serve: cannot serve the recorded run: {error:#}");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read the state store"),
+            }
+        }
     }
 }
 
@@ -270,7 +351,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let schedule = project.schedule.clone();
     let app = Arc::new(App {
-        project,
+        project_path: args.project.clone(),
+        project: RwLock::new(project),
         out: args.out.clone(),
         record: args.record.clone(),
         auth,
@@ -302,6 +384,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("strata serve: ready");
         }
     });
+    if !args.record.no_store && args.watch > 0 {
+        tokio::spawn(app.clone().watch_store(Duration::from_secs(args.watch)));
+    }
     if let Some(schedule) = schedule {
         let scheduled = app.clone();
         println!("  runs on schedule `{}` (UTC)", schedule.text());
