@@ -220,15 +220,6 @@ enum Command {
     BenchDecisions(bench_decisions::BenchDecisionsArgs),
     /// Benchmark the state store run to run on a large synthetic base (see bench/store.sh).
     BenchStore(bench_store::BenchStoreArgs),
-    /// Serve only GET /v1/accounts/{id}/segments from a synthetic index, for wrk (see bench/serve.sh).
-    BenchServe {
-        /// Accounts in the index.
-        #[arg(long, default_value_t = 1_000_000)]
-        accounts: usize,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8089")]
-        addr: std::net::SocketAddr,
-    },
 }
 
 fn main() -> ExitCode {
@@ -375,7 +366,6 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
         Command::BenchStore(args) => bench_store::run(args).await,
-        Command::BenchServe { accounts, addr } => serve::bench_index(accounts, addr).await,
         Command::Serve(args) => serve::serve(args).await,
     }
 }

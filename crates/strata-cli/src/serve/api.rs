@@ -409,7 +409,7 @@ pub async fn members(
 }
 
 /// The fast path's answer from an index: 200 with the JSON, or 404.
-pub fn index_answer(index: &MembershipIndex, account: &str) -> Response {
+fn index_answer(index: &MembershipIndex, account: &str) -> Response {
     match index.account_json(account) {
         Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         None => ApiError::not_found(format!("unknown account `{account}`"))

@@ -146,11 +146,14 @@ impl App {
 
     /// Serves `served` from now on.
     fn swap_in(&self, served: Served) {
-        tracing::info!(
-            run_id = ?served.run_id,
-            as_of = %served.result.as_of,
-            accounts = served.index.len(),
-            "serving a new run"
+        let accounts = served.index.len();
+        println!(
+            "strata serve: serving run {} as of {}: {accounts} accounts (index {:.0} bytes/account)",
+            served
+                .run_id
+                .map_or("(not recorded)".to_string(), |id| format!("#{id}")),
+            served.result.as_of,
+            served.index.heap_bytes() as f64 / accounts.max(1) as f64,
         );
         if let Ok(mut current) = self.current.write() {
             *current = Some(Arc::new(served));
@@ -380,8 +383,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Err(error) = first.refresh(as_of, true).await {
             eprintln!("strata serve: the first run failed: {error:#}");
             eprintln!("  fix the project and POST /v1/runs, or restart");
-        } else {
-            println!("strata serve: ready");
         }
     });
     if !args.record.no_store && args.watch > 0 {
@@ -409,75 +410,4 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
-}
-
-/// `strata bench-serve`: serves only the account endpoint from a synthetic
-/// index of `accounts` accounts, for `bench/serve.sh` to load with wrk.
-pub async fn bench_index(accounts: usize, addr: SocketAddr) -> anyhow::Result<()> {
-    let before = resident_bytes();
-    let index = synthetic_index(accounts)?;
-    let after = resident_bytes();
-    let heap = index.heap_bytes();
-    println!(
-        "index: {accounts} accounts, heap estimate {:.1} bytes/account, resident growth {:.1} bytes/account",
-        heap as f64 / accounts as f64,
-        after.saturating_sub(before) as f64 / accounts as f64
-    );
-    let index = Arc::new(index);
-    let router = Router::new().route(
-        "/v1/accounts/{account}/segments",
-        get(move |path: axum::extract::Path<String>| {
-            let index = index.clone();
-            async move { api::index_answer(&index, &path.0) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router).await?;
-    Ok(())
-}
-
-/// An index shaped like the demo's: `acc-0000001`... with size, acv_tier,
-/// usage and health segmentations.
-fn synthetic_index(accounts: usize) -> anyhow::Result<MembershipIndex> {
-    let shapes: [(&str, &[&str]); 4] = [
-        ("size", &["SMB", "Mid-Market", "Enterprise"]),
-        ("acv_tier", &["<5k", "5-15k", "15-50k", ">50k"]),
-        ("usage", &["power", "core", "at-risk", "dormant"]),
-        ("health", &["healthy", "watch", "at-risk"]),
-    ];
-    let ids: Vec<String> = (0..accounts).map(|i| format!("acc-{i:07}")).collect();
-    let memberships: Vec<Vec<Option<usize>>> = shapes
-        .iter()
-        .enumerate()
-        .map(|(s, (_, segments))| {
-            (0..accounts)
-                .map(|i| {
-                    let pick = (i * 7 + s * 13) % (segments.len() + 1);
-                    (pick < segments.len()).then_some(pick)
-                })
-                .collect()
-        })
-        .collect();
-    let segmentations = shapes
-        .iter()
-        .zip(&memberships)
-        .map(|((name, segments), membership)| {
-            (
-                name.to_string(),
-                segments.iter().map(|s| s.to_string()).collect(),
-                membership.as_slice(),
-            )
-        })
-        .collect();
-    let as_of = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap_or_default();
-    Ok(MembershipIndex::build(Some(1), as_of, ids, segmentations)?)
-}
-
-/// Resident set size of this process, from /proc (0 where unknown).
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
 }
