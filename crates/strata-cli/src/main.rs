@@ -419,10 +419,10 @@ async fn run_demo(
     )
     .await?;
     println!(
-        "\nnext: edit {} and run `strata run --project {} --out {}/out`",
+        "\nnext: open {out}/out/report.html, or browse the dashboard and API with \
+         `strata serve --project {out} --out {out}/out`;\n      edit {} and run `strata run --project {out} --out {out}/out`",
         project_file.display(),
-        out.display(),
-        out.display()
+        out = out.display(),
     );
     Ok(())
 }
