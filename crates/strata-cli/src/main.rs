@@ -13,6 +13,7 @@ mod progress;
 mod render;
 mod report;
 mod serve;
+mod sql_cmd;
 mod state_cmd;
 
 use std::path::{Path, PathBuf};
@@ -172,6 +173,17 @@ enum Command {
         after_help = "Examples:\n  strata serve --project strata-demo --out strata-demo/out\n  curl localhost:8080/v1/accounts/acc_000042/segments\n  STRATA_ADMIN_TOKENS=s3cret strata serve --addr 0.0.0.0:8080"
     )]
     Serve(serve::ServeArgs),
+    /// Print one SQL script computing every feature and rules segmentation in a warehouse.
+    ///
+    /// The script reads the accounts, events and revenue tables (rename them with
+    /// --table), takes the as-of date as its one parameter (the `params` CTE), and
+    /// returns one row per account: the columns of features.parquet, then one
+    /// column per rules segmentation (frozen clusters included). Per-event
+    /// features are those of the most common events in the project's data.
+    #[command(
+        after_help = "Examples:\n  strata sql --project crm --dialect postgres > segments.sql\n  strata sql --dialect bigquery --table events=analytics.events --segmentation health"
+    )]
+    Sql(sql_cmd::SqlArgs),
     /// List the features a project's rules can use, with their meaning.
     Features {
         /// Project folder (holding strata.toml) or the project file.
@@ -367,6 +379,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
         Command::BenchStore(args) => bench_store::run(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Sql(args) => sql_cmd::run(args).await,
     }
 }
 

@@ -33,6 +33,7 @@ pub mod roadmap;
 pub mod rules;
 pub mod segment;
 pub mod sources;
+pub mod sql;
 pub mod state;
 pub mod themes;
 

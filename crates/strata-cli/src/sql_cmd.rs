@@ -1,0 +1,86 @@
+//! `strata sql`: print the warehouse SQL of a project's features and segments.
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::Args;
+use strata_core::pipeline::{self, RunOptions};
+use strata_core::project::Project;
+use strata_core::sql::{self, Dialect, ScriptInputs, Tables};
+
+/// `strata sql` flags.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Project folder (holding strata.toml) or the project file.
+    #[arg(long, default_value = ".")]
+    project: PathBuf,
+    /// postgres, bigquery, snowflake, duckdb or mysql.
+    #[arg(long, default_value = "postgres")]
+    dialect: String,
+    /// Only this segmentation [default: every rules segmentation].
+    #[arg(long)]
+    segmentation: Option<String>,
+    /// The as-of date written into the script's `params` [default: the project's].
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Table names in the warehouse, e.g. --table accounts=crm.accounts (repeatable).
+    #[arg(long = "table", value_name = "NAME=TABLE")]
+    tables: Vec<String>,
+}
+
+/// Prints the script on stdout.
+pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
+    let Some(dialect) = Dialect::from_name(&args.dialect) else {
+        let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+        anyhow::bail!(
+            "unknown dialect `{}`\nhelp: pick one of {}",
+            args.dialect,
+            names.join(", ")
+        );
+    };
+    let mut tables = Tables::default();
+    for mapping in &args.tables {
+        let Some((name, table)) = mapping.split_once('=') else {
+            anyhow::bail!("--table `{mapping}` is not NAME=TABLE\nhelp: e.g. --table events=analytics.product_events");
+        };
+        if table.is_empty()
+            || !table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
+        {
+            anyhow::bail!(
+                "--table {name}=`{table}`: a table name is letters, digits, `_`, `$` and `.` only"
+            );
+        }
+        match name {
+            "accounts" => tables.accounts = table.to_string(),
+            "events" => tables.events = table.to_string(),
+            "revenue" => tables.revenue = table.to_string(),
+            other => anyhow::bail!(
+                "--table: unknown table `{other}`\nhelp: the script reads accounts, events and revenue"
+            ),
+        }
+    }
+    let project = Project::load(&args.project)?;
+    let ctx = pipeline::session(&project)?;
+    let options = RunOptions { as_of: args.as_of };
+    let prepared = pipeline::prepare(&ctx, &project, &options, &pipeline::Quiet).await?;
+    let event_columns: Vec<String> = ctx
+        .table(strata_core::sources::EVENTS_RAW)
+        .await?
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let inputs = ScriptInputs {
+        project: &project,
+        features: &prepared.features,
+        as_of: prepared.as_of,
+        event_columns: &event_columns,
+    };
+    print!(
+        "{}",
+        sql::script(&inputs, &tables, dialect, args.segmentation.as_deref())?
+    );
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! `strata sql`: golden scripts per dialect on the tiny fixture, and the
+//! PostgreSQL script run on the real server (127.0.0.1:5432, database
+//! `test`) against the same data as an embedded run: identical memberships,
+//! counts exact, ratios within 1e-9.
+mod util;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use util::Dir;
+
+const DIALECTS: [&str; 5] = ["postgres", "bigquery", "snowflake", "duckdb", "mysql"];
+
+fn golden_path(dialect: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("tiny.{dialect}.sql"))
+}
+
+#[test]
+fn sql_scripts_match_their_golden_files() {
+    let dir = Dir::fixture("tiny");
+    for dialect in DIALECTS {
+        let script = dir.command(&["sql", "--dialect", dialect]).stdout();
+        let path = golden_path(dialect);
+        if std::env::var("STRATA_BLESS").as_deref() == Ok("1") {
+            std::fs::create_dir_all(path.parent().expect("folder")).expect("golden folder");
+            std::fs::write(&path, &script).expect("write golden");
+            continue;
+        }
+        let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("{} missing; run with STRATA_BLESS=1 to write it", path.display())
+        });
+        assert_eq!(
+            script, golden,
+            "{dialect}: the script differs from {} (STRATA_BLESS=1 rewrites it after review)",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn sql_rejects_bad_arguments_with_help() {
+    let dir = Dir::fixture("tiny");
+    let stderr = dir.command(&["sql", "--dialect", "oracle"]).failure();
+    assert!(stderr.contains("unknown dialect `oracle`"), "{stderr}");
+    assert!(stderr.contains("postgres, bigquery, snowflake, duckdb, mysql"), "{stderr}");
+    let stderr = dir
+        .command(&["sql", "--segmentation", "sise"])
+        .failure();
+    assert!(stderr.contains("no segmentation `sise`"), "{stderr}");
+    let stderr = dir
+        .command(&["sql", "--table", "events=x; DROP TABLE y"])
+        .failure();
+    assert!(stderr.contains("a table name is letters"), "{stderr}");
+    let only = dir
+        .command(&["sql", "--segmentation", "health", "--table", "events=analytics.events"])
+        .stdout();
+    assert!(only.contains("AS \"health\""), "{only}");
+    assert!(!only.contains("AS \"size\""), "{only}");
+    assert!(only.contains("FROM analytics.events e"), "{only}");
+}
+
+fn psql(args: &[&str]) -> std::process::Output {
+    Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q"])
+        .args(args)
+        .env("PGTZ", "UTC")
+        .output()
+        .expect("run psql")
+}
+
+fn postgres_available() -> bool {
+    let ok = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", "SELECT 1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("STRATA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "PostgreSQL is required (STRATA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer"
+        );
+        eprintln!("\n*** SKIPPED the PostgreSQL script test: no server on 127.0.0.1:5432 (or no psql) ***\n");
+    }
+    ok
+}
+
+/// Reads features.parquet into column → per-account text values, floats
+/// rounded to 1e-9 so that the two engines' last bits do not matter.
+fn embedded_features(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let file = std::fs::File::open(path).expect("features.parquet");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            let values = columns.entry(field.name().clone()).or_default();
+            for row in 0..column.len() {
+                values.push(if column.is_null(row) {
+                    String::new()
+                } else {
+                    match field.data_type() {
+                        DataType::Float64 => {
+                            normalize(&column.as_primitive::<Float64Type>().value(row).to_string())
+                        }
+                        DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+                        _ => datafusion::arrow::util::display::array_value_to_string(column, row)
+                            .unwrap_or_default(),
+                    }
+                });
+            }
+        }
+    }
+    columns
+}
+
+fn normalize(text: &str) -> String {
+    match text.parse::<f64>() {
+        Ok(value) if text.contains('.') || text.contains('e') => {
+            let rounded = (value * 1e9).round() / 1e9;
+            if rounded == rounded.trunc() {
+                format!("{}", rounded as i64)
+            } else {
+                format!("{rounded}")
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[test]
+fn postgres_script_matches_the_embedded_run() {
+    if !postgres_available() {
+        return;
+    }
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
+        .success();
+    let schema = format!("strata_sql_{}", std::process::id());
+    let setup = format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
+         CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
+         CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
+         CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
+         \\copy accounts FROM '{root}/accounts.csv' CSV HEADER\n\
+         \\copy events FROM '{root}/events.csv' CSV HEADER\n\
+         \\copy revenue FROM '{root}/revenue.csv' CSV HEADER\n",
+        root = dir.root.display()
+    );
+    dir.create("setup.sql", &setup);
+    let output = psql(&["-f", &dir.root.join("setup.sql").display().to_string()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let script = dir.command(&["sql", "--dialect", "postgres"]).stdout();
+    dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
+    let output = psql(&["--csv", "-f", &dir.root.join("run.sql").display().to_string()]);
+    let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let csv = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+
+    // Memberships: exactly those of the embedded run.
+    let memberships = dir.read("out/memberships.csv");
+    for line in memberships.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (account, segmentation, segment) = (fields[0], fields[1], fields[2]);
+        let row = rows.iter().find(|r| r[0] == account).expect("account row");
+        let column = header.iter().position(|h| *h == segmentation).expect("segment column");
+        assert_eq!(row[column], segment, "{account} {segmentation}");
+    }
+
+    // Features: every computed column equal (account attributes are the tables' own).
+    let embedded = embedded_features(&dir.root.join("out/features.parquet"));
+    let ids = &embedded["account_id"];
+    let skip = ["account_id", "created_at", "name", "industry", "country", "plan", "owner"];
+    let mut compared = 0;
+    for (column, values) in &embedded {
+        if skip.contains(&column.as_str()) {
+            continue;
+        }
+        let idx = header
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("the script has no column {column}"));
+        for (account, expected) in ids.iter().zip(values) {
+            let row = rows.iter().find(|r| r[0] == account).expect("row");
+            assert_eq!(normalize(row[idx]), *expected, "{column} of {account}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 36 * 4, "only {compared} values compared");
+}
+
+#[test]
+fn rule_text_cannot_inject_sql() {
+    // A rule that parses reaches the SQL only as a printed expression tree:
+    // quotes in string literals are doubled, names are quoted identifiers.
+    let dir = Dir::fixture("tiny");
+    dir.edit(
+        "strata.toml",
+        "{ name = \"SMB\",        when = \"employees < 200\" }",
+        "{ name = \"SMB'; DROP TABLE accounts; --\", when = \"plan = 'x''; DROP TABLE accounts; --'\" }",
+    );
+    let script = dir.command(&["sql", "--segmentation", "size"]).stdout();
+    assert!(script.contains("'x''; DROP TABLE accounts; --'"), "{script}");
+    assert!(script.contains("THEN 'SMB''; DROP TABLE accounts; --'"), "{script}");
+    if postgres_available() {
+        // The server parses the CASE as one expression per segmentation: run it
+        // on empty tables and get no error and no dropped table.
+        let schema = format!("strata_inject_{}", std::process::id());
+        let setup = format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
+             CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
+             CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
+             CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
+             INSERT INTO accounts VALUES ('a1', 'A', '2025-01-01', 10, 'x', 'US', 'x''; DROP TABLE accounts; --', 'o', 1);\n"
+        );
+        dir.create("setup.sql", &setup);
+        assert!(psql(&["-f", &dir.root.join("setup.sql").display().to_string()]).status.success());
+        dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
+        let output = psql(&["--csv", "-f", &dir.root.join("run.sql").display().to_string()]);
+        let check = psql(&["-t", "-c", &format!("SELECT count(*) FROM {schema}.accounts")]);
+        let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let csv = String::from_utf8_lossy(&output.stdout);
+        assert!(csv.contains("SMB'; DROP TABLE accounts; --"), "{csv}");
+        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "1");
+    }
+}

@@ -1,0 +1,583 @@
+//! `strata sql`: one runnable SQL script that computes every feature and
+//! every rules segmentation from the source tables, for a warehouse dialect.
+//!
+//! The script mirrors `features::compute` step by step: events become
+//! integer UTC day numbers once (the only dialect-specific date arithmetic),
+//! then per-(account, day), per-(account, user) and per-(account, event)
+//! aggregates, adoption after signup, custom counts, revenue at the as-of
+//! month, joined onto the accounts in the same column order as
+//! `features.parquet`. Rules and event filters go through DataFusion's
+//! unparser with the dialect, so rule text never reaches the SQL as text:
+//! only the checked expression tree is printed.
+//!
+//! **Invariants**: the as-of date appears once, in the `params` CTE; the
+//! output columns and their meaning are those of the embedded run (a test
+//! runs the PostgreSQL script on the real server and compares).
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use datafusion::sql::unparser::Unparser;
+use datafusion::sql::unparser::dialect as df;
+
+use crate::error::{Error, Result};
+use crate::features::FeatureTable;
+use crate::project::{CustomFeatureKind, EventWindow, Project, SegmentationKind, TableKind};
+use crate::rules::{self, CheckedRule};
+
+/// A SQL dialect `strata sql` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL 12+.
+    Postgres,
+    /// Google BigQuery (standard SQL).
+    BigQuery,
+    /// Snowflake.
+    Snowflake,
+    /// DuckDB.
+    DuckDb,
+    /// MySQL 8.
+    MySql,
+}
+
+impl Dialect {
+    /// Every dialect, in `--help` order.
+    pub const ALL: [Dialect; 5] = [
+        Dialect::Postgres,
+        Dialect::BigQuery,
+        Dialect::Snowflake,
+        Dialect::DuckDb,
+        Dialect::MySql,
+    ];
+
+    /// `postgres`, `bigquery`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::BigQuery => "bigquery",
+            Dialect::Snowflake => "snowflake",
+            Dialect::DuckDb => "duckdb",
+            Dialect::MySql => "mysql",
+        }
+    }
+
+    /// The dialect of a name.
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    fn quote(self, identifier: &str) -> String {
+        match self {
+            Dialect::BigQuery | Dialect::MySql => format!("`{}`", identifier.replace('`', "``")),
+            _ => format!("\"{}\"", identifier.replace('"', "\"\"")),
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "TEXT",
+            Dialect::BigQuery => "STRING",
+            Dialect::MySql => "CHAR",
+            Dialect::Snowflake | Dialect::DuckDb => "VARCHAR",
+        }
+    }
+
+    fn float(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "DOUBLE PRECISION",
+            Dialect::BigQuery => "FLOAT64",
+            _ => "DOUBLE",
+        }
+    }
+
+    /// Days since 1970-01-01 of the UTC date of a timestamp or date `expr`.
+    fn day(self, expr: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("CAST(FLOOR(EXTRACT(EPOCH FROM {expr}) / 86400) AS INTEGER)"),
+            Dialect::DuckDb => format!("CAST(FLOOR(epoch({expr}) / 86400) AS INTEGER)"),
+            Dialect::BigQuery => format!("UNIX_DATE(DATE({expr}))"),
+            Dialect::Snowflake => {
+                format!("CAST(FLOOR(DATE_PART(EPOCH_SECOND, {expr}) / 86400) AS INTEGER)")
+            }
+            Dialect::MySql => format!("DATEDIFF(DATE({expr}), DATE '1970-01-01')"),
+        }
+    }
+
+    /// A month number (year × 12 + month) of a date or timestamp.
+    fn month(self, expr: &str) -> String {
+        format!("(EXTRACT(YEAR FROM {expr}) * 12 + EXTRACT(MONTH FROM {expr}))")
+    }
+
+    fn cast(self, expr: &str, to: &str) -> String {
+        format!("CAST({expr} AS {to})")
+    }
+
+    fn unparse(self, expr: &datafusion::logical_expr::Expr) -> Result<String> {
+        let sql = match self {
+            Dialect::Postgres => Unparser::new(&df::PostgreSqlDialect {})
+                .with_pretty(true)
+                .expr_to_sql(expr),
+            Dialect::BigQuery => Unparser::new(&df::BigQueryDialect {})
+                .with_pretty(true)
+                .expr_to_sql(expr),
+            Dialect::Snowflake => Unparser::new(&df::SnowflakeDialect::new())
+                .with_pretty(true)
+                .expr_to_sql(expr),
+            Dialect::DuckDb => Unparser::new(&df::DuckDBDialect::new())
+                .with_pretty(true)
+                .expr_to_sql(expr),
+            Dialect::MySql => Unparser::new(&df::MySqlDialect {})
+                .with_pretty(true)
+                .expr_to_sql(expr),
+        }?;
+        Ok(sql.to_string())
+    }
+}
+
+/// Table names the script reads; default `accounts`, `events`, `revenue`.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// Accounts table.
+    pub accounts: String,
+    /// Events table.
+    pub events: String,
+    /// Revenue table.
+    pub revenue: String,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables {
+            accounts: "accounts".into(),
+            events: "events".into(),
+            revenue: "revenue".into(),
+        }
+    }
+}
+
+/// What a script is made from: the project, the feature table of a run
+/// (its column order and the most common events, which come from the data)
+/// and the as-of date.
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptInputs<'a> {
+    /// The project.
+    pub project: &'a Project,
+    /// The feature table of the same project and data.
+    pub features: &'a FeatureTable,
+    /// The as-of date, the script's one parameter.
+    pub as_of: NaiveDate,
+    /// Columns of the events table (optional columns may be absent).
+    pub event_columns: &'a [String],
+}
+
+const WINDOWS: [i32; 3] = [7, 28, 90];
+
+/// The script for `dialect`: every feature and every rules segmentation (or
+/// only `segmentation`), one row per account ordered by `account_id`.
+///
+/// # Errors
+///
+/// An unknown `segmentation`, a rule or filter that no longer checks, or an
+/// expression the dialect's unparser cannot print.
+pub fn script(
+    inputs: &ScriptInputs<'_>,
+    tables: &Tables,
+    dialect: Dialect,
+    segmentation: Option<&str>,
+) -> Result<String> {
+    let ScriptInputs {
+        project,
+        features,
+        as_of,
+        event_columns,
+    } = *inputs;
+    let d = dialect;
+    let q = |name: &str| d.quote(name);
+    let events_source = project
+        .source(TableKind::Events)
+        .ok_or_else(|| Error::Internal("project without events".into()))?;
+    let accounts_source = project
+        .source(TableKind::Accounts)
+        .ok_or_else(|| Error::Internal("project without accounts".into()))?;
+    let schema = features.batch.schema();
+        let text = d.text();
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- strata {}: features and segments, {} dialect.\n\
+         -- Reads {}, {}{}; one row per account. The as-of date is the one parameter: edit it in `params`.\n\
+         -- Per-event features are the {} most common events of the data this was generated from.",
+        env!("CARGO_PKG_VERSION"),
+        d.name(),
+        tables.accounts,
+        tables.events,
+        if project.source(TableKind::Revenue).is_some() {
+            format!(", {}", tables.revenue)
+        } else {
+            String::new()
+        },
+        project.top_events,
+    );
+    let _ = writeln!(
+        out,
+        "WITH params AS (\n  SELECT DATE '{as_of}' AS as_of\n),\np AS (\n  SELECT {} AS d, {} AS m FROM params\n),",
+        d.day("as_of"),
+        d.month("as_of"),
+    );
+
+    // Events as (account, user, event, day, source), before the end of the as-of day.
+    let event_column = |canonical: &str| -> String {
+        let column = events_source.file_column(canonical);
+        format!("e.{}", q(column))
+    };
+    let optional_text = |canonical: &str| -> String {
+        if event_columns
+            .iter()
+            .any(|c| c == events_source.file_column(canonical))
+        {
+            d.cast(&event_column(canonical), text)
+        } else {
+            format!("CAST(NULL AS {text})")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "ev AS (\n  SELECT {} AS account_id, {} AS user_id, {} AS event, {} AS day, {} AS source\n  FROM {} e CROSS JOIN p\n  WHERE {} <= p.d\n),",
+        d.cast(&event_column("account_id"), text),
+        optional_text("user_id"),
+        d.cast(&event_column("event"), text),
+        d.day(&event_column("ts")),
+        optional_text("source"),
+        tables.events,
+        d.day(&event_column("ts")),
+    );
+    out.push_str(
+        "by_day AS (\n  SELECT account_id, day, COUNT(*) AS n,\n    SUM(CASE WHEN source IN ('api', 'integration') THEN 1 ELSE 0 END) AS n_api\n  FROM ev GROUP BY account_id, day\n),\n",
+    );
+    let mut day_aggregates = Vec::new();
+    for days in WINDOWS {
+        day_aggregates.push(format!(
+            "SUM(CASE WHEN day > p.d - {days} THEN n ELSE 0 END) AS events_{days}d"
+        ));
+    }
+    for days in WINDOWS {
+        day_aggregates.push(format!(
+            "SUM(CASE WHEN day > p.d - {days} THEN 1 ELSE 0 END) AS active_days_{days}d"
+        ));
+    }
+    day_aggregates.push(
+        "SUM(CASE WHEN day > p.d - 56 AND day <= p.d - 28 THEN n ELSE 0 END) AS events_prev_28d"
+            .into(),
+    );
+    day_aggregates.push("SUM(n) AS events_total".into());
+    day_aggregates.push("SUM(n_api) AS api_total".into());
+    day_aggregates.push("SUM(CASE WHEN day > p.d - 28 THEN n_api ELSE 0 END) AS api_28d".into());
+    day_aggregates.push("MAX(day) AS last_day".into());
+    let _ = writeln!(
+        out,
+        "day_f AS (\n  SELECT account_id,\n    {}\n  FROM by_day CROSS JOIN p GROUP BY account_id\n),",
+        day_aggregates.join(",\n    ")
+    );
+    let user_aggregates: Vec<String> = WINDOWS
+        .iter()
+        .map(|days| {
+            format!("SUM(CASE WHEN last_day > p.d - {days} THEN 1 ELSE 0 END) AS users_{days}d")
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "by_user AS (\n  SELECT account_id, user_id, MAX(day) AS last_day\n  FROM ev WHERE user_id IS NOT NULL GROUP BY account_id, user_id\n),\n\
+         user_f AS (\n  SELECT account_id,\n    {}\n  FROM by_user CROSS JOIN p GROUP BY account_id\n),",
+        user_aggregates.join(",\n    ")
+    );
+    let mut event_aggregates = vec!["COUNT(*) AS distinct_events".to_string()];
+    for days in WINDOWS {
+        event_aggregates.push(format!(
+            "SUM(CASE WHEN last_day > p.d - {days} THEN 1 ELSE 0 END) AS distinct_events_{days}d"
+        ));
+    }
+    let per_event: Vec<&str> = features
+        .defs
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|name| name.starts_with("event_") && name.ends_with("_28d"))
+        .collect();
+    for name in &per_event {
+        let event = per_event_name(features, name);
+        event_aggregates.push(format!(
+            "SUM(CASE WHEN event = {} THEN n_28d ELSE 0 END) AS {}",
+            string_literal(&event),
+            q(name)
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "by_event AS (\n  SELECT account_id, event, MAX(day) AS last_day,\n    SUM(CASE WHEN day > p.d - 28 THEN 1 ELSE 0 END) AS n_28d\n  FROM ev CROSS JOIN p GROUP BY account_id, event\n),\n\
+         event_f AS (\n  SELECT account_id,\n    {}\n  FROM by_event CROSS JOIN p GROUP BY account_id\n),",
+        event_aggregates.join(",\n    ")
+    );
+    let created = format!("a.{}", q(accounts_source.file_column("created_at")));
+    let _ = writeln!(
+        out,
+        "signup AS (\n  SELECT {} AS account_id, {} AS created_day FROM {} a\n),",
+        d.cast(&format!("a.{}", q(accounts_source.file_column("account_id"))), text),
+        d.day(&created),
+        tables.accounts,
+    );
+    let adoption = project.adoption_days;
+    let _ = writeln!(
+        out,
+        "adopt_f AS (\n  SELECT b.account_id, COUNT(*) AS active_days_first_{adoption}d, SUM(b.n) AS events_first_{adoption}d\n  FROM by_day b JOIN signup s ON s.account_id = b.account_id\n  WHERE b.day >= s.created_day AND b.day < s.created_day + {adoption}\n  GROUP BY b.account_id\n),"
+    );
+    let custom = custom_aggregates(project, d)?;
+    if !custom.is_empty() {
+        let _ = writeln!(
+            out,
+            "custom_f AS (\n  SELECT ev.account_id,\n    {}\n  FROM ev JOIN signup s ON s.account_id = ev.account_id CROSS JOIN p\n  GROUP BY ev.account_id\n),",
+            custom.join(",\n    ")
+        );
+    }
+    let revenue = project.source(TableKind::Revenue);
+    if let Some(source) = revenue {
+        let month = d.month(&format!("r.{}", q(source.file_column("month"))));
+        let mrr = format!("r.{}", q(source.file_column("mrr")));
+        let _ = writeln!(
+            out,
+            "rev_f AS (\n  SELECT {} AS account_id,\n    MAX(CASE WHEN {month} = p.m THEN {mrr} END) AS mrr_now,\n    MAX(CASE WHEN {month} = p.m - 12 THEN {mrr} END) AS mrr_ago\n  FROM {} r CROSS JOIN p GROUP BY {}\n),",
+            d.cast(&format!("r.{}", q(source.file_column("account_id"))), text),
+            tables.revenue,
+            d.cast(&format!("r.{}", q(source.file_column("account_id"))), text),
+        );
+    }
+
+    // The feature table, column for column as features.parquet.
+    let float = d.float();
+    let ratio = |numerator: &str, denominator: &str| {
+        format!(
+            "CASE WHEN {denominator} > 0 THEN CAST({numerator} AS {float}) / CAST({denominator} AS {float}) END"
+        )
+    };
+    let zero = |column: &str| format!("COALESCE({column}, 0)");
+    let mut columns = Vec::new();
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        if let Some(custom) = project.custom_features.iter().find(|c| c.name == name) {
+            if !matches!(custom.kind, CustomFeatureKind::Ratio { .. }) {
+                columns.push(format!("{} AS {}", zero(&format!("c.{}", q(name))), q(name)));
+            }
+            continue;
+        }
+        let expr = match name {
+            "account_id" => d.cast(&format!("a.{}", q(accounts_source.file_column(name))), text),
+            "days_since_signup" => "p.d - s.created_day".to_string(),
+            "mrr" => zero("r.mrr_now"),
+            "arr" => format!("12 * {}", zero("r.mrr_now")),
+            "mrr_12m_ago" => zero("r.mrr_ago"),
+            "mrr_growth_12m" => format!(
+                "CASE WHEN r.mrr_ago > 0 THEN CAST(COALESCE(r.mrr_now, 0) AS {float}) / r.mrr_ago - 1 END"
+            ),
+            "api_share" => ratio("d.api_total", "d.events_total"),
+            "api_share_28d" => ratio("d.api_28d", "d.events_28d"),
+            "trend_28d" => ratio("d.events_28d", "d.events_prev_28d"),
+            "days_since_last_event" => "p.d - d.last_day".to_string(),
+            _ if name.starts_with("users_") => zero(&format!("u.{name}")),
+            _ if name.starts_with("distinct_events") => zero(&format!("v.{name}")),
+            _ if per_event.contains(&name) => zero(&format!("v.{}", q(name))),
+            _ if name == format!("active_days_first_{adoption}d")
+                || name == format!("events_first_{adoption}d") =>
+            {
+                zero(&format!("t.{name}"))
+            }
+            _ if name.starts_with("events_") || name.starts_with("active_days_") => {
+                zero(&format!("d.{name}"))
+            }
+            _ => format!("a.{}", q(accounts_source.file_column(name))),
+        };
+        columns.push(format!("{expr} AS {}", q(name)));
+    }
+    let _ = write!(
+        out,
+        "base AS (\n  SELECT\n    {}\n  FROM {} a\n  CROSS JOIN p\n  JOIN signup s ON s.account_id = {}\n  LEFT JOIN day_f d ON d.account_id = s.account_id\n  LEFT JOIN user_f u ON u.account_id = s.account_id\n  LEFT JOIN event_f v ON v.account_id = s.account_id\n  LEFT JOIN adopt_f t ON t.account_id = s.account_id",
+        columns.join(",\n    "),
+        tables.accounts,
+        d.cast(&format!("a.{}", q(accounts_source.file_column("account_id"))), text),
+    );
+    if !custom.is_empty() {
+        out.push_str("\n  LEFT JOIN custom_f c ON c.account_id = s.account_id");
+    }
+    if revenue.is_some() {
+        out.push_str("\n  LEFT JOIN rev_f r ON r.account_id = s.account_id");
+    }
+    out.push_str("\n),\n");
+    // Ratio features read other features, so they come on top.
+    let mut all: Vec<String> = Vec::new();
+    for field in schema.fields() {
+        let name = field.name();
+        let custom_ratio = project.custom_features.iter().find_map(|c| match &c.kind {
+            CustomFeatureKind::Ratio {
+                numerator,
+                denominator,
+            } if &c.name == name => Some((numerator, denominator)),
+            _ => None,
+        });
+        all.push(match custom_ratio {
+            Some((numerator, denominator)) => {
+                format!("{} AS {}", ratio(&q(numerator), &q(denominator)), q(name))
+            }
+            None => q(name),
+        });
+    }
+    let _ = writeln!(
+        out,
+        "features AS (\n  SELECT\n    {}\n  FROM base\n)",
+        all.join(",\n    ")
+    );
+
+    // Segments: one CASE per rules segmentation, first match wins.
+    let rule_schema = features.rule_schema();
+    let mut selected = Vec::new();
+    let mut found = segmentation.is_none();
+    for seg in &project.segmentations {
+        if segmentation.is_some_and(|name| name != seg.name) {
+            continue;
+        }
+        found = true;
+        match &seg.kind {
+            SegmentationKind::Rules { segments, .. } => {
+                let mut case = String::from("CASE");
+                for segment in segments {
+                    let rule = rules::check_predicate(&segment.when, &rule_schema)
+                        .map_err(|e| e.with_context(format!("{}/{}", seg.name, segment.name)))?;
+                    let _ = write!(
+                        case,
+                        "\n      WHEN {} THEN {}",
+                        rule_sql(&rule, d)?,
+                        string_literal(&segment.name)
+                    );
+                }
+                case.push_str("\n    END");
+                selected.push(format!("{case} AS {}", q(&seg.name)));
+            }
+            other => {
+                let _ = writeln!(
+                    out,
+                    "-- segmentation `{}` ({}): not in SQL; freeze it into rules first (`strata discover --freeze`)",
+                    seg.name,
+                    other.name()
+                );
+            }
+        }
+    }
+    if !found {
+        let names: Vec<&str> = project
+            .segmentations
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(Error::invalid(
+            crate::error::Problem::new(
+                "--segmentation",
+                format!("no segmentation `{}`", segmentation.unwrap_or_default()),
+            )
+            .with_help(format!("the project has: {}", names.join(", "))),
+        ));
+    }
+    let mut select = vec!["features.*".to_string()];
+    select.extend(selected);
+    let _ = writeln!(
+        out,
+        "SELECT\n    {}\nFROM features\nORDER BY account_id;",
+        select.join(",\n    ")
+    );
+    Ok(out)
+}
+
+/// The event name behind a per-event feature, from its definition.
+fn per_event_name(features: &FeatureTable, name: &str) -> String {
+    features
+        .defs
+        .iter()
+        .find(|f| f.name == name)
+        .and_then(|f| {
+            f.description
+                .strip_prefix('`')
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            name.trim_start_matches("event_")
+                .trim_end_matches("_28d")
+                .to_string()
+        })
+}
+
+/// A SQL string literal; quotes doubled, so no text can end it.
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A checked rule printed by the dialect's unparser.
+pub fn rule_sql(rule: &CheckedRule, dialect: Dialect) -> Result<String> {
+    dialect.unparse(&rule.to_datafusion())
+}
+
+/// The custom count and distinct features as aggregates over `ev`.
+fn custom_aggregates(project: &Project, d: Dialect) -> Result<Vec<String>> {
+    let schema = crate::features::event_rule_schema();
+    let mut aggregates = Vec::new();
+    for custom in &project.custom_features {
+        let (filter, window, distinct) = match &custom.kind {
+            CustomFeatureKind::Count { filter, window } => (filter, *window, None),
+            CustomFeatureKind::Distinct {
+                column,
+                filter,
+                window,
+            } => (filter, *window, Some(column)),
+            CustomFeatureKind::Ratio { .. } => continue,
+        };
+        let rule = rules::check_predicate(filter, &schema)
+            .map_err(|e| e.with_context(format!("features.{}", custom.name)))?;
+        let mut condition = format!("({})", rule_sql(&rule, d)?);
+        match window {
+            EventWindow::AllHistory => {}
+            EventWindow::LastDays(days) => {
+                let _ = write!(condition, " AND ev.day > p.d - {days}");
+            }
+            EventWindow::DaysAfterSignup(days) => {
+                let _ = write!(
+                    condition,
+                    " AND ev.day >= s.created_day AND ev.day < s.created_day + {days}"
+                );
+            }
+        }
+        let aggregate = match distinct {
+            None => format!("SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"),
+            Some(column) => format!(
+                "COUNT(DISTINCT CASE WHEN {condition} THEN ev.{} END)",
+                d.quote(column)
+            ),
+        };
+        aggregates.push(format!("{aggregate} AS {}", d.quote(&custom.name)));
+    }
+    Ok(aggregates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_identifiers_cannot_break_out() {
+        assert_eq!(string_literal("it's"), "'it''s'");
+        assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
+        assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for dialect in Dialect::ALL {
+            assert_eq!(Dialect::from_name(dialect.name()), Some(dialect));
+        }
+        assert_eq!(Dialect::from_name("oracle"), None);
+    }
+}
