@@ -40,7 +40,9 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
     let mut tables = Tables::default();
     for mapping in &args.tables {
         let Some((name, table)) = mapping.split_once('=') else {
-            anyhow::bail!("--table `{mapping}` is not NAME=TABLE\nhelp: e.g. --table events=analytics.product_events");
+            anyhow::bail!(
+                "--table `{mapping}` is not NAME=TABLE\nhelp: e.g. --table events=analytics.product_events"
+            );
         };
         if table.is_empty()
             || !table

@@ -32,10 +32,14 @@ fn sql_scripts_match_their_golden_files() {
             continue;
         }
         let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!("{} missing; run with STRATA_BLESS=1 to write it", path.display())
+            panic!(
+                "{} missing; run with STRATA_BLESS=1 to write it",
+                path.display()
+            )
         });
         assert_eq!(
-            script, golden,
+            script,
+            golden,
             "{dialect}: the script differs from {} (STRATA_BLESS=1 rewrites it after review)",
             path.display()
         );
@@ -47,17 +51,24 @@ fn sql_rejects_bad_arguments_with_help() {
     let dir = Dir::fixture("tiny");
     let stderr = dir.command(&["sql", "--dialect", "oracle"]).failure();
     assert!(stderr.contains("unknown dialect `oracle`"), "{stderr}");
-    assert!(stderr.contains("postgres, bigquery, snowflake, duckdb, mysql"), "{stderr}");
-    let stderr = dir
-        .command(&["sql", "--segmentation", "sise"])
-        .failure();
+    assert!(
+        stderr.contains("postgres, bigquery, snowflake, duckdb, mysql"),
+        "{stderr}"
+    );
+    let stderr = dir.command(&["sql", "--segmentation", "sise"]).failure();
     assert!(stderr.contains("no segmentation `sise`"), "{stderr}");
     let stderr = dir
         .command(&["sql", "--table", "events=x; DROP TABLE y"])
         .failure();
     assert!(stderr.contains("a table name is letters"), "{stderr}");
     let only = dir
-        .command(&["sql", "--segmentation", "health", "--table", "events=analytics.events"])
+        .command(&[
+            "sql",
+            "--segmentation",
+            "health",
+            "--table",
+            "events=analytics.events",
+        ])
         .stdout();
     assert!(only.contains("AS \"health\""), "{only}");
     assert!(!only.contains("AS \"size\""), "{only}");
@@ -66,7 +77,17 @@ fn sql_rejects_bad_arguments_with_help() {
 
 fn psql(args: &[&str]) -> std::process::Output {
     Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+        ])
         .args(args)
         .env("PGTZ", "UTC")
         .output()
@@ -75,7 +96,17 @@ fn psql(args: &[&str]) -> std::process::Output {
 
 fn postgres_available() -> bool {
     let ok = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", "SELECT 1"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-q",
+            "-c",
+            "SELECT 1",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
@@ -83,7 +114,9 @@ fn postgres_available() -> bool {
             std::env::var("STRATA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
             "PostgreSQL is required (STRATA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer"
         );
-        eprintln!("\n*** SKIPPED the PostgreSQL script test: no server on 127.0.0.1:5432 (or no psql) ***\n");
+        eprintln!(
+            "\n*** SKIPPED the PostgreSQL script test: no server on 127.0.0.1:5432 (or no psql) ***\n"
+        );
     }
     ok
 }
@@ -110,7 +143,9 @@ fn embedded_features(path: &Path) -> BTreeMap<String, Vec<String>> {
                         DataType::Float64 => {
                             normalize(&column.as_primitive::<Float64Type>().value(row).to_string())
                         }
-                        DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+                        DataType::Int64 => {
+                            column.as_primitive::<Int64Type>().value(row).to_string()
+                        }
                         _ => datafusion::arrow::util::display::array_value_to_string(column, row)
                             .unwrap_or_default(),
                     }
@@ -156,12 +191,24 @@ fn postgres_script_matches_the_embedded_run() {
     );
     dir.create("setup.sql", &setup);
     let output = psql(&["-f", &dir.root.join("setup.sql").display().to_string()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let script = dir.command(&["sql", "--dialect", "postgres"]).stdout();
     dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
-    let output = psql(&["--csv", "-f", &dir.root.join("run.sql").display().to_string()]);
+    let output = psql(&[
+        "--csv",
+        "-f",
+        &dir.root.join("run.sql").display().to_string(),
+    ]);
     let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let csv = String::from_utf8_lossy(&output.stdout).into_owned();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
@@ -174,14 +221,25 @@ fn postgres_script_matches_the_embedded_run() {
         let fields: Vec<&str> = line.split(',').collect();
         let (account, segmentation, segment) = (fields[0], fields[1], fields[2]);
         let row = rows.iter().find(|r| r[0] == account).expect("account row");
-        let column = header.iter().position(|h| *h == segmentation).expect("segment column");
+        let column = header
+            .iter()
+            .position(|h| *h == segmentation)
+            .expect("segment column");
         assert_eq!(row[column], segment, "{account} {segmentation}");
     }
 
     // Features: every computed column equal (account attributes are the tables' own).
     let embedded = embedded_features(&dir.root.join("out/features.parquet"));
     let ids = &embedded["account_id"];
-    let skip = ["account_id", "created_at", "name", "industry", "country", "plan", "owner"];
+    let skip = [
+        "account_id",
+        "created_at",
+        "name",
+        "industry",
+        "country",
+        "plan",
+        "owner",
+    ];
     let mut compared = 0;
     for (column, values) in &embedded {
         if skip.contains(&column.as_str()) {
@@ -211,8 +269,14 @@ fn rule_text_cannot_inject_sql() {
         "{ name = \"SMB'; DROP TABLE accounts; --\", when = \"plan = 'x''; DROP TABLE accounts; --'\" }",
     );
     let script = dir.command(&["sql", "--segmentation", "size"]).stdout();
-    assert!(script.contains("'x''; DROP TABLE accounts; --'"), "{script}");
-    assert!(script.contains("THEN 'SMB''; DROP TABLE accounts; --'"), "{script}");
+    assert!(
+        script.contains("'x''; DROP TABLE accounts; --'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("THEN 'SMB''; DROP TABLE accounts; --'"),
+        "{script}"
+    );
     if postgres_available() {
         // The server parses the CASE as one expression per segmentation: run it
         // on empty tables and get no error and no dropped table.
@@ -225,14 +289,89 @@ fn rule_text_cannot_inject_sql() {
              INSERT INTO accounts VALUES ('a1', 'A', '2025-01-01', 10, 'x', 'US', 'x''; DROP TABLE accounts; --', 'o', 1);\n"
         );
         dir.create("setup.sql", &setup);
-        assert!(psql(&["-f", &dir.root.join("setup.sql").display().to_string()]).status.success());
+        assert!(
+            psql(&["-f", &dir.root.join("setup.sql").display().to_string()])
+                .status
+                .success()
+        );
         dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
-        let output = psql(&["--csv", "-f", &dir.root.join("run.sql").display().to_string()]);
-        let check = psql(&["-t", "-c", &format!("SELECT count(*) FROM {schema}.accounts")]);
+        let output = psql(&[
+            "--csv",
+            "-f",
+            &dir.root.join("run.sql").display().to_string(),
+        ]);
+        let check = psql(&[
+            "-t",
+            "-c",
+            &format!("SELECT count(*) FROM {schema}.accounts"),
+        ]);
         let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let csv = String::from_utf8_lossy(&output.stdout);
         assert!(csv.contains("SMB'; DROP TABLE accounts; --"), "{csv}");
         assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "1");
     }
+}
+
+#[test]
+fn duckdb_script_gives_the_embedded_memberships() {
+    let python = std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let has_duckdb = Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_duckdb {
+        assert!(
+            std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
+            "the DuckDB script test is required in CI: `{python}` cannot import duckdb"
+        );
+        eprintln!(
+            "\n*** SKIPPED the DuckDB script test: `{python}` cannot import duckdb (pip install duckdb, or set STRATA_PYTHON) ***\n"
+        );
+        return;
+    }
+    let dir = Dir::fixture("tiny");
+    dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
+        .success();
+    let script = dir.command(&["sql", "--dialect", "duckdb"]).stdout();
+    dir.create("script.sql", &script);
+    let program = r#"
+import duckdb, sys
+con = duckdb.connect()
+con.execute("SET TimeZone='UTC'")
+con.execute("CREATE TABLE accounts AS SELECT * FROM read_csv('accounts.csv', types={'created_at': 'TIMESTAMPTZ'})")
+con.execute("CREATE TABLE events AS SELECT * FROM read_csv('events.csv', types={'ts': 'TIMESTAMPTZ'})")
+con.execute("CREATE TABLE revenue AS SELECT * FROM read_csv('revenue.csv')")
+script = open('script.sql').read().strip().rstrip(';')
+for account, size, health in con.execute(f"SELECT account_id, size, health FROM ({script})").fetchall():
+    print(f"{account},size,{size or ''}")
+    print(f"{account},health,{health or ''}")
+"#;
+    let output = Command::new(&python)
+        .current_dir(&dir.root)
+        .args(["-c", program])
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut got: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut expected: Vec<String> = dir
+        .read("out/memberships.csv")
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
 }

@@ -92,7 +92,9 @@ impl Dialect {
     /// Days since 1970-01-01 of the UTC date of a timestamp or date `expr`.
     fn day(self, expr: &str) -> String {
         match self {
-            Dialect::Postgres => format!("CAST(FLOOR(EXTRACT(EPOCH FROM {expr}) / 86400) AS INTEGER)"),
+            Dialect::Postgres => {
+                format!("CAST(FLOOR(EXTRACT(EPOCH FROM {expr}) / 86400) AS INTEGER)")
+            }
             Dialect::DuckDb => format!("CAST(FLOOR(epoch({expr}) / 86400) AS INTEGER)"),
             Dialect::BigQuery => format!("UNIX_DATE(DATE({expr}))"),
             Dialect::Snowflake => {
@@ -111,7 +113,63 @@ impl Dialect {
         format!("CAST({expr} AS {to})")
     }
 
+    /// Whether a backslash escapes inside a single-quoted string.
+    fn backslash_escapes(self) -> bool {
+        matches!(
+            self,
+            Dialect::BigQuery | Dialect::MySql | Dialect::Snowflake
+        )
+    }
+
+    /// A string literal that no text can end early: quotes doubled, and
+    /// where backslashes escape, backslashes and quotes escaped with one.
+    fn string(self, text: &str) -> String {
+        if self.backslash_escapes() {
+            format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+        } else {
+            format!("'{}'", text.replace('\'', "''"))
+        }
+    }
+
     fn unparse(self, expr: &datafusion::logical_expr::Expr) -> Result<String> {
+        use datafusion::common::ScalarValue;
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::logical_expr::Expr;
+        // The unparser doubles quotes, which is not enough where backslashes
+        // escape: string literals become placeholders, then our own literals.
+        let mut strings: Vec<String> = Vec::new();
+        let expr = if self.backslash_escapes() {
+            expr.clone()
+                .transform(|node| {
+                    Ok(match node {
+                        Expr::Literal(
+                            ScalarValue::Utf8(Some(text))
+                            | ScalarValue::Utf8View(Some(text))
+                            | ScalarValue::LargeUtf8(Some(text)),
+                            metadata,
+                        ) => {
+                            strings.push(text);
+                            let placeholder = format!("strata_literal_{}", strings.len() - 1);
+                            Transformed::yes(Expr::Literal(
+                                ScalarValue::Utf8(Some(placeholder)),
+                                metadata,
+                            ))
+                        }
+                        other => Transformed::no(other),
+                    })
+                })?
+                .data
+        } else {
+            expr.clone()
+        };
+        let mut sql = self.unparse_raw(&expr)?;
+        for (idx, text) in strings.iter().enumerate().rev() {
+            sql = sql.replace(&format!("'strata_literal_{idx}'"), &self.string(text));
+        }
+        Ok(sql)
+    }
+
+    fn unparse_raw(self, expr: &datafusion::logical_expr::Expr) -> Result<String> {
         let sql = match self {
             Dialect::Postgres => Unparser::new(&df::PostgreSqlDialect {})
                 .with_pretty(true)
@@ -199,7 +257,7 @@ pub fn script(
         .source(TableKind::Accounts)
         .ok_or_else(|| Error::Internal("project without accounts".into()))?;
     let schema = features.batch.schema();
-        let text = d.text();
+    let text = d.text();
 
     let mut out = String::new();
     let _ = writeln!(
@@ -306,7 +364,7 @@ pub fn script(
         let event = per_event_name(features, name);
         event_aggregates.push(format!(
             "SUM(CASE WHEN event = {} THEN n_28d ELSE 0 END) AS {}",
-            string_literal(&event),
+            d.string(&event),
             q(name)
         ));
     }
@@ -320,7 +378,10 @@ pub fn script(
     let _ = writeln!(
         out,
         "signup AS (\n  SELECT {} AS account_id, {} AS created_day FROM {} a\n),",
-        d.cast(&format!("a.{}", q(accounts_source.file_column("account_id"))), text),
+        d.cast(
+            &format!("a.{}", q(accounts_source.file_column("account_id"))),
+            text
+        ),
         d.day(&created),
         tables.accounts,
     );
@@ -363,7 +424,11 @@ pub fn script(
         let name = field.name().as_str();
         if let Some(custom) = project.custom_features.iter().find(|c| c.name == name) {
             if !matches!(custom.kind, CustomFeatureKind::Ratio { .. }) {
-                columns.push(format!("{} AS {}", zero(&format!("c.{}", q(name))), q(name)));
+                columns.push(format!(
+                    "{} AS {}",
+                    zero(&format!("c.{}", q(name))),
+                    q(name)
+                ));
             }
             continue;
         }
@@ -400,7 +465,10 @@ pub fn script(
         "base AS (\n  SELECT\n    {}\n  FROM {} a\n  CROSS JOIN p\n  JOIN signup s ON s.account_id = {}\n  LEFT JOIN day_f d ON d.account_id = s.account_id\n  LEFT JOIN user_f u ON u.account_id = s.account_id\n  LEFT JOIN event_f v ON v.account_id = s.account_id\n  LEFT JOIN adopt_f t ON t.account_id = s.account_id",
         columns.join(",\n    "),
         tables.accounts,
-        d.cast(&format!("a.{}", q(accounts_source.file_column("account_id"))), text),
+        d.cast(
+            &format!("a.{}", q(accounts_source.file_column("account_id"))),
+            text
+        ),
     );
     if !custom.is_empty() {
         out.push_str("\n  LEFT JOIN custom_f c ON c.account_id = s.account_id");
@@ -452,7 +520,7 @@ pub fn script(
                         case,
                         "\n      WHEN {} THEN {}",
                         rule_sql(&rule, d)?,
-                        string_literal(&segment.name)
+                        d.string(&segment.name)
                     );
                 }
                 case.push_str("\n    END");
@@ -511,11 +579,6 @@ fn per_event_name(features: &FeatureTable, name: &str) -> String {
         })
 }
 
-/// A SQL string literal; quotes doubled, so no text can end it.
-fn string_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// A checked rule printed by the dialect's unparser.
 pub fn rule_sql(rule: &CheckedRule, dialect: Dialect) -> Result<String> {
     dialect.unparse(&rule.to_datafusion())
@@ -568,9 +631,166 @@ mod tests {
 
     #[test]
     fn literals_and_identifiers_cannot_break_out() {
-        assert_eq!(string_literal("it's"), "'it''s'");
+        assert_eq!(Dialect::Postgres.string("it's \\"), "'it''s \\'");
+        assert_eq!(Dialect::MySql.string("it's \\"), "'it\\'s \\\\'");
         assert_eq!(Dialect::Postgres.quote("a\"b"), "\"a\"\"b\"");
         assert_eq!(Dialect::MySql.quote("a`b"), "`a``b`");
+    }
+
+    use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
+    use datafusion::sql::sqlparser::dialect as sp;
+    use datafusion::sql::sqlparser::parser::Parser;
+    use proptest::prelude::*;
+
+    use crate::rules::ValueType;
+
+    fn schema() -> rules::Schema {
+        rules::Schema::new([
+            ("a".to_string(), ValueType::Integer),
+            ("b".to_string(), ValueType::Float),
+            ("c d".to_string(), ValueType::Text),
+            ("created_at".to_string(), ValueType::Timestamp),
+        ])
+    }
+
+    /// The rule's SQL in `SELECT <rule> AS x FROM t` parses, in the dialect,
+    /// as exactly one statement with exactly one select item.
+    fn single_expression(rule: &CheckedRule, dialect: Dialect) -> std::result::Result<(), String> {
+        let sql = rule_sql(rule, dialect).map_err(|e| e.to_string())?;
+        let statement = format!("SELECT {sql} AS x FROM t");
+        let parsed = match dialect {
+            Dialect::Postgres => Parser::parse_sql(&sp::PostgreSqlDialect {}, &statement),
+            Dialect::BigQuery => Parser::parse_sql(&sp::BigQueryDialect {}, &statement),
+            Dialect::Snowflake => Parser::parse_sql(&sp::SnowflakeDialect {}, &statement),
+            Dialect::DuckDb => Parser::parse_sql(&sp::DuckDbDialect {}, &statement),
+            Dialect::MySql => Parser::parse_sql(&sp::MySqlDialect {}, &statement),
+        }
+        .map_err(|e| format!("{statement}: {e}"))?;
+        let [Statement::Query(query)] = parsed.as_slice() else {
+            return Err(format!("{statement}: {} statements", parsed.len()));
+        };
+        match query.body.as_ref() {
+            SetExpr::Select(select) if select.projection.len() == 1 => Ok(()),
+            _ => Err(format!("{statement}: not one select item")),
+        }
+    }
+
+    #[test]
+    fn hostile_rules_stay_one_expression() {
+        for text in [
+            "\"c d\" = 'x''; DROP TABLE accounts; --'",
+            "\"c d\" LIKE '%'' OR 1=1 --%'",
+            "a > 1 OR \"c d\" IN ('a', 'b''), (SELECT 1')",
+            "created_at > '2024-01-01' AND b / a > 0.5",
+            "LOWER(\"c d\") = '/* */' AND a BETWEEN 1 AND 2",
+        ] {
+            let rule = rules::check_predicate(text, &schema()).expect(text);
+            for dialect in Dialect::ALL {
+                assert_eq!(
+                    single_expression(&rule, dialect),
+                    Ok(()),
+                    "{text} ({})",
+                    dialect.name()
+                );
+            }
+        }
+    }
+
+    fn quoted(text: String) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    /// Well-typed rule text over [`schema`]: numbers, text with any
+    /// characters (quotes included), dates, and every operator family.
+    fn typed_rule() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            (-1000i64..1000).prop_map(|v| v.to_string()),
+            (-100.0f64..100.0).prop_map(|v| format!("{v:.3}")),
+        ]
+        .prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    prop::sample::select(vec!["+", "-", "*", "/", "%"]),
+                    inner.clone()
+                )
+                    .prop_map(|(l, op, r)| format!("({l} {op} {r})")),
+                inner.clone().prop_map(|x| format!("ROUND({x})")),
+                (inner.clone(), inner).prop_map(|(x, y)| format!("COALESCE({x}, {y})")),
+            ]
+        });
+        let text = prop_oneof![
+            Just("\"c d\"".to_string()),
+            Just("LOWER(\"c d\")".to_string()),
+            r"[^\\]{0,8}".prop_map(quoted),
+            "[a' %_]{0,8}".prop_map(quoted),
+        ];
+        let leaf = prop_oneof![
+            (
+                number.clone(),
+                prop::sample::select(vec!["=", "<>", "<", "<=", ">", ">="]),
+                number.clone()
+            )
+                .prop_map(|(l, op, r)| format!("{l} {op} {r}")),
+            (text.clone(), text.clone()).prop_map(|(l, r)| format!("{l} = {r}")),
+            (text.clone(), r"[^\\]{0,6}".prop_map(quoted))
+                .prop_map(|(l, r)| format!("{l} LIKE {r}")),
+            (
+                text.clone(),
+                prop::collection::vec(r"[^\\]{0,5}".prop_map(quoted), 1..4)
+            )
+                .prop_map(|(l, items)| format!("{l} IN ({})", items.join(", "))),
+            (number.clone(), number.clone(), number.clone())
+                .prop_map(|(x, lo, hi)| format!("{x} BETWEEN {lo} AND {hi}")),
+            number.prop_map(|x| format!("{x} IS NULL")),
+            text.prop_map(|x| format!("{x} IS NOT NULL")),
+            (0i32..20_000).prop_map(|day| {
+                let date =
+                    chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + day).unwrap_or_default();
+                format!("created_at > '{date}'")
+            }),
+        ];
+        leaf.prop_recursive(3, 16, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}) AND ({r})")),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}) OR ({r})")),
+                inner.prop_map(|x| format!("NOT ({x})")),
+            ]
+        })
+    }
+
+    #[test]
+    fn backslashes_cannot_end_a_string_where_they_escape() {
+        for text in [
+            "\"c d\" = '\\' OR \"c d\" = ' OR 1=1 --'",
+            "\"c d\" IN ('\\''', '''\\') AND \"c d\" LIKE '\\%'",
+        ] {
+            let rule = rules::check_predicate(text, &schema()).expect(text);
+            for dialect in Dialect::ALL.into_iter().filter(|d| d.backslash_escapes()) {
+                assert_eq!(
+                    single_expression(&rule, dialect),
+                    Ok(()),
+                    "{text} ({})",
+                    dialect.name()
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_rule_that_checks_is_one_sql_expression(text in typed_rule()) {
+            let rule = rules::check_predicate(&text, &schema());
+            prop_assert!(rule.is_ok(), "{} does not check: {:?}", text, rule.err());
+            let rule = rule.unwrap_or_else(|_| unreachable!());
+            for dialect in Dialect::ALL {
+                prop_assert_eq!(single_expression(&rule, dialect), Ok(()), "{} ({})", text, dialect.name());
+            }
+        }
     }
 
     #[test]
