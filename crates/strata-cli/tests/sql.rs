@@ -91,24 +91,15 @@ fn psql(args: &[&str]) -> std::process::Output {
         .args(args)
         .env("PGTZ", "UTC")
         .output()
-        .expect("run psql")
+        .unwrap_or_else(|_| std::process::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: b"psql not found".to_vec(),
+        })
 }
 
 fn postgres_available() -> bool {
-    let ok = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-q",
-            "-c",
-            "SELECT 1",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ok = psql(&["-c", "SELECT 1"]).status.success();
     if !ok {
         assert!(
             std::env::var("STRATA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
@@ -119,6 +110,36 @@ fn postgres_available() -> bool {
         );
     }
     ok
+}
+
+/// Creates `schema` with the tiny fixture's three tables, then runs `extra`
+/// (inserts, `\\copy`) in it.
+fn create_tables(dir: &Dir, schema: &str, extra: &str) {
+    let setup = format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
+         CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
+         CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
+         CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n{extra}"
+    );
+    dir.create("setup.sql", &setup);
+    let output = psql(&["-f", &dir.root.join("setup.sql").display().to_string()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `script` in `schema` with CSV output, then drops the schema.
+fn run_in(dir: &Dir, schema: &str, script: &str) -> std::process::Output {
+    dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
+    let output = psql(&[
+        "--csv",
+        "-f",
+        &dir.root.join("run.sql").display().to_string(),
+    ]);
+    let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
+    output
 }
 
 /// Reads features.parquet into column → per-account text values, floats
@@ -179,31 +200,18 @@ fn postgres_script_matches_the_embedded_run() {
     dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
         .success();
     let schema = format!("strata_sql_{}", std::process::id());
-    let setup = format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
-         CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
-         CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
-         CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
-         \\copy accounts FROM '{root}/accounts.csv' CSV HEADER\n\
-         \\copy events FROM '{root}/events.csv' CSV HEADER\n\
-         \\copy revenue FROM '{root}/revenue.csv' CSV HEADER\n",
-        root = dir.root.display()
-    );
-    dir.create("setup.sql", &setup);
-    let output = psql(&["-f", &dir.root.join("setup.sql").display().to_string()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    create_tables(
+        &dir,
+        &schema,
+        &format!(
+            "\\copy accounts FROM '{root}/accounts.csv' CSV HEADER\n\
+             \\copy events FROM '{root}/events.csv' CSV HEADER\n\
+             \\copy revenue FROM '{root}/revenue.csv' CSV HEADER\n",
+            root = dir.root.display()
+        ),
     );
     let script = dir.command(&["sql", "--dialect", "postgres"]).stdout();
-    dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
-    let output = psql(&[
-        "--csv",
-        "-f",
-        &dir.root.join("run.sql").display().to_string(),
-    ]);
-    let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
+    let output = run_in(&dir, &schema, &script);
     assert!(
         output.status.success(),
         "{}",
@@ -281,39 +289,25 @@ fn rule_text_cannot_inject_sql() {
         // The server parses the CASE as one expression per segmentation: run it
         // on empty tables and get no error and no dropped table.
         let schema = format!("strata_inject_{}", std::process::id());
-        let setup = format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
-             CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
-             CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
-             CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
-             INSERT INTO accounts VALUES ('a1', 'A', '2025-01-01', 10, 'x', 'US', 'x''; DROP TABLE accounts; --', 'o', 1);\n"
+        create_tables(
+            &dir,
+            &schema,
+            "INSERT INTO accounts VALUES ('a1', 'A', '2025-01-01', 10, 'x', 'US', 'x''; DROP TABLE accounts; --', 'o', 1);\n",
         );
-        dir.create("setup.sql", &setup);
-        assert!(
-            psql(&["-f", &dir.root.join("setup.sql").display().to_string()])
-                .status
-                .success()
+        // Counted in the same session, after the script: the table is still there.
+        let script = format!(
+            "{}\nSELECT count(*) AS remaining FROM accounts;\n",
+            script.trim()
         );
-        dir.create("run.sql", &format!("SET search_path = {schema};\n{script}"));
-        let output = psql(&[
-            "--csv",
-            "-f",
-            &dir.root.join("run.sql").display().to_string(),
-        ]);
-        let check = psql(&[
-            "-t",
-            "-c",
-            &format!("SELECT count(*) FROM {schema}.accounts"),
-        ]);
-        let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
+        let output = run_in(&dir, &schema, &script);
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
         let csv = String::from_utf8_lossy(&output.stdout);
+        assert!(csv.ends_with("remaining\n1\n"), "{csv}");
         assert!(csv.contains("SMB'; DROP TABLE accounts; --"), "{csv}");
-        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "1");
     }
 }
 

@@ -589,14 +589,8 @@ fn custom_aggregates(project: &Project, d: Dialect) -> Result<Vec<String>> {
     let schema = crate::features::event_rule_schema();
     let mut aggregates = Vec::new();
     for custom in &project.custom_features {
-        let (filter, window, distinct) = match &custom.kind {
-            CustomFeatureKind::Count { filter, window } => (filter, *window, None),
-            CustomFeatureKind::Distinct {
-                column,
-                filter,
-                window,
-            } => (filter, *window, Some(column)),
-            CustomFeatureKind::Ratio { .. } => continue,
+        let Some((filter, window, distinct)) = custom.kind.event_aggregate() else {
+            continue;
         };
         let rule = rules::check_predicate(filter, &schema)
             .map_err(|e| e.with_context(format!("features.{}", custom.name)))?;

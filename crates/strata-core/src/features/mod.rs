@@ -883,14 +883,8 @@ async fn custom_features(
     let mut defs = Vec::new();
     let mut needs_signup = false;
     for custom in &project.custom_features {
-        let (filter, window, distinct_column) = match &custom.kind {
-            CustomFeatureKind::Count { filter, window } => (filter, *window, None),
-            CustomFeatureKind::Distinct {
-                column,
-                filter,
-                window,
-            } => (filter, *window, Some(column)),
-            CustomFeatureKind::Ratio { .. } => continue,
+        let Some((filter, window, distinct_column)) = custom.kind.event_aggregate() else {
+            continue;
         };
         let checked = match rules::check_predicate(filter, &schema) {
             Ok(checked) => checked,

@@ -388,6 +388,22 @@ pub enum CustomFeatureKind {
     },
 }
 
+impl CustomFeatureKind {
+    /// For counts and distinct counts: the event filter, the window and the
+    /// distinct column (`None` for counts); `None` for ratios.
+    pub fn event_aggregate(&self) -> Option<(&str, EventWindow, Option<&str>)> {
+        match self {
+            CustomFeatureKind::Count { filter, window } => Some((filter, *window, None)),
+            CustomFeatureKind::Distinct {
+                column,
+                filter,
+                window,
+            } => Some((filter, *window, Some(column))),
+            CustomFeatureKind::Ratio { .. } => None,
+        }
+    }
+}
+
 /// Which events a custom feature looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventWindow {
