@@ -10,7 +10,7 @@ use std::process::Command;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use util::Dir;
+use util::{Dir, psql};
 
 const DIALECTS: [&str; 5] = ["postgres", "bigquery", "snowflake", "duckdb", "mysql"];
 
@@ -73,29 +73,6 @@ fn sql_rejects_bad_arguments_with_help() {
     assert!(only.contains("AS \"health\""), "{only}");
     assert!(!only.contains("AS \"size\""), "{only}");
     assert!(only.contains("FROM analytics.events e"), "{only}");
-}
-
-fn psql(args: &[&str]) -> std::process::Output {
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-        ])
-        .args(args)
-        .env("PGTZ", "UTC")
-        .output()
-        .unwrap_or_else(|_| std::process::Output {
-            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
-            stdout: Vec::new(),
-            stderr: b"psql not found".to_vec(),
-        })
 }
 
 fn postgres_available() -> bool {

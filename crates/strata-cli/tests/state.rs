@@ -83,23 +83,7 @@ impl Drop for TestStore {
 }
 
 fn psql(sql: &str) -> bool {
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            "-c",
-            sql,
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    util::psql(&["-c", sql]).status.success()
 }
 
 static SCHEMAS: AtomicUsize = AtomicUsize::new(0);

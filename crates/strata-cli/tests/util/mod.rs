@@ -136,3 +136,28 @@ impl TestCommand {
         stderr
     }
 }
+
+/// Runs psql against the test server (127.0.0.1:5432, user postgres,
+/// database `test`, stop on the first error, UTC); a missing psql is a failed run.
+pub fn psql(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+        ])
+        .args(args)
+        .env("PGTZ", "UTC")
+        .output()
+        .unwrap_or_else(|_| std::process::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: b"psql not found".to_vec(),
+        })
+}
