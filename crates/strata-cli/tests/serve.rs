@@ -433,6 +433,29 @@ fn serve_tokens_have_read_and_admin_scopes() {
     assert!(html.contains("id=\"login\""), "{html}");
     let (status, _, _) = server.get_raw("/", None, Some("strata_token=app-secret"));
     assert_eq!(status, 200);
+    // The form keeps a valid token in an HttpOnly cookie and goes back to the page.
+    let login = |token: &str| {
+        server
+            .agent
+            .post(format!("{}/login", server.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .config()
+            .max_redirects(0)
+            .build()
+            .send(format!("token={token}&next=%2Ftransitions"))
+            .expect("login")
+    };
+    let response = login("app-secret");
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/transitions");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap_or_default();
+    assert_eq!(
+        cookie,
+        "strata_token=app-secret; Path=/; HttpOnly; SameSite=Strict"
+    );
+    assert_eq!(login("nope").status().as_u16(), 401);
     // The secret is never printed.
     drop(server);
 }

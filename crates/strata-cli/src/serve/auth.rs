@@ -2,7 +2,7 @@
 //! `admin` also for `POST /v1/runs`.
 //!
 //! A token comes in an `Authorization: Bearer …` header, or for the
-//! dashboard in the `strata_token` cookie its login form sets. Health,
+//! dashboard in the HttpOnly `strata_token` cookie that `POST /login` sets. Health,
 //! readiness, the OpenAPI document and the dashboard's static files are open.
 use std::sync::Arc;
 
@@ -83,6 +83,11 @@ impl Auth {
         )
     }
 
+    /// Whether a token is one of the configured ones.
+    pub fn accepts(&self, presented: &str) -> bool {
+        self.scope_of(presented).is_some()
+    }
+
     /// The scope of a presented token, comparing in constant time.
     fn scope_of(&self, presented: &str) -> Option<Scope> {
         let mut found = None;
@@ -126,6 +131,56 @@ fn presented(headers: &HeaderMap) -> Option<String> {
                 .strip_prefix("strata_token=")
                 .map(str::to_string)
         })
+}
+
+/// A cookie value: every byte but letters, digits and `-._~` percent-encoded.
+pub fn cookie_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` (and `+` as a space, as forms send it); a `%` not
+/// followed by two hex digits stays as it is.
+fn percent_decode(text: &str) -> String {
+    let hex = |byte: u8| (byte as char).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        if byte == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(idx + 1).copied().and_then(hex),
+                bytes.get(idx + 2).copied().and_then(hex),
+            )
+        {
+            out.push((high * 16 + low) as u8);
+            idx += 3;
+            continue;
+        }
+        out.push(if byte == b'+' { b' ' } else { byte });
+        idx += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body.
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
 }
 
 /// Paths anyone may read.
@@ -190,6 +245,20 @@ pub async fn require(State(app): State<Arc<App>>, request: Request, next: Next) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forms_and_cookies_round_trip() {
+        assert_eq!(cookie_encode("a;b c"), "a%3Bb%20c");
+        assert_eq!(percent_decode(&cookie_encode("tök=;,")), "tök=;,");
+        assert_eq!(
+            form_fields(b"token=s3%26cret+x&next=%2Fsegments%2Fa&bad=%zz%"),
+            vec![
+                ("token".to_string(), "s3&cret x".to_string()),
+                ("next".to_string(), "/segments/a".to_string()),
+                ("bad".to_string(), "%zz%".to_string()),
+            ]
+        );
+    }
 
     #[test]
     fn compares_whole_tokens() {

@@ -31,7 +31,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/icp", get(icp_page))
         .route("/definitions", get(definitions_page))
         .route("/editor", get(editor_page))
-        .route("/login", get(|| async { login_page("/") }))
+        .route("/login", get(|| async { login_page("/") }).post(login))
         .route("/assets/dashboard.js", get(script))
         .route("/favicon.ico", get(favicon))
 }
@@ -388,15 +388,57 @@ async fn editor_page(State(app): State<Arc<App>>) -> Response {
     page("Rule editor", "/editor", &body).into_response()
 }
 
-/// The token form, shown instead of a page when a token is needed.
+/// The token form, shown instead of a page when a token is needed; `error`
+/// says why the last try failed.
 pub fn login_page(next: &str) -> Response {
+    login_form(next, None)
+}
+
+fn login_form(next: &str, error: Option<&str>) -> Response {
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in</h1><p>This server needs a token (a <code>[[serve.token]]</code> of strata.toml).</p>\
-         <form id=\"login\" data-next=\"{}\"><input type=\"password\" id=\"token\" placeholder=\"token\" autocomplete=\"current-password\"> \
+        "<h1>Sign in</h1><p>This server needs a token (a <code>[[serve.token]]</code> of strata.toml).</p>{error}\
+         <form id=\"login\" method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <input type=\"password\" name=\"token\" id=\"token\" placeholder=\"token\" autocomplete=\"current-password\"> \
          <button type=\"submit\">Sign in</button></form>",
         escape(next)
     );
     (StatusCode::UNAUTHORIZED, page("Sign in", "", &body)).into_response()
+}
+
+/// `POST /login` with `token` and `next` (a form): a valid token is kept in
+/// an HttpOnly, same-site cookie and the browser goes on to `next`.
+async fn login(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let form = super::auth::form_fields(&body);
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    // Only a path on this server, never another origin.
+    let next = field("next")
+        .filter(|next| next.starts_with('/') && !next.starts_with("//"))
+        .unwrap_or("/");
+    let token = field("token").unwrap_or_default();
+    if !app.auth.accepts(token) {
+        return login_form(next, Some("that token is not accepted"));
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, next.to_string()),
+            (
+                header::SET_COOKIE,
+                format!(
+                    "strata_token={}; Path=/; HttpOnly; SameSite=Strict",
+                    super::auth::cookie_encode(token)
+                ),
+            ),
+        ],
+    )
+        .into_response()
 }
 
 #[cfg(test)]

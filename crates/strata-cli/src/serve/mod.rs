@@ -171,16 +171,19 @@ impl App {
     }
 
     /// Re-reads the project, runs the pipeline, records the run and swaps in
-    /// its index. `Ok(None)` when another run is in progress and `wait` is false.
+    /// its index. `Ok(None)` when another run is in progress and `wait` is
+    /// false (after a grace of two seconds).
     pub async fn refresh(
         &self,
         as_of: Option<NaiveDate>,
         wait: bool,
     ) -> anyhow::Result<Option<RunSummary>> {
+        // Without `wait`, a run that is just finishing (swapping in its
+        // result) gets two seconds before this one gives up.
         let _guard = if wait {
             self.running.lock().await
         } else {
-            match self.running.try_lock() {
+            match tokio::time::timeout(Duration::from_secs(2), self.running.lock()).await {
                 Ok(guard) => guard,
                 Err(_) => return Ok(None),
             }

@@ -127,14 +127,4 @@
     load();
   }
 
-  // Token form: keep the token in a same-site cookie, then go back.
-  const login = document.getElementById("login");
-  if (login) {
-    login.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const token = document.getElementById("token").value.trim();
-      document.cookie = "strata_token=" + token + "; path=/; SameSite=Strict";
-      window.location.href = login.dataset.next || "/";
-    });
-  }
 })();
