@@ -237,7 +237,15 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          # kind = \"webhook\"          # or \"file\" (CSV/NDJSON exports), \"digest\" (per account owner)\n\
          # url = \"https://example.com/hooks/strata\"\n\
          # secret_env = \"STRATA_WEBHOOK_SECRET\"   # HMAC-SHA256 signature of every body\n\
-         # segmentations = [\"health\"]\n",
+         # segmentations = [\"health\"]\n\
+         \n# `strata serve`: the API and dashboard. Without a token it listens on loopback only;\n\
+         # each token lives in the environment variable named here, never in this file.\n\
+         # [serve]\n\
+         # addr = \"0.0.0.0:8080\"\n\
+         # [[serve.token]]\n\
+         # name = \"product-app\"\n\
+         # scope = \"read\"          # or \"admin\" (may also POST /v1/runs)\n\
+         # env = \"STRATA_PRODUCT_APP_TOKEN\"\n",
     );
     out
 }
