@@ -46,16 +46,8 @@ impl TestStore {
         match &self.schema {
             Some(schema) => {
                 let output = Command::new("pg_dump")
-                    .args([
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        "postgres",
-                        "-d",
-                        "test",
-                        "-n",
-                        schema,
-                    ])
+                    .args(util::PG_CONNECTION)
+                    .args(["-n", schema])
                     .output()
                     .expect("pg_dump");
                 assert!(output.status.success(), "pg_dump failed");

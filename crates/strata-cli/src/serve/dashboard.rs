@@ -221,10 +221,7 @@ async fn segment_page(
         percent(e.grr),
         percent(e.logo_churn),
         money(e.expansion_mrr),
-        e.nps.map_or("–".to_string(), |nps| format!(
-            "{nps:+.0} (n={})",
-            e.nps_answers
-        )),
+        report::nps_text(e),
         if seg.quality.passes() {
             seg.quality
                 .score

@@ -137,21 +137,15 @@ impl TestCommand {
     }
 }
 
+/// How the tests reach PostgreSQL: 127.0.0.1:5432, user postgres, database `test`.
+pub const PG_CONNECTION: [&str; 6] = ["-h", "127.0.0.1", "-U", "postgres", "-d", "test"];
+
 /// Runs psql against the test server (127.0.0.1:5432, user postgres,
 /// database `test`, stop on the first error, UTC); a missing psql is a failed run.
 pub fn psql(args: &[&str]) -> std::process::Output {
     std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-        ])
+        .args(PG_CONNECTION)
+        .args(["-v", "ON_ERROR_STOP=1", "-q"])
         .args(args)
         .env("PGTZ", "UTC")
         .output()

@@ -64,6 +64,13 @@ pub fn percent(value: Option<f64>) -> String {
     value.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0))
 }
 
+/// NPS with the answers behind it, `+12 (n=40)`, or `–` without answers.
+pub fn nps_text(economics: &crate::measures::Economics) -> String {
+    economics.nps.map_or("–".to_string(), |nps| {
+        format!("{nps:+.0} (n={})", economics.nps_answers)
+    })
+}
+
 /// Dollars, abbreviated: `$1.25M`, `$12k`, `$900`.
 pub fn money(value: f64) -> String {
     if value >= 1e6 {
@@ -434,10 +441,7 @@ pub fn segmentation_section(
             percent(e.nrr),
             percent(e.grr),
             percent(e.logo_churn),
-            e.nps.map_or("–".to_string(), |nps| format!(
-                "{nps:+.0} (n={})",
-                e.nps_answers
-            )),
+            nps_text(e),
             escape(&flags),
         );
     }
