@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use strata_core::pipeline::{self, CohortReport, MatrixReport, RunOptions};
-use strata_core::project::Project;
 
 use crate::progress;
 use crate::render::{self, money, percent};
@@ -81,7 +80,7 @@ pub fn emit<T: serde::Serialize>(
 
 /// Runs `strata matrix`.
 pub async fn run_matrix(args: MatrixArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let observer = progress::PhaseProgress::new();
     let report = pipeline::matrix(
         &project,
@@ -153,7 +152,7 @@ pub fn matrix_table(report: &MatrixReport) -> String {
 
 /// Runs `strata cohorts`.
 pub async fn run_cohorts(args: CohortArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let observer = progress::PhaseProgress::new();
     let report = pipeline::cohorts(
         &project,
@@ -249,7 +248,7 @@ pub struct ThemesArgs {
 
 /// Runs `strata themes`.
 pub async fn run_themes(args: ThemesArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let observer = progress::PhaseProgress::new();
     let report = pipeline::themes(
         &project,
@@ -350,7 +349,7 @@ pub struct RoadmapArgs {
 
 /// Runs `strata roadmap`.
 pub async fn run_roadmap(args: RoadmapArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let observer = progress::PhaseProgress::new();
     let report = pipeline::roadmap(
         &project,

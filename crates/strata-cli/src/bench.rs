@@ -15,7 +15,6 @@ use anyhow::{Context as _, bail};
 use datafusion::arrow::array::{Array, AsArray};
 use strata_core::demo::{self, DemoParams};
 use strata_core::pipeline::{self, Observer, Phase, RunOptions};
-use strata_core::project::Project;
 
 use crate::render;
 
@@ -258,7 +257,7 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
         dir.join("strata.toml"),
         demo::project_file(&dir, params.as_of)?,
     )?;
-    let project = Project::load(&dir)?;
+    let project = crate::load_project(&dir)?;
     let result = pipeline::run(&project, &RunOptions::default(), &recorder).await?;
     recorder.begin();
     strata_core::outputs::write_all(&result, &dir.join("out"))?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use strata_core::icp::IcpParams;
 use strata_core::pipeline::{self, IcpReport, RunOptions};
-use strata_core::project::{PROJECT_FILE, Project};
+use strata_core::project::PROJECT_FILE;
 
 use crate::progress;
 use crate::render::{self, percent};
@@ -55,7 +55,7 @@ pub struct IcpArgs {
 
 /// Runs `strata icp`.
 pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let params = IcpParams {
         max_depth: usize::from(args.depth),
         min_support: args.min_support,

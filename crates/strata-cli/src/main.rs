@@ -49,6 +49,28 @@ struct Cli {
     /// Print debug logs (or set RUST_LOG=strata=debug).
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// Where features and segments are computed: `embedded` (DataFusion in this
+    /// process) or `postgres` (inside the database holding the events; needs
+    /// PostgreSQL sources). Overrides the project file's `engine`.
+    #[arg(long, global = true, value_name = "ENGINE", value_parser = parse_engine)]
+    engine: Option<project::Engine>,
+}
+
+fn parse_engine(text: &str) -> Result<project::Engine, String> {
+    project::Engine::from_name(text)
+        .map_err(|message| format!("{message}; use embedded or postgres"))
+}
+
+/// The `--engine` of this invocation, if given.
+static ENGINE: std::sync::OnceLock<project::Engine> = std::sync::OnceLock::new();
+
+/// Loads a project file, with `--engine` applied.
+pub(crate) fn load_project(path: &Path) -> strata_core::error::Result<Project> {
+    let project = Project::load(path)?;
+    match ENGINE.get() {
+        Some(engine) => project.with_engine(engine.clone()),
+        None => Ok(project),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,16 +81,17 @@ enum Command {
     /// generator's hidden truth (DIR/data/truth.csv), DIR/strata.toml, and the
     /// outputs in DIR/out.
     #[command(
-        after_help = "Examples:\n  strata demo --out strata-demo\n  strata demo --out big --events 10000000 --seed 7"
+        after_help = "Examples:\n  strata demo --out strata-demo\n  strata demo --out big --events 10000000 --seed 7\n  strata demo --out huge --events 100000000 --accounts 1000000 --no-run"
     )]
     Demo {
         /// Folder to create the demo project in.
         #[arg(long, default_value = "strata-demo")]
         out: PathBuf,
-        /// Number of accounts (about 1,470 events each).
-        #[arg(long, default_value_t = 3000, conflicts_with = "events")]
-        accounts: usize,
-        /// Target number of events instead of a number of accounts (e.g. 10000000).
+        /// Number of accounts [default: 3000, or one per 1,470 events with --events].
+        #[arg(long)]
+        accounts: Option<usize>,
+        /// Target number of events (e.g. 10000000); with --accounts, spread over
+        /// that many accounts (e.g. --events 100000000 --accounts 1000000).
         #[arg(long)]
         events: Option<u64>,
         /// Random seed: the same seed gives the same data, byte for byte.
@@ -236,6 +259,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(engine) = cli.engine.clone() {
+        let _ = ENGINE.set(engine);
+    }
     let filter = if cli.verbose {
         "strata=debug,strata_core=debug"
     } else {
@@ -295,7 +321,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Validate { project, as_of } => {
-            let project = Project::load(&project)?;
+            let project = load_project(&project)?;
             let prepared = pipeline::validate(&project, &RunOptions { as_of }).await?;
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
@@ -327,7 +353,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             json,
             record,
         } => {
-            let project = Project::load(&project)?;
+            let project = load_project(&project)?;
             state_cmd::run_and_record(&project, &out, as_of, json, &record).await
         }
         Command::Report(args) => report::run(args).await,
@@ -340,7 +366,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Outbox(args) => state_cmd::outbox(args).await,
         Command::Schedule(args) => state_cmd::schedule(args).await,
         Command::Features { project, json } => {
-            let project = Project::load(&project)?;
+            let project = load_project(&project)?;
             let prepared = pipeline::validate(&project, &RunOptions::default()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&prepared.features.defs)?);
@@ -385,15 +411,20 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 
 async fn run_demo(
     out: &Path,
-    accounts: usize,
+    accounts: Option<usize>,
     events: Option<u64>,
     seed: u64,
     no_run: bool,
 ) -> anyhow::Result<()> {
-    let mut params = match events {
-        Some(total) => DemoParams::for_events(total),
-        None => DemoParams {
-            n_accounts: accounts,
+    let mut params = match (events, accounts) {
+        (Some(total), None) => DemoParams::for_events(total),
+        (Some(total), Some(n_accounts)) => DemoParams {
+            n_accounts,
+            events_per_account: total as f64 / n_accounts.max(1) as f64,
+            ..DemoParams::default()
+        },
+        (None, n_accounts) => DemoParams {
+            n_accounts: n_accounts.unwrap_or(3000),
             ..DemoParams::default()
         },
     };
@@ -422,7 +453,7 @@ async fn run_demo(
     if no_run {
         return Ok(());
     }
-    let project = Project::load(out)?;
+    let project = load_project(out)?;
     state_cmd::run_and_record(
         &project,
         &out.join("out"),

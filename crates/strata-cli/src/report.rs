@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use strata_core::outputs::report::Extras;
 use strata_core::pipeline::{self, AnalysesPlan, RunOptions};
-use strata_core::project::Project;
 
 use crate::{progress, state_cmd};
 
@@ -35,7 +34,7 @@ pub struct ReportArgs {
 
 /// Runs the pipeline and the analyses, and writes OUT/report.html.
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let plan = AnalysesPlan {
         cohorts_by: args.cohorts_by.clone(),
         roadmap_for: args.roadmap_for.clone(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::Args;
 use strata_core::pipeline::{self, RunOptions};
-use strata_core::project::Project;
+use strata_core::project::TableKind;
 use strata_core::sql::{self, Dialect, ScriptInputs, Tables};
 
 /// `strata sql` flags.
@@ -37,7 +37,18 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
             names.join(", ")
         );
     };
+    let project = crate::load_project(&args.project)?;
+    // Tables read from PostgreSQL keep their names; --table overrides.
     let mut tables = Tables::default();
+    for (kind, name) in [
+        (TableKind::Accounts, &mut tables.accounts),
+        (TableKind::Events, &mut tables.events),
+        (TableKind::Revenue, &mut tables.revenue),
+    ] {
+        if let Some(table) = project.source(kind).and_then(|s| s.postgres()) {
+            *name = table.table.clone();
+        }
+    }
     for mapping in &args.tables {
         let Some((name, table)) = mapping.split_once('=') else {
             anyhow::bail!(
@@ -62,7 +73,6 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let project = Project::load(&args.project)?;
     let ctx = pipeline::session(&project)?;
     let options = RunOptions { as_of: args.as_of };
     let prepared = pipeline::prepare(&ctx, &project, &options, &pipeline::Quiet).await?;

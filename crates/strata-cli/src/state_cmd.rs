@@ -40,7 +40,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Loads the project and opens its store.
     pub async fn open(&self) -> anyhow::Result<(Project, Store)> {
-        let project = Project::load(&self.project)?;
+        let project = crate::load_project(&self.project)?;
         let store = open_store(&project, self.store.as_deref()).await?;
         Ok((project, store))
     }
@@ -1064,7 +1064,7 @@ pub struct ScheduleArgs {
 /// Runs the project on its `schedule` until stopped; a failed run is
 /// reported and the next one still happens.
 pub async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let Some(schedule) = project.schedule.clone() else {
         anyhow::bail!(
             "{} has no `schedule`; add e.g. schedule = \"0 6 * * *\" (06:00 UTC daily), or run `strata run` from cron",
@@ -1083,7 +1083,7 @@ pub async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
         }
         first = false;
         // Re-read the project so edits apply from the next run on.
-        let outcome = match Project::load(&args.project) {
+        let outcome = match crate::load_project(&args.project) {
             Ok(project) => {
                 let mut record = args.record.clone();
                 record.wait = true;

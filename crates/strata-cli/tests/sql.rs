@@ -4,13 +4,10 @@
 //! counts exact, ratios within 1e-9.
 mod util;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use util::{Dir, psql};
+use util::{Dir, embedded_features, normalize, postgres_available, psql};
 
 const DIALECTS: [&str; 5] = ["postgres", "bigquery", "snowflake", "duckdb", "mysql"];
 
@@ -75,20 +72,6 @@ fn sql_rejects_bad_arguments_with_help() {
     assert!(only.contains("FROM analytics.events e"), "{only}");
 }
 
-fn postgres_available() -> bool {
-    let ok = psql(&["-c", "SELECT 1"]).status.success();
-    if !ok {
-        assert!(
-            std::env::var("STRATA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "PostgreSQL is required (STRATA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer"
-        );
-        eprintln!(
-            "\n*** SKIPPED the PostgreSQL script test: no server on 127.0.0.1:5432 (or no psql) ***\n"
-        );
-    }
-    ok
-}
-
 /// Creates `schema` with the tiny fixture's three tables, then runs `extra`
 /// (inserts, `\\copy`) in it.
 fn create_tables(dir: &Dir, schema: &str, extra: &str) {
@@ -117,55 +100,6 @@ fn run_in(dir: &Dir, schema: &str, script: &str) -> std::process::Output {
     ]);
     let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
     output
-}
-
-/// Reads features.parquet into column → per-account text values, floats
-/// rounded to 1e-9 so that the two engines' last bits do not matter.
-fn embedded_features(path: &Path) -> BTreeMap<String, Vec<String>> {
-    let file = std::fs::File::open(path).expect("features.parquet");
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
-    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
-        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-            let values = columns.entry(field.name().clone()).or_default();
-            for row in 0..column.len() {
-                values.push(if column.is_null(row) {
-                    String::new()
-                } else {
-                    match field.data_type() {
-                        DataType::Float64 => {
-                            normalize(&column.as_primitive::<Float64Type>().value(row).to_string())
-                        }
-                        DataType::Int64 => {
-                            column.as_primitive::<Int64Type>().value(row).to_string()
-                        }
-                        _ => datafusion::arrow::util::display::array_value_to_string(column, row)
-                            .unwrap_or_default(),
-                    }
-                });
-            }
-        }
-    }
-    columns
-}
-
-fn normalize(text: &str) -> String {
-    match text.parse::<f64>() {
-        Ok(value) if text.contains('.') || text.contains('e') => {
-            let rounded = (value * 1e9).round() / 1e9;
-            if rounded == rounded.trunc() {
-                format!("{}", rounded as i64)
-            } else {
-                format!("{rounded}")
-            }
-        }
-        _ => text.to_string(),
-    }
 }
 
 #[test]

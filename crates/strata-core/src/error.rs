@@ -73,6 +73,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The same problem at `location`.
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = location.into();
+        self
+    }
+
     /// A problem at `location`.
     pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
         Problem {

@@ -29,6 +29,7 @@ pub mod ml;
 pub mod outputs;
 pub mod pipeline;
 pub mod project;
+pub mod pushdown;
 pub mod roadmap;
 pub mod rules;
 pub mod segment;

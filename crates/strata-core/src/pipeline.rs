@@ -21,7 +21,7 @@ use crate::measures::quality::{
 };
 use crate::measures::{self, AccountRevenue, Economics, NpsAnswer};
 use crate::ml::{KScore, Matrix};
-use crate::project::{AsOf, ClusterDef, Project, TableKind};
+use crate::project::{AsOf, ClusterDef, Engine, Project, TableKind};
 use crate::segment::{self, Assignment, CheckedSegmentation, Method};
 use crate::sources::{self, Sources};
 
@@ -199,7 +199,11 @@ pub fn date_of_day(day: i32) -> NaiveDate {
 }
 
 /// The as-of date: the option, else the project's, else the last day with events.
-fn resolve_as_of(project: &Project, options: &RunOptions, sources: &Sources) -> Result<NaiveDate> {
+pub(crate) fn resolve_as_of(
+    project: &Project,
+    options: &RunOptions,
+    sources: &Sources,
+) -> Result<NaiveDate> {
     if let Some(date) = options.as_of {
         return Ok(date);
     }
@@ -230,6 +234,8 @@ pub struct Prepared {
     pub segmentations: Vec<CheckedSegmentation>,
     /// Warnings so far.
     pub warnings: Vec<Problem>,
+    /// The database connection of a run on `engine = "postgres"`.
+    pub pushed: Option<crate::pushdown::Pushed>,
 }
 
 /// Loads sources, computes features and checks every rule.
@@ -239,6 +245,9 @@ pub async fn prepare(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<Prepared> {
+    if project.engine == Engine::Postgres {
+        return crate::pushdown::prepare(ctx, project, options, observer).await;
+    }
     observer.phase_started(Phase::Sources);
     let sources = sources::load(ctx, project).await?;
     let as_of = resolve_as_of(project, options, &sources)?;
@@ -246,6 +255,29 @@ pub async fn prepare(
 
     observer.phase_started(Phase::Features);
     let features = features::compute(ctx, project, &sources, day_number(as_of)).await?;
+    let warnings = feature_warnings(project, &sources, &features, as_of)?;
+    observer.phase_finished(Phase::Features);
+
+    observer.phase_started(Phase::Segments);
+    let segmentations = segment::check_segmentations(project, &features.rule_schema())?;
+    Ok(Prepared {
+        as_of,
+        sources,
+        features,
+        segmentations,
+        warnings,
+        pushed: None,
+    })
+}
+
+/// The sources' warnings, plus those about the features: events of unknown
+/// accounts (an error when the project says so), events all after as_of.
+pub(crate) fn feature_warnings(
+    project: &Project,
+    sources: &Sources,
+    features: &FeatureTable,
+    as_of: NaiveDate,
+) -> Result<Vec<Problem>> {
     let mut warnings = sources.warnings.clone();
     let events_source = project
         .source(TableKind::Events)
@@ -275,17 +307,7 @@ pub async fn prepare(
             .with_help("pick a later as_of, or \"latest\""),
         );
     }
-    observer.phase_finished(Phase::Features);
-
-    observer.phase_started(Phase::Segments);
-    let segmentations = segment::check_segmentations(project, &features.rule_schema())?;
-    Ok(Prepared {
-        as_of,
-        sources,
-        features,
-        segmentations,
-        warnings,
-    })
+    Ok(warnings)
 }
 
 /// Validates a project end to end without measuring or writing anything.
@@ -394,14 +416,19 @@ async fn prepare_and_assign(
     let ctx = session(project)?;
     let mut prepared = prepare(&ctx, project, options, observer).await?;
     let mut warnings = std::mem::take(&mut prepared.warnings);
-    let mut assignments = segment::assign(
-        &ctx,
-        &prepared.features,
-        &prepared.segmentations,
-        prepared.as_of,
-        &mut warnings,
-    )
-    .await?;
+    let mut assignments = match &prepared.pushed {
+        Some(pushed) => crate::pushdown::assign(pushed, project, &prepared, &mut warnings).await?,
+        None => {
+            segment::assign(
+                &ctx,
+                &prepared.features,
+                &prepared.segmentations,
+                prepared.as_of,
+                &mut warnings,
+            )
+            .await?
+        }
+    };
     for (checked, assignment) in prepared.segmentations.iter().zip(assignments.iter_mut()) {
         if let Method::Themes { k } = checked.method {
             let (_, verbatims) = verbatims(&prepared.sources, prepared.as_of);

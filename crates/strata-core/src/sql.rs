@@ -90,7 +90,7 @@ impl Dialect {
     }
 
     /// Days since 1970-01-01 of the UTC date of a timestamp or date `expr`.
-    fn day(self, expr: &str) -> String {
+    pub(crate) fn day(self, expr: &str) -> String {
         match self {
             Dialect::Postgres => {
                 format!("CAST(FLOOR(EXTRACT(EPOCH FROM {expr}) / 86400) AS INTEGER)")
@@ -243,21 +243,10 @@ pub fn script(
     segmentation: Option<&str>,
 ) -> Result<String> {
     let ScriptInputs {
-        project,
-        features,
-        as_of,
-        event_columns,
+        project, features, ..
     } = *inputs;
     let d = dialect;
     let q = |name: &str| d.quote(name);
-    let events_source = project
-        .source(TableKind::Events)
-        .ok_or_else(|| Error::Internal("project without events".into()))?;
-    let accounts_source = project
-        .source(TableKind::Accounts)
-        .ok_or_else(|| Error::Internal("project without accounts".into()))?;
-    let schema = features.batch.schema();
-    let text = d.text();
 
     let mut out = String::new();
     let _ = writeln!(
@@ -276,8 +265,98 @@ pub fn script(
         },
         project.top_events,
     );
+    feature_ctes(inputs, tables, d, &mut out)?;
+
+    // Segments: one CASE per rules segmentation, first match wins.
+    let rule_schema = features.rule_schema();
+    let mut selected = Vec::new();
+    let mut found = segmentation.is_none();
+    for seg in &project.segmentations {
+        if segmentation.is_some_and(|name| name != seg.name) {
+            continue;
+        }
+        found = true;
+        match &seg.kind {
+            SegmentationKind::Rules { segments, .. } => {
+                let mut case = String::from("CASE");
+                for segment in segments {
+                    let rule = rules::check_predicate(&segment.when, &rule_schema)
+                        .map_err(|e| e.with_context(format!("{}/{}", seg.name, segment.name)))?;
+                    let _ = write!(
+                        case,
+                        "\n      WHEN {} THEN {}",
+                        rule_sql(&rule, d)?,
+                        d.string(&segment.name)
+                    );
+                }
+                case.push_str("\n    END");
+                selected.push(format!("{case} AS {}", q(&seg.name)));
+            }
+            other => {
+                let _ = writeln!(
+                    out,
+                    "-- segmentation `{}` ({}): not in SQL; freeze it into rules first (`strata discover --freeze`)",
+                    seg.name,
+                    other.name()
+                );
+            }
+        }
+    }
+    if !found {
+        let names: Vec<&str> = project
+            .segmentations
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(Error::invalid(
+            crate::error::Problem::new(
+                "--segmentation",
+                format!("no segmentation `{}`", segmentation.unwrap_or_default()),
+            )
+            .with_help(format!("the project has: {}", names.join(", "))),
+        ));
+    }
+    let mut select = vec!["features.*".to_string()];
+    select.extend(selected);
     let _ = writeln!(
         out,
+        "SELECT\n    {}\nFROM features\nORDER BY account_id;",
+        select.join(",\n    ")
+    );
+    Ok(out)
+}
+
+/// The script's CTEs, from `params` to `features` (one row per account,
+/// the columns of `features.parquet`), without a final `SELECT`.
+///
+/// # Errors
+///
+/// A custom feature's filter that no longer checks, or that the dialect's
+/// unparser cannot print.
+pub fn feature_ctes(
+    inputs: &ScriptInputs<'_>,
+    tables: &Tables,
+    dialect: Dialect,
+    out: &mut String,
+) -> Result<()> {
+    let ScriptInputs {
+        project,
+        features,
+        as_of,
+        event_columns,
+    } = *inputs;
+    let d = dialect;
+    let q = |name: &str| d.quote(name);
+    let events_source = project
+        .source(TableKind::Events)
+        .ok_or_else(|| Error::Internal("project without events".into()))?;
+    let accounts_source = project
+        .source(TableKind::Accounts)
+        .ok_or_else(|| Error::Internal("project without accounts".into()))?;
+    let schema = features.batch.schema();
+    let text = d.text();
+    let _ = writeln!(
+        *out,
         "WITH params AS (\n  SELECT DATE '{as_of}' AS as_of\n),\np AS (\n  SELECT {} AS d, {} AS m FROM params\n),",
         d.day("as_of"),
         d.month("as_of"),
@@ -299,7 +378,7 @@ pub fn script(
         }
     };
     let _ = writeln!(
-        out,
+        *out,
         "ev AS (\n  SELECT {} AS account_id, {} AS user_id, {} AS event, {} AS day, {} AS source\n  FROM {} e CROSS JOIN p\n  WHERE {} <= p.d\n),",
         d.cast(&event_column("account_id"), text),
         optional_text("user_id"),
@@ -332,7 +411,7 @@ pub fn script(
     day_aggregates.push("SUM(CASE WHEN day > p.d - 28 THEN n_api ELSE 0 END) AS api_28d".into());
     day_aggregates.push("MAX(day) AS last_day".into());
     let _ = writeln!(
-        out,
+        *out,
         "day_f AS (\n  SELECT account_id,\n    {}\n  FROM by_day CROSS JOIN p GROUP BY account_id\n),",
         day_aggregates.join(",\n    ")
     );
@@ -343,7 +422,7 @@ pub fn script(
         })
         .collect();
     let _ = writeln!(
-        out,
+        *out,
         "by_user AS (\n  SELECT account_id, user_id, MAX(day) AS last_day\n  FROM ev WHERE user_id IS NOT NULL GROUP BY account_id, user_id\n),\n\
          user_f AS (\n  SELECT account_id,\n    {}\n  FROM by_user CROSS JOIN p GROUP BY account_id\n),",
         user_aggregates.join(",\n    ")
@@ -369,14 +448,14 @@ pub fn script(
         ));
     }
     let _ = writeln!(
-        out,
+        *out,
         "by_event AS (\n  SELECT account_id, event, MAX(day) AS last_day,\n    SUM(CASE WHEN day > p.d - 28 THEN 1 ELSE 0 END) AS n_28d\n  FROM ev CROSS JOIN p GROUP BY account_id, event\n),\n\
          event_f AS (\n  SELECT account_id,\n    {}\n  FROM by_event CROSS JOIN p GROUP BY account_id\n),",
         event_aggregates.join(",\n    ")
     );
     let created = format!("a.{}", q(accounts_source.file_column("created_at")));
     let _ = writeln!(
-        out,
+        *out,
         "signup AS (\n  SELECT {} AS account_id, {} AS created_day FROM {} a\n),",
         d.cast(
             &format!("a.{}", q(accounts_source.file_column("account_id"))),
@@ -387,7 +466,7 @@ pub fn script(
     );
     let adoption = project.adoption_days;
     let _ = writeln!(
-        out,
+        *out,
         "adopt_f AS (\n  SELECT b.account_id, COUNT(*) AS active_days_first_{adoption}d, SUM(b.n) AS events_first_{adoption}d\n  FROM by_day b JOIN signup s ON s.account_id = b.account_id\n  WHERE b.day >= s.created_day AND b.day < s.created_day + {adoption}\n  GROUP BY b.account_id\n),"
     );
     let custom = custom_aggregates(project, d)?;
@@ -461,7 +540,7 @@ pub fn script(
         columns.push(format!("{expr} AS {}", q(name)));
     }
     let _ = write!(
-        out,
+        *out,
         "base AS (\n  SELECT\n    {}\n  FROM {} a\n  CROSS JOIN p\n  JOIN signup s ON s.account_id = {}\n  LEFT JOIN day_f d ON d.account_id = s.account_id\n  LEFT JOIN user_f u ON u.account_id = s.account_id\n  LEFT JOIN event_f v ON v.account_id = s.account_id\n  LEFT JOIN adopt_f t ON t.account_id = s.account_id",
         columns.join(",\n    "),
         tables.accounts,
@@ -496,68 +575,12 @@ pub fn script(
         });
     }
     let _ = writeln!(
-        out,
+        *out,
         "features AS (\n  SELECT\n    {}\n  FROM base\n)",
         all.join(",\n    ")
     );
 
-    // Segments: one CASE per rules segmentation, first match wins.
-    let rule_schema = features.rule_schema();
-    let mut selected = Vec::new();
-    let mut found = segmentation.is_none();
-    for seg in &project.segmentations {
-        if segmentation.is_some_and(|name| name != seg.name) {
-            continue;
-        }
-        found = true;
-        match &seg.kind {
-            SegmentationKind::Rules { segments, .. } => {
-                let mut case = String::from("CASE");
-                for segment in segments {
-                    let rule = rules::check_predicate(&segment.when, &rule_schema)
-                        .map_err(|e| e.with_context(format!("{}/{}", seg.name, segment.name)))?;
-                    let _ = write!(
-                        case,
-                        "\n      WHEN {} THEN {}",
-                        rule_sql(&rule, d)?,
-                        d.string(&segment.name)
-                    );
-                }
-                case.push_str("\n    END");
-                selected.push(format!("{case} AS {}", q(&seg.name)));
-            }
-            other => {
-                let _ = writeln!(
-                    out,
-                    "-- segmentation `{}` ({}): not in SQL; freeze it into rules first (`strata discover --freeze`)",
-                    seg.name,
-                    other.name()
-                );
-            }
-        }
-    }
-    if !found {
-        let names: Vec<&str> = project
-            .segmentations
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        return Err(Error::invalid(
-            crate::error::Problem::new(
-                "--segmentation",
-                format!("no segmentation `{}`", segmentation.unwrap_or_default()),
-            )
-            .with_help(format!("the project has: {}", names.join(", "))),
-        ));
-    }
-    let mut select = vec!["features.*".to_string()];
-    select.extend(selected);
-    let _ = writeln!(
-        out,
-        "SELECT\n    {}\nFROM features\nORDER BY account_id;",
-        select.join(",\n    ")
-    );
-    Ok(out)
+    Ok(())
 }
 
 /// The event name behind a per-event feature, from its definition.

@@ -163,7 +163,7 @@ impl App {
 
     /// Re-reads the project file; a broken file fails the run that needs it.
     fn reload_project(&self) -> anyhow::Result<Project> {
-        let project = Project::load(&self.project_path)?;
+        let project = crate::load_project(&self.project_path)?;
         if let Ok(mut current) = self.project.write() {
             *current = project.clone();
         }
@@ -338,7 +338,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// `strata serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let project = Project::load(&args.project)?;
+    let project = crate::load_project(&args.project)?;
     let addr = args
         .addr
         .or(project.serve.addr)

@@ -1,6 +1,7 @@
 //! Test harness for the `strata` binary, after ripgrep's `tests/util.rs`: a
 //! [`Dir`] holds a temporary project, a [`TestCommand`] runs the binary in it.
 #![allow(dead_code)] // reason: each test file uses a different part of the harness
+use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -154,4 +155,71 @@ pub fn psql(args: &[&str]) -> std::process::Output {
             stdout: Vec::new(),
             stderr: b"psql not found".to_vec(),
         })
+}
+
+/// Whether the test server answers; skips loudly unless STRATA_REQUIRE_POSTGRES=1,
+/// where a missing server fails the test.
+pub fn postgres_available() -> bool {
+    let ok = psql(&["-c", "SELECT 1"]).status.success();
+    if !ok {
+        assert!(
+            std::env::var("STRATA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "PostgreSQL is required (STRATA_REQUIRE_POSTGRES=1) but 127.0.0.1:5432 does not answer"
+        );
+        eprintln!(
+            "\n*** SKIPPED a PostgreSQL test: no server on 127.0.0.1:5432 (or no psql) ***\n"
+        );
+    }
+    ok
+}
+
+/// Reads features.parquet into column → per-account text values, floats
+/// rounded to 1e-9 so that the two engines' last bits do not matter.
+pub fn embedded_features(path: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+    let file = std::fs::File::open(path).expect("features.parquet");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            let values = columns.entry(field.name().clone()).or_default();
+            for row in 0..column.len() {
+                values.push(if column.is_null(row) {
+                    String::new()
+                } else {
+                    match field.data_type() {
+                        DataType::Float64 => {
+                            normalize(&column.as_primitive::<Float64Type>().value(row).to_string())
+                        }
+                        DataType::Int64 => {
+                            column.as_primitive::<Int64Type>().value(row).to_string()
+                        }
+                        _ => datafusion::arrow::util::display::array_value_to_string(column, row)
+                            .unwrap_or_default(),
+                    }
+                });
+            }
+        }
+    }
+    columns
+}
+
+pub fn normalize(text: &str) -> String {
+    match text.parse::<f64>() {
+        Ok(value) if text.contains('.') || text.contains('e') => {
+            let rounded = (value * 1e9).round() / 1e9;
+            if rounded == rounded.trunc() {
+                format!("{}", rounded as i64)
+            } else {
+                format!("{rounded}")
+            }
+        }
+        _ => text.to_string(),
+    }
 }

@@ -407,6 +407,18 @@ pub async fn compute(
     sources: &Sources,
     as_of_day: i32,
 ) -> Result<FeatureTable> {
+    compute_with(ctx, project, sources, as_of_day, None).await
+}
+
+/// [`compute`], with the most common events given (most common first)
+/// instead of counted from the events.
+pub async fn compute_with(
+    ctx: &SessionContext,
+    project: &Project,
+    sources: &Sources,
+    as_of_day: i32,
+    top_events: Option<Vec<String>>,
+) -> Result<FeatureTable> {
     let d = as_of_day;
     let events = typed_events(ctx, project)?
         .await?
@@ -493,7 +505,10 @@ pub async fn compute(
         )?
         .cache()
         .await?;
-    let top_events = most_common_events(&by_event, project.top_events).await?;
+    let top_events = match top_events {
+        Some(names) => names,
+        None => most_common_events(&by_event, project.top_events).await?,
+    };
     let mut event_aggregates = vec![count(lit(1i64)).alias("distinct_events")];
     for days in WINDOWS {
         event_aggregates.push(

@@ -121,8 +121,13 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          # schedule = \"0 6 * * *\"\n\n",
     );
     out.push_str(
-        "# The tables of DATA.md. A source is a path (format from the extension) or a table:\n\
+        "# Where features and segments are computed: \"embedded\" (here, the default) or \"postgres\"\n\
+         # (inside the database holding the events; the sources must then be its tables).\n\
+         # engine = \"postgres\"\n\n\
+         # The tables of DATA.md. A source is a path (format from the extension) or a table:\n\
          #   accounts = { path = \"crm.csv\", format = \"csv\", columns = { account_id = \"id\", created_at = \"signup_date\" } }\n\
+         # or a PostgreSQL table, its password in an environment variable (never in the file):\n\
+         #   events = { postgres = \"postgres://strata@db:5432/warehouse\", table = \"analytics.events\", password_env = \"STRATA_PG_PASSWORD\" }\n\
          [sources]\n",
     );
     for source in sources {
@@ -150,7 +155,9 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          # The adoption features (active_days_first_Nd, events_first_Nd) look at this many days after signup.\n\
          adoption_days = 30\n\
          # Memory the query engine may use before it spills or fails, e.g. \"4GiB\".\n\
-         # memory_limit = \"4GiB\"\n\n\
+         # memory_limit = \"4GiB\"\n\
+         # Under engine = \"postgres\", clusterings are fit on a sample of this many accounts.\n\
+         # kmeans_sample = 100000\n\n\
          # Custom features, computed per account from events. A filter is a rule over the\n\
          # event columns (event, source, user_id). Kinds: count, distinct (+ filter), ratio.\n\
          [features]\n\

@@ -53,6 +53,10 @@ pub struct RawProject {
     /// `[serve]`: the HTTP server's address and tokens.
     #[serde(default)]
     pub serve: RawServe,
+    /// Where features and segments are computed: `"embedded"` (default) or
+    /// `"postgres"`. Read as a plain value so that a malformed one gets our
+    /// own message.
+    pub engine: Option<toml::Value>,
 }
 
 /// `[serve]`.
@@ -126,14 +130,20 @@ pub enum RawSource {
     Table(RawSourceTable),
 }
 
-/// The table form of a source.
+/// The table form of a source: a file, or a PostgreSQL table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSourceTable {
     /// File path, relative to the project folder.
-    pub path: String,
+    pub path: Option<String>,
     /// `csv`, `parquet` or `ndjson`; guessed from the extension when absent.
     pub format: Option<String>,
+    /// A `postgres://user@host:port/database` URL, without its password.
+    pub postgres: Option<String>,
+    /// The table in that database, e.g. `crm.accounts`.
+    pub table: Option<String>,
+    /// Environment variable holding the password [default: `PGPASSWORD`, if set].
+    pub password_env: Option<String>,
     /// Canonical column name -> column name in the file.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
@@ -168,6 +178,8 @@ pub struct RawOptions {
     pub adoption_days: Option<u32>,
     /// Memory limit for the query engine, e.g. `"4GiB"`.
     pub memory_limit: Option<String>,
+    /// Accounts a clustering fits on under `engine = "postgres"`.
+    pub kmeans_sample: Option<usize>,
 }
 
 /// One `[features]` entry.
@@ -322,15 +334,102 @@ impl Format {
 pub struct Source {
     /// Which table.
     pub kind: TableKind,
-    /// Absolute or project-relative path as resolved.
-    pub path: PathBuf,
-    /// File format.
-    pub format: Format,
+    /// Where it is.
+    pub location: Location,
     /// Canonical column name -> column name in the file.
     pub columns: BTreeMap<String, String>,
 }
 
+/// Where a source's rows are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file.
+    File {
+        /// Absolute or project-relative path as resolved.
+        path: PathBuf,
+        /// File format.
+        format: Format,
+    },
+    /// A PostgreSQL table.
+    Postgres(PgTable),
+}
+
+/// A table in a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgTable {
+    /// `postgres://user@host:port/database`, without a password.
+    pub url: String,
+    /// Schema-qualified or bare table name, checked to be identifiers.
+    pub table: String,
+    /// Environment variable holding the password, if any.
+    pub password_env: Option<String>,
+}
+
+impl PgTable {
+    /// The table name with each part quoted, for SQL text.
+    pub fn quoted(&self) -> String {
+        self.table
+            .split('.')
+            .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// Whether `other` is in the same database (same URL).
+    pub fn same_database(&self, other: &PgTable) -> bool {
+        self.url == other.url
+    }
+}
+
+/// Where features and segments are computed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// DataFusion in this process (the default).
+    #[default]
+    Embedded,
+    /// Inside the PostgreSQL database that holds the accounts and events.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine of a name: `embedded` or `postgres`.
+    pub fn from_name(name: &str) -> std::result::Result<Engine, String> {
+        match name {
+            "embedded" => Ok(Engine::Embedded),
+            "postgres" => Ok(Engine::Postgres),
+            other => Err(format!("unknown engine `{other}`")),
+        }
+    }
+
+    /// The engine's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Embedded => "embedded",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// Default of `options.kmeans_sample`.
+pub const DEFAULT_KMEANS_SAMPLE: usize = 100_000;
+
 impl Source {
+    /// How errors name the source: the file's path, or `postgres table NAME`.
+    pub fn label(&self) -> String {
+        match &self.location {
+            Location::File { path, .. } => path.display().to_string(),
+            Location::Postgres(table) => format!("postgres table {}", table.table),
+        }
+    }
+
+    /// The PostgreSQL table, if the source is one.
+    pub fn postgres(&self) -> Option<&PgTable> {
+        match &self.location {
+            Location::Postgres(table) => Some(table),
+            Location::File { .. } => None,
+        }
+    }
+
     /// The column in the file holding canonical column `canonical`.
     pub fn file_column<'a>(&'a self, canonical: &'a str) -> &'a str {
         self.columns
@@ -538,6 +637,10 @@ pub struct Project {
     pub adoption_days: u32,
     /// Memory limit for the query engine in bytes, if any.
     pub memory_limit: Option<usize>,
+    /// Where features and segments are computed.
+    pub engine: Engine,
+    /// Accounts a clustering fits on under the postgres engine.
+    pub kmeans_sample: usize,
     /// Custom features, in name order.
     pub custom_features: Vec<CustomFeature>,
     /// Segmentations, in file order.
@@ -725,6 +828,16 @@ impl Project {
             &mut problems,
         );
         let serve = validate_serve(raw.serve, origin, &mut problems);
+        let engine = validate_engine(raw.engine, &sources, origin, &mut problems);
+        if raw.options.kmeans_sample.is_some_and(|n| n < 100) {
+            problems.push(
+                Problem::new(
+                    format!("{origin}: options.kmeans_sample"),
+                    "a sample of fewer than 100 accounts cannot choose clusters",
+                )
+                .with_help("use 10000 or more; the default is 100000"),
+            );
+        }
 
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
@@ -737,6 +850,8 @@ impl Project {
             top_events: raw.options.top_events.unwrap_or(15),
             adoption_days: raw.options.adoption_days.unwrap_or(30),
             memory_limit,
+            engine,
+            kmeans_sample: raw.options.kmeans_sample.unwrap_or(DEFAULT_KMEANS_SAMPLE),
             custom_features,
             segmentations,
             store,
@@ -749,6 +864,20 @@ impl Project {
     /// The source of `kind`, if the project has one.
     pub fn source(&self, kind: TableKind) -> Option<&Source> {
         self.sources.get(&kind)
+    }
+
+    /// Runs the project on `engine` instead of its own (`--engine`).
+    ///
+    /// # Errors
+    ///
+    /// The engine cannot run on the project's sources.
+    pub fn with_engine(mut self, engine: Engine) -> Result<Project> {
+        let problems = engine_problems(&engine, &self.sources, "--engine");
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        self.engine = engine;
+        Ok(self)
     }
 }
 
@@ -833,25 +962,24 @@ fn validate_sources(
                 continue;
             }
         };
-        let (path_text, format_name, columns) = match raw {
-            RawSource::Path(path) => (path, None, BTreeMap::new()),
-            RawSource::Table(RawSourceTable {
-                path,
-                format,
-                columns,
-            }) => (path, format, columns),
-        };
-        let path = dir.join(&path_text);
-        let format = match format_name.as_deref() {
-            Some(name) => Format::from_name(&name.to_ascii_lowercase()),
-            None => Format::from_path(&path),
-        };
-        let Some(format) = format else {
-            problems.push(
-                Problem::new(location, format!("cannot tell the format of `{path_text}`"))
-                    .with_help("name the file .csv, .parquet or .ndjson, or set format = \"csv\" | \"parquet\" | \"ndjson\""),
-            );
-            continue;
+        let (place, columns) = match raw {
+            RawSource::Path(path) => match file_location(dir, &path, None) {
+                Ok(place) => (place, BTreeMap::new()),
+                Err(problem) => {
+                    problems.push(problem.at(location));
+                    continue;
+                }
+            },
+            RawSource::Table(table) => {
+                let columns = table.columns.clone();
+                match table_location(dir, table) {
+                    Ok(place) => (place, columns),
+                    Err(problem) => {
+                        problems.push(problem.at(location));
+                        continue;
+                    }
+                }
+            }
         };
         let known: Vec<&str> = table_columns(kind).iter().map(|(name, _)| *name).collect();
         for canonical in columns.keys() {
@@ -869,8 +997,7 @@ fn validate_sources(
             kind,
             Source {
                 kind,
-                path,
-                format,
+                location: place,
                 columns,
             },
         );
@@ -891,6 +1018,179 @@ fn validate_sources(
         }
     }
     sources
+}
+
+/// The location of a file source, its format named or guessed.
+fn file_location(
+    dir: &Path,
+    path_text: &str,
+    format: Option<&str>,
+) -> std::result::Result<Location, Problem> {
+    let path = dir.join(path_text);
+    let format = match format {
+        Some(name) => Format::from_name(&name.to_ascii_lowercase()),
+        None => Format::from_path(&path),
+    };
+    match format {
+        Some(format) => Ok(Location::File { path, format }),
+        None => Err(Problem::new("", format!("cannot tell the format of `{path_text}`"))
+            .with_help("name the file .csv, .parquet or .ndjson, or set format = \"csv\" | \"parquet\" | \"ndjson\"")),
+    }
+}
+
+/// The location of a source written as a table: `path` (+ `format`), or
+/// `postgres` + `table` (+ `password_env`).
+fn table_location(dir: &Path, raw: RawSourceTable) -> std::result::Result<Location, Problem> {
+    match (raw.path, raw.postgres) {
+        (Some(path), None) => {
+            if raw.table.is_some() || raw.password_env.is_some() {
+                return Err(Problem::new("", "`table` and `password_env` go with `postgres`, not with `path`")
+                    .with_help("drop them, or read the table from PostgreSQL: { postgres = \"postgres://user@host/db\", table = \"schema.table\" }"));
+            }
+            file_location(dir, &path, raw.format.as_deref())
+        }
+        (None, Some(url)) => {
+            if raw.format.is_some() {
+                return Err(Problem::new("", "`format` is for files; a PostgreSQL table has its own types")
+                    .with_help("drop `format`"));
+            }
+            let Some(table) = raw.table else {
+                return Err(Problem::new("", "`table` is missing")
+                    .with_help("name the table, e.g. table = \"crm.accounts\""));
+            };
+            if !is_table_name(&table) {
+                return Err(Problem::new("", format!("`{table}` is not a table name"))
+                    .with_help("write schema.table or table, in letters, digits, `_` and `$`"));
+            }
+            check_postgres_url(&url)?;
+            Ok(Location::Postgres(PgTable {
+                url,
+                table,
+                password_env: raw.password_env.filter(|name| !name.trim().is_empty()),
+            }))
+        }
+        (Some(_), Some(_)) => Err(Problem::new("", "both `path` and `postgres` are set")
+            .with_help("a source is a file (`path`) or a PostgreSQL table (`postgres` + `table`)")),
+        (None, None) => Err(Problem::new("", "neither `path` nor `postgres` is set").with_help(
+            "write { path = \"data/accounts.csv\" } or { postgres = \"postgres://user@host/db\", table = \"crm.accounts\" }",
+        )),
+    }
+}
+
+/// `schema.table` or `table`: identifiers of letters, digits, `_` and `$`.
+pub fn is_table_name(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() <= 2
+        && parts.iter().all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        })
+}
+
+/// A `postgres://` URL that parses and holds no password.
+fn check_postgres_url(url: &str) -> std::result::Result<(), Problem> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Problem::new("", "`postgres` must be a postgres:// URL")
+            .with_help("e.g. postgres = \"postgres://strata@db.internal:5432/warehouse\""));
+    }
+    let config: tokio_postgres::Config = url.parse().map_err(|error| {
+        Problem::new("", format!("`postgres` is not a valid URL: {error}"))
+            .with_help("e.g. postgres = \"postgres://strata@db.internal:5432/warehouse\"")
+    })?;
+    if config.get_password().is_some() {
+        return Err(Problem::new("", "the URL holds a password; the project file must not")
+            .with_help("remove it from the URL and set password_env = \"NAME\" naming an environment variable that holds it (PGPASSWORD is read by default)"));
+    }
+    Ok(())
+}
+
+/// The engine of the project file, checked against the sources.
+fn validate_engine(
+    raw: Option<toml::Value>,
+    sources: &BTreeMap<TableKind, Source>,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) -> Engine {
+    let location = format!("{origin}: engine");
+    let engine = match raw {
+        None => Engine::Embedded,
+        Some(toml::Value::String(name)) => match Engine::from_name(&name) {
+            Ok(engine) => engine,
+            Err(message) => {
+                problems.push(Problem::new(&location, message).with_help(
+                    "write engine = \"embedded\" (the default) or engine = \"postgres\"",
+                ));
+                Engine::Embedded
+            }
+        },
+        Some(toml::Value::Table(table)) if table.contains_key("ballista") => {
+            problems.push(
+                Problem::new(&location, "this strata build has no Ballista engine").with_help(
+                    "run with engine = \"embedded\" (the default) or engine = \"postgres\"",
+                ),
+            );
+            Engine::Embedded
+        }
+        Some(other) => {
+            problems.push(
+                Problem::new(
+                    &location,
+                    format!("expected a name, found {}", other.type_str()),
+                )
+                .with_help("write engine = \"embedded\" or engine = \"postgres\""),
+            );
+            Engine::Embedded
+        }
+    };
+    problems.extend(engine_problems(&engine, sources, &location));
+    engine
+}
+
+/// What keeps `engine` from running on these sources: the postgres engine
+/// needs accounts and events (and revenue, if any) as tables of one database.
+pub fn engine_problems(
+    engine: &Engine,
+    sources: &BTreeMap<TableKind, Source>,
+    location: &str,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if *engine != Engine::Postgres {
+        return problems;
+    }
+    let Some(first) = sources.get(&TableKind::Events).and_then(Source::postgres) else {
+        problems.push(
+            Problem::new(location, "engine = \"postgres\" needs the events in PostgreSQL")
+                .with_help("write events = { postgres = \"postgres://user@host/db\", table = \"schema.events\" } under [sources]"),
+        );
+        return problems;
+    };
+    for kind in [TableKind::Accounts, TableKind::Revenue] {
+        let Some(source) = sources.get(&kind) else {
+            continue;
+        };
+        match source.postgres() {
+            Some(table) if table.same_database(first) => {}
+            _ => problems.push(
+                Problem::new(
+                    location,
+                    format!(
+                        "engine = \"postgres\" computes in the events' database, and the {} table is not in it",
+                        kind.name()
+                    ),
+                )
+                .with_help(format!(
+                    "read {} from a table of {} too, or use engine = \"embedded\"",
+                    kind.name(),
+                    first.url
+                )),
+            ),
+        }
+    }
+    problems
 }
 
 fn validate_features(

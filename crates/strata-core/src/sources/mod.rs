@@ -10,6 +10,7 @@
 //! **Invariants**: nothing here panics on bad input; every problem is
 //! collected and returned together; timestamps are normalized to UTC.
 pub mod convert;
+pub mod postgres;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -26,7 +27,9 @@ use datafusion::prelude::{
 use futures::StreamExt;
 
 use crate::error::{Error, Problem, Result};
-use crate::project::{Format, Project, Source, TableKind, UnknownAccounts, table_columns};
+use crate::project::{
+    Format, Location, Project, Source, TableKind, UnknownAccounts, table_columns,
+};
 use convert::{BadValue, Target, convert_column, utc_micros};
 
 /// The name the raw events table is registered under.
@@ -103,13 +106,26 @@ pub struct Sources {
 /// Loads and validates every source of `project`, registering the raw events
 /// table in `ctx` as [`EVENTS_RAW`]. Collects all problems before failing.
 pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
+    load_with(ctx, project, None).await
+}
+
+/// [`load`], with the events already checked elsewhere (by the database
+/// that holds them) when `events` is given: they are then not read at all.
+pub async fn load_with(
+    ctx: &SessionContext,
+    project: &Project,
+    events: Option<EventStats>,
+) -> Result<Sources> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for source in project.sources.values() {
-        if !source.path.is_file() {
+        let Location::File { path, .. } = &source.location else {
+            continue;
+        };
+        if !path.is_file() {
             problems.push(
                 Problem::new(
-                    source.path.display().to_string(),
+                    path.display().to_string(),
                     format!("the {} file does not exist", source.kind.name()),
                 )
                 .with_help(format!(
@@ -136,7 +152,11 @@ pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
         }
         Err(other) => return Err(other),
     };
-    let events = match check_events(ctx, events_source).await {
+    let checked = match events {
+        Some(stats) => Ok(stats),
+        None => check_events(ctx, events_source).await,
+    };
+    let events = match checked {
         Ok(stats) => Some(stats),
         Err(Error::Invalid(mut found)) => {
             problems.append(&mut found);
@@ -194,15 +214,21 @@ fn required(project: &Project, kind: TableKind) -> Result<&Source> {
 
 /// Where a value sits, for error messages.
 fn row_location(source: &Source, row: usize, column: &str) -> String {
-    let file = source.path.display();
-    match source.format {
+    let label = source.label();
+    match &source.location {
         // Header is line 1; data row N is on line N + 1 unless texts hold newlines.
-        Format::Csv => format!(
-            "{file}, row {} (line {}), column `{column}`",
+        Location::File {
+            format: Format::Csv,
+            ..
+        } => format!(
+            "{label}, row {} (line {}), column `{column}`",
             row + 1,
             row + 2
         ),
-        Format::Parquet | Format::NdJson => format!("{file}, row {}, column `{column}`", row + 1),
+        Location::File { .. } => format!("{label}, row {}, column `{column}`", row + 1),
+        Location::Postgres(_) => {
+            format!("{label}, row {} in scan order, column `{column}`", row + 1)
+        }
     }
 }
 
@@ -224,11 +250,18 @@ fn ordered_context() -> SessionContext {
 /// Opens a source as a DataFrame. CSV columns are all read as text so that
 /// conversion (and its errors) is ours, not the CSV reader's.
 async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
-    let path = source.path.to_string_lossy().to_string();
-    let extension = file_extension(&source.path);
-    let opened = match source.format {
+    let (path, format) = match &source.location {
+        Location::File { path, format } => (path, *format),
+        Location::Postgres(table) => {
+            return Ok(ctx.read_batch(postgres::read_table(table).await?)?);
+        }
+    };
+    let extension = file_extension(path);
+    let name = path.to_string_lossy().to_string();
+    let path_name = name.clone();
+    let opened = match format {
         Format::Csv => {
-            let header = read_csv_header(&source.path)?;
+            let header = read_csv_header(path)?;
             let fields: Vec<Field> = header
                 .iter()
                 .map(|name| Field::new(name, DataType::Utf8, true))
@@ -238,26 +271,26 @@ async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
                 .has_header(true)
                 .file_extension(&extension)
                 .schema(&schema);
-            ctx.read_csv(path, options).await
+            ctx.read_csv(path_name, options).await
         }
         Format::Parquet => {
             let options = ParquetReadOptions {
                 file_extension: &extension,
                 ..Default::default()
             };
-            ctx.read_parquet(path, options).await
+            ctx.read_parquet(path_name, options).await
         }
         Format::NdJson => {
             let options = JsonReadOptions {
                 file_extension: &extension,
                 ..Default::default()
             };
-            ctx.read_json(path, options).await
+            ctx.read_json(path_name, options).await
         }
     };
     opened.map_err(|error| {
         Error::invalid(
-            Problem::new(source.path.display().to_string(), format!("cannot read as {}: {error}", source.format.name()))
+            Problem::new(name, format!("cannot read as {}: {error}", format.name()))
                 .with_help("check the file's format, or set format = \"csv\" | \"parquet\" | \"ndjson\" for this source"),
         )
     })
@@ -301,27 +334,30 @@ fn read_csv_header(path: &Path) -> Result<Vec<String>> {
 
 /// Reads a whole (small) source in file order as one batch.
 async fn read_all(source: &Source) -> Result<RecordBatch> {
+    if let Location::Postgres(table) = &source.location {
+        return postgres::read_table(table).await;
+    }
     let ctx = ordered_context();
     let frame = open(&ctx, source).await?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.map_err(|error| {
         Error::invalid(Problem::new(
-            source.path.display().to_string(),
-            format!("cannot read as {}: {error}", source.format.name()),
+            source.label(),
+            format!("cannot read: {error}"),
         ))
     })?;
     Ok(concat_batches(&schema, &batches)?)
 }
 
 /// Checks that every required column is present; returns the problems.
-fn missing_columns(source: &Source, schema: &Schema) -> Vec<Problem> {
+pub(crate) fn missing_columns(source: &Source, schema: &Schema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for (canonical, is_required) in table_columns(source.kind) {
         let file_column = source.file_column(canonical);
         if *is_required && schema.field_with_name(file_column).is_err() {
             let available: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             let mut problem = Problem::new(
-                source.path.display().to_string(),
+                source.label(),
                 format!(
                     "missing required column `{file_column}` in the {} table",
                     source.kind.name()
@@ -380,11 +416,8 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
     }
     if batch.num_rows() == 0 {
         return Err(Error::invalid(
-            Problem::new(
-                source.path.display().to_string(),
-                "the accounts table is empty",
-            )
-            .with_help("strata needs at least one account"),
+            Problem::new(source.label(), "the accounts table is empty")
+                .with_help("strata needs at least one account"),
         ));
     }
     let mut warnings = Vec::new();
@@ -475,7 +508,7 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
         if reserved.contains(&name.as_str()) || fields.iter().any(|f: &Field| f.name() == name) {
             warnings.push(
                 Problem::new(
-                    format!("{}, column `{name}`", source.path.display()),
+                    format!("{}, column `{name}`", source.label()),
                     "ignored: the name is taken by a computed feature or a standard column",
                 )
                 .with_help("rename the column in the file to use it in rules"),
@@ -491,7 +524,7 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
                 columns.push(typed);
             }
             None => warnings.push(Problem::new(
-                format!("{}, column `{name}`", source.path.display()),
+                format!("{}, column `{name}`", source.label()),
                 format!(
                     "ignored: type {} cannot be used in rules",
                     array.data_type()
@@ -665,7 +698,7 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
         .await
         .map_err(|error| {
             Error::invalid(Problem::new(
-                source.path.display().to_string(),
+                source.label(),
                 format!("cannot read the events: {error}"),
             ))
         })?;
@@ -684,11 +717,8 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
     let rows = int("rows").unwrap_or(0) as u64;
     if rows == 0 {
         return Err(Error::invalid(
-            Problem::new(
-                source.path.display().to_string(),
-                "the events table is empty",
-            )
-            .with_help("strata needs product usage events to compute behavioral features"),
+            Problem::new(source.label(), "the events table is empty")
+                .with_help("strata needs product usage events to compute behavioral features"),
         ));
     }
     let mut problems = Vec::new();
@@ -729,7 +759,7 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
                 row_location(source, row, column),
                 format!(" (first: `{value}`)"),
             ),
-            None => (source.path.display().to_string(), String::new()),
+            None => (source.label(), String::new()),
         };
         problems.push(
             Problem::new(location, format!("{count} event(s) with {what}{found}"))
@@ -815,7 +845,7 @@ fn warn_unknown(
     if unknown_rows > 0 {
         warnings.push(
             Problem::new(
-                source.path.display().to_string(),
+                source.label(),
                 format!(
                     "{unknown_rows} {} row(s) of accounts not in the accounts table were ignored (e.g. `{}`)",
                     source.kind.name(),
@@ -836,7 +866,7 @@ async fn load_revenue(
     require(missing_columns(source, &batch.schema()))?;
     if batch.num_rows() == 0 {
         warnings.push(Problem::new(
-            source.path.display().to_string(),
+            source.label(),
             "the revenue table is empty; revenue measures are left empty",
         ));
         return Ok(Revenue::default());
@@ -928,7 +958,7 @@ async fn load_feedback(
     require(missing_columns(source, &batch.schema()))?;
     if batch.num_rows() == 0 {
         warnings.push(Problem::new(
-            source.path.display().to_string(),
+            source.label(),
             "the feedback table is empty; NPS is left empty",
         ));
         return Ok(Feedback::default());
@@ -1031,7 +1061,7 @@ pub fn unknown_events_problem(
         return None;
     }
     let problem = Problem::new(
-        source.path.display().to_string(),
+        source.label(),
         format!(
             "{unknown_events} event(s) of {unknown_ids} account id(s) not in the accounts table (e.g. `{}`)",
             example.unwrap_or("?")

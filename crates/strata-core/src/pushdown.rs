@@ -1,0 +1,628 @@
+//! `engine = "postgres"`: features and segments computed inside the
+//! PostgreSQL database that holds the accounts and events.
+//!
+//! The events never leave the database. Three queries scan them there: a
+//! check (rows, blank ids and names, first and last day), the most common
+//! event names, and the feature script of `strata sql --dialect postgres`
+//! (stored in a temporary table). What comes back is per account: the
+//! feature rows, and each segmentation's segment as an integer. Rules
+//! segmentations run as SQL over the temporary table; a clustering is fit
+//! here on a sample of accounts (`options.kmeans_sample`) and its
+//! nearest-centroid rules then assign every account in the database.
+//! Accounts, revenue and feedback are small and are read as sources are.
+//!
+//! **Invariants**: the same data gives the same features and memberships as
+//! the embedded engine (a test compares them on the real server); rule text
+//! reaches SQL only through the checked expression tree (`sql::rule_sql`).
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{cast, take, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
+use datafusion::prelude::SessionContext;
+use rand::SeedableRng;
+use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+
+use crate::discover::{self, Discovery};
+use crate::error::{Error, Problem, Result};
+use crate::features::{self, FeatureTable, UnknownEvents};
+use crate::pipeline::{Observer, Phase, Prepared, RunOptions, day_number};
+use crate::project::{PgTable, Project, Source, TableKind};
+use crate::segment::{self, AssignedSegment, Assignment, CheckedSegmentation, Method};
+use crate::sources::postgres::{self as pg, PgColumn};
+use crate::sources::{self, EVENTS_RAW, EventStats};
+use crate::sql::{self, Dialect, ScriptInputs, Tables};
+
+/// The temporary table holding the feature rows of a pushed-down run.
+const FEATURES_TABLE: &str = "strata_features";
+
+/// A run's connection to the database, holding its feature table.
+pub struct Pushed {
+    client: Client,
+    location: String,
+}
+
+impl std::fmt::Debug for Pushed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pushed")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pushed {
+    async fn fetch(&self, sql: &str) -> Result<RecordBatch> {
+        pg::fetch(&self.client, sql, &self.location).await
+    }
+
+    async fn execute(&self, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|error| pg::pg_error(&self.location, &error))
+    }
+}
+
+fn postgres_source(project: &Project, kind: TableKind) -> Result<(&Source, &PgTable)> {
+    let source = project
+        .source(kind)
+        .ok_or_else(|| Error::Internal(format!("project without {}", kind.name())))?;
+    let table = source.postgres().ok_or_else(|| {
+        Error::Internal(format!(
+            "engine = postgres with a {} file; validation lets none through",
+            kind.name()
+        ))
+    })?;
+    Ok((source, table))
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A single-row query's integer cells.
+fn integers(batch: &RecordBatch) -> Vec<Option<i64>> {
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            if batch.num_rows() == 0 || column.is_null(0) {
+                return None;
+            }
+            match column.data_type() {
+                DataType::Int64 => Some(column.as_primitive::<Int64Type>().value(0)),
+                DataType::Int32 => Some(i64::from(column.as_primitive::<Int32Type>().value(0))),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Checks the events in the database: required columns, a timestamp type,
+/// no blank ids, names or timestamps; counts rows and finds the day range.
+async fn check_events(
+    pushed: &Pushed,
+    source: &Source,
+    table: &PgTable,
+    columns: &[PgColumn],
+) -> Result<EventStats> {
+    let schema = pg::arrow_schema(columns);
+    let problems = sources::missing_columns(source, &schema);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let ts_name = source.file_column("ts");
+    let ts_type = columns
+        .iter()
+        .find(|c| c.name == ts_name)
+        .map(|c| c.pg_type.clone())
+        .unwrap_or(Type::TEXT);
+    if !matches!(ts_type, Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::DATE) {
+        return Err(Error::invalid(
+            Problem::new(
+                format!("{}, column `{ts_name}`", source.label()),
+                format!("the timestamp column is {ts_type}; engine = \"postgres\" computes days from a timestamp"),
+            )
+            .with_help(format!(
+                "make the column timestamptz, or read a view that casts it: CREATE VIEW ... AS SELECT ..., CAST({} AS timestamptz) AS {} FROM {}",
+                quote(ts_name),
+                quote(ts_name),
+                table.table
+            )),
+        ));
+    }
+    let account = quote(source.file_column("account_id"));
+    let event = quote(source.file_column("event"));
+    let ts = quote(ts_name);
+    let day = Dialect::Postgres.day(&ts);
+    let blank = |column: &str| {
+        format!(
+            "CAST(SUM(CASE WHEN {column} IS NULL OR CAST({column} AS TEXT) = '' THEN 1 ELSE 0 END) AS BIGINT)"
+        )
+    };
+    let sql = format!(
+        "SELECT COUNT(*) AS rows, {} AS blank_account, {} AS blank_event, \
+         CAST(SUM(CASE WHEN {ts} IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_ts, \
+         MIN({day}) AS min_day, MAX({day}) AS max_day FROM {}",
+        blank(&account),
+        blank(&event),
+        table.quoted()
+    );
+    let stats = integers(&pushed.fetch(&sql).await?);
+    let rows = stats.first().copied().flatten().unwrap_or(0);
+    if rows == 0 {
+        return Err(Error::invalid(
+            Problem::new(source.label(), "the events table is empty")
+                .with_help("strata needs product usage events to compute behavioral features"),
+        ));
+    }
+    let mut problems = Vec::new();
+    for (idx, column, what) in [
+        (1, &account, "an empty account_id"),
+        (2, &event, "an empty event name"),
+        (3, &ts, "an empty timestamp"),
+    ] {
+        let count = stats.get(idx).copied().flatten().unwrap_or(0);
+        if count > 0 {
+            problems.push(
+                Problem::new(
+                    format!("{}, column {column}", source.label()),
+                    format!("{count} event(s) with {what}"),
+                )
+                .with_help(format!(
+                    "every event needs an account_id, an event name and a timestamp; find them with SELECT * FROM {} WHERE {column} IS NULL",
+                    table.table
+                )),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    Ok(EventStats {
+        rows: rows as u64,
+        min_day: stats.get(4).copied().flatten().map(|d| d as i32),
+        max_day: stats.get(5).copied().flatten().map(|d| d as i32),
+    })
+}
+
+/// The `limit` most common event names up to `as_of_day`, most common
+/// first, ties by name in byte order (as the embedded engine orders them).
+async fn most_common_events(
+    pushed: &Pushed,
+    source: &Source,
+    table: &PgTable,
+    as_of_day: i32,
+    limit: usize,
+) -> Result<Vec<String>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let day = Dialect::Postgres.day(&quote(source.file_column("ts")));
+    let sql = format!(
+        "SELECT CAST({} AS TEXT) AS event, COUNT(*) AS n FROM {} WHERE {day} <= {as_of_day} \
+         GROUP BY 1 ORDER BY n DESC, event COLLATE \"C\" LIMIT {limit}",
+        quote(source.file_column("event")),
+        table.quoted()
+    );
+    let batch = pushed.fetch(&sql).await?;
+    Ok(batch
+        .column(0)
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Events up to `as_of_day` whose account is not in the accounts table.
+async fn unknown_events(
+    pushed: &Pushed,
+    project: &Project,
+    as_of_day: i32,
+) -> Result<UnknownEvents> {
+    let (events, events_table) = postgres_source(project, TableKind::Events)?;
+    let (accounts, accounts_table) = postgres_source(project, TableKind::Accounts)?;
+    let day = Dialect::Postgres.day(&format!("e.{}", quote(events.file_column("ts"))));
+    let sql = format!(
+        "SELECT COUNT(*) AS events, CAST(COUNT(DISTINCT u.account_id) AS BIGINT) AS accounts, \
+         MIN(u.account_id COLLATE \"C\") AS example FROM (\
+         SELECT CAST(e.{} AS TEXT) AS account_id FROM {} e WHERE {day} <= {as_of_day}) u \
+         WHERE NOT EXISTS (SELECT 1 FROM {} a WHERE CAST(a.{} AS TEXT) = u.account_id)",
+        quote(events.file_column("account_id")),
+        events_table.quoted(),
+        accounts_table.quoted(),
+        quote(accounts.file_column("account_id")),
+    );
+    let batch = pushed.fetch(&sql).await?;
+    let counts = integers(&batch);
+    let example = batch.column(2).as_string::<i32>();
+    Ok(UnknownEvents {
+        events: counts.first().copied().flatten().unwrap_or(0) as u64,
+        accounts: counts.get(1).copied().flatten().unwrap_or(0) as u64,
+        example: (!example.is_null(0)).then(|| example.value(0).to_string()),
+    })
+}
+
+/// The select item that sends feature column `name` in a type that
+/// [`pg::fetch`] decodes and that casts to `data_type`.
+fn fetch_item(name: &str, data_type: &DataType) -> String {
+    let column = quote(name);
+    match data_type {
+        DataType::Int64 => format!("CAST({column} AS BIGINT) AS {column}"),
+        DataType::Int32 | DataType::Int16 | DataType::Int8 => {
+            format!("CAST({column} AS INTEGER) AS {column}")
+        }
+        DataType::Float64 | DataType::Float32 => {
+            format!("CAST({column} AS DOUBLE PRECISION) AS {column}")
+        }
+        DataType::Boolean => format!("CAST({column} AS BOOLEAN) AS {column}"),
+        DataType::Date32 | DataType::Date64 => {
+            format!("(CAST({column} AS DATE) - DATE '1970-01-01') AS {column}")
+        }
+        DataType::Timestamp(_, _) => {
+            format!("CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT) AS {column}")
+        }
+        _ => format!("CAST({column} AS TEXT) AS {column}"),
+    }
+}
+
+/// Positions of the fetched rows in account order, from their `account_id`
+/// column; every account exactly once.
+fn account_order(ids: &ArrayRef, index: &HashMap<String, usize>) -> Result<UInt32Array> {
+    let ids = cast(ids, &DataType::Utf8)?;
+    let ids = ids.as_string::<i32>();
+    let mut position: Vec<Option<u32>> = vec![None; index.len()];
+    for row in 0..ids.len() {
+        let slot = (!ids.is_null(row))
+            .then(|| index.get(ids.value(row)))
+            .flatten()
+            .ok_or_else(|| {
+                Error::Internal("the database returned a row of an unknown account".into())
+            })?;
+        position[*slot] = Some(row as u32);
+    }
+    position
+        .into_iter()
+        .collect::<Option<Vec<u32>>>()
+        .map(UInt32Array::from)
+        .ok_or_else(|| Error::Internal("the database returned no row for an account".into()))
+}
+
+/// Sources, features and checked segmentations, with the features computed
+/// in PostgreSQL; the returned [`Prepared`] holds the connection for
+/// [`assign`].
+pub async fn prepare(
+    ctx: &SessionContext,
+    project: &Project,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<Prepared> {
+    observer.phase_started(Phase::Sources);
+    let (events_source, events_table) = postgres_source(project, TableKind::Events)?;
+    let pushed = Pushed {
+        client: pg::connect(events_table).await?,
+        location: format!("postgres engine ({})", events_table.url),
+    };
+    pushed.execute("SET TIME ZONE 'UTC'").await?;
+    let event_columns = pg::columns(&pushed.client, events_table).await?;
+    let stats = check_events(&pushed, events_source, events_table, &event_columns).await?;
+    let sources = sources::load_with(ctx, project, Some(stats)).await?;
+    let as_of = crate::pipeline::resolve_as_of(project, options, &sources)?;
+    observer.phase_finished(Phase::Sources);
+
+    observer.phase_started(Phase::Features);
+    let as_of_day = day_number(as_of);
+    let top = most_common_events(
+        &pushed,
+        events_source,
+        events_table,
+        as_of_day,
+        project.top_events,
+    )
+    .await?;
+    // The embedded engine over no events gives the feature table's columns,
+    // types and definitions; the database gives the values.
+    let empty = RecordBatch::new_empty(Arc::new(pg::arrow_schema(&event_columns)));
+    ctx.deregister_table(EVENTS_RAW)?;
+    ctx.register_batch(EVENTS_RAW, empty)?;
+    let skeleton = features::compute_with(ctx, project, &sources, as_of_day, Some(top)).await?;
+    let names: Vec<String> = event_columns.iter().map(|c| c.name.clone()).collect();
+    let inputs = ScriptInputs {
+        project,
+        features: &skeleton,
+        as_of,
+        event_columns: &names,
+    };
+    let tables = Tables {
+        accounts: postgres_source(project, TableKind::Accounts)?.1.quoted(),
+        events: events_table.quoted(),
+        revenue: match project.source(TableKind::Revenue) {
+            Some(_) => postgres_source(project, TableKind::Revenue)?.1.quoted(),
+            None => "revenue".into(),
+        },
+    };
+    let mut create = format!(
+        "DROP TABLE IF EXISTS {FEATURES_TABLE};\nCREATE TEMPORARY TABLE {FEATURES_TABLE} AS\n"
+    );
+    sql::feature_ctes(&inputs, &tables, Dialect::Postgres, &mut create)?;
+    create.push_str("SELECT * FROM features;\n");
+    pushed.execute(&create).await?;
+
+    let schema = skeleton.batch.schema();
+    let items: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|field| fetch_item(field.name(), field.data_type()))
+        .collect();
+    let fetched = pushed
+        .fetch(&format!(
+            "SELECT {} FROM {FEATURES_TABLE}",
+            items.join(", ")
+        ))
+        .await?;
+    let order = account_order(fetched.column(0), &sources.accounts.index)?;
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (array, field) in fetched.columns().iter().zip(schema.fields()) {
+        let typed = match field.data_type() {
+            // Day numbers and microseconds reinterpret as dates and instants.
+            DataType::Timestamp(unit, zone) if *unit != TimeUnit::Microsecond => cast(
+                &cast(
+                    array,
+                    &DataType::Timestamp(TimeUnit::Microsecond, zone.clone()),
+                )?,
+                field.data_type(),
+            )?,
+            other => cast(array, other)?,
+        };
+        columns.push(take(&typed, &order, None)?);
+    }
+    let features = FeatureTable {
+        batch: RecordBatch::try_new(schema.clone(), columns)?,
+        defs: skeleton.defs,
+        unknown: unknown_events(&pushed, project, as_of_day).await?,
+        as_of_day,
+    };
+    let warnings = crate::pipeline::feature_warnings(project, &sources, &features, as_of)?;
+    observer.phase_finished(Phase::Features);
+
+    observer.phase_started(Phase::Segments);
+    let segmentations = segment::check_segmentations(project, &features.rule_schema())?;
+    Ok(Prepared {
+        as_of,
+        sources,
+        features,
+        segmentations,
+        warnings,
+        pushed: Some(pushed),
+    })
+}
+
+/// Rows of `table` to fit on: all of them up to `limit`, else a sample of
+/// `limit` drawn with `seed`, in table order.
+fn sample_rows(n_rows: usize, limit: usize, seed: u64) -> Vec<u32> {
+    if n_rows <= limit {
+        return (0..n_rows as u32).collect();
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rows: Vec<u32> = rand::seq::index::sample(&mut rng, n_rows, limit)
+        .into_iter()
+        .map(|row| row as u32)
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// A clustering fit on a sample; its nearest-centroid rules assign every
+/// account in the database.
+fn fit_sample(
+    features: &FeatureTable,
+    segmentation: &CheckedSegmentation,
+    def: &crate::project::ClusterDef,
+    prepared: &Prepared,
+    sample_size: usize,
+) -> Result<Discovery> {
+    let n_rows = features.batch.num_rows();
+    let rows = sample_rows(n_rows, sample_size, def.seed);
+    let mut discovery = if rows.len() == n_rows {
+        discover::discover(features, &segmentation.name, def, prepared.as_of)?
+    } else {
+        let sample = FeatureTable {
+            batch: take_record_batch(&features.batch, &UInt32Array::from(rows.clone()))?,
+            ..features.clone()
+        };
+        let mut discovery = discover::discover(&sample, &segmentation.name, def, prepared.as_of)?;
+        discovery.explanation.push_str(&format!(
+            " Fit on a sample of {} of {n_rows} accounts (options.kmeans_sample).",
+            rows.len()
+        ));
+        discovery
+    };
+    let location = format!("strata.toml: segmentation `{}`", segmentation.name);
+    let cells = discover::feature_cells(features, &def.features, &location)?;
+    discovery.data = discovery
+        .model
+        .transform
+        .apply_matrix(&cells)
+        .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
+    Ok(discovery)
+}
+
+/// Every segmentation's members, evaluated in the database over the
+/// run's feature table: one `CASE` per rules segmentation and per fitted
+/// clustering. Themes are left to the pipeline, as in [`segment::assign`].
+pub async fn assign(
+    pushed: &Pushed,
+    project: &Project,
+    prepared: &Prepared,
+    warnings: &mut Vec<Problem>,
+) -> Result<Vec<Assignment>> {
+    let features = &prepared.features;
+    let n_rows = features.batch.num_rows();
+    let schema = features.rule_schema();
+    let mut assignments = Vec::with_capacity(prepared.segmentations.len());
+    let mut cases: Vec<(usize, String)> = Vec::new();
+    for (idx, segmentation) in prepared.segmentations.iter().enumerate() {
+        let unassigned = || Assignment {
+            segmentation: segmentation.name.clone(),
+            segments: Vec::new(),
+            membership: vec![None; n_rows],
+            discovery: None,
+        };
+        let rules: Vec<crate::rules::CheckedRule> = match &segmentation.method {
+            Method::Rules { segments, .. } => {
+                assignments.push(Assignment {
+                    segmentation: segmentation.name.clone(),
+                    segments: segments
+                        .iter()
+                        .map(|segment| AssignedSegment {
+                            name: segment.name.clone(),
+                            rule: segment.rule.expr().to_string(),
+                            description: segment.description.clone(),
+                        })
+                        .collect(),
+                    membership: Vec::new(),
+                    discovery: None,
+                });
+                segments.iter().map(|s| s.rule.clone()).collect()
+            }
+            Method::Themes { .. } => {
+                assignments.push(unassigned());
+                continue;
+            }
+            Method::Clusters(def) => {
+                match fit_sample(features, segmentation, def, prepared, project.kmeans_sample) {
+                    Ok(discovery) => {
+                        let assignment =
+                            segment::cluster_assignment(&segmentation.name, discovery)?;
+                        let rules = assignment
+                            .segments
+                            .iter()
+                            .map(|s| crate::rules::check_predicate(&s.rule, &schema))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                            .map_err(|error| {
+                                Error::Internal(format!(
+                                    "a nearest-centroid rule does not check: {error}"
+                                ))
+                            })?;
+                        assignments.push(assignment);
+                        rules
+                    }
+                    Err(Error::Invalid(problems)) => {
+                        warnings.extend(problems);
+                        assignments.push(unassigned());
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        };
+        let mut case = String::from("CASE");
+        for (position, rule) in rules.iter().enumerate() {
+            let _ = write!(
+                case,
+                " WHEN {} THEN {position}",
+                sql::rule_sql(rule, Dialect::Postgres)?
+            );
+        }
+        case.push_str(" END");
+        cases.push((idx, case));
+    }
+    if cases.is_empty() {
+        return Ok(assignments);
+    }
+    let mut select = vec!["CAST(account_id AS TEXT) AS account_id".to_string()];
+    for (idx, case) in &cases {
+        select.push(format!("CAST({case} AS INTEGER) AS s{idx}"));
+    }
+    let batch = pushed
+        .fetch(&format!(
+            "SELECT {} FROM {FEATURES_TABLE}",
+            select.join(",\n  ")
+        ))
+        .await?;
+    let order = account_order(batch.column(0), &prepared.sources.accounts.index)?;
+    for (column, (idx, _)) in batch.columns().iter().skip(1).zip(&cases) {
+        let ordered = take(column, &order, None)?;
+        let labels = ordered.as_primitive::<Int32Type>();
+        let membership: Vec<Option<usize>> = (0..labels.len())
+            .map(|row| labels.is_valid(row).then(|| labels.value(row) as usize))
+            .collect();
+        let assignment = &mut assignments[*idx];
+        if let Some(discovery) = assignment.discovery.as_mut() {
+            // The database's assignment is the clustering's labels.
+            discovery.labels = membership.iter().map(|m| m.unwrap_or(0)).collect();
+        }
+        assignment.membership = membership;
+    }
+    if assignments.iter().any(|a| a.membership.len() != n_rows) {
+        return Err(Error::Internal("segment assignment lost rows".into()));
+    }
+    Ok(assignments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn fetch_items_cast_to_decodable_types() {
+        let schema = Schema::new(vec![
+            Field::new("account_id", DataType::Utf8, false),
+            Field::new("created_at", DataType::Date32, true),
+            Field::new("events_28d", DataType::Int64, true),
+            Field::new("odd\"name", DataType::Float64, true),
+        ]);
+        let items: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| fetch_item(f.name(), f.data_type()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                "CAST(\"account_id\" AS TEXT) AS \"account_id\"",
+                "(CAST(\"created_at\" AS DATE) - DATE '1970-01-01') AS \"created_at\"",
+                "CAST(\"events_28d\" AS BIGINT) AS \"events_28d\"",
+                "CAST(\"odd\"\"name\" AS DOUBLE PRECISION) AS \"odd\"\"name\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn samples_are_sorted_seeded_and_complete_when_small() {
+        assert_eq!(sample_rows(5, 10, 1), vec![0, 1, 2, 3, 4]);
+        let a = sample_rows(1000, 100, 7);
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, sample_rows(1000, 100, 7));
+        assert_ne!(a, sample_rows(1000, 100, 8));
+    }
+
+    #[test]
+    fn rows_come_back_in_account_order() {
+        let index: HashMap<String, usize> = [
+            ("a".to_string(), 0),
+            ("b".to_string(), 1),
+            ("c".to_string(), 2),
+        ]
+        .into();
+        let ids: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec![
+            "c", "a", "b",
+        ]));
+        assert_eq!(
+            account_order(&ids, &index).ok(),
+            Some(UInt32Array::from(vec![1, 2, 0]))
+        );
+        let short: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec!["a"]));
+        assert!(account_order(&short, &index).is_err());
+        let unknown: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec![
+            "a", "b", "z",
+        ]));
+        assert!(account_order(&unknown, &index).is_err());
+    }
+}
