@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// The DuckDB feature script.
     #[arg(long, default_value = "bench/duckdb_features.py")]
     script: PathBuf,
+    /// Accounts to spread the events over [default: one per 1,470 events].
+    #[arg(long)]
+    accounts: Option<usize>,
     /// Folder for generated data (reused between runs of the same size).
     #[arg(long, default_value = "target/bench-data")]
     dir: PathBuf,
@@ -89,6 +92,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .arg(&args.script)
             .arg("--dir")
             .arg(&args.dir)
+            .args(
+                args.accounts
+                    .map(|n| vec!["--accounts".to_string(), n.to_string()])
+                    .unwrap_or_default(),
+            )
             .stderr(std::process::Stdio::inherit())
             .output()
             .context("cannot start the benchmark child process")?;
@@ -239,8 +247,21 @@ impl Observer for Recorder {
 }
 
 async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
-    let params = DemoParams::for_events(events);
-    let dir = args.dir.join(format!("events-{events}"));
+    let (params, dir) = match args.accounts {
+        None => (
+            DemoParams::for_events(events),
+            args.dir.join(format!("events-{events}")),
+        ),
+        Some(n_accounts) => (
+            DemoParams {
+                n_accounts,
+                events_per_account: events as f64 / n_accounts.max(1) as f64,
+                ..DemoParams::default()
+            },
+            args.dir
+                .join(format!("events-{events}-accounts-{n_accounts}")),
+        ),
+    };
     let recorder = Recorder {
         current: Mutex::new(None),
         phases: Mutex::new(Vec::new()),
@@ -315,6 +336,20 @@ fn compare(result: &pipeline::RunResult, csv: &Path) -> anyhow::Result<usize> {
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     let batch = &result.features.batch;
+    // Each compared column cast to floats once.
+    let mut columns: std::collections::HashMap<&str, datafusion::arrow::array::ArrayRef> =
+        std::collections::HashMap::new();
+    for name in header.iter().skip(1) {
+        if let Some(column) = batch.column_by_name(name) {
+            columns.insert(
+                name,
+                datafusion::arrow::compute::cast(
+                    column,
+                    &datafusion::arrow::datatypes::DataType::Float64,
+                )?,
+            );
+        }
+    }
     let mut mismatches = 0;
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
@@ -326,19 +361,15 @@ fn compare(result: &pipeline::RunResult, csv: &Path) -> anyhow::Result<usize> {
             if !COMPARED.contains(name) {
                 continue;
             }
-            let Some(column) = batch.column_by_name(name) else {
+            let Some(column) = columns.get(name) else {
                 mismatches += 1;
                 continue;
             };
             let ours: Option<f64> = if column.is_null(row) {
                 None
             } else {
-                let as_float = datafusion::arrow::compute::cast(
-                    column,
-                    &datafusion::arrow::datatypes::DataType::Float64,
-                )?;
                 Some(
-                    as_float
+                    column
                         .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
                         .value(row),
                 )

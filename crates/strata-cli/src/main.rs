@@ -207,6 +207,26 @@ enum Command {
         after_help = "Examples:\n  strata sql --project crm --dialect postgres > segments.sql\n  strata sql --dialect bigquery --table events=analytics.events --segmentation health"
     )]
     Sql(sql_cmd::SqlArgs),
+    /// Start a local Ballista cluster: a scheduler and executors in this process.
+    ///
+    /// For trying `engine = { ballista = "df://127.0.0.1:PORT" }` (or
+    /// `--engine df://127.0.0.1:PORT`) on one machine; a real cluster runs the
+    /// `ballista-scheduler` and `ballista-executor` binaries (see the README).
+    /// Runs until interrupted. Needs a strata built with `--features ballista`.
+    #[command(after_help = "Examples:
+  strata cluster --port-file /tmp/ballista.port &
+  strata run --project strata-demo --out out --engine df://127.0.0.1:$(cat /tmp/ballista.port)")]
+    Cluster {
+        /// Executors to start.
+        #[arg(long, default_value_t = 2)]
+        executors: usize,
+        /// Tasks each executor runs at once.
+        #[arg(long, default_value_t = 2)]
+        slots: usize,
+        /// Also write the scheduler's port to this file once it listens.
+        #[arg(long)]
+        port_file: Option<PathBuf>,
+    },
     /// List the features a project's rules can use, with their meaning.
     Features {
         /// Project folder (holding strata.toml) or the project file.
@@ -406,6 +426,30 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::BenchStore(args) => bench_store::run(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Sql(args) => sql_cmd::run(args).await,
+        Command::Cluster {
+            executors,
+            slots,
+            port_file,
+        } => {
+            if executors == 0 || slots == 0 {
+                anyhow::bail!("--executors and --slots must be at least 1");
+            }
+            let address = strata_core::distributed::local_cluster(executors, slots).await?;
+            let host = match address.ip() {
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+                std::net::IpAddr::V6(_) => "localhost".to_string(),
+            };
+            println!(
+                "Ballista scheduler at df://{host}:{} with {executors} executors x {slots} slots; Ctrl-C stops it",
+                address.port()
+            );
+            if let Some(path) = port_file {
+                std::fs::write(&path, address.port().to_string())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
     }
 }
 

@@ -89,6 +89,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
         features: &prepared.features,
         as_of: prepared.as_of,
         event_columns: &event_columns,
+        utc_session: false,
     };
     print!(
         "{}",

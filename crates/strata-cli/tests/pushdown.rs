@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use util::{Dir, embedded_features, postgres_available, psql};
+use util::{Dir, assert_same_outputs, postgres_available, psql};
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -87,25 +87,6 @@ fn drop_schema(schema: &str) {
     let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
 }
 
-/// Asserts two runs wrote the same memberships and features (floats to 1e-9).
-fn assert_same_outputs(dir: &Dir, expected: &str, actual: &str) {
-    assert_eq!(
-        dir.read(&format!("{actual}/memberships.csv")),
-        dir.read(&format!("{expected}/memberships.csv")),
-        "{actual} vs {expected}: memberships differ"
-    );
-    let want = embedded_features(&dir.root.join(expected).join("features.parquet"));
-    let got = embedded_features(&dir.root.join(actual).join("features.parquet"));
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>(),
-        "{actual} vs {expected}: feature columns differ"
-    );
-    for (column, values) in &want {
-        assert_eq!(&got[column], values, "{actual} vs {expected}: {column}");
-    }
-}
-
 #[test]
 fn postgres_tables_give_the_file_run_on_both_engines() {
     if !postgres_available() {
@@ -130,7 +111,13 @@ fn postgres_tables_give_the_file_run_on_both_engines() {
             "--quick-report",
         ])
         .success();
+    // `strata sql` reads the project's own tables by default.
+    let script = dir.command(&["sql", "--dialect", "postgres"]).stdout();
     drop_schema(&schema);
+    assert!(
+        script.contains(&format!("FROM {schema}.events e")),
+        "{script}"
+    );
     assert_same_outputs(&dir, "files", "embedded");
     assert_same_outputs(&dir, "files", "pushed");
     // The hand-checked memberships of the fixture, for good measure.
@@ -408,4 +395,25 @@ fn bad_postgres_sources_say_how_to_fix_them() {
         duplicate.contains("postgres table") && duplicate.contains("duplicate account_id `a1`"),
         "{duplicate}"
     );
+}
+
+#[cfg(not(feature = "ballista"))]
+#[test]
+fn ballista_engine_says_how_to_build_it() {
+    let dir = Dir::fixture("tiny");
+    dir.edit(
+        "strata.toml",
+        "as_of =",
+        "engine = { ballista = \"df://127.0.0.1:50050\" }\nas_of =",
+    );
+    let stderr = dir.command(&["run", "--out", "o", "--no-store"]).failure();
+    assert!(stderr.contains("no Ballista engine"), "{stderr}");
+    assert!(stderr.contains("--features ballista"), "{stderr}");
+    dir.edit(
+        "strata.toml",
+        "engine = { ballista = \"df://127.0.0.1:50050\" }",
+        "engine = { ballista = \"http://x\" }",
+    );
+    let stderr = dir.command(&["validate"]).failure();
+    assert!(stderr.contains("not a Ballista scheduler URL"), "{stderr}");
 }

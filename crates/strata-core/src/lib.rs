@@ -20,6 +20,7 @@
 pub mod demo;
 pub mod destinations;
 pub mod discover;
+pub mod distributed;
 pub mod error;
 pub mod features;
 pub mod icp;

@@ -245,9 +245,16 @@ pub async fn prepare(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<Prepared> {
-    if project.engine == Engine::Postgres {
-        return crate::pushdown::prepare(ctx, project, options, observer).await;
-    }
+    let cluster;
+    let ctx = match &project.engine {
+        Engine::Postgres => return crate::pushdown::prepare(ctx, project, options, observer).await,
+        // Sources and features run on the cluster; the rest here.
+        Engine::Ballista(url) => {
+            cluster = crate::distributed::context(url).await?;
+            &cluster
+        }
+        Engine::Embedded => ctx,
+    };
     observer.phase_started(Phase::Sources);
     let sources = sources::load(ctx, project).await?;
     let as_of = resolve_as_of(project, options, &sources)?;

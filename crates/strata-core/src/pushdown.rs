@@ -83,6 +83,12 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The UTC day number of a `timestamp`, `timestamptz` or `date` column, in
+/// a session whose time zone is UTC.
+fn utc_day(column: &str) -> String {
+    format!("(CAST({column} AS DATE) - DATE '1970-01-01')")
+}
+
 /// A single-row query's integer cells.
 fn integers(batch: &RecordBatch) -> Vec<Option<i64>> {
     batch
@@ -137,7 +143,7 @@ async fn check_events(
     let account = quote(source.file_column("account_id"));
     let event = quote(source.file_column("event"));
     let ts = quote(ts_name);
-    let day = Dialect::Postgres.day(&ts);
+    let day = utc_day(&ts);
     let blank = |column: &str| {
         format!(
             "CAST(SUM(CASE WHEN {column} IS NULL OR CAST({column} AS TEXT) = '' THEN 1 ELSE 0 END) AS BIGINT)"
@@ -201,7 +207,7 @@ async fn most_common_events(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let day = Dialect::Postgres.day(&quote(source.file_column("ts")));
+    let day = utc_day(&quote(source.file_column("ts")));
     let sql = format!(
         "SELECT CAST({} AS TEXT) AS event, COUNT(*) AS n FROM {} WHERE {day} <= {as_of_day} \
          GROUP BY 1 ORDER BY n DESC, event COLLATE \"C\" LIMIT {limit}",
@@ -226,7 +232,7 @@ async fn unknown_events(
 ) -> Result<UnknownEvents> {
     let (events, events_table) = postgres_source(project, TableKind::Events)?;
     let (accounts, accounts_table) = postgres_source(project, TableKind::Accounts)?;
-    let day = Dialect::Postgres.day(&format!("e.{}", quote(events.file_column("ts"))));
+    let day = utc_day(&format!("e.{}", quote(events.file_column("ts"))));
     let sql = format!(
         "SELECT COUNT(*) AS events, CAST(COUNT(DISTINCT u.account_id) AS BIGINT) AS accounts, \
          MIN(u.account_id COLLATE \"C\") AS example FROM (\
@@ -307,7 +313,14 @@ pub async fn prepare(
         client: pg::connect(events_table).await?,
         location: format!("postgres engine ({})", events_table.url),
     };
-    pushed.execute("SET TIME ZONE 'UTC'").await?;
+    // UTC makes dates of instants UTC dates (the feature script relies on
+    // it); the aggregates over every event want memory for their hash
+    // tables, and every join here has the accounts on one side, which a hash
+    // join serves best (the planner, misled by row estimates of CTEs,
+    // otherwise sorts all events for a merge join). Session settings only.
+    pushed
+        .execute("SET TIME ZONE 'UTC'; SET work_mem = '256MB'; SET enable_mergejoin = off")
+        .await?;
     let event_columns = pg::columns(&pushed.client, events_table).await?;
     let stats = check_events(&pushed, events_source, events_table, &event_columns).await?;
     let sources = sources::load_with(ctx, project, Some(stats)).await?;
@@ -336,6 +349,7 @@ pub async fn prepare(
         features: &skeleton,
         as_of,
         event_columns: &names,
+        utc_session: true,
     };
     let tables = Tables {
         accounts: postgres_source(project, TableKind::Accounts)?.1.quoted(),

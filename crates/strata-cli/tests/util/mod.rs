@@ -223,3 +223,22 @@ pub fn normalize(text: &str) -> String {
         _ => text.to_string(),
     }
 }
+
+/// Asserts two runs wrote the same memberships and features (floats to 1e-9).
+pub fn assert_same_outputs(dir: &Dir, expected: &str, actual: &str) {
+    assert_eq!(
+        dir.read(&format!("{actual}/memberships.csv")),
+        dir.read(&format!("{expected}/memberships.csv")),
+        "{actual} vs {expected}: memberships differ"
+    );
+    let want = embedded_features(&dir.root.join(expected).join("features.parquet"));
+    let got = embedded_features(&dir.root.join(actual).join("features.parquet"));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{actual} vs {expected}: feature columns differ"
+    );
+    for (column, values) in &want {
+        assert_eq!(&got[column], values, "{actual} vs {expected}: {column}");
+    }
+}

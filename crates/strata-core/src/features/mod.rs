@@ -539,7 +539,7 @@ pub async fn compute_with(
 
     // Adoption: activity in the first N days after signup.
     let adoption_days = project.adoption_days as i32;
-    let signup = ctx.read_batch(signup_batch(sources)?)?;
+    let signup = crate::distributed::small_table(ctx, signup_batch(sources)?).await?;
     let adoption = by_day
         .join(
             signup.clone(),
@@ -572,8 +572,8 @@ pub async fn compute_with(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let mut joined = ctx
-        .read_batch(base_batch)?
+    let mut joined = crate::distributed::small_table(ctx, base_batch)
+        .await?
         .join(
             day_features.clone(),
             JoinType::Left,
@@ -986,7 +986,7 @@ async fn unknown_events(
     day_features: &DataFrame,
     sources: &Sources,
 ) -> Result<UnknownEvents> {
-    let known = ctx.read_batch(signup_batch(sources)?)?;
+    let known = crate::distributed::small_table(ctx, signup_batch(sources)?).await?;
     let batches = day_features
         .clone()
         .join(

@@ -389,16 +389,38 @@ pub enum Engine {
     Embedded,
     /// Inside the PostgreSQL database that holds the accounts and events.
     Postgres,
+    /// The same DataFusion plans on a Ballista cluster, its scheduler at
+    /// this `df://host:port` URL.
+    Ballista(String),
 }
 
 impl Engine {
-    /// The engine of a name: `embedded` or `postgres`.
+    /// The engine of a name: `embedded`, `postgres` or `df://host:port` (a
+    /// Ballista scheduler).
     pub fn from_name(name: &str) -> std::result::Result<Engine, String> {
         match name {
             "embedded" => Ok(Engine::Embedded),
             "postgres" => Ok(Engine::Postgres),
+            url if url.starts_with("df://") => Engine::ballista(url),
             other => Err(format!("unknown engine `{other}`")),
         }
+    }
+
+    /// The Ballista engine at `url`, which must be `df://host[:port]`.
+    pub fn ballista(url: &str) -> std::result::Result<Engine, String> {
+        let rest = url.strip_prefix("df://").unwrap_or_default();
+        let (host, port) = rest.split_once(':').unwrap_or((rest, "50050"));
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            || port.parse::<u16>().is_err()
+        {
+            return Err(format!(
+                "`{url}` is not a Ballista scheduler URL; write df://host:port, e.g. df://127.0.0.1:50050"
+            ));
+        }
+        Ok(Engine::Ballista(url.to_string()))
     }
 
     /// The engine's name.
@@ -406,6 +428,7 @@ impl Engine {
         match self {
             Engine::Embedded => "embedded",
             Engine::Postgres => "postgres",
+            Engine::Ballista(_) => "ballista",
         }
     }
 }
@@ -1122,26 +1145,33 @@ fn validate_engine(
             Ok(engine) => engine,
             Err(message) => {
                 problems.push(Problem::new(&location, message).with_help(
-                    "write engine = \"embedded\" (the default) or engine = \"postgres\"",
+                    "write engine = \"embedded\" (the default), \"postgres\", or { ballista = \"df://host:50050\" }",
                 ));
                 Engine::Embedded
             }
         },
-        Some(toml::Value::Table(table)) if table.contains_key("ballista") => {
-            problems.push(
-                Problem::new(&location, "this strata build has no Ballista engine").with_help(
-                    "run with engine = \"embedded\" (the default) or engine = \"postgres\"",
-                ),
-            );
-            Engine::Embedded
+        Some(toml::Value::Table(table)) if table.len() == 1 && table.contains_key("ballista") => {
+            match table.get("ballista").and_then(toml::Value::as_str) {
+                Some(url) => Engine::ballista(url).unwrap_or_else(|message| {
+                    problems.push(Problem::new(&location, message));
+                    Engine::Embedded
+                }),
+                None => {
+                    problems.push(
+                        Problem::new(&location, "`ballista` must be the scheduler's URL")
+                            .with_help("write engine = { ballista = \"df://127.0.0.1:50050\" }"),
+                    );
+                    Engine::Embedded
+                }
+            }
         }
         Some(other) => {
             problems.push(
                 Problem::new(
                     &location,
-                    format!("expected a name, found {}", other.type_str()),
+                    format!("expected a name or {{ ballista = URL }}, found {}", other.type_str()),
                 )
-                .with_help("write engine = \"embedded\" or engine = \"postgres\""),
+                .with_help("write engine = \"embedded\", \"postgres\", or { ballista = \"df://host:50050\" }"),
             );
             Engine::Embedded
         }
