@@ -332,22 +332,25 @@ fn bad_postgres_sources_say_how_to_fix_them() {
     assert!(stderr.contains("unknown engine `oracle`"), "{stderr}");
 
     // A table name that is not one, and a source with both path and postgres.
-    let dir = Dir::fixture("tiny");
-    dir.edit(
-        "strata.toml",
-        "events = \"events.csv\"",
-        &format!("events = {{ postgres = \"{URL}\", table = \"x; DROP TABLE y\" }}"),
-    );
-    let stderr = dir.command(&["validate"]).failure();
-    assert!(stderr.contains("is not a table name"), "{stderr}");
-    let dir = Dir::fixture("tiny");
-    dir.edit(
-        "strata.toml",
-        "events = \"events.csv\"",
-        &format!("events = {{ path = \"events.csv\", postgres = \"{URL}\", table = \"e\" }}"),
-    );
-    let stderr = dir.command(&["validate"]).failure();
-    assert!(stderr.contains("both `path` and `postgres`"), "{stderr}");
+    for (events, message) in [
+        (
+            format!("{{ postgres = \"{URL}\", table = \"x; DROP TABLE y\" }}"),
+            "is not a table name",
+        ),
+        (
+            format!("{{ path = \"events.csv\", postgres = \"{URL}\", table = \"e\" }}"),
+            "both `path` and `postgres`",
+        ),
+    ] {
+        let dir = Dir::fixture("tiny");
+        dir.edit(
+            "strata.toml",
+            "events = \"events.csv\"",
+            &format!("events = {events}"),
+        );
+        let stderr = dir.command(&["validate"]).failure();
+        assert!(stderr.contains(message), "{stderr}");
+    }
 
     if !postgres_available() {
         return;

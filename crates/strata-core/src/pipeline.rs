@@ -262,6 +262,19 @@ pub async fn prepare(
 
     observer.phase_started(Phase::Features);
     let features = features::compute(ctx, project, &sources, day_number(as_of)).await?;
+    finish_prepare(project, as_of, sources, features, None, observer)
+}
+
+/// The end of the features phase (its warnings) and the rule checks, for
+/// features computed by any engine.
+pub(crate) fn finish_prepare(
+    project: &Project,
+    as_of: NaiveDate,
+    sources: Sources,
+    features: FeatureTable,
+    pushed: Option<crate::pushdown::Pushed>,
+    observer: &dyn Observer,
+) -> Result<Prepared> {
     let warnings = feature_warnings(project, &sources, &features, as_of)?;
     observer.phase_finished(Phase::Features);
 
@@ -273,13 +286,13 @@ pub async fn prepare(
         features,
         segmentations,
         warnings,
-        pushed: None,
+        pushed,
     })
 }
 
 /// The sources' warnings, plus those about the features: events of unknown
 /// accounts (an error when the project says so), events all after as_of.
-pub(crate) fn feature_warnings(
+fn feature_warnings(
     project: &Project,
     sources: &Sources,
     features: &FeatureTable,

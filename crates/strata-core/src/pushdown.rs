@@ -31,7 +31,7 @@ use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable, UnknownEvents};
 use crate::pipeline::{Observer, Phase, Prepared, RunOptions, day_number};
 use crate::project::{PgTable, Project, Source, TableKind};
-use crate::segment::{self, AssignedSegment, Assignment, CheckedSegmentation, Method};
+use crate::segment::{self, Assignment, CheckedSegmentation, Method};
 use crate::sources::postgres::{self as pg, PgColumn};
 use crate::sources::{self, EVENTS_RAW, EventStats};
 use crate::sql::{self, Dialect, ScriptInputs, Tables};
@@ -400,19 +400,7 @@ pub async fn prepare(
         unknown: unknown_events(&pushed, project, as_of_day).await?,
         as_of_day,
     };
-    let warnings = crate::pipeline::feature_warnings(project, &sources, &features, as_of)?;
-    observer.phase_finished(Phase::Features);
-
-    observer.phase_started(Phase::Segments);
-    let segmentations = segment::check_segmentations(project, &features.rule_schema())?;
-    Ok(Prepared {
-        as_of,
-        sources,
-        features,
-        segmentations,
-        warnings,
-        pushed: Some(pushed),
-    })
+    crate::pipeline::finish_prepare(project, as_of, sources, features, Some(pushed), observer)
 }
 
 /// Rows of `table` to fit on: all of them up to `limit`, else a sample of
@@ -488,19 +476,7 @@ pub async fn assign(
         };
         let rules: Vec<crate::rules::CheckedRule> = match &segmentation.method {
             Method::Rules { segments, .. } => {
-                assignments.push(Assignment {
-                    segmentation: segmentation.name.clone(),
-                    segments: segments
-                        .iter()
-                        .map(|segment| AssignedSegment {
-                            name: segment.name.clone(),
-                            rule: segment.rule.expr().to_string(),
-                            description: segment.description.clone(),
-                        })
-                        .collect(),
-                    membership: Vec::new(),
-                    discovery: None,
-                });
+                assignments.push(segment::rules_assignment(&segmentation.name, segments));
                 segments.iter().map(|s| s.rule.clone()).collect()
             }
             Method::Themes { .. } => {

@@ -227,19 +227,7 @@ pub async fn assign(
             Method::Rules { segments, .. } => {
                 select.push(first_match(segments)?.alias(format!("s{idx}")));
                 rule_slots.push(idx);
-                assignments[idx] = Some(Assignment {
-                    segmentation: segmentation.name.clone(),
-                    segments: segments
-                        .iter()
-                        .map(|segment| AssignedSegment {
-                            name: segment.name.clone(),
-                            rule: segment.rule.expr().to_string(),
-                            description: segment.description.clone(),
-                        })
-                        .collect(),
-                    membership: Vec::with_capacity(n_rows),
-                    discovery: None,
-                });
+                assignments[idx] = Some(rules_assignment(&segmentation.name, segments));
             }
             Method::Themes { .. } => {
                 // Filled in by the pipeline, which holds the feedback.
@@ -296,6 +284,24 @@ pub async fn assign(
         return Err(Error::Internal("segment assignment lost rows".into()));
     }
     Ok(assignments)
+}
+
+/// The assignment of a rules segmentation, before its members are found:
+/// its segments with their rule text, no members yet.
+pub fn rules_assignment(segmentation: &str, segments: &[CheckedSegment]) -> Assignment {
+    Assignment {
+        segmentation: segmentation.to_string(),
+        segments: segments
+            .iter()
+            .map(|segment| AssignedSegment {
+                name: segment.name.clone(),
+                rule: segment.rule.expr().to_string(),
+                description: segment.description.clone(),
+            })
+            .collect(),
+        membership: Vec::new(),
+        discovery: None,
+    }
 }
 
 /// The assignment of a fitted clustering: one segment per cluster, each with
