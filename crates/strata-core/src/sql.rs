@@ -135,6 +135,25 @@ impl Dialect {
         use datafusion::common::ScalarValue;
         use datafusion::common::tree_node::{Transformed, TreeNode};
         use datafusion::logical_expr::Expr;
+        // A negation prints as `-` glued to its operand, so `- -8` would print
+        // as `--8`: a comment to the end of the line in every dialect, which
+        // a string literal on the same line could then escape (found by the
+        // `rule_sql` fuzz target). `0 - x` always has its spaces.
+        let expr = expr
+            .clone()
+            .transform(|node| {
+                Ok(match node {
+                    Expr::Negative(inner) => Transformed::yes(Expr::BinaryExpr(
+                        datafusion::logical_expr::BinaryExpr::new(
+                            Box::new(datafusion::logical_expr::lit(0i64)),
+                            datafusion::logical_expr::Operator::Minus,
+                            inner,
+                        ),
+                    )),
+                    other => Transformed::no(other),
+                })
+            })?
+            .data;
         // The unparser doubles quotes, which is not enough where backslashes
         // escape: string literals become placeholders, then our own literals.
         let mut strings: Vec<String> = Vec::new();
@@ -720,6 +739,9 @@ mod tests {
             "a > 1 OR \"c d\" IN ('a', 'b''), (SELECT 1')",
             "created_at > '2024-01-01' AND b / a > 0.5",
             "LOWER(\"c d\") = '/* */' AND a BETWEEN 1 AND 2",
+            // Found by the rule_sql fuzz target: `- -8` must not print as `--8`.
+            "-----8<8",
+            "- -a = 1 OR \"c d\" = 'x\n; DROP TABLE t; --'",
         ] {
             let rule = rules::check_predicate(text, &schema()).expect(text);
             for dialect in Dialect::ALL {
