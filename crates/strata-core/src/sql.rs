@@ -649,12 +649,20 @@ pub fn one_select_item(expression: &str, dialect: Dialect) -> std::result::Resul
     use datafusion::sql::sqlparser::dialect as sp;
     use datafusion::sql::sqlparser::parser::Parser;
     let statement = format!("SELECT {expression} AS x FROM t");
+    // Deeply nested rules are fine for the servers; sqlparser's default
+    // recursion limit (50) is lower than theirs.
+    let parse = |dialect: &dyn sp::Dialect| {
+        Parser::new(dialect)
+            .with_recursion_limit(400)
+            .try_with_sql(&statement)?
+            .parse_statements()
+    };
     let parsed = match dialect {
-        Dialect::Postgres => Parser::parse_sql(&sp::PostgreSqlDialect {}, &statement),
-        Dialect::BigQuery => Parser::parse_sql(&sp::BigQueryDialect {}, &statement),
-        Dialect::Snowflake => Parser::parse_sql(&sp::SnowflakeDialect {}, &statement),
-        Dialect::DuckDb => Parser::parse_sql(&sp::DuckDbDialect {}, &statement),
-        Dialect::MySql => Parser::parse_sql(&sp::MySqlDialect {}, &statement),
+        Dialect::Postgres => parse(&sp::PostgreSqlDialect {}),
+        Dialect::BigQuery => parse(&sp::BigQueryDialect {}),
+        Dialect::Snowflake => parse(&sp::SnowflakeDialect {}),
+        Dialect::DuckDb => parse(&sp::DuckDbDialect {}),
+        Dialect::MySql => parse(&sp::MySqlDialect {}),
     }
     .map_err(|e| format!("{statement}: {e}"))?;
     let [Statement::Query(query)] = parsed.as_slice() else {
