@@ -87,6 +87,21 @@ fn drop_schema(schema: &str) {
     let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
 }
 
+/// `strata run` on `engine` into `out`, without the store or the slow report sections.
+fn run_on(dir: &Dir, engine: &str, out: &str) -> String {
+    dir.command(&[
+        "run",
+        "--engine",
+        engine,
+        "--out",
+        out,
+        "--no-store",
+        "--quick-report",
+    ])
+    .success()
+    .0
+}
+
 #[test]
 fn postgres_tables_give_the_file_run_on_both_engines() {
     if !postgres_available() {
@@ -100,17 +115,7 @@ fn postgres_tables_give_the_file_run_on_both_engines() {
     postgres_project(&dir, URL, &schema, "");
     dir.command(&["run", "--out", "embedded", "--no-store", "--quick-report"])
         .success();
-    let (stdout, _) = dir
-        .command(&[
-            "run",
-            "--engine",
-            "postgres",
-            "--out",
-            "pushed",
-            "--no-store",
-            "--quick-report",
-        ])
-        .success();
+    let stdout = run_on(&dir, "postgres", "pushed");
     // `strata sql` reads the project's own tables by default.
     let script = dir.command(&["sql", "--dialect", "postgres"]).stdout();
     drop_schema(&schema);
@@ -146,16 +151,7 @@ fn pushdown_clusters_match_the_embedded_engine() {
     );
     dir.command(&["run", "--out", "embedded", "--no-store", "--quick-report"])
         .success();
-    dir.command(&[
-        "run",
-        "--engine",
-        "postgres",
-        "--out",
-        "pushed",
-        "--no-store",
-        "--quick-report",
-    ])
-    .success();
+    run_on(&dir, "postgres", "pushed");
     assert_same_outputs(&dir, "embedded", "pushed");
     let memberships = dir.read("pushed/memberships.csv");
     let behavior = memberships
@@ -177,16 +173,7 @@ fn pushdown_clusters_match_the_embedded_engine() {
         "as_of = \"2026-10-31\"",
         "as_of = \"2026-10-31\"\n[options]\nkmeans_sample = 150",
     );
-    dir.command(&[
-        "run",
-        "--engine",
-        "postgres",
-        "--out",
-        "sampled",
-        "--no-store",
-        "--quick-report",
-    ])
-    .success();
+    run_on(&dir, "postgres", "sampled");
     drop_schema(&schema);
     let sampled = dir.read("sampled/memberships.csv");
     assert_eq!(
@@ -264,16 +251,7 @@ fn pushdown_fetches_per_account_rows_not_events() {
     postgres_project(&dir, &url, &schema, "");
     let run = |engine: &str| {
         proxy.take();
-        dir.command(&[
-            "run",
-            "--engine",
-            engine,
-            "--out",
-            engine,
-            "--no-store",
-            "--quick-report",
-        ])
-        .success();
+        run_on(&dir, engine, engine);
         proxy.take()
     };
     let pushed_small = run("postgres");
