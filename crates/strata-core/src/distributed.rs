@@ -74,6 +74,14 @@ pub async fn small_table(ctx: &SessionContext, batch: RecordBatch) -> Result<Dat
         .await?)
 }
 
+/// Whether `ctx` runs on a cluster (plans must then be DataFusion plans).
+pub fn on_cluster(ctx: &SessionContext) -> bool {
+    ctx.state()
+        .config()
+        .get_extension::<SmallTables>()
+        .is_some()
+}
+
 /// A session on the Ballista cluster whose scheduler is at `url`.
 #[cfg(feature = "ballista")]
 pub async fn context(url: &str) -> Result<SessionContext> {

@@ -1,0 +1,881 @@
+//! The embedded engine's event aggregates: one pass over the events.
+//!
+//! DataFusion reads and decodes the events (any source format, the UTC day
+//! already computed); every partition of its scan streams into a [`Partial`]
+//! on its own task, keyed by the account's position, and the partials merge
+//! at the end. What a window needs is kept per account in fixed size:
+//!
+//! - event counts per window, the latest day;
+//! - a bitmap of the last [`BITMAP_DAYS`] days (bit `as_of - day`), whose
+//!   population counts are the active days of every window;
+//! - a bitmap of the adoption window (bit `day - created_day`);
+//!
+//! and, growing with distinct pairs rather than with events, two maps:
+//! (account, event name) -> latest day and 28-day count, and (account, user)
+//! -> latest day, over the widest window only (user features are windowed).
+//!
+//! So memory is bounded by accounts x (event names + recent users), never by
+//! the number of events, and every event is decoded once (the DataFusion plan
+//! of `super::planned` reads the events three times and keys its aggregates by
+//! account id text).
+//!
+//! **Invariant**: it computes exactly the columns `super::planned` computes
+//! (that plan runs on a cluster, and is the reference): a test holds the two
+//! equal on generated data.
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
+    StringViewArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
+use datafusion::prelude::DataFrame;
+use futures::StreamExt;
+use hashbrown::{Equivalent, HashMap, HashSet};
+
+use super::{TREND_DAYS, UnknownEvents, WINDOWS};
+use crate::error::{Error, Result};
+use crate::project::EventWindow;
+
+/// Days the activity bitmap covers; the widest window must fit.
+const BITMAP_DAYS: i64 = 128;
+const _: () = assert!(WINDOWS[WINDOWS.len() - 1] as i64 <= BITMAP_DAYS);
+/// How far back user features look: the widest window.
+const USER_DAYS: i64 = WINDOWS[WINDOWS.len() - 1] as i64;
+
+/// An event column a custom feature counts distinct values of.
+#[derive(Debug, Clone, Copy)]
+enum EventColumn {
+    User,
+    Event,
+    Source,
+}
+
+/// A custom count or distinct feature; its filter is the boolean column
+/// `5 + position` of the scanned batches.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Custom {
+    window: EventWindow,
+    distinct: Option<EventColumn>,
+}
+
+impl Custom {
+    pub(super) fn new(window: EventWindow, distinct: Option<&str>) -> Result<Custom> {
+        let distinct = match distinct {
+            None => None,
+            Some("user_id") => Some(EventColumn::User),
+            Some("event") => Some(EventColumn::Event),
+            Some("source") => Some(EventColumn::Source),
+            Some(other) => {
+                return Err(Error::Internal(format!(
+                    "feature scan: distinct over `{other}`"
+                )));
+            }
+        };
+        Ok(Custom { window, distinct })
+    }
+
+    /// Whether an event `age` days before as_of and `offset` days after
+    /// signup is in the window.
+    fn covers(&self, age: i64, offset: i64) -> bool {
+        match self.window {
+            EventWindow::AllHistory => true,
+            EventWindow::LastDays(days) => age < i64::from(days),
+            EventWindow::DaysAfterSignup(days) => (0..i64::from(days)).contains(&offset),
+        }
+    }
+}
+
+/// What the scan knows about the accounts and the run.
+pub(super) struct Known {
+    index: HashMap<Box<str>, u32>,
+    created_day: Vec<i32>,
+    as_of_day: i32,
+    adoption_days: i64,
+    adoption_words: usize,
+    customs: Vec<Custom>,
+}
+
+impl Known {
+    pub(super) fn new(
+        ids: &[String],
+        created_day: &[i32],
+        as_of_day: i32,
+        adoption_days: u32,
+        customs: Vec<Custom>,
+    ) -> Result<Known> {
+        if ids.len() > u32::MAX as usize {
+            return Err(Error::Internal(format!(
+                "{} accounts: more than the feature scan can index",
+                ids.len()
+            )));
+        }
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(idx, id)| (Box::from(id.as_str()), idx as u32))
+            .collect();
+        Ok(Known {
+            index,
+            created_day: created_day.to_vec(),
+            as_of_day,
+            adoption_days: i64::from(adoption_days),
+            adoption_words: (adoption_days as usize).div_ceil(64),
+            customs,
+        })
+    }
+}
+
+/// Per-account counters.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    total: i64,
+    api: i64,
+    windows: [i64; WINDOWS.len()],
+    prev_28d: i64,
+    api_28d: i64,
+    adoption: i64,
+    /// `i32::MIN` without events.
+    last_day: i32,
+    /// Bit `as_of - day` of every day with an event in the last [`BITMAP_DAYS`].
+    days: [u64; 2],
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            total: 0,
+            api: 0,
+            windows: [0; WINDOWS.len()],
+            prev_28d: 0,
+            api_28d: 0,
+            adoption: 0,
+            last_day: i32::MIN,
+            days: [0; 2],
+        }
+    }
+}
+
+impl Counts {
+    fn merge(&mut self, other: &Counts) {
+        self.total += other.total;
+        self.api += other.api;
+        for (mine, theirs) in self.windows.iter_mut().zip(other.windows) {
+            *mine += theirs;
+        }
+        self.prev_28d += other.prev_28d;
+        self.api_28d += other.api_28d;
+        self.adoption += other.adoption;
+        self.last_day = self.last_day.max(other.last_day);
+        self.days[0] |= other.days[0];
+        self.days[1] |= other.days[1];
+    }
+
+    /// Distinct active days among the last `days` days.
+    fn active_days(&self, days: i64) -> i64 {
+        let mask = |bits: i64| -> u64 {
+            match bits {
+                ..=0 => 0,
+                64.. => u64::MAX,
+                n => (1u64 << n) - 1,
+            }
+        };
+        i64::from((self.days[0] & mask(days)).count_ones())
+            + i64::from((self.days[1] & mask(days - 64)).count_ones())
+    }
+}
+
+/// An (account, event name) pair.
+#[derive(Debug, Clone, Copy)]
+struct EventCell {
+    last_day: i32,
+    n_28d: i64,
+}
+
+/// An (account, user) pair, owned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UserKey {
+    account: u32,
+    user: Box<str>,
+}
+
+/// An (account, user) pair, borrowed from a batch; hashes as [`UserKey`].
+#[derive(Hash)]
+struct UserRef<'a> {
+    account: u32,
+    user: &'a str,
+}
+
+impl Equivalent<UserKey> for UserRef<'_> {
+    fn equivalent(&self, key: &UserKey) -> bool {
+        self.account == key.account && self.user == &*key.user
+    }
+}
+
+/// A value counted by a custom distinct feature of an account, owned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DistinctKey {
+    account: u32,
+    custom: u32,
+    value: Box<str>,
+}
+
+/// [`DistinctKey`] borrowed from a batch.
+#[derive(Hash)]
+struct DistinctRef<'a> {
+    account: u32,
+    custom: u32,
+    value: &'a str,
+}
+
+impl Equivalent<DistinctKey> for DistinctRef<'_> {
+    fn equivalent(&self, key: &DistinctKey) -> bool {
+        self.account == key.account && self.custom == key.custom && self.value == &*key.value
+    }
+}
+
+fn pair(account: u32, name: u32) -> u64 {
+    (u64::from(account) << 32) | u64::from(name)
+}
+
+/// What one partition of the scan saw.
+#[derive(Debug)]
+pub(super) struct Partial {
+    counts: Vec<Counts>,
+    /// `adoption_words` words per account.
+    adoption: Vec<u64>,
+    names: HashMap<Box<str>, u32>,
+    name_list: Vec<Box<str>>,
+    /// Events per name, unknown accounts included (for the most common names).
+    name_totals: Vec<i64>,
+    events: HashMap<u64, EventCell>,
+    users: HashMap<UserKey, i32>,
+    /// Matching events per account and custom count feature
+    /// (`customs` per account).
+    custom_counts: Vec<i64>,
+    custom_distinct: HashSet<DistinctKey>,
+    unknown_ids: HashSet<Box<str>>,
+    unknown_events: u64,
+}
+
+/// A string column of the typed events.
+enum Text<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> Text<'a> {
+    fn of(array: &'a ArrayRef) -> Result<Text<'a>> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Text::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => Text::Large(array.as_string::<i64>()),
+            DataType::Utf8View => Text::View(array.as_string_view()),
+            other => {
+                return Err(Error::Internal(format!(
+                    "feature scan: event column of type {other}"
+                )));
+            }
+        })
+    }
+
+    #[inline]
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Text::Utf8(a) => a.is_valid(row).then(|| a.value(row)),
+            Text::Large(a) => a.is_valid(row).then(|| a.value(row)),
+            Text::View(a) => a.is_valid(row).then(|| a.value(row)),
+        }
+    }
+}
+
+impl Partial {
+    fn new(known: &Known) -> Partial {
+        let accounts = known.created_day.len();
+        Partial {
+            counts: vec![Counts::default(); accounts],
+            adoption: vec![0; accounts * known.adoption_words],
+            names: HashMap::new(),
+            name_list: Vec::new(),
+            name_totals: Vec::new(),
+            events: HashMap::new(),
+            users: HashMap::new(),
+            custom_counts: vec![0; accounts * known.customs.len()],
+            custom_distinct: HashSet::new(),
+            unknown_ids: HashSet::new(),
+            unknown_events: 0,
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.names.get(name) {
+            return *id;
+        }
+        let id = self.name_list.len() as u32;
+        self.names.insert(Box::from(name), id);
+        self.name_list.push(Box::from(name));
+        self.name_totals.push(0);
+        id
+    }
+
+    /// Adds a batch of typed events: account_id, user_id, event, day, source.
+    fn add(&mut self, known: &Known, batch: &RecordBatch) -> Result<()> {
+        let account = Text::of(batch.column(0))?;
+        let user = Text::of(batch.column(1))?;
+        let event = Text::of(batch.column(2))?;
+        let day = batch
+            .column(3)
+            .as_primitive_opt::<Int32Type>()
+            .ok_or_else(|| Error::Internal("feature scan: day is not Int32".into()))?;
+        let source = Text::of(batch.column(4))?;
+        let mut filters = Vec::with_capacity(known.customs.len());
+        for position in 0..known.customs.len() {
+            filters.push(
+                batch
+                    .column(5 + position)
+                    .as_boolean_opt()
+                    .ok_or_else(|| Error::Internal("feature scan: filter is not boolean".into()))?,
+            );
+        }
+        // Events often come grouped by account: skip the lookup on a repeat.
+        let mut previous: Option<(&str, Option<u32>)> = None;
+        for row in 0..batch.num_rows() {
+            if day.is_null(row) || day.value(row) > known.as_of_day {
+                continue;
+            }
+            let day = day.value(row);
+            // Sources reject events without a name; skip rather than count one.
+            let Some(name_text) = event.get(row) else {
+                continue;
+            };
+            let name = self.intern(name_text);
+            self.name_totals[name as usize] += 1;
+            let id = account.get(row);
+            let idx = match (id, previous) {
+                (Some(id), Some((last, idx))) if last == id => idx,
+                (Some(id), _) => {
+                    let idx = known.index.get(id).copied();
+                    previous = Some((id, idx));
+                    idx
+                }
+                (None, _) => None,
+            };
+            let Some(idx) = idx else {
+                self.unknown_events += 1;
+                if let Some(id) = id
+                    && !self.unknown_ids.contains(id)
+                {
+                    self.unknown_ids.insert(Box::from(id));
+                }
+                continue;
+            };
+            let (user, source) = (user.get(row), source.get(row));
+            let is_api = matches!(source, Some("api" | "integration"));
+            self.record(known, idx, day, name, is_api, user);
+            for (position, filter) in filters.iter().enumerate() {
+                if filter.is_valid(row) && filter.value(row) {
+                    let values = [user, Some(name_text), source];
+                    self.record_custom(known, idx, day, position, values);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An event of account `idx` on `day` matched custom feature `position`'s
+    /// filter; `values` are its user, event name and source.
+    fn record_custom(
+        &mut self,
+        known: &Known,
+        idx: u32,
+        day: i32,
+        position: usize,
+        values: [Option<&str>; 3],
+    ) {
+        let at = idx as usize;
+        let custom = known.customs[position];
+        let age = i64::from(known.as_of_day) - i64::from(day);
+        let offset = i64::from(day) - i64::from(known.created_day[at]);
+        if !custom.covers(age, offset) {
+            return;
+        }
+        let column = match custom.distinct {
+            None => {
+                self.custom_counts[at * known.customs.len() + position] += 1;
+                return;
+            }
+            Some(EventColumn::User) => 0,
+            Some(EventColumn::Event) => 1,
+            Some(EventColumn::Source) => 2,
+        };
+        let Some(value) = values[column] else {
+            return;
+        };
+        let key = DistinctRef {
+            account: idx,
+            custom: position as u32,
+            value,
+        };
+        if !self.custom_distinct.contains(&key) {
+            self.custom_distinct.insert(DistinctKey {
+                account: idx,
+                custom: position as u32,
+                value: Box::from(value),
+            });
+        }
+    }
+
+    #[inline]
+    fn record(
+        &mut self,
+        known: &Known,
+        idx: u32,
+        day: i32,
+        name: u32,
+        is_api: bool,
+        user: Option<&str>,
+    ) {
+        let at = idx as usize;
+        let age = i64::from(known.as_of_day) - i64::from(day);
+        let api = i64::from(is_api);
+        let counts = &mut self.counts[at];
+        counts.total += 1;
+        counts.api += api;
+        counts.last_day = counts.last_day.max(day);
+        for (count, days) in counts.windows.iter_mut().zip(WINDOWS) {
+            *count += i64::from(age < i64::from(days));
+        }
+        let trend = i64::from(TREND_DAYS);
+        if age < trend {
+            counts.api_28d += api;
+        } else if age < 2 * trend {
+            counts.prev_28d += 1;
+        }
+        if age < BITMAP_DAYS {
+            counts.days[(age / 64) as usize] |= 1u64 << (age % 64);
+        }
+        let offset = i64::from(day) - i64::from(known.created_day[at]);
+        if (0..known.adoption_days).contains(&offset) {
+            counts.adoption += 1;
+            let offset = offset as usize;
+            self.adoption[at * known.adoption_words + offset / 64] |= 1u64 << (offset % 64);
+        }
+        let cell = self.events.entry(pair(idx, name)).or_insert(EventCell {
+            last_day: day,
+            n_28d: 0,
+        });
+        cell.last_day = cell.last_day.max(day);
+        cell.n_28d += i64::from(age < trend);
+        if let Some(user) = user.filter(|_| age < USER_DAYS) {
+            let key = UserRef { account: idx, user };
+            match self.users.get_mut(&key) {
+                Some(last) => *last = (*last).max(day),
+                None => {
+                    self.users.insert(
+                        UserKey {
+                            account: idx,
+                            user: Box::from(user),
+                        },
+                        day,
+                    );
+                }
+            }
+        }
+    }
+
+    fn merge(mut self, other: Partial) -> Partial {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.adoption.iter_mut().zip(&other.adoption) {
+            *mine |= theirs;
+        }
+        let renamed: Vec<u32> = other
+            .name_list
+            .iter()
+            .map(|name| self.intern(name))
+            .collect();
+        for (name, total) in other.name_totals.iter().enumerate() {
+            self.name_totals[renamed[name] as usize] += total;
+        }
+        for (key, cell) in other.events {
+            let key = pair((key >> 32) as u32, renamed[(key & 0xffff_ffff) as usize]);
+            self.events
+                .entry(key)
+                .and_modify(|mine| {
+                    mine.last_day = mine.last_day.max(cell.last_day);
+                    mine.n_28d += cell.n_28d;
+                })
+                .or_insert(cell);
+        }
+        for (key, day) in other.users {
+            self.users
+                .entry(key)
+                .and_modify(|mine| *mine = (*mine).max(day))
+                .or_insert(day);
+        }
+        for (mine, theirs) in self.custom_counts.iter_mut().zip(&other.custom_counts) {
+            *mine += theirs;
+        }
+        self.custom_distinct.extend(other.custom_distinct);
+        self.unknown_ids.extend(other.unknown_ids);
+        self.unknown_events += other.unknown_events;
+        self
+    }
+
+    /// The `limit` most common event names, most common first (ties by name).
+    pub(super) fn most_common_events(&self, limit: usize) -> Vec<String> {
+        let mut names: Vec<(i64, &str)> = self
+            .name_totals
+            .iter()
+            .zip(&self.name_list)
+            .map(|(total, name)| (*total, &**name))
+            .collect();
+        names.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        names
+            .into_iter()
+            .take(limit)
+            .map(|(_, name)| name.to_string())
+            .collect()
+    }
+
+    /// Events of account ids not in the accounts table.
+    pub(super) fn unknown(&self) -> UnknownEvents {
+        UnknownEvents {
+            events: self.unknown_events,
+            accounts: self.unknown_ids.len() as u64,
+            example: self.unknown_ids.iter().min().map(|id| id.to_string()),
+        }
+    }
+
+    /// The per-account columns, in accounts order, named as the plan names
+    /// them; `per_event` pairs an event name with its feature's name, and
+    /// `customs` names the custom features in [`Known`]'s order.
+    pub(super) fn columns(
+        &self,
+        known: &Known,
+        adoption_days: u32,
+        per_event: &[(String, String)],
+        customs: &[String],
+    ) -> Vec<(Field, ArrayRef)> {
+        let accounts = self.counts.len();
+        let mut out: Vec<(Field, ArrayRef)> = Vec::new();
+        let mut push = |name: String, values: Vec<i64>| {
+            out.push((
+                Field::new(name, DataType::Int64, false),
+                Arc::new(Int64Array::from(values)) as ArrayRef,
+            ));
+        };
+        let column = |value: &dyn Fn(&Counts) -> i64| -> Vec<i64> {
+            self.counts.iter().map(value).collect()
+        };
+        for (k, days) in WINDOWS.iter().enumerate() {
+            push(format!("events_{days}d"), column(&|c| c.windows[k]));
+        }
+        for days in WINDOWS {
+            push(
+                format!("active_days_{days}d"),
+                column(&|c| c.active_days(i64::from(days))),
+            );
+        }
+        push("events_prev_28d".into(), column(&|c| c.prev_28d));
+        push("events_total".into(), column(&|c| c.total));
+        push("api_total".into(), column(&|c| c.api));
+        push("api_28d".into(), column(&|c| c.api_28d));
+
+        let age = |day: i32| i64::from(known.as_of_day) - i64::from(day);
+        let mut users = vec![vec![0i64; accounts]; WINDOWS.len()];
+        for (key, last_day) in &self.users {
+            for (k, days) in WINDOWS.iter().enumerate() {
+                users[k][key.account as usize] += i64::from(age(*last_day) < i64::from(*days));
+            }
+        }
+        for (days, values) in WINDOWS.iter().zip(users) {
+            push(format!("users_{days}d"), values);
+        }
+
+        let mut distinct = vec![0i64; accounts];
+        let mut distinct_windows = vec![vec![0i64; accounts]; WINDOWS.len()];
+        let mut slots: Vec<Option<usize>> = vec![None; self.name_list.len()];
+        for (slot, (event, _)) in per_event.iter().enumerate() {
+            if let Some(name) = self.names.get(event.as_str()) {
+                slots[*name as usize] = Some(slot);
+            }
+        }
+        let mut per_event_counts = vec![vec![0i64; accounts]; per_event.len()];
+        for (key, cell) in &self.events {
+            let account = (key >> 32) as usize;
+            distinct[account] += 1;
+            for (k, days) in WINDOWS.iter().enumerate() {
+                distinct_windows[k][account] += i64::from(age(cell.last_day) < i64::from(*days));
+            }
+            if let Some(slot) = slots[(key & 0xffff_ffff) as usize] {
+                per_event_counts[slot][account] += cell.n_28d;
+            }
+        }
+        push("distinct_events".into(), distinct);
+        for (days, values) in WINDOWS.iter().zip(distinct_windows) {
+            push(format!("distinct_events_{days}d"), values);
+        }
+        for ((_, feature), values) in per_event.iter().zip(per_event_counts) {
+            push(feature.clone(), values);
+        }
+
+        let words = known.adoption_words;
+        let active_first: Vec<i64> = (0..accounts)
+            .map(|at| {
+                self.adoption[at * words..(at + 1) * words]
+                    .iter()
+                    .map(|word| i64::from(word.count_ones()))
+                    .sum()
+            })
+            .collect();
+        push(format!("active_days_first_{adoption_days}d"), active_first);
+        push(
+            format!("events_first_{adoption_days}d"),
+            column(&|c| c.adoption),
+        );
+        let n_customs = known.customs.len();
+        let mut distinct_counts = vec![vec![0i64; accounts]; n_customs];
+        for key in &self.custom_distinct {
+            distinct_counts[key.custom as usize][key.account as usize] += 1;
+        }
+        for (position, (custom, name)) in known.customs.iter().zip(customs).enumerate() {
+            let values = match custom.distinct {
+                Some(_) => std::mem::take(&mut distinct_counts[position]),
+                None => (0..accounts)
+                    .map(|at| self.custom_counts[at * n_customs + position])
+                    .collect(),
+            };
+            push(name.clone(), values);
+        }
+        let last_day: Int32Array = self
+            .counts
+            .iter()
+            .map(|c| (c.last_day != i32::MIN).then_some(c.last_day))
+            .collect();
+        out.push((
+            Field::new("last_day", DataType::Int32, true),
+            Arc::new(last_day),
+        ));
+        out
+    }
+}
+
+/// Streams every partition of `events` (account_id, user_id, event, day,
+/// source) into its own [`Partial`], each on a task, and merges them.
+pub(super) async fn scan(events: DataFrame, known: Arc<Known>) -> Result<Partial> {
+    let streams = events.execute_stream_partitioned().await?;
+    let mut tasks = Vec::new();
+    for mut stream in streams {
+        let known = Arc::clone(&known);
+        tasks.push(tokio::spawn(async move {
+            let mut partial = Partial::new(&known);
+            while let Some(batch) = stream.next().await {
+                partial.add(&known, &batch?)?;
+            }
+            Ok::<Partial, Error>(partial)
+        }));
+    }
+    let mut merged: Option<Partial> = None;
+    for task in tasks {
+        let partial = task
+            .await
+            .map_err(|error| Error::Internal(format!("feature scan task failed: {error}")))??;
+        merged = Some(match merged {
+            None => partial,
+            Some(merged) => merged.merge(partial),
+        });
+    }
+    Ok(merged.unwrap_or_else(|| Partial::new(&known)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::datatypes::Schema;
+    use proptest::prelude::*;
+
+    const AS_OF: i32 = 20_000;
+
+    /// One generated event: account (5 = unknown), user, event, age in
+    /// days (negative: after as_of), source, and the two custom filters.
+    type Row = (usize, Option<u8>, u8, i32, Option<u8>, Option<bool>, bool);
+
+    fn known() -> Known {
+        let ids: Vec<String> = (0..5).map(|k| format!("a{k}")).collect();
+        let created: Vec<i32> = (0..5).map(|k| AS_OF - 40 * k).collect();
+        let customs = vec![
+            Custom::new(EventWindow::LastDays(10), None).unwrap(),
+            Custom::new(EventWindow::DaysAfterSignup(30), Some("user_id")).unwrap(),
+        ];
+        Known::new(&ids, &created, AS_OF, 45, customs).unwrap()
+    }
+
+    fn batch(rows: &[Row]) -> RecordBatch {
+        let text =
+            |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+        let sources = ["app", "api", "integration"];
+        let columns: Vec<ArrayRef> = vec![
+            text(rows.iter().map(|r| Some(format!("a{}", r.0))).collect()),
+            text(rows.iter().map(|r| r.1.map(|u| format!("u{u}"))).collect()),
+            text(rows.iter().map(|r| Some(format!("e{}", r.2))).collect()),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| AS_OF - r.3),
+            )),
+            text(
+                rows.iter()
+                    .map(|r| r.4.map(|s| sources[s as usize % 3].to_string()))
+                    .collect(),
+            ),
+            Arc::new(rows.iter().map(|r| r.5).collect::<BooleanArray>()),
+            Arc::new(rows.iter().map(|r| Some(r.6)).collect::<BooleanArray>()),
+        ];
+        let fields: Vec<Field> = [
+            "account_id",
+            "user_id",
+            "event",
+            "day",
+            "source",
+            "c0",
+            "c1",
+        ]
+        .iter()
+        .zip(&columns)
+        .map(|(name, column)| Field::new(*name, column.data_type().clone(), true))
+        .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    fn partial(known: &Known, rows: &[Row]) -> Partial {
+        let mut partial = Partial::new(known);
+        partial.add(known, &batch(rows)).unwrap();
+        partial
+    }
+
+    fn outputs(
+        known: &Known,
+        partial: &Partial,
+    ) -> (Vec<(Field, ArrayRef)>, UnknownEvents, Vec<String>) {
+        let per_event: Vec<(String, String)> = (0..4)
+            .map(|e| (format!("e{e}"), format!("event_e{e}_28d")))
+            .collect();
+        let customs = ["recent".to_string(), "early_users".to_string()];
+        (
+            partial.columns(known, 45, &per_event, &customs),
+            partial.unknown(),
+            partial.most_common_events(3),
+        )
+    }
+
+    fn column<'a>(columns: &'a [(Field, ArrayRef)], name: &str) -> &'a ArrayRef {
+        &columns.iter().find(|(f, _)| f.name() == name).unwrap().1
+    }
+
+    #[test]
+    fn one_account_by_hand() {
+        let known = known();
+        // a1 signed up 40 days before as_of, so its 45 adoption days are
+        // ages 40 down to -4: events at ages 0, 5 and 40 fall in them.
+        let rows: Vec<Row> = vec![
+            (1, Some(1), 0, 0, Some(1), Some(true), true), // today, api, u1
+            (1, Some(2), 0, 5, Some(0), Some(false), true), // 5 days ago, app, u2
+            (1, Some(1), 1, 40, Some(2), None, true),      // signup day, integration
+            (1, None, 2, 100, None, Some(true), true),     // before signup, 100 days ago
+            (1, Some(3), 3, -1, Some(1), Some(true), true), // after as_of: ignored
+            (5, Some(1), 0, 0, Some(1), Some(true), true), // unknown account
+            (5, Some(1), 0, 3, Some(1), Some(true), true), // unknown account
+        ];
+        let (columns, unknown, top) = outputs(&known, &partial(&known, &rows));
+        let at = |name: &str| {
+            column(&columns, name)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(1)
+        };
+        assert_eq!(
+            (at("events_7d"), at("events_28d"), at("events_90d")),
+            (2, 2, 3)
+        );
+        assert_eq!(
+            (
+                at("active_days_7d"),
+                at("active_days_28d"),
+                at("active_days_90d")
+            ),
+            (2, 2, 3)
+        );
+        assert_eq!(
+            (at("users_7d"), at("users_28d"), at("users_90d")),
+            (2, 2, 2)
+        );
+        assert_eq!(at("distinct_events"), 3);
+        assert_eq!(
+            (at("distinct_events_7d"), at("distinct_events_90d")),
+            (1, 2)
+        );
+        assert_eq!(
+            (at("events_total"), at("api_total"), at("api_28d")),
+            (4, 2, 1)
+        );
+        assert_eq!(at("events_prev_28d"), 1);
+        assert_eq!(
+            (at("active_days_first_45d"), at("events_first_45d")),
+            (3, 3)
+        );
+        assert_eq!(
+            (at("event_e0_28d"), at("event_e1_28d"), at("event_e2_28d")),
+            (2, 0, 0)
+        );
+        // recent: filter true in the last 10 days -> only today's event.
+        assert_eq!(at("recent"), 1);
+        // early_users: distinct users of c1 events in the first 30 days after
+        // signup (ages 40 down to 11): u1 on the signup day.
+        assert_eq!(at("early_users"), 1);
+        let last_day = column(&columns, "last_day").as_primitive::<Int32Type>();
+        assert_eq!(last_day.value(1), AS_OF);
+        assert!(last_day.is_null(0));
+        assert_eq!(
+            unknown,
+            UnknownEvents {
+                events: 2,
+                accounts: 1,
+                example: Some("a5".into())
+            }
+        );
+        // Unknown accounts' events count toward the most common names.
+        assert_eq!(top, vec!["e0", "e1", "e2"]);
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        (
+            0usize..6,
+            proptest::option::of(0u8..6),
+            0u8..5,
+            -3i32..200,
+            proptest::option::of(0u8..3),
+            proptest::option::of(any::<bool>()),
+            any::<bool>(),
+        )
+    }
+
+    proptest! {
+        /// Scanning in partitions and merging gives what one partition gives,
+        /// whatever order the partitions meet event names in.
+        #[test]
+        fn partitions_merge_to_the_whole(rows in proptest::collection::vec(row(), 0..200), split in 0usize..200) {
+            let known = known();
+            let split = split.min(rows.len());
+            let whole = partial(&known, &rows);
+            let merged = partial(&known, &rows[split..]).merge(partial(&known, &rows[..split]));
+            let (whole_columns, whole_unknown, whole_top) = outputs(&known, &whole);
+            let (merged_columns, merged_unknown, merged_top) = outputs(&known, &merged);
+            prop_assert_eq!(whole_columns.len(), merged_columns.len());
+            for ((field, a), (_, b)) in whole_columns.iter().zip(&merged_columns) {
+                prop_assert_eq!(a.as_ref(), b.as_ref(), "{}", field.name());
+            }
+            prop_assert_eq!(whole_unknown, merged_unknown);
+            prop_assert_eq!(whole_top, merged_top);
+        }
+    }
+}
