@@ -444,6 +444,7 @@ async fn prepare_and_assign(
                 &prepared.features,
                 &prepared.segmentations,
                 prepared.as_of,
+                project.kmeans_sample,
                 &mut warnings,
             )
             .await?
@@ -1085,7 +1086,13 @@ pub async fn explore(
 ) -> Result<Exploration> {
     let ctx = session(project)?;
     let prepared = prepare(&ctx, project, options, observer).await?;
-    let discovery = discover::discover(&prepared.features, name, def, prepared.as_of)?;
+    let discovery = discover::discover_sampled(
+        &prepared.features,
+        name,
+        def,
+        prepared.as_of,
+        project.kmeans_sample,
+    )?;
     let assignment = segment::cluster_assignment(name, discovery)?;
     observer.phase_finished(Phase::Segments);
     observer.phase_started(Phase::Measures);

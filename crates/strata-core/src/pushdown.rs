@@ -19,19 +19,18 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{cast, take, take_record_batch};
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
 use datafusion::prelude::SessionContext;
-use rand::SeedableRng;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
-use crate::discover::{self, Discovery};
+use crate::discover;
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable, UnknownEvents};
 use crate::pipeline::{Observer, Phase, Prepared, RunOptions, day_number};
 use crate::project::{PgTable, Project, Source, TableKind};
-use crate::segment::{self, Assignment, CheckedSegmentation, Method};
+use crate::segment::{self, Assignment, Method};
 use crate::sources::postgres::{self as pg, PgColumn};
 use crate::sources::{self, EVENTS_RAW, EventStats};
 use crate::sql::{self, Dialect, ScriptInputs, Tables};
@@ -403,56 +402,6 @@ pub async fn prepare(
     crate::pipeline::finish_prepare(project, as_of, sources, features, Some(pushed), observer)
 }
 
-/// Rows of `table` to fit on: all of them up to `limit`, else a sample of
-/// `limit` drawn with `seed`, in table order.
-fn sample_rows(n_rows: usize, limit: usize, seed: u64) -> Vec<u32> {
-    if n_rows <= limit {
-        return (0..n_rows as u32).collect();
-    }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut rows: Vec<u32> = rand::seq::index::sample(&mut rng, n_rows, limit)
-        .into_iter()
-        .map(|row| row as u32)
-        .collect();
-    rows.sort_unstable();
-    rows
-}
-
-/// A clustering fit on a sample; its nearest-centroid rules assign every
-/// account in the database.
-fn fit_sample(
-    features: &FeatureTable,
-    segmentation: &CheckedSegmentation,
-    def: &crate::project::ClusterDef,
-    prepared: &Prepared,
-    sample_size: usize,
-) -> Result<Discovery> {
-    let n_rows = features.batch.num_rows();
-    let rows = sample_rows(n_rows, sample_size, def.seed);
-    let mut discovery = if rows.len() == n_rows {
-        discover::discover(features, &segmentation.name, def, prepared.as_of)?
-    } else {
-        let sample = FeatureTable {
-            batch: take_record_batch(&features.batch, &UInt32Array::from(rows.clone()))?,
-            ..features.clone()
-        };
-        let mut discovery = discover::discover(&sample, &segmentation.name, def, prepared.as_of)?;
-        discovery.explanation.push_str(&format!(
-            " Fit on a sample of {} of {n_rows} accounts (options.kmeans_sample).",
-            rows.len()
-        ));
-        discovery
-    };
-    let location = format!("strata.toml: segmentation `{}`", segmentation.name);
-    let cells = discover::feature_cells(features, &def.features, &location)?;
-    discovery.data = discovery
-        .model
-        .transform
-        .apply_matrix(&cells)
-        .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
-    Ok(discovery)
-}
-
 /// Every segmentation's members, evaluated in the database over the
 /// run's feature table: one `CASE` per rules segmentation and per fitted
 /// clustering. Themes are left to the pipeline, as in [`segment::assign`].
@@ -484,7 +433,13 @@ pub async fn assign(
                 continue;
             }
             Method::Clusters(def) => {
-                match fit_sample(features, segmentation, def, prepared, project.kmeans_sample) {
+                match discover::discover_sampled(
+                    features,
+                    &segmentation.name,
+                    def,
+                    prepared.as_of,
+                    project.kmeans_sample,
+                ) {
                     Ok(discovery) => {
                         let assignment =
                             segment::cluster_assignment(&segmentation.name, discovery)?;
@@ -581,16 +536,6 @@ mod tests {
                 "CAST(\"odd\"\"name\" AS DOUBLE PRECISION) AS \"odd\"\"name\"",
             ]
         );
-    }
-
-    #[test]
-    fn samples_are_sorted_seeded_and_complete_when_small() {
-        assert_eq!(sample_rows(5, 10, 1), vec![0, 1, 2, 3, 4]);
-        let a = sample_rows(1000, 100, 7);
-        assert_eq!(a.len(), 100);
-        assert!(a.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(a, sample_rows(1000, 100, 7));
-        assert_ne!(a, sample_rows(1000, 100, 8));
     }
 
     #[test]

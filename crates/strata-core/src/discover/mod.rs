@@ -32,6 +32,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
@@ -263,13 +264,54 @@ pub fn discover(
     def: &ClusterDef,
     as_of: NaiveDate,
 ) -> Result<Discovery> {
+    discover_sampled(table, segmentation, def, as_of, usize::MAX)
+}
+
+/// Rows to fit on: all `n_rows` up to `limit`, else `limit` of them drawn
+/// with `seed`, in table order.
+pub fn sample_rows(n_rows: usize, limit: usize, seed: u64) -> Vec<usize> {
+    if n_rows <= limit {
+        return (0..n_rows).collect();
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rows = rand::seq::index::sample(&mut rng, n_rows, limit).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+/// [`discover`], fitting the transform and choosing k on a seeded sample of
+/// `sample_size` accounts when `table` has more (`options.kmeans_sample`):
+/// k selection costs several k-means runs per k, while assigning every
+/// account to its nearest centroid afterwards costs one pass. Sizes, means
+/// and labels always describe every account of `table`.
+pub fn discover_sampled(
+    table: &FeatureTable,
+    segmentation: &str,
+    def: &ClusterDef,
+    as_of: NaiveDate,
+    sample_size: usize,
+) -> Result<Discovery> {
     let location = format!("strata.toml: segmentation `{segmentation}`");
     let cells = feature_cells(table, &def.features, &location)?;
     let n_features = def.features.len();
     let n_rows = table.batch.num_rows();
-    let transform = fit_transform(&cells, &def.weights)?;
-    let data = transform
-        .apply_matrix(&cells)
+    let rows = sample_rows(n_rows, sample_size, def.seed);
+    let sampled = rows.len() < n_rows;
+    let sample_cells: Vec<Option<f64>> = if sampled {
+        rows.iter()
+            .flat_map(|&row| {
+                cells[row * n_features..(row + 1) * n_features]
+                    .iter()
+                    .copied()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fit_cells = if sampled { &sample_cells } else { &cells };
+    let transform = fit_transform(fit_cells, &def.weights)?;
+    let fit_data = transform
+        .apply_matrix(fit_cells)
         .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
     let (k_min, k_max) = match def.k {
         ClusterCount::Auto => AUTO_K_RANGE,
@@ -281,29 +323,47 @@ pub fn discover(
         .with_kmeans(KMeansParams::new(k_min).with_n_init(4).with_seed(def.seed))
         .check()
         .map_err(|error| Error::Internal(format!("k selection settings: {error}")))?
-        .select(data.view())
+        .select(fit_data.view())
         .map_err(|error| {
             Error::invalid(
                 Problem::new(
                     &location,
-                    format!("cannot cluster {n_rows} accounts: {error}"),
+                    format!("cannot cluster {} accounts: {error}", rows.len()),
                 )
                 .with_help("use fewer clusters, or features that vary between accounts"),
             )
         })?;
+    let mut explanation = selection.explanation.clone();
+    let (data, fitted_labels) = if sampled {
+        let data = transform
+            .apply_matrix(&cells)
+            .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
+        let labels =
+            crate::ml::kmeans::nearest_centroids(selection.model.centroids().view(), data.view())
+                .map_err(|error| Error::Internal(format!("assigning clusters: {error}")))?;
+        explanation.push_str(&format!(
+            " Fit on a sample of {} of {n_rows} accounts (options.kmeans_sample); every account \
+             is in the cluster of its nearest centroid.",
+            rows.len()
+        ));
+        (data, labels)
+    } else {
+        (fit_data, selection.model.labels().to_vec())
+    };
 
     // Largest cluster first; ties by the original index keep it deterministic.
     let k = selection.k;
-    let sizes = selection.model.cluster_sizes().to_vec();
+    let mut sizes = vec![0usize; k];
+    for &label in &fitted_labels {
+        sizes[label] += 1;
+    }
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
     let mut new_index = vec![0; k];
     for (new_idx, &old_idx) in order.iter().enumerate() {
         new_index[old_idx] = new_idx;
     }
-    let labels: Vec<usize> = selection
-        .model
-        .labels()
+    let labels: Vec<usize> = fitted_labels
         .iter()
         .map(|&label| new_index[label])
         .collect();
@@ -350,7 +410,93 @@ pub fn discover(
         },
         labels,
         scores: selection.scores,
-        explanation: selection.explanation,
+        explanation,
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    #[test]
+    fn samples_are_sorted_seeded_and_complete_when_small() {
+        assert_eq!(sample_rows(5, 10, 1), vec![0, 1, 2, 3, 4]);
+        let a = sample_rows(1000, 100, 7);
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, sample_rows(1000, 100, 7));
+        assert_ne!(a, sample_rows(1000, 100, 8));
+    }
+
+    /// Three blobs of 600, 300 and 100 accounts, interleaved.
+    fn blobs() -> FeatureTable {
+        let centers = [(0.0, 0.0), (40.0, 5.0), (5.0, 60.0)];
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for row in 0..1000usize {
+            let blob = match row % 10 {
+                0..=5 => 0,
+                6..=8 => 1,
+                _ => 2,
+            };
+            let jitter = (row * 7919 % 13) as f64 / 13.0;
+            x.push(centers[blob].0 + jitter);
+            y.push(centers[blob].1 + 1.0 - jitter);
+        }
+        let schema = Schema::new(vec![
+            Field::new("x", DataType::Float64, false),
+            Field::new("y", DataType::Float64, false),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Float64Array::from(x)),
+                Arc::new(Float64Array::from(y)),
+            ],
+        )
+        .expect("batch");
+        FeatureTable {
+            batch,
+            defs: Vec::new(),
+            unknown: Default::default(),
+            as_of_day: 0,
+        }
+    }
+
+    #[test]
+    fn a_sampled_fit_describes_every_account() {
+        let table = blobs();
+        let def = ClusterDef {
+            features: vec!["x".into(), "y".into()],
+            k: ClusterCount::Fixed(3),
+            weights: vec![1.0, 1.0],
+            seed: 3,
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).expect("date");
+        let full = discover(&table, "blobs", &def, as_of).expect("full fit");
+        let sampled = discover_sampled(&table, "blobs", &def, as_of, 150).expect("sampled fit");
+        // Every account is labelled, sizes count all of them, largest first.
+        assert_eq!(sampled.labels.len(), 1000);
+        let sizes: Vec<usize> = sampled.model.clusters.iter().map(|c| c.size).collect();
+        assert_eq!(sizes, vec![600, 300, 100]);
+        // The blobs are far apart: the sample finds the same partition.
+        assert_eq!(sampled.labels, full.labels);
+        assert_eq!(sampled.data.n_rows(), 1000);
+        assert!(
+            sampled.explanation.contains("sample of 150 of 1000"),
+            "{}",
+            sampled.explanation
+        );
+        assert!(!full.explanation.contains("sample"), "{}", full.explanation);
+        // Labels are the nearest centroids of the transformed data.
+        let cells = feature_cells(&table, &def.features, "test").expect("cells");
+        assert_eq!(
+            sampled.model.assign(&cells).expect("assign"),
+            sampled.labels
+        );
+    }
 }

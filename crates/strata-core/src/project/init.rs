@@ -156,7 +156,8 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          adoption_days = 30\n\
          # Memory the query engine may use before it spills or fails, e.g. \"4GiB\".\n\
          # memory_limit = \"4GiB\"\n\
-         # Under engine = \"postgres\", clusterings are fit on a sample of this many accounts.\n\
+         # Clusterings choose k and fit on a seeded sample of this many accounts when there are more;\n\
+         # every account is then assigned to its nearest centroid.\n\
          # kmeans_sample = 100000\n\n\
          # Custom features, computed per account from events. A filter is a rule over the\n\
          # event columns (event, source, user_id). Kinds: count, distinct (+ filter), ratio.\n\

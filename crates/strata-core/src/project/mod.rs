@@ -178,7 +178,7 @@ pub struct RawOptions {
     pub adoption_days: Option<u32>,
     /// Memory limit for the query engine, e.g. `"4GiB"`.
     pub memory_limit: Option<String>,
-    /// Accounts a clustering fits on under `engine = "postgres"`.
+    /// Accounts a clustering fits on (a sample when there are more).
     pub kmeans_sample: Option<usize>,
 }
 
@@ -433,6 +433,9 @@ impl Engine {
     }
 }
 
+/// The longest adoption window, in days (`options.adoption_days`).
+pub const MAX_ADOPTION_DAYS: u32 = 730;
+
 /// Default of `options.kmeans_sample`.
 pub const DEFAULT_KMEANS_SAMPLE: usize = 100_000;
 
@@ -662,7 +665,8 @@ pub struct Project {
     pub memory_limit: Option<usize>,
     /// Where features and segments are computed.
     pub engine: Engine,
-    /// Accounts a clustering fits on under the postgres engine.
+    /// At most this many accounts choose k and fit a clustering (a seeded
+    /// sample when there are more); every account is then assigned.
     pub kmeans_sample: usize,
     /// Custom features, in name order.
     pub custom_features: Vec<CustomFeature>,
@@ -859,6 +863,21 @@ impl Project {
                     "a sample of fewer than 100 accounts cannot choose clusters",
                 )
                 .with_help("use 10000 or more; the default is 100000"),
+            );
+        }
+        if let Some(days) = raw
+            .options
+            .adoption_days
+            .filter(|days| !(1..=MAX_ADOPTION_DAYS).contains(days))
+        {
+            problems.push(
+                Problem::new(
+                    format!("{origin}: options.adoption_days"),
+                    format!("an adoption window of {days} days is out of range"),
+                )
+                .with_help(format!(
+                    "use 1 to {MAX_ADOPTION_DAYS} days after signup; the default is 30"
+                )),
             );
         }
 
@@ -1713,6 +1732,18 @@ mod tests {
             "[sources]\naccounts = { path = \"a.csv\", columns = { acount_id = \"id\" } }\nevents = \"e.csv\"\n",
             &["`acount_id` is not a column of the accounts table"],
         );
+        check(
+            &format!("{SOURCES}[options]\nadoption_days = 0\nkmeans_sample = 10\n"),
+            &[
+                "fewer than 100 accounts cannot choose clusters",
+                "an adoption window of 0 days is out of range",
+            ],
+        );
+        check(
+            &format!("{SOURCES}[options]\nadoption_days = 731\n"),
+            &["options.adoption_days: an adoption window of 731 days is out of range"],
+        );
+        check(&format!("{SOURCES}[options]\nadoption_days = 730\n"), &[]);
     }
 
     #[test]

@@ -208,7 +208,8 @@ pub async fn first_matches(
 }
 
 /// Evaluates every segmentation over the feature table: rules as one query,
-/// clusters by fitting k-means. A clustering that cannot be fit on this data
+/// clusters by fitting k-means (on a sample of `kmeans_sample` accounts
+/// when there are more; every account is then assigned). A clustering that cannot be fit on this data
 /// (too few distinct accounts) leaves every account unassigned and adds a
 /// warning to `warnings`.
 pub async fn assign(
@@ -216,6 +217,7 @@ pub async fn assign(
     features: &FeatureTable,
     segmentations: &[CheckedSegmentation],
     as_of: chrono::NaiveDate,
+    kmeans_sample: usize,
     warnings: &mut Vec<Problem>,
 ) -> Result<Vec<Assignment>> {
     let n_rows = features.batch.num_rows();
@@ -240,7 +242,13 @@ pub async fn assign(
             }
             Method::Clusters(def) => {
                 assignments[idx] = Some(
-                    match discover::discover(features, &segmentation.name, def, as_of) {
+                    match discover::discover_sampled(
+                        features,
+                        &segmentation.name,
+                        def,
+                        as_of,
+                        kmeans_sample,
+                    ) {
                         Ok(discovery) => cluster_assignment(&segmentation.name, discovery)?,
                         // Too few (distinct) accounts to cluster: a small base
                         // must not stop the other segmentations.
