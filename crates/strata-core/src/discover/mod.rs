@@ -32,7 +32,6 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
@@ -267,18 +266,6 @@ pub fn discover(
     discover_sampled(table, segmentation, def, as_of, usize::MAX)
 }
 
-/// Rows to fit on: all `n_rows` up to `limit`, else `limit` of them drawn
-/// with `seed`, in table order.
-pub fn sample_rows(n_rows: usize, limit: usize, seed: u64) -> Vec<usize> {
-    if n_rows <= limit {
-        return (0..n_rows).collect();
-    }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut rows = rand::seq::index::sample(&mut rng, n_rows, limit).into_vec();
-    rows.sort_unstable();
-    rows
-}
-
 /// [`discover`], fitting the transform and choosing k on a seeded sample of
 /// `sample_size` accounts when `table` has more (`options.kmeans_sample`):
 /// k selection costs several k-means runs per k, while assigning every
@@ -295,7 +282,7 @@ pub fn discover_sampled(
     let cells = feature_cells(table, &def.features, &location)?;
     let n_features = def.features.len();
     let n_rows = table.batch.num_rows();
-    let rows = sample_rows(n_rows, sample_size, def.seed);
+    let rows = crate::ml::sample_indices(n_rows, sample_size, def.seed);
     let sampled = rows.len() < n_rows;
     let sample_cells: Vec<Option<f64>> = if sampled {
         rows.iter()
@@ -422,16 +409,6 @@ mod tests {
 
     use datafusion::arrow::array::{Float64Array, RecordBatch};
     use datafusion::arrow::datatypes::{Field, Schema};
-
-    #[test]
-    fn samples_are_sorted_seeded_and_complete_when_small() {
-        assert_eq!(sample_rows(5, 10, 1), vec![0, 1, 2, 3, 4]);
-        let a = sample_rows(1000, 100, 7);
-        assert_eq!(a.len(), 100);
-        assert!(a.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(a, sample_rows(1000, 100, 7));
-        assert_ne!(a, sample_rows(1000, 100, 8));
-    }
 
     /// Three blobs of 600, 300 and 100 accounts, interleaved.
     fn blobs() -> FeatureTable {

@@ -47,6 +47,9 @@ pub const MIN_STABILITY: f64 = 0.6;
 pub const SILHOUETTE_SAMPLE: usize = 1_500;
 /// Verbatims sampled for the stability refits.
 pub const STABILITY_SAMPLE: usize = 20_000;
+/// Verbatims each k is fitted on; beyond it, every other verbatim takes the
+/// theme of its nearest centroid.
+pub const FIT_SAMPLE: usize = 100_000;
 
 /// English stop words, plus the politeness and sentiment words that carry no
 /// need.
@@ -396,6 +399,19 @@ fn tf_idf(documents: &[Vec<(String, String)>]) -> (Vec<Row>, Vec<(String, String
     (rows, vocabulary)
 }
 
+/// The centroid with the largest cosine to `row` (the first on a tie), and
+/// that cosine.
+fn nearest_centroid(row: &Row, centroids: &[Vec<f64>]) -> (usize, f64) {
+    centroids
+        .iter()
+        .enumerate()
+        .map(|(idx, centroid)| (idx, dot(row, centroid)))
+        .fold(
+            (0, f64::NEG_INFINITY),
+            |acc, x| if x.1 > acc.1 { x } else { acc },
+        )
+}
+
 /// Spherical k-means: labels, centroids (dense, unit length), total cosine.
 fn spherical_kmeans(
     rows: &[Row],
@@ -461,14 +477,7 @@ fn spherical_kmeans(
             let mut changed = false;
             total = 0.0;
             for (row, label) in rows.iter().zip(labels.iter_mut()) {
-                let (best_idx, best_cos) = centroids
-                    .iter()
-                    .enumerate()
-                    .map(|(idx, centroid)| (idx, dot(row, centroid)))
-                    .fold(
-                        (0, f64::NEG_INFINITY),
-                        |acc, x| if x.1 > acc.1 { x } else { acc },
-                    );
+                let (best_idx, best_cos) = nearest_centroid(row, &centroids);
                 total += best_cos;
                 if *label != best_idx {
                     *label = best_idx;
@@ -534,6 +543,18 @@ pub fn find_themes(
     k: Option<usize>,
     seed: u64,
 ) -> Themes {
+    find_themes_sampled(verbatims, n_accounts, k, seed, FIT_SAMPLE)
+}
+
+/// [`find_themes`], fitting each k on at most `fit_sample` verbatims (seeded)
+/// and labelling every verbatim by its nearest centroid.
+fn find_themes_sampled(
+    verbatims: &[Verbatim],
+    n_accounts: usize,
+    k: Option<usize>,
+    seed: u64,
+    fit_sample: usize,
+) -> Themes {
     let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
     let documents: Vec<Vec<(String, String)>> = verbatims
         .iter()
@@ -572,10 +593,27 @@ pub fn find_themes(
         .iter()
         .map(|&i| usable_rows[i].clone())
         .collect();
+    let fit_rows = crate::ml::sample_indices(usable_rows.len(), fit_sample, seed ^ 0xf17);
+    let fit_data: Vec<Row> = if fit_rows.len() < usable_rows.len() {
+        fit_rows.iter().map(|&i| usable_rows[i].clone()).collect()
+    } else {
+        Vec::new()
+    };
     let fitted: Vec<Fit> = (k_min..=k_max)
         .into_par_iter()
         .map(|k| {
-            let (labels, centroids, _) = spherical_kmeans(&usable_rows, vocabulary.len(), k, seed);
+            let (labels, centroids) = if fit_rows.len() < usable_rows.len() {
+                let (_, centroids, _) = spherical_kmeans(&fit_data, vocabulary.len(), k, seed);
+                let labels = usable_rows
+                    .iter()
+                    .map(|row| nearest_centroid(row, &centroids).0)
+                    .collect();
+                (labels, centroids)
+            } else {
+                let (labels, centroids, _) =
+                    spherical_kmeans(&usable_rows, vocabulary.len(), k, seed);
+                (labels, centroids)
+            };
             let silhouette = cosine_silhouette(&usable_rows, &labels, k, &sample);
             // Topics that exist are found again from other starts; noise is
             // cut differently every time.
@@ -704,12 +742,19 @@ pub fn find_themes(
             }
         })
         .collect();
-    let explanation = match k_min == k_max {
+    let mut explanation = match k_min == k_max {
         true => format!("k = {k} as asked: silhouette {silhouette:.3}"),
         false => format!(
             "k = {k}: the fewest themes within {SILHOUETTE_TOLERANCE} of the best cosine silhouette ({best_silhouette:.3}) among stable k (ARI ≥ {MIN_STABILITY}) of {k_min}..{k_max}"
         ),
     };
+    if fit_rows.len() < usable.len() {
+        explanation.push_str(&format!(
+            "; fitted on a sample of {} of {} verbatims, each verbatim in the theme of its nearest centroid",
+            fit_rows.len(),
+            usable.len()
+        ));
+    }
     Themes {
         verbatims: verbatims.len(),
         vocabulary: vocabulary.len(),
@@ -814,6 +859,24 @@ mod tests {
         for (idx, label) in themes.labels.iter().enumerate() {
             assert_eq!(*label == Some(pricing_theme), idx % 2 == 0);
         }
+
+        // Fitted on 50 of the 120, the same themes label every verbatim alike.
+        let sampled = find_themes_sampled(&verbatims, 60, None, 0, 50);
+        assert_eq!(sampled.themes.len(), 2, "{}", sampled.explanation);
+        let sampled_pricing = sampled.labels[0].expect("labelled");
+        for (idx, label) in sampled.labels.iter().enumerate() {
+            assert_eq!(*label == Some(sampled_pricing), idx % 2 == 0);
+        }
+        assert!(
+            sampled.explanation.ends_with("fitted on a sample of 50 of 120 verbatims, each verbatim in the theme of its nearest centroid"),
+            "{}",
+            sampled.explanation
+        );
+        assert!(
+            !themes.explanation.contains("sample"),
+            "{}",
+            themes.explanation
+        );
 
         // One shared vocabulary, words drawn at random: no topics.
         let mixed: Vec<&str> = pricing.iter().chain(&reports).copied().collect();
