@@ -658,3 +658,41 @@ fn report_command_adds_icp_and_cohort_retention() {
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
 }
+
+#[test]
+fn memory_limit_spills_without_changing_results_and_says_when_too_small() {
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "300", "--no-run"])
+        .stdout();
+    dir.command(&["run", "--out", "free", "--no-store"])
+        .stdout();
+    dir.edit(
+        "strata.toml",
+        "# memory_limit = \"4GiB\"",
+        "memory_limit = \"16MiB\"",
+    );
+    dir.command(&["run", "--out", "limited", "--no-store"])
+        .stdout();
+    util::assert_same_outputs(&dir, "free", "limited");
+
+    // A sort reserves 10 MB before it can spill: 1 MiB is too small, and the
+    // error names strata's setting, not DataFusion's.
+    dir.edit(
+        "strata.toml",
+        "memory_limit = \"16MiB\"",
+        "memory_limit = \"1MiB\"",
+    );
+    let stderr = dir
+        .command(&["run", "--out", "starved", "--no-store"])
+        .failure();
+    assert!(
+        stderr.contains("the run needs more memory than `options.memory_limit` allows")
+            && stderr.contains("pool_size: 1024.0 KB")
+            && stderr.contains("raise `memory_limit` in the project's [options]"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("datafusion.runtime.memory_limit"),
+        "{stderr}"
+    );
+}

@@ -26,9 +26,11 @@ pub enum Error {
     /// A rule failed to parse or check.
     #[error(transparent)]
     Rule(#[from] crate::rules::RuleError),
-    /// The query engine failed.
-    #[error("query engine error: {0}")]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The query engine failed; running out of `options.memory_limit` says
+    /// so and how to fix it (DataFusion's own advice names its settings).
+    /// Not a `#[source]`: the message already holds the engine's whole chain.
+    #[error("{}", render_engine_error(.0))]
+    DataFusion(datafusion::error::DataFusionError),
     /// Arrow failed while building or converting columns.
     #[error("columnar data error: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
@@ -38,6 +40,12 @@ pub enum Error {
     /// Something that should be impossible happened.
     #[error("internal error: {0}; this is a bug in strata, please report it")]
     Internal(String),
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        Error::DataFusion(error)
+    }
 }
 
 impl Error {
@@ -52,6 +60,20 @@ impl Error {
     /// A single validation problem as an error.
     pub fn invalid(problem: Problem) -> Self {
         Error::Invalid(vec![problem])
+    }
+}
+
+/// The message of a query engine error: a memory pool that ran out becomes
+/// advice on the project's own setting.
+fn render_engine_error(error: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError;
+    match error.find_root() {
+        DataFusionError::ResourcesExhausted(detail) => format!(
+            "the run needs more memory than `options.memory_limit` allows ({detail}); \
+             raise `memory_limit` in the project's [options] (e.g. \"1GiB\") or remove it \
+             to let the engine use what the machine has"
+        ),
+        _ => format!("query engine error: {error}"),
     }
 }
 
