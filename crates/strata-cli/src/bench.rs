@@ -218,14 +218,14 @@ impl Recorder {
         let Ok(mut current) = self.current.lock() else {
             return;
         };
-        if let Some(started) = current.take() {
-            if let Ok(mut phases) = self.phases.lock() {
-                phases.push(PhaseResult {
-                    phase: name.to_string(),
-                    seconds: started.elapsed().as_secs_f64(),
-                    peak_mib: peak_mib(),
-                });
-            }
+        if let Some(started) = current.take()
+            && let Ok(mut phases) = self.phases.lock()
+        {
+            phases.push(PhaseResult {
+                phase: name.to_string(),
+                seconds: started.elapsed().as_secs_f64(),
+                peak_mib: peak_mib(),
+            });
         }
     }
 }

@@ -68,17 +68,17 @@ impl PhaseProgress {
     }
 
     fn close_current(&self) {
-        if let Ok(mut started) = self.started.lock() {
-            if let Some((phase, at)) = started.take() {
-                if let Ok(mut timings) = self.timings.lock() {
-                    timings.push((phase, at.elapsed()));
-                }
-                tracing::debug!(
-                    phase = phase.label(),
-                    seconds = at.elapsed().as_secs_f64(),
-                    "phase finished"
-                );
+        if let Ok(mut started) = self.started.lock()
+            && let Some((phase, at)) = started.take()
+        {
+            if let Ok(mut timings) = self.timings.lock() {
+                timings.push((phase, at.elapsed()));
             }
+            tracing::debug!(
+                phase = phase.label(),
+                seconds = at.elapsed().as_secs_f64(),
+                "phase finished"
+            );
         }
     }
 }

@@ -552,10 +552,10 @@ fn infer_extra(array: &ArrayRef) -> Option<ArrayRef> {
     match array.data_type() {
         Utf8 | LargeUtf8 | Utf8View => {
             for target in [Target::Integer, Target::Float, Target::Date] {
-                if let Ok(converted) = convert_column(array, target) {
-                    if converted.null_count() < converted.len() {
-                        return Some(converted);
-                    }
+                if let Ok(converted) = convert_column(array, target)
+                    && converted.null_count() < converted.len()
+                {
+                    return Some(converted);
                 }
             }
             let text = convert_column(array, Target::Text).ok()?;
@@ -610,14 +610,13 @@ fn column_expr(name: &str) -> Expr {
 pub fn utc_micros_expr(ts: Expr, data_type: &DataType) -> Expr {
     use datafusion::arrow::datatypes::TimeUnit;
     let cast = |expr: Expr, to: DataType| Expr::Cast(Cast::new(Box::new(expr), to));
-    let micros = match data_type {
+    match data_type {
         DataType::Timestamp(_, zone) => {
             let rescaled = cast(ts, DataType::Timestamp(TimeUnit::Microsecond, zone.clone()));
             cast(rescaled, DataType::Int64)
         }
         _ => cast(cast(ts, utc_micros()), DataType::Int64),
-    };
-    micros
+    }
 }
 
 /// The UTC day (days since 1970-01-01) of a timestamp column of type `data_type`.
@@ -1009,19 +1008,18 @@ async fn load_feedback(
         }
         let channel_name = channel.value(row).trim().to_ascii_lowercase();
         let row_score = score.and_then(|s| s.is_valid(row).then(|| s.value(row)));
-        if channel_name == "nps" {
-            if let Some(value) = row_score {
-                if !(0..=10).contains(&value) {
-                    problems.push(
-                        Problem::new(
-                            location("score"),
-                            format!("NPS score must be between 0 and 10, found {value}"),
-                        )
-                        .with_help("NPS answers are 0..10; rescale or drop the row"),
-                    );
-                    continue;
-                }
-            }
+        if channel_name == "nps"
+            && let Some(value) = row_score
+            && !(0..=10).contains(&value)
+        {
+            problems.push(
+                Problem::new(
+                    location("score"),
+                    format!("NPS score must be between 0 and 10, found {value}"),
+                )
+                .with_help("NPS answers are 0..10; rescale or drop the row"),
+            );
+            continue;
         }
         let Some(&account_idx) = accounts.index.get(ids.value(row)) else {
             unknown_rows += 1;

@@ -643,7 +643,7 @@ impl Store {
             .into_iter()
             .filter_map(|size| runs.get(&size.run_id).map(|run| (run.clone(), size)))
             .collect();
-        out.sort_by(|a, b| (a.0.as_of, a.0.id).cmp(&(b.0.as_of, b.0.id)));
+        out.sort_by_key(|a| (a.0.as_of, a.0.id));
         Ok(out)
     }
 
