@@ -88,6 +88,10 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
         project: &project,
         features: &prepared.features,
         as_of: prepared.as_of,
+        revenue_month: strata_core::sources::month_start(strata_core::sources::revenue_month(
+            &prepared.sources,
+            pipeline::day_number(prepared.as_of),
+        )),
         event_columns: &event_columns,
         utc_session: false,
     };

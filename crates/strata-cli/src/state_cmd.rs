@@ -131,7 +131,7 @@ pub async fn execute(
     record: &RecordArgs,
     observer: &progress::PhaseProgress,
 ) -> anyhow::Result<Executed> {
-    let store_and_lock = if record.no_store {
+    let mut store_and_lock = if record.no_store {
         None
     } else {
         let store = open_store(project, record.store.as_deref()).await?;
@@ -147,7 +147,7 @@ pub async fn execute(
     } else {
         pipeline::run_with_analyses(project, &options, &REPORT_PLAN, observer).await
     };
-    let (result, analyses) = match outcome {
+    let (mut result, analyses) = match outcome {
         Ok(done) => done,
         Err(error) => {
             observer.finish_all();
@@ -178,6 +178,14 @@ pub async fn execute(
             return Err(error.into());
         }
     };
+    // A refit keeps its clusters' (and themes') identities: each takes the
+    // name of the previous run's cluster it matches, before anything is
+    // written, so that a relabelling never reads as accounts moving.
+    if let Some((store, _)) = store_and_lock.as_mut() {
+        state::track::keep_identities(store, &mut result)
+            .await
+            .with_context(|| format!("cannot read the previous run from {}", store.describe()))?;
+    }
     observer.start(pipeline::Phase::Outputs);
     let written = strata_core::outputs::write_all(&result, out)?;
     let timings: BTreeMap<String, f64> = observer
@@ -335,11 +343,23 @@ fn outcome_text(outcome: &RecordOutcome, result: &RunResult, store: &Store) -> S
                     result.segmentations.len()
                 );
             } else {
+                let moved_accounts = summary
+                    .transitions
+                    .iter()
+                    .filter(|t| t.cause != state::Cause::Redefinition)
+                    .map(|t| t.account_id.as_str())
+                    .collect::<std::collections::HashSet<_>>()
+                    .len() as i64;
+                let across = if moved_accounts == run.transitions {
+                    String::new()
+                } else {
+                    format!(" ({} transitions across segmentations)", run.transitions)
+                };
                 outln!(
                     out,
-                    "  {} account{} moved, {} change{} from redefinitions{}",
-                    run.transitions,
-                    plural(run.transitions),
+                    "  {} account{} moved{across}, {} change{} from redefinitions{}",
+                    moved_accounts,
+                    plural(moved_accounts),
                     run.redefinitions,
                     plural(run.redefinitions),
                     if run.redefinitions > 0 {

@@ -270,16 +270,27 @@ pub async fn prepare(
 pub(crate) fn finish_prepare(
     project: &Project,
     as_of: NaiveDate,
-    sources: Sources,
-    features: FeatureTable,
+    mut sources: Sources,
+    mut features: FeatureTable,
     pushed: Option<crate::pushdown::Pushed>,
     observer: &dyn Observer,
 ) -> Result<Prepared> {
-    let warnings = feature_warnings(project, &sources, &features, as_of)?;
+    let mut warnings = feature_warnings(project, &sources, &features, as_of)?;
+    warnings.extend(revenue_month_problem(project, &sources, as_of)?);
+    warnings.extend(keep_signed_up(&mut sources, &mut features, as_of)?);
     observer.phase_finished(Phase::Features);
 
     observer.phase_started(Phase::Segments);
     let segmentations = segment::check_segmentations(project, &features.rule_schema())?;
+    for segmentation in &segmentations {
+        if let Method::Clusters(def) = &segmentation.method {
+            warnings.extend(crate::discover::all_null_features_problem(
+                &features,
+                &segmentation.name,
+                def,
+            ));
+        }
+    }
     Ok(Prepared {
         as_of,
         sources,
@@ -288,6 +299,90 @@ pub(crate) fn finish_prepare(
         warnings,
         pushed,
     })
+}
+
+/// Drops the accounts that had not signed up by `as_of` from the base (the
+/// sources and the feature table): they are not customers yet, and enter
+/// the segmentations at the first run after their signup. Says how many.
+fn keep_signed_up(
+    sources: &mut Sources,
+    features: &mut FeatureTable,
+    as_of: NaiveDate,
+) -> Result<Option<Problem>> {
+    let as_of_day = day_number(as_of);
+    let keep: Vec<bool> = sources
+        .accounts
+        .created_day
+        .iter()
+        .map(|&created| created <= as_of_day)
+        .collect();
+    let n_later = keep.iter().filter(|kept| !**kept).count();
+    if n_later == 0 {
+        return Ok(None);
+    }
+    if n_later == keep.len() {
+        let first = sources.accounts.created_day.iter().min().copied().unwrap_or(as_of_day);
+        return Err(Error::invalid(
+            Problem::new(
+                "as_of",
+                format!(
+                    "no account had signed up by as_of {as_of} (the first signup is on {})",
+                    date_of_day(first)
+                ),
+            )
+            .with_help("pick a later as_of, or \"latest\""),
+        ));
+    }
+    sources.retain_accounts(&keep)?;
+    let mask = datafusion::arrow::array::BooleanArray::from(keep);
+    features.batch = datafusion::arrow::compute::filter_record_batch(&features.batch, &mask)?;
+    Ok(Some(Problem::new(
+        "accounts",
+        format!(
+            "{n_later} accounts signed up after as_of {as_of} and are not in the base; each enters at the first run after its signup"
+        ),
+    )))
+}
+
+/// The warning (or, with `missing_revenue_month = "error"`, the error) of a
+/// run whose as-of month has no revenue rows: which month is measured instead.
+fn revenue_month_problem(
+    project: &Project,
+    sources: &Sources,
+    as_of: NaiveDate,
+) -> Result<Option<Problem>> {
+    let Some(revenue) = &sources.revenue else {
+        return Ok(None);
+    };
+    let as_of_month = sources::month_of_day(day_number(as_of));
+    let measured = revenue.measured_month(as_of_month);
+    let month_text = |month: i32| sources::month_start(month).format("%Y-%m").to_string();
+    let problem = if measured != as_of_month {
+        Problem::new(
+            "revenue",
+            format!(
+                "no revenue rows for the as-of month {}; ARR, NRR, GRR and churn are measured at {}, the last month with revenue",
+                month_text(as_of_month),
+                month_text(measured)
+            ),
+        )
+        .with_help("load the as-of month's revenue, pick an as_of in a closed month, or set options.missing_revenue_month = \"error\" to fail instead")
+    } else if revenue.month.iter().all(|&month| month > as_of_month) {
+        Problem::new(
+            "revenue",
+            format!(
+                "revenue starts after the as-of month {}, so every account's MRR is 0 there",
+                month_text(as_of_month)
+            ),
+        )
+        .with_help("pick a later as_of")
+    } else {
+        return Ok(None);
+    };
+    match project.missing_revenue_month {
+        crate::project::MissingRevenueMonth::Previous => Ok(Some(problem)),
+        crate::project::MissingRevenueMonth::Error => Err(Error::invalid(problem)),
+    }
 }
 
 /// The sources' warnings, plus those about the features: events of unknown
@@ -477,6 +572,10 @@ async fn prepare_and_assign(
             assignment.membership = themes.dominant;
         }
     }
+    // A clustering that cannot be fitted is found before assignment (so
+    // that `validate` says so) and again by the fit: say it once.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|warning| seen.insert(warning.to_string()));
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
     Ok((prepared, assignments))
@@ -668,7 +767,7 @@ fn cohorts_of(
         .iter()
         .map(|&day| sources::month_of_day(day))
         .collect();
-    let as_of_month = sources::month_of_day(day_number(prepared.as_of));
+    let as_of_month = sources::revenue_month(&prepared.sources, day_number(prepared.as_of));
     let mut groups = vec![CohortGroup {
         segment: None,
         cohorts: cohort_retention(&created_month, rows, as_of_month, |_| true),
@@ -700,7 +799,7 @@ pub fn account_revenue(sources: &Sources, as_of: NaiveDate) -> Vec<AccountRevenu
             let (now, ago) = features::revenue_at(
                 revenue,
                 n_accounts,
-                sources::month_of_day(day_number(as_of)),
+                sources::revenue_month(sources, day_number(as_of)),
             );
             now.into_iter()
                 .zip(ago)
@@ -1045,7 +1144,7 @@ pub async fn preview_rule(result: &RunResult, text: &str) -> Result<RulePreview>
     let rule =
         crate::rules::check_predicate(text, &result.features.rule_schema()).map_err(Error::Rule)?;
     let ctx = SessionContext::new();
-    let membership = segment::first_matches(&ctx, &result.features.batch, &[rule.clone()]).await?;
+    let membership = segment::first_matches(&ctx, &result.features.batch, &[rule.clone()])?;
     let economics = measures::segment_economics(&result.revenue, &result.nps, &membership, 1)?;
     let ids = result.account_ids();
     let sample = membership

@@ -282,13 +282,11 @@ fn account_order(ids: &ArrayRef, index: &HashMap<String, usize>) -> Result<UInt3
     let ids = ids.as_string::<i32>();
     let mut position: Vec<Option<u32>> = vec![None; index.len()];
     for row in 0..ids.len() {
-        let slot = (!ids.is_null(row))
-            .then(|| index.get(ids.value(row)))
-            .flatten()
-            .ok_or_else(|| {
-                Error::Internal("the database returned a row of an unknown account".into())
-            })?;
-        position[*slot] = Some(row as u32);
+        // Rows of accounts outside the base (not signed up by as_of) are
+        // skipped: the base is the index.
+        if let Some(&slot) = (!ids.is_null(row)).then(|| index.get(ids.value(row))).flatten() {
+            position[slot] = Some(row as u32);
+        }
     }
     position
         .into_iter()
@@ -347,6 +345,9 @@ pub async fn prepare(
         project,
         features: &skeleton,
         as_of,
+        revenue_month: crate::sources::month_start(crate::sources::revenue_month(
+            &sources, as_of_day,
+        )),
         event_columns: &names,
         utc_session: true,
     };

@@ -242,6 +242,10 @@ pub struct ScriptInputs<'a> {
     pub features: &'a FeatureTable,
     /// The as-of date, the script's one parameter.
     pub as_of: NaiveDate,
+    /// The first day of the month whose revenue stands for "now": the
+    /// as-of month, or the last month with revenue rows when the as-of
+    /// month has none yet (see [`crate::sources::Revenue::measured_month`]).
+    pub revenue_month: NaiveDate,
     /// Columns of the events table (optional columns may be absent).
     pub event_columns: &'a [String],
     /// The session's time zone is UTC and the event time is a PostgreSQL
@@ -366,6 +370,7 @@ pub fn feature_ctes(
         project,
         features,
         as_of,
+        revenue_month,
         event_columns,
         utc_session,
     } = *inputs;
@@ -379,12 +384,27 @@ pub fn feature_ctes(
         .ok_or_else(|| Error::Internal("project without accounts".into()))?;
     let schema = features.batch.schema();
     let text = d.text();
-    let _ = writeln!(
-        *out,
-        "WITH params AS (\n  SELECT DATE '{as_of}' AS as_of\n),\np AS (\n  SELECT {} AS d, {} AS m FROM params\n),",
-        d.day("as_of"),
-        d.month("as_of"),
-    );
+    // The revenue month is a second parameter only when it is not the
+    // as-of month's (billing for the as-of month not closed yet).
+    let revenue_lags = {
+        use chrono::Datelike;
+        (revenue_month.year(), revenue_month.month()) != (as_of.year(), as_of.month())
+    };
+    if revenue_lags {
+        let _ = writeln!(
+            *out,
+            "WITH params AS (\n  SELECT DATE '{as_of}' AS as_of, DATE '{revenue_month}' AS revenue_month\n),\np AS (\n  SELECT {} AS d, {} AS m FROM params\n),",
+            d.day("as_of"),
+            d.month("revenue_month"),
+        );
+    } else {
+        let _ = writeln!(
+            *out,
+            "WITH params AS (\n  SELECT DATE '{as_of}' AS as_of\n),\np AS (\n  SELECT {} AS d, {} AS m FROM params\n),",
+            d.day("as_of"),
+            d.month("as_of"),
+        );
+    }
 
     // Events as (account, user, event, day, source), before the end of the as-of day.
     let event_column = |canonical: &str| -> String {

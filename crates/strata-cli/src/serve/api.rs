@@ -319,8 +319,7 @@ async fn member_rows(
                     .map_err(|error| ApiError::rule(&error))?;
             let ctx = datafusion::prelude::SessionContext::new();
             Some(
-                strata_core::segment::first_matches(&ctx, &served.result.features.batch, &[rule])
-                    .await?,
+                strata_core::segment::first_matches(&ctx, &served.result.features.batch, &[rule])?,
             )
         }
         None => None,

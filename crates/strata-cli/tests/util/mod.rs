@@ -1,6 +1,8 @@
 //! Test harness for the `strata` binary, after ripgrep's `tests/util.rs`: a
 //! [`Dir`] holds a temporary project, a [`TestCommand`] runs the binary in it.
 #![allow(dead_code)] // reason: each test file uses a different part of the harness
+pub mod base;
+
 use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};

@@ -207,6 +207,52 @@ pub fn feature_cells(
     Ok(cells)
 }
 
+/// The problem of a clustering some of whose features are NULL for every
+/// account (no events in their window at this as_of, or no revenue): it
+/// cannot be fitted, so its accounts stay unassigned. `None` when every
+/// feature has a value somewhere (or a feature is unknown: the rule check
+/// reports that).
+pub fn all_null_features_problem(
+    table: &FeatureTable,
+    segmentation: &str,
+    def: &ClusterDef,
+) -> Option<Problem> {
+    let empty: Vec<&str> = def
+        .features
+        .iter()
+        .filter(|feature| {
+            table.batch.column_by_name(feature).is_some_and(|column| {
+                let Ok(values) = cast(column, &DataType::Float64) else {
+                    return false;
+                };
+                let values = values.as_primitive::<Float64Type>();
+                (0..values.len()).all(|row| values.is_null(row) || !values.value(row).is_finite())
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    if empty.is_empty() || table.batch.num_rows() == 0 {
+        return None;
+    }
+    let as_of = crate::pipeline::date_of_day(table.as_of_day);
+    let names = empty
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(
+        Problem::new(
+            format!("strata.toml: segmentation `{segmentation}`"),
+            format!(
+                "{names} {} NULL for every account at as_of {as_of} (no events in {} window), so the clustering cannot be fitted and every account is unassigned",
+                if empty.len() == 1 { "is" } else { "are" },
+                if empty.len() == 1 { "its" } else { "their" },
+            ),
+        )
+        .with_help("pick an as_of within the event history (or \"latest\"), or leave these features out of the clustering"),
+    )
+}
+
 /// Fits the transform a clustering uses: `log1p` for non-negative features
 /// with values above 1, robust scaling, clipping, weights.
 pub fn fit_transform(cells: &[Option<f64>], weights: &[f64]) -> Result<Transform> {
@@ -280,6 +326,9 @@ pub fn discover_sampled(
 ) -> Result<Discovery> {
     let location = format!("strata.toml: segmentation `{segmentation}`");
     let cells = feature_cells(table, &def.features, &location)?;
+    if let Some(problem) = all_null_features_problem(table, segmentation, def) {
+        return Err(Error::invalid(problem));
+    }
     let n_features = def.features.len();
     let n_rows = table.batch.num_rows();
     let rows = crate::ml::sample_indices(n_rows, sample_size, def.seed);

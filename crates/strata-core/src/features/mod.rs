@@ -947,7 +947,7 @@ fn base_batch(sources: &Sources, project: &Project, as_of_day: i32) -> Result<Re
     fields.push(Field::new("days_since_signup", DataType::Int64, true));
     columns.push(Arc::new(days_since_signup));
     if let Some(revenue) = &sources.revenue {
-        let now_month = sources::month_of_day(as_of_day);
+        let now_month = revenue.measured_month(sources::month_of_day(as_of_day));
         let (now, ago) = revenue_at(revenue, accounts.ids.len(), now_month);
         let growth: Float64Array = now
             .iter()

@@ -144,6 +144,12 @@ pub struct RawSourceTable {
     pub table: Option<String>,
     /// Environment variable holding the password [default: `PGPASSWORD`, if set].
     pub password_env: Option<String>,
+    /// CSV field delimiter, one character [default: sniffed from the header: `,` `;` tab or `|`].
+    pub delimiter: Option<String>,
+    /// CSV quote character [default: `"`].
+    pub quote: Option<String>,
+    /// CSV text encoding, e.g. `utf-8`, `latin1`, `windows-1252`, `utf-16le` [default: `utf-8`].
+    pub encoding: Option<String>,
     /// Canonical column name -> column name in the file.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
@@ -180,6 +186,9 @@ pub struct RawOptions {
     pub memory_limit: Option<String>,
     /// Accounts a clustering fits on (a sample when there are more).
     pub kmeans_sample: Option<usize>,
+    /// `"previous"` (default) or `"error"`: what a run does when the as-of
+    /// month has no revenue rows yet.
+    pub missing_revenue_month: Option<String>,
 }
 
 /// One `[features]` entry.
@@ -292,6 +301,73 @@ impl TableKind {
     }
 }
 
+/// How a CSV file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The field delimiter; `None` sniffs it from the header line.
+    pub delimiter: Option<u8>,
+    /// The quote character.
+    pub quote: u8,
+    /// The text encoding, by its WHATWG label's canonical name (`UTF-8`,
+    /// `windows-1252`, `UTF-16LE`, ...).
+    pub encoding: &'static str,
+}
+
+impl Default for CsvOptions {
+    fn default() -> CsvOptions {
+        CsvOptions {
+            delimiter: None,
+            quote: b'"',
+            encoding: "UTF-8",
+        }
+    }
+}
+
+/// One ASCII character of a CSV option (`delimiter`, `quote`); `\t` and
+/// `tab` name the tab.
+fn csv_char(key: &str, text: &str) -> std::result::Result<u8, Problem> {
+    let byte = match text {
+        "\\t" | "tab" | "\t" => Some(b'\t'),
+        _ if text.len() == 1 && text.is_ascii() => text.bytes().next(),
+        _ => None,
+    };
+    match byte {
+        Some(byte) if byte != b'\n' && byte != b'\r' => Ok(byte),
+        _ => Err(Problem::new("", format!("{key} = {text:?} is not one character"))
+            .with_help(format!("write one ASCII character, e.g. {key} = \";\" (or \"\\t\" for a tab)"))),
+    }
+}
+
+impl CsvOptions {
+    /// The options of a source table, checked.
+    fn from_raw(raw: &RawSourceTable) -> std::result::Result<CsvOptions, Problem> {
+        let mut options = CsvOptions::default();
+        if let Some(text) = &raw.delimiter {
+            options.delimiter = Some(csv_char("delimiter", text)?);
+        }
+        if let Some(text) = &raw.quote {
+            options.quote = csv_char("quote", text)?;
+        }
+        if let Some(label) = &raw.encoding {
+            options.encoding = crate::sources::csv::encoding_name(label).ok_or_else(|| {
+                Problem::new("", format!("unknown encoding {label:?}")).with_help(
+                    "write utf-8, latin1 (iso-8859-1), windows-1252, utf-16le, utf-16be, shift_jis, gbk, ... (WHATWG encoding labels)",
+                )
+            })?;
+        }
+        if options.delimiter.is_some_and(|d| d == options.quote) {
+            return Err(Problem::new("", "the delimiter and the quote are the same character")
+                .with_help("set different characters for `delimiter` and `quote`"));
+        }
+        Ok(options)
+    }
+
+    /// Whether any option differs from the default.
+    pub fn is_default(&self) -> bool {
+        *self == CsvOptions::default()
+    }
+}
+
 /// A file format strata reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -349,6 +425,8 @@ pub enum Location {
         path: PathBuf,
         /// File format.
         format: Format,
+        /// How a CSV file is delimited, quoted and encoded (unused for other formats).
+        csv: CsvOptions,
     },
     /// A PostgreSQL table.
     Postgres(PgTable),
@@ -463,6 +541,16 @@ impl Source {
             .map(String::as_str)
             .unwrap_or(canonical)
     }
+}
+
+/// What a run does when no account has a revenue row for the as-of month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingRevenueMonth {
+    /// Measure ARR, NRR, GRR and churn at the last month with revenue rows, and warn.
+    #[default]
+    Previous,
+    /// Fail the run with a message naming the last month with revenue.
+    Error,
 }
 
 /// What events of accounts missing from `accounts` do.
@@ -668,6 +756,9 @@ pub struct Project {
     /// At most this many accounts choose k and fit a clustering (a seeded
     /// sample when there are more); every account is then assigned.
     pub kmeans_sample: usize,
+    /// An as-of month without revenue rows: measure the last month that has
+    /// them (with a warning), or fail.
+    pub missing_revenue_month: MissingRevenueMonth,
     /// Custom features, in name order.
     pub custom_features: Vec<CustomFeature>,
     /// Segmentations, in file order.
@@ -856,6 +947,20 @@ impl Project {
         );
         let serve = validate_serve(raw.serve, origin, &mut problems);
         let engine = validate_engine(raw.engine, &sources, origin, &mut problems);
+        let missing_revenue_month = match raw.options.missing_revenue_month.as_deref() {
+            None | Some("previous") => MissingRevenueMonth::Previous,
+            Some("error") => MissingRevenueMonth::Error,
+            Some(other) => {
+                problems.push(
+                    Problem::new(
+                        format!("{origin}: options.missing_revenue_month"),
+                        format!("unknown value `{other}`"),
+                    )
+                    .with_help("write \"previous\" (measure the last month with revenue, the default) or \"error\""),
+                );
+                MissingRevenueMonth::Previous
+            }
+        };
         if raw.options.kmeans_sample.is_some_and(|n| n < 100) {
             problems.push(
                 Problem::new(
@@ -894,6 +999,7 @@ impl Project {
             memory_limit,
             engine,
             kmeans_sample: raw.options.kmeans_sample.unwrap_or(DEFAULT_KMEANS_SAMPLE),
+            missing_revenue_month,
             custom_features,
             segmentations,
             store,
@@ -1005,7 +1111,7 @@ fn validate_sources(
             }
         };
         let (place, columns) = match raw {
-            RawSource::Path(path) => match file_location(dir, &path, None) {
+            RawSource::Path(path) => match file_location(dir, &path, None, CsvOptions::default()) {
                 Ok(place) => (place, BTreeMap::new()),
                 Err(problem) => {
                     problems.push(problem.at(location));
@@ -1067,6 +1173,7 @@ fn file_location(
     dir: &Path,
     path_text: &str,
     format: Option<&str>,
+    csv: CsvOptions,
 ) -> std::result::Result<Location, Problem> {
     let path = dir.join(path_text);
     let format = match format {
@@ -1074,7 +1181,12 @@ fn file_location(
         None => Format::from_path(&path),
     };
     match format {
-        Some(format) => Ok(Location::File { path, format }),
+        Some(format) if format != Format::Csv && !csv.is_default() => Err(Problem::new(
+            "",
+            format!("`delimiter`, `quote` and `encoding` are for CSV files, and `{path_text}` is {}", format.name()),
+        )
+        .with_help("drop them, or set format = \"csv\"")),
+        Some(format) => Ok(Location::File { path, format, csv }),
         None => Err(Problem::new("", format!("cannot tell the format of `{path_text}`"))
             .with_help("name the file .csv, .parquet or .ndjson, or set format = \"csv\" | \"parquet\" | \"ndjson\"")),
     }
@@ -1083,18 +1195,19 @@ fn file_location(
 /// The location of a source written as a table: `path` (+ `format`), or
 /// `postgres` + `table` (+ `password_env`).
 fn table_location(dir: &Path, raw: RawSourceTable) -> std::result::Result<Location, Problem> {
+    let csv = CsvOptions::from_raw(&raw);
     match (raw.path, raw.postgres) {
         (Some(path), None) => {
             if raw.table.is_some() || raw.password_env.is_some() {
                 return Err(Problem::new("", "`table` and `password_env` go with `postgres`, not with `path`")
                     .with_help("drop them, or read the table from PostgreSQL: { postgres = \"postgres://user@host/db\", table = \"schema.table\" }"));
             }
-            file_location(dir, &path, raw.format.as_deref())
+            file_location(dir, &path, raw.format.as_deref(), csv?)
         }
         (None, Some(url)) => {
-            if raw.format.is_some() {
-                return Err(Problem::new("", "`format` is for files; a PostgreSQL table has its own types")
-                    .with_help("drop `format`"));
+            if raw.format.is_some() || raw.delimiter.is_some() || raw.quote.is_some() || raw.encoding.is_some() {
+                return Err(Problem::new("", "`format`, `delimiter`, `quote` and `encoding` are for files; a PostgreSQL table has its own types")
+                    .with_help("drop them"));
             }
             let Some(table) = raw.table else {
                 return Err(Problem::new("", "`table` is missing")

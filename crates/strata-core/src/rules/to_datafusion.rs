@@ -45,7 +45,23 @@ pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
         } => binary_expr(
             cast(expr_to_datafusion(left), DataType::Float64),
             Operator::Divide,
-            cast(expr_to_datafusion(right), DataType::Float64),
+            // `x / 0` is NULL in the rule language: engines disagree there
+            // (inf, NaN or an error), and NULL is what a ratio with no
+            // denominator means. The generated SQL carries the same NULLIF.
+            functions::nullif(
+                cast(expr_to_datafusion(right), DataType::Float64),
+                lit(0.0),
+            ),
+        ),
+        ExprKind::Binary {
+            op: BinaryOp::Modulo,
+            left,
+            right,
+            ..
+        } => binary_expr(
+            expr_to_datafusion(left),
+            Operator::Modulo,
+            functions::nullif(expr_to_datafusion(right), lit(0i64)),
         ),
         ExprKind::Binary {
             op, left, right, ..
@@ -131,7 +147,8 @@ pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
     }
 }
 
-/// The DataFusion operator for every binary operator except `/`, which is compiled with casts.
+/// The DataFusion operator for every binary operator except `/` and `%`,
+/// which are compiled with casts and a NULL divisor for 0.
 fn operator(op: BinaryOp) -> Operator {
     match op {
         BinaryOp::Or => Operator::Or,

@@ -8,7 +8,8 @@
 //!
 //! **Invariants**: a rule reaches only the account's own row; all rule
 //! problems of a project are reported together.
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::common::DFSchema;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
@@ -187,24 +188,72 @@ fn first_match_of<'a>(rules: impl IntoIterator<Item = &'a CheckedRule>) -> Resul
 }
 
 /// Per row of `batch`, the index of the first of `rules` that is true.
-pub async fn first_matches(
+pub fn first_matches(
     ctx: &SessionContext,
-    batch: &datafusion::arrow::array::RecordBatch,
+    batch: &RecordBatch,
     rules: &[CheckedRule],
 ) -> Result<Vec<Option<usize>>> {
-    let batches = ctx
-        .read_batch(batch.clone())?
-        .select(vec![first_match_of(rules)?.alias("segment")])?
+    let column = evaluate(ctx, batch, &[first_match_of(rules)?])?;
+    Ok(segment_indices(&column[0]))
+}
+
+/// The segment indices of a `CASE` column: its values, NULL as `None`.
+fn segment_indices(column: &ArrayRef) -> Vec<Option<usize>> {
+    let column = column.as_primitive::<Int64Type>();
+    (0..column.len())
+        .map(|row| column.is_valid(row).then(|| column.value(row) as usize))
         .collect()
-        .await?;
-    let mut out = Vec::with_capacity(batch.num_rows());
-    for batch in batches {
-        let column = batch.column(0).as_primitive::<Int64Type>();
-        out.extend(
-            (0..column.len()).map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
-        );
+}
+
+/// Rows per slice of [`evaluate`]: large enough that the per-slice overhead
+/// vanishes, small enough that a slice's columns stay in cache.
+const EVALUATE_SLICE_ROWS: usize = 65_536;
+
+/// Evaluates `exprs` over every row of `batch`; each result array has one
+/// value per row of `batch`, in the batch's row order.
+///
+/// The expressions are compiled to physical expressions and applied to
+/// slices of the batch directly, with no query plan. A plan over an
+/// in-memory table may repartition its rows round-robin across threads and
+/// merge the partitions back in whatever order they finish, so the rows of a
+/// collected result are *not* the rows of the input once there is more than
+/// one batch (8,192 rows): matching results to accounts by position through a
+/// plan scrambles memberships. Slices here are evaluated in parallel but
+/// reassembled by slice index, so the order is the batch's by construction.
+pub fn evaluate(ctx: &SessionContext, batch: &RecordBatch, exprs: &[Expr]) -> Result<Vec<ArrayRef>> {
+    use rayon::prelude::*;
+    let schema = DFSchema::try_from(batch.schema().as_ref().clone())?;
+    let physical = exprs
+        .iter()
+        .map(|expr| ctx.create_physical_expr(expr.clone(), &schema))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let n_rows = batch.num_rows();
+    let n_slices = n_rows.div_ceil(EVALUATE_SLICE_ROWS).max(1);
+    let slices: Vec<Vec<ArrayRef>> = (0..n_slices)
+        .into_par_iter()
+        .map(|slice_idx| {
+            let offset = slice_idx * EVALUATE_SLICE_ROWS;
+            let length = EVALUATE_SLICE_ROWS.min(n_rows - offset);
+            let slice = batch.slice(offset, length);
+            physical
+                .iter()
+                .map(|expr| Ok(expr.evaluate(&slice)?.into_array(length)?))
+                .collect::<Result<Vec<ArrayRef>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut columns = Vec::with_capacity(exprs.len());
+    for expr_idx in 0..exprs.len() {
+        let parts: Vec<&dyn Array> = slices.iter().map(|slice| slice[expr_idx].as_ref()).collect();
+        let column = datafusion::arrow::compute::concat(&parts)?;
+        if column.len() != n_rows {
+            return Err(Error::Internal(format!(
+                "evaluating a rule gave {} values for {n_rows} rows",
+                column.len()
+            )));
+        }
+        columns.push(column);
     }
-    Ok(out)
+    Ok(columns)
 }
 
 /// Evaluates every segmentation over the feature table: rules as one query,
@@ -227,7 +276,7 @@ pub async fn assign(
     for (idx, segmentation) in segmentations.iter().enumerate() {
         match &segmentation.method {
             Method::Rules { segments, .. } => {
-                select.push(first_match(segments)?.alias(format!("s{idx}")));
+                select.push(first_match(segments)?);
                 rule_slots.push(idx);
                 assignments[idx] = Some(rules_assignment(&segmentation.name, segments));
             }
@@ -268,20 +317,10 @@ pub async fn assign(
         }
     }
     if !select.is_empty() {
-        let batches = ctx
-            .read_batch(features.batch.clone())?
-            .select(select)?
-            .collect()
-            .await?;
-        for batch in batches {
-            for (column_idx, &slot) in rule_slots.iter().enumerate() {
-                let column = batch.column(column_idx).as_primitive::<Int64Type>();
-                if let Some(assignment) = assignments[slot].as_mut() {
-                    assignment.membership.extend(
-                        (0..column.len())
-                            .map(|row| column.is_valid(row).then(|| column.value(row) as usize)),
-                    );
-                }
+        let columns = evaluate(ctx, &features.batch, &select)?;
+        for (column, &slot) in columns.iter().zip(&rule_slots) {
+            if let Some(assignment) = assignments[slot].as_mut() {
+                assignment.membership = segment_indices(column);
             }
         }
     }

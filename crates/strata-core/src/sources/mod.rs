@@ -10,6 +10,7 @@
 //! **Invariants**: nothing here panics on bad input; every problem is
 //! collected and returned together; timestamps are normalized to UTC.
 pub mod convert;
+pub mod csv;
 pub mod postgres;
 
 use std::collections::{HashMap, HashSet};
@@ -58,6 +59,109 @@ pub struct Revenue {
     pub month: Vec<i32>,
     /// MRR per row, >= 0.
     pub mrr: Vec<f64>,
+}
+
+impl Revenue {
+    /// The month whose rows stand for "now" at an as-of month: the as-of
+    /// month itself when any account has a row for it, else the latest
+    /// earlier month that has rows (billing for the as-of month is not closed
+    /// yet), else the as-of month (no revenue yet at that date).
+    pub fn measured_month(&self, as_of_month: i32) -> i32 {
+        let mut latest_before: Option<i32> = None;
+        for &month in &self.month {
+            if month == as_of_month {
+                return as_of_month;
+            }
+            if month < as_of_month && latest_before.is_none_or(|latest| month > latest) {
+                latest_before = Some(month);
+            }
+        }
+        latest_before.unwrap_or(as_of_month)
+    }
+}
+
+impl Sources {
+    /// Keeps the accounts whose `keep` is true, in order, with their revenue
+    /// and feedback rows (positions renumbered); drops the rest.
+    pub fn retain_accounts(&mut self, keep: &[bool]) -> Result<()> {
+        let accounts = &mut self.accounts;
+        if keep.len() != accounts.ids.len() {
+            return Err(Error::Internal("account mask of the wrong length".into()));
+        }
+        let mask = datafusion::arrow::array::BooleanArray::from(keep.to_vec());
+        accounts.batch = datafusion::arrow::compute::filter_record_batch(&accounts.batch, &mask)?;
+        let mut new_position: Vec<Option<usize>> = vec![None; keep.len()];
+        let mut kept = 0usize;
+        for (old, &is_kept) in keep.iter().enumerate() {
+            if is_kept {
+                new_position[old] = Some(kept);
+                kept += 1;
+            }
+        }
+        let retain = |values: &[i32]| -> Vec<i32> {
+            values
+                .iter()
+                .zip(keep)
+                .filter(|(_, is_kept)| **is_kept)
+                .map(|(value, _)| *value)
+                .collect()
+        };
+        accounts.created_day = retain(&accounts.created_day);
+        accounts.ids = accounts
+            .ids
+            .drain(..)
+            .zip(keep)
+            .filter(|(_, is_kept)| **is_kept)
+            .map(|(id, _)| id)
+            .collect();
+        accounts.index = accounts
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(idx, id)| (id.clone(), idx))
+            .collect();
+        // The rows of kept accounts, and their accounts' new positions.
+        let kept_rows = |account_idx: &[usize]| -> (Vec<usize>, Vec<usize>) {
+            (0..account_idx.len())
+                .filter_map(|row| new_position[account_idx[row]].map(|position| (row, position)))
+                .unzip()
+        };
+        fn pick<T: Clone>(values: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&row| values[row].clone()).collect()
+        }
+        if let Some(revenue) = &mut self.revenue {
+            let (rows, positions) = kept_rows(&revenue.account_idx);
+            revenue.account_idx = positions;
+            revenue.month = pick(&revenue.month, &rows);
+            revenue.mrr = pick(&revenue.mrr, &rows);
+        }
+        if let Some(feedback) = &mut self.feedback {
+            let (rows, positions) = kept_rows(&feedback.account_idx);
+            feedback.account_idx = positions;
+            feedback.user_id = pick(&feedback.user_id, &rows);
+            feedback.ts_micros = pick(&feedback.ts_micros, &rows);
+            feedback.channel = pick(&feedback.channel, &rows);
+            feedback.score = pick(&feedback.score, &rows);
+            feedback.text = pick(&feedback.text, &rows);
+        }
+        Ok(())
+    }
+}
+
+/// The month of revenue that stands for "now" at day `as_of_day`: see
+/// [`Revenue::measured_month`]; the as-of month without revenue.
+pub fn revenue_month(sources: &Sources, as_of_day: i32) -> i32 {
+    let as_of_month = month_of_day(as_of_day);
+    sources
+        .revenue
+        .as_ref()
+        .map_or(as_of_month, |revenue| revenue.measured_month(as_of_month))
+}
+
+/// The first day of a month number (`year * 12 + month0`).
+pub fn month_start(month: i32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(month.div_euclid(12), month.rem_euclid(12) as u32 + 1, 1)
+        .unwrap_or_default()
 }
 
 /// Feedback rows of known accounts, validated.
@@ -250,8 +354,8 @@ fn ordered_context() -> SessionContext {
 /// Opens a source as a DataFrame. CSV columns are all read as text so that
 /// conversion (and its errors) is ours, not the CSV reader's.
 async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
-    let (path, format) = match &source.location {
-        Location::File { path, format } => (path, *format),
+    let (path, format, csv_options) = match &source.location {
+        Location::File { path, format, csv } => (path, *format, csv),
         Location::Postgres(table) => {
             return Ok(ctx.read_batch(postgres::read_table(table).await?)?);
         }
@@ -261,17 +365,22 @@ async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
     let path_name = name.clone();
     let opened = match format {
         Format::Csv => {
-            let header = read_csv_header(path)?;
-            let fields: Vec<Field> = header
+            let ready = csv::ready(path, csv_options)?;
+            let fields: Vec<Field> = ready
+                .header
                 .iter()
                 .map(|name| Field::new(name, DataType::Utf8, true))
                 .collect();
             let schema = Schema::new(fields);
+            let extension = file_extension(&ready.path);
             let options = CsvReadOptions::new()
                 .has_header(true)
+                .delimiter(ready.delimiter)
+                .quote(ready.quote)
                 .file_extension(&extension)
                 .schema(&schema);
-            ctx.read_csv(path_name, options).await
+            ctx.read_csv(ready.path.to_string_lossy().to_string(), options)
+                .await
         }
         Format::Parquet => {
             let options = ParquetReadOptions {
@@ -294,42 +403,6 @@ async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
                 .with_help("check the file's format, or set format = \"csv\" | \"parquet\" | \"ndjson\" for this source"),
         )
     })
-}
-
-/// The column names of a CSV header line.
-fn read_csv_header(path: &Path) -> Result<Vec<String>> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut line = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut line)
-        .map_err(|e| Error::io(path, e))?;
-    let line = line
-        .trim_end_matches(['\r', '\n'])
-        .trim_start_matches('\u{feff}');
-    if line.trim().is_empty() {
-        return Err(Error::invalid(
-            Problem::new(
-                path.display().to_string(),
-                "the file is empty (no header line)",
-            )
-            .with_help("a CSV source needs a header line naming its columns"),
-        ));
-    }
-    let names: Vec<String> = line
-        .split(',')
-        .map(|name| name.trim().trim_matches('"').to_string())
-        .collect();
-    let mut seen = HashSet::new();
-    for name in &names {
-        if !seen.insert(name) {
-            return Err(Error::invalid(Problem::new(
-                format!("{}, header", path.display()),
-                format!("column `{name}` appears twice"),
-            )));
-        }
-    }
-    Ok(names)
 }
 
 /// Reads a whole (small) source in file order as one batch.

@@ -226,7 +226,7 @@ pub(super) async fn reclassify_redefinitions(
         let Some(checked) = checked.filter(|rules| !rules.is_empty()) else {
             continue;
         };
-        let old_members = crate::segment::first_matches(&ctx, result.features, &checked).await?;
+        let old_members = crate::segment::first_matches(&ctx, result.features, &checked)?;
         for transition in transitions.iter_mut().filter(|t| {
             t.cause == Cause::Redefinition
                 && t.segmentation == segmentation

@@ -23,6 +23,7 @@ mod diff;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod track;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
