@@ -1,7 +1,8 @@
 //! `engine = { ballista = ... }`: the run on a Ballista cluster (a scheduler
 //! and two executors started by `strata cluster` on loopback) gives the
 //! embedded run's features and memberships, on the tiny CSV fixture and on
-//! a small generated Parquet base with a clustering.
+//! a small generated Parquet base with a clustering, and memberships checked
+//! row by row on a base past 16,384 accounts.
 //!
 //! Built only with `--features ballista` (it adds ~20 minutes to a cold
 //! build); `.ci/run` runs it when the marker file `.ci/with-ballista` exists.
@@ -88,6 +89,15 @@ fn ballista_runs_give_the_embedded_results() {
     run_both(&demo, &cluster);
     let memberships = demo.read("cluster/memberships.csv");
     assert!(memberships.lines().count() > 200, "{memberships}");
+
+    // Past 16,384 accounts (two 8,192-row batches), events in time order:
+    // every rules membership is the first rule the account's own feature
+    // row satisfies, checked row by row outside strata.
+    let large = Dir::new();
+    util::base::write_base(&large, 16_385, 2, 5);
+    util::base::project_file(&large, "");
+    run_both(&large, &cluster);
+    util::base::check_rules_row_by_row(&large, "cluster", 16_385);
 
     // The scheduler's URL is checked, and an unreachable one says so.
     let stderr = tiny

@@ -8,7 +8,7 @@
 //! events in time order, on the embedded engine and on PostgreSQL.
 mod util;
 
-use util::base::{self, check_rules_row_by_row, write_base};
+use util::base::{self, check_rules_row_by_row, check_segmentations_row_by_row, write_base};
 use util::{Dir, postgres_available, psql};
 
 fn run(dir: &Dir, out: &str, extra: &[&str]) -> (String, String) {
@@ -29,6 +29,37 @@ fn rules_memberships_are_right_above_16384_accounts() {
     }
 }
 
+/// The real CDNOW purchase history (23,570 accounts, `shared/realdata`
+/// beside the checkout), where the scrambling was found: 1,988 of 23,570
+/// `acv` rows disagreed with the account's own `arr`.
+#[test]
+fn rules_memberships_are_right_above_16384_accounts_on_cdnow() {
+    let cdnow =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata/cdnow");
+    if !cdnow.join("accounts.csv").is_file() {
+        eprintln!("\n*** SKIPPED the CDNOW test: no {} ***\n", cdnow.display());
+        return;
+    }
+    let dir = Dir::new();
+    let segmentations: String = base::SEGMENTATIONS
+        .split("[[segmentation]]")
+        .filter(|block| !block.contains("\"intensity\""))
+        .collect::<Vec<_>>()
+        .join("[[segmentation]]");
+    let path = |name: &str| cdnow.join(name).display().to_string();
+    dir.create(
+        "strata.toml",
+        &format!(
+            "as_of = \"1998-06-30\"\n\n[sources]\naccounts = \"{}\"\nevents = \"{}\"\nrevenue = \"{}\"\n{segmentations}",
+            path("accounts.csv"),
+            path("events.parquet"),
+            path("revenue.csv"),
+        ),
+    );
+    run(&dir, "out", &["--no-store"]);
+    check_segmentations_row_by_row(&dir, "out", 23_570, &["acv", "usage", "health"]);
+}
+
 #[test]
 fn rules_memberships_are_right_above_16384_accounts_on_postgres() {
     if !postgres_available() {
@@ -38,21 +69,24 @@ fn rules_memberships_are_right_above_16384_accounts_on_postgres() {
         let dir = Dir::new();
         write_base(&dir, n_accounts, 3, 7);
         let schema = format!("strata_size_{}_{n_accounts}", std::process::id());
-        dir.create(
-            "load.sql",
-            &format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
-                 CREATE TABLE accounts (account_id TEXT, name TEXT, created_at DATE, employees INTEGER, industry TEXT, plan TEXT);\n\
-                 CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
-                 CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
-                 \\copy accounts FROM '{root}/accounts.csv' CSV HEADER\n\
-                 \\copy events FROM '{root}/events.csv' CSV HEADER\n\
-                 \\copy revenue FROM '{root}/revenue.csv' CSV HEADER\n",
-                root = dir.root.display()
-            ),
+        util::load_csv_tables(
+            &dir,
+            &schema,
+            &[
+                (
+                    "accounts",
+                    "account_id TEXT, name TEXT, created_at DATE, employees INTEGER, industry TEXT, plan TEXT",
+                ),
+                (
+                    "events",
+                    "account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT",
+                ),
+                (
+                    "revenue",
+                    "account_id TEXT, month DATE, mrr DOUBLE PRECISION",
+                ),
+            ],
         );
-        let loaded = psql(&["-f", &dir.root.join("load.sql").display().to_string()]);
-        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
         let url = "postgres://postgres@127.0.0.1:5432/test";
         dir.create(
             "strata.toml",
@@ -83,7 +117,10 @@ fn rerunning_unchanged_data_records_nothing_at_50000_accounts() {
     assert!(first.contains("first run"), "{first}");
     let (second, _) = run(&dir, "out2", &[]);
     assert!(second.contains("state: unchanged since run #1"), "{second}");
-    assert_eq!(dir.read("out1/memberships.csv"), dir.read("out2/memberships.csv"));
+    assert_eq!(
+        dir.read("out1/memberships.csv"),
+        dir.read("out2/memberships.csv")
+    );
     let runs: serde_json::Value =
         serde_json::from_str(&dir.command(&["runs", "--project", ".", "--json"]).stdout())
             .unwrap_or_default();
@@ -98,20 +135,42 @@ fn refits_do_not_make_accounts_move() {
     // relabelled account "moved" (2,282 of 4,366 transitions on 3,000
     // accounts were label changes alone).
     let dir = Dir::new();
-    dir.command(&["demo", "--out", "demo", "--accounts", "1500", "--no-run"]).success();
+    dir.command(&["demo", "--out", "demo", "--accounts", "1500", "--no-run"])
+        .success();
     let project = dir.root.join("demo");
     let project = project.display().to_string();
     let mut outputs = Vec::new();
-    for (run, as_of) in ["2026-10-31", "2026-09-30", "2026-10-31"].iter().enumerate() {
+    for (run, as_of) in ["2026-10-31", "2026-09-30", "2026-10-31"]
+        .iter()
+        .enumerate()
+    {
         let out = format!("out{run}");
         outputs.push(
-            dir.command(&["run", "--project", &project, "--out", &out, "--quick-report", "--as-of", as_of])
-                .success()
-                .0,
+            dir.command(&[
+                "run",
+                "--project",
+                &project,
+                "--out",
+                &out,
+                "--quick-report",
+                "--as-of",
+                as_of,
+            ])
+            .success()
+            .0,
         );
     }
     let changes = dir
-        .command(&["changes", "--project", &project, "--run", "3", "--json", "--limit", "1000000"])
+        .command(&[
+            "changes",
+            "--project",
+            &project,
+            "--run",
+            "3",
+            "--json",
+            "--limit",
+            "1000000",
+        ])
         .stdout();
     let transitions: Vec<serde_json::Value> = serde_json::from_str::<serde_json::Value>(&changes)
         .ok()
@@ -121,10 +180,15 @@ fn refits_do_not_make_accounts_move() {
     let label = |name: &str| name.split(" (").next().unwrap_or(name).to_string();
     let mut behavior_moves = 0;
     for transition in &transitions {
-        let (Some(from), Some(to)) = (transition["from"].as_str(), transition["to"].as_str()) else {
+        let (Some(from), Some(to)) = (transition["from"].as_str(), transition["to"].as_str())
+        else {
             continue;
         };
-        assert_ne!(label(from), label(to), "a label change is not movement: {transition}");
+        assert_ne!(
+            label(from),
+            label(to),
+            "a label change is not movement: {transition}"
+        );
         if transition["segmentation"] == "behavior" {
             behavior_moves += 1;
         }
@@ -135,7 +199,9 @@ fn refits_do_not_make_accounts_move() {
     let names = |out: &str| -> std::collections::BTreeSet<String> {
         base::memberships(&dir, out)
             .into_iter()
-            .filter(|((_, segmentation), segment)| segmentation == "behavior" && !segment.is_empty())
+            .filter(|((_, segmentation), segment)| {
+                segmentation == "behavior" && !segment.is_empty()
+            })
             .map(|(_, segment)| segment)
             .collect()
     };
@@ -151,7 +217,11 @@ fn refits_do_not_make_accounts_move() {
         .filter_map(|t| t["account_id"].as_str())
         .collect();
     assert!(
-        outputs[2].contains(&format!("  {} accounts moved ({} transitions", accounts.len(), transitions.len())),
+        outputs[2].contains(&format!(
+            "  {} accounts moved ({} transitions",
+            accounts.len(),
+            transitions.len()
+        )),
         "{}",
         outputs[2]
     );
@@ -170,12 +240,18 @@ fn as_of_without_events_in_the_window_leaves_clusters_unassigned() {
         .command(&["validate", "--project", ".", "--as-of", "2027-03-31"])
         .success();
     assert!(
-        validated.1.contains("`api_share_28d`, `trend_28d` are NULL for every account at as_of 2027-03-31"),
+        validated.1.contains(
+            "`api_share_28d`, `trend_28d` are NULL for every account at as_of 2027-03-31"
+        ),
         "validate warns beforehand: {validated:?}"
     );
     let (stdout, stderr) = run(&dir, "out", &["--no-store", "--as-of", "2027-03-31"]);
     assert!(!stderr.contains("internal error"), "{stderr}");
-    assert_eq!(stderr.matches("NULL for every account").count(), 1, "said once: {stderr}");
+    assert_eq!(
+        stderr.matches("NULL for every account").count(),
+        1,
+        "said once: {stderr}"
+    );
     assert!(stdout.contains("wrote:"), "{stdout}");
     let members = base::memberships(&dir, "out");
     let behavior: Vec<&String> = members
@@ -184,7 +260,10 @@ fn as_of_without_events_in_the_window_leaves_clusters_unassigned() {
         .map(|(_, segment)| segment)
         .collect();
     assert_eq!(behavior.len(), 300);
-    assert!(behavior.iter().all(|segment| segment.is_empty()), "unassigned");
+    assert!(
+        behavior.iter().all(|segment| segment.is_empty()),
+        "unassigned"
+    );
     // The rules segmentations are still right.
     check_rules_row_by_row(&dir, "out", 300);
 }
@@ -194,13 +273,24 @@ fn as_of_month_without_revenue_uses_the_last_month_with_revenue() {
     let dir = Dir::fixture("tiny");
     // Revenue ends in 2026-10; as_of in November has no rows yet.
     let (_, stderr) = dir
-        .command(&["run", "--project", ".", "--out", "out", "--no-store", "--quick-report", "--as-of", "2026-11-15"])
+        .command(&[
+            "run",
+            "--project",
+            ".",
+            "--out",
+            "out",
+            "--no-store",
+            "--quick-report",
+            "--as-of",
+            "2026-11-15",
+        ])
         .success();
     assert!(
         stderr.contains("no revenue rows for the as-of month 2026-11; ARR, NRR, GRR and churn are measured at 2026-10"),
         "{stderr}"
     );
-    let json: serde_json::Value = serde_json::from_str(&dir.read("out/segments.json")).unwrap_or_default();
+    let json: serde_json::Value =
+        serde_json::from_str(&dir.read("out/segments.json")).unwrap_or_default();
     // As at 2026-10 (see tiny_fixture_memberships_and_economics_are_exact):
     // MRR 150 + 800 + 200 -> ARR 13,800; NRR 950 / 1150.
     assert_eq!(json["overall"]["arr"].as_f64(), Some(13_800.0));
@@ -216,9 +306,21 @@ fn as_of_month_without_revenue_uses_the_last_month_with_revenue() {
         "as_of = \"2026-10-31\"\n[options]\nmissing_revenue_month = \"error\"",
     );
     let stderr = dir
-        .command(&["run", "--project", ".", "--out", "out2", "--no-store", "--as-of", "2026-11-15"])
+        .command(&[
+            "run",
+            "--project",
+            ".",
+            "--out",
+            "out2",
+            "--no-store",
+            "--as-of",
+            "2026-11-15",
+        ])
         .failure();
-    assert!(stderr.contains("no revenue rows for the as-of month 2026-11"), "{stderr}");
+    assert!(
+        stderr.contains("no revenue rows for the as-of month 2026-11"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -233,12 +335,24 @@ fn accounts_created_after_as_of_are_not_in_the_base() {
     let early = dir.read("early/memberships.csv");
     assert!(!early.contains("a3,"), "{early}");
     assert_eq!(early.lines().count(), 1 + 3 * 2);
-    let json: serde_json::Value = serde_json::from_str(&dir.read("early/segments.json")).unwrap_or_default();
+    let json: serde_json::Value =
+        serde_json::from_str(&dir.read("early/segments.json")).unwrap_or_default();
     assert_eq!(json["overall"]["accounts"], 3, "{}", json["overall"]);
     // At the next run a3 enters, it does not "move".
     let (later, _) = run(&dir, "later", &["--as-of", "2026-10-31"]);
     assert!(later.contains("a3"), "{later}");
-    let changes = dir.command(&["changes", "--project", ".", "--run", "2", "--json", "--limit", "1000000"]).stdout();
+    let changes = dir
+        .command(&[
+            "changes",
+            "--project",
+            ".",
+            "--run",
+            "2",
+            "--json",
+            "--limit",
+            "1000000",
+        ])
+        .stdout();
     let transitions: serde_json::Value = serde_json::from_str(&changes).unwrap_or_default();
     let a3: Vec<&serde_json::Value> = transitions
         .as_array()
@@ -248,9 +362,21 @@ fn accounts_created_after_as_of_are_not_in_the_base() {
     assert!(a3.iter().all(|t| t["cause"] == "entered"), "{a3:?}");
     // No account had signed up at all: a clear error.
     let stderr = dir
-        .command(&["run", "--project", ".", "--out", "none", "--no-store", "--as-of", "2020-01-01"])
+        .command(&[
+            "run",
+            "--project",
+            ".",
+            "--out",
+            "none",
+            "--no-store",
+            "--as-of",
+            "2020-01-01",
+        ])
         .failure();
-    assert!(stderr.contains("no account had signed up by as_of 2020-01-01"), "{stderr}");
+    assert!(
+        stderr.contains("no account had signed up by as_of 2020-01-01"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -263,7 +389,10 @@ fn division_by_zero_is_null() {
     );
     run(&dir, "out", &["--no-store"]);
     let memberships = dir.read("out/memberships.csv");
-    assert!(!memberships.contains("busy"), "x / 0 and x % 0 are NULL, never true: {memberships}");
+    assert!(
+        !memberships.contains("busy"),
+        "x / 0 and x % 0 are NULL, never true: {memberships}"
+    );
     let sql = dir
         .command(&["sql", "--project", ".", "--dialect", "postgres"])
         .stdout();
@@ -293,7 +422,8 @@ fn semicolon_delimited_and_latin1_csv_are_read() {
         .command(&["run", "--project", ".", "--out", "bad", "--no-store"])
         .failure();
     assert!(
-        stderr.contains("accounts.csv, row 2 (line 3), column `name`") && stderr.contains("not valid UTF-8"),
+        stderr.contains("accounts.csv, row 2 (line 3), column `name`")
+            && stderr.contains("not valid UTF-8"),
         "{stderr}"
     );
     assert!(stderr.contains("encoding = \"latin1\""), "{stderr}");
@@ -308,8 +438,15 @@ fn semicolon_delimited_and_latin1_csv_are_read() {
     // Bad options say what to write.
     dir.edit("strata.toml", "delimiter = \";\"", "delimiter = \";;\"");
     let stderr = dir.command(&["validate", "--project", "."]).failure();
-    assert!(stderr.contains("delimiter = \";;\" is not one character"), "{stderr}");
-    dir.edit("strata.toml", "delimiter = \";;\", encoding = \"latin1\"", "encoding = \"klingon\"");
+    assert!(
+        stderr.contains("delimiter = \";;\" is not one character"),
+        "{stderr}"
+    );
+    dir.edit(
+        "strata.toml",
+        "delimiter = \";;\", encoding = \"latin1\"",
+        "encoding = \"klingon\"",
+    );
     let stderr = dir.command(&["validate", "--project", "."]).failure();
     assert!(stderr.contains("unknown encoding \"klingon\""), "{stderr}");
 }

@@ -41,24 +41,23 @@ fn postgres_project(dir: &Dir, url: &str, schema: &str, extra: &str) {
 
 /// Loads the tiny fixture's CSV files into `schema`.
 fn load_tiny(dir: &Dir, schema: &str) {
-    dir.create(
-        "load.sql",
-        &format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n\
-             CREATE TABLE accounts (account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER);\n\
-             CREATE TABLE events (account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT);\n\
-             CREATE TABLE revenue (account_id TEXT, month DATE, mrr DOUBLE PRECISION);\n\
-             \\copy accounts FROM '{root}/accounts.csv' CSV HEADER\n\
-             \\copy events FROM '{root}/events.csv' CSV HEADER\n\
-             \\copy revenue FROM '{root}/revenue.csv' CSV HEADER\n",
-            root = dir.root.display()
-        ),
-    );
-    let output = psql(&["-f", &dir.root.join("load.sql").display().to_string()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    util::load_csv_tables(
+        dir,
+        schema,
+        &[
+            (
+                "accounts",
+                "account_id TEXT, name TEXT, created_at TIMESTAMPTZ, employees INTEGER, industry TEXT, country TEXT, plan TEXT, owner TEXT, seats INTEGER",
+            ),
+            (
+                "events",
+                "account_id TEXT, user_id TEXT, event TEXT, ts TIMESTAMPTZ, source TEXT",
+            ),
+            (
+                "revenue",
+                "account_id TEXT, month DATE, mrr DOUBLE PRECISION",
+            ),
+        ],
     );
 }
 

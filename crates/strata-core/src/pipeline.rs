@@ -321,7 +321,13 @@ fn keep_signed_up(
         return Ok(None);
     }
     if n_later == keep.len() {
-        let first = sources.accounts.created_day.iter().min().copied().unwrap_or(as_of_day);
+        let first = sources
+            .accounts
+            .created_day
+            .iter()
+            .min()
+            .copied()
+            .unwrap_or(as_of_day);
         return Err(Error::invalid(
             Problem::new(
                 "as_of",

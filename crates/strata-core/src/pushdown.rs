@@ -284,7 +284,10 @@ fn account_order(ids: &ArrayRef, index: &HashMap<String, usize>) -> Result<UInt3
     for row in 0..ids.len() {
         // Rows of accounts outside the base (not signed up by as_of) are
         // skipped: the base is the index.
-        if let Some(&slot) = (!ids.is_null(row)).then(|| index.get(ids.value(row))).flatten() {
+        if let Some(&slot) = (!ids.is_null(row))
+            .then(|| index.get(ids.value(row)))
+            .flatten()
+        {
             position[slot] = Some(row as u32);
         }
     }

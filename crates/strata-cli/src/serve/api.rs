@@ -318,9 +318,11 @@ async fn member_rows(
                 strata_core::rules::check_predicate(text, &served.result.features.rule_schema())
                     .map_err(|error| ApiError::rule(&error))?;
             let ctx = datafusion::prelude::SessionContext::new();
-            Some(
-                strata_core::segment::first_matches(&ctx, &served.result.features.batch, &[rule])?,
-            )
+            Some(strata_core::segment::first_matches(
+                &ctx,
+                &served.result.features.batch,
+                &[rule],
+            )?)
         }
         None => None,
     };

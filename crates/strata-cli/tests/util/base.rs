@@ -22,7 +22,13 @@ fn mix(i: u64, salt: u64) -> u64 {
 }
 
 const INDUSTRIES: [&str; 4] = ["saas", "health", "fintech", "retail"];
-const EVENTS: [&str; 5] = ["login", "task_created", "report_viewed", "integration_connected", "export"];
+const EVENTS: [&str; 5] = [
+    "login",
+    "task_created",
+    "report_viewed",
+    "integration_connected",
+    "export",
+];
 
 /// Writes `accounts.csv`, `events.csv` (about `events_per_account` events per
 /// account over 200 days, sorted by time) and `revenue.csv` (13 months) into
@@ -39,7 +45,10 @@ pub fn write_base(dir: &Dir, n_accounts: usize, events_per_account: usize, seed:
         };
         let industry = INDUSTRIES[(mix(i, seed + 3) % 4) as usize];
         let plan = ["free", "pro", "enterprise"][(mix(i, seed + 4) % 3) as usize];
-        let _ = writeln!(accounts, "a{i:06},Account {i},{created},{employees},{industry},{plan}");
+        let _ = writeln!(
+            accounts,
+            "a{i:06},Account {i},{created},{employees},{industry},{plan}"
+        );
     }
     dir.create("accounts.csv", &accounts);
 
@@ -48,7 +57,8 @@ pub fn write_base(dir: &Dir, n_accounts: usize, events_per_account: usize, seed:
     let mut events: Vec<(u64, u64, usize, &str)> = (0..n_events as u64)
         .map(|j| {
             // Skewed activity: some accounts log far more than others, some none.
-            let account = (mix(j, seed + 5) % n_accounts as u64).min(mix(j, seed + 6) % n_accounts as u64);
+            let account =
+                (mix(j, seed + 5) % n_accounts as u64).min(mix(j, seed + 6) % n_accounts as u64);
             let minutes_back = mix(j, seed + 7) % (200 * 24 * 60);
             let event = (mix(j, seed + 8) % EVENTS.len() as u64) as usize;
             let source = ["app", "app", "api", "integration"][(mix(j, seed + 9) % 4) as usize];
@@ -149,17 +159,13 @@ pub struct Row {
 }
 
 impl Row {
+    /// A numeric column's value; NULL when the base lacks the column (a
+    /// segmentation reading it is then not in the project, and not checked).
     fn n(&self, name: &str) -> Option<f64> {
-        *self
-            .numbers
-            .get(name)
-            .unwrap_or_else(|| panic!("no numeric column {name}"))
+        self.numbers.get(name).copied().flatten()
     }
     fn t(&self, name: &str) -> Option<&str> {
-        self.texts
-            .get(name)
-            .unwrap_or_else(|| panic!("no text column {name}"))
-            .as_deref()
+        self.texts.get(name).and_then(|text| text.as_deref())
     }
 }
 
@@ -221,7 +227,10 @@ pub fn expected_segments(row: &Row) -> Vec<(&'static str, Option<&'static str>)>
                 ),
                 (
                     "light",
-                    or(cmp(row.n("events_7d"), |v| v > 0.0), cmp(dsle, |v| v <= 60.0)),
+                    or(
+                        cmp(row.n("events_7d"), |v| v > 0.0),
+                        cmp(dsle, |v| v <= 60.0),
+                    ),
                 ),
             ]),
         ),
@@ -254,15 +263,8 @@ pub fn feature_rows(path: &std::path::Path) -> BTreeMap<String, Row> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::{DataType, Float64Type};
-    let file = std::fs::File::open(path).expect("features.parquet");
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
     let mut rows = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
+    for batch in super::parquet_batches(path) {
         let ids = cast(batch.column(0), &DataType::Utf8).expect("ids");
         let ids = ids.as_string::<i32>();
         let schema = batch.schema();
@@ -307,20 +309,42 @@ pub fn memberships(dir: &Dir, out: &str) -> BTreeMap<(String, String), String> {
 }
 
 /// Checks every rules membership of the run in `out` against
-/// [`expected_segments`] over that run's `features.parquet`; returns the
-/// number of accounts checked. Panics with the first wrong rows.
+/// [`expected_segments`] over that run's `features.parquet`, for the
+/// segmentations of [`SEGMENTATIONS`] that the project has (all four unless
+/// `only` names some); returns the number of accounts checked. Panics with
+/// the first wrong rows.
 pub fn check_rules_row_by_row(dir: &Dir, out: &str, n_accounts: usize) -> usize {
+    check_segmentations_row_by_row(
+        dir,
+        out,
+        n_accounts,
+        &["acv", "usage", "health", "intensity"],
+    )
+}
+
+/// [`check_rules_row_by_row`] for the segmentations named in `only`.
+pub fn check_segmentations_row_by_row(
+    dir: &Dir,
+    out: &str,
+    n_accounts: usize,
+    only: &[&str],
+) -> usize {
     let rows = feature_rows(&dir.root.join(out).join("features.parquet"));
     assert_eq!(rows.len(), n_accounts, "one feature row per account");
     let members = memberships(dir, out);
     let mut wrong = Vec::new();
     for (account, row) in &rows {
         for (segmentation, expected) in expected_segments(row) {
+            if !only.contains(&segmentation) {
+                continue;
+            }
             let actual = members
                 .get(&(account.clone(), segmentation.to_string()))
                 .unwrap_or_else(|| panic!("no {segmentation} row for {account}"));
             if actual.as_str() != expected.unwrap_or("") {
-                wrong.push(format!("{account} {segmentation}: {actual:?}, expected {expected:?}"));
+                wrong.push(format!(
+                    "{account} {segmentation}: {actual:?}, expected {expected:?}"
+                ));
             }
         }
     }
@@ -328,8 +352,13 @@ pub fn check_rules_row_by_row(dir: &Dir, out: &str, n_accounts: usize) -> usize 
         wrong.is_empty(),
         "{} of {} memberships wrong, e.g.:\n{}",
         wrong.len(),
-        rows.len() * 4,
-        wrong.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        rows.len() * only.len(),
+        wrong
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     rows.len()
 }

@@ -175,20 +175,49 @@ pub fn postgres_available() -> bool {
     ok
 }
 
+/// The record batches of a Parquet file (features.parquet), in file order.
+pub fn parquet_batches(path: &std::path::Path) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let file =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .map(|batch| batch.expect("batch"))
+        .collect()
+}
+
+/// Loads CSV files of `dir` into a fresh PostgreSQL `schema`: `tables` are
+/// (table, column definitions), each read from `TABLE.csv`.
+pub fn load_csv_tables(dir: &Dir, schema: &str, tables: &[(&str, &str)]) {
+    let mut sql = format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema};\n"
+    );
+    for (table, columns) in tables {
+        sql.push_str(&format!("CREATE TABLE {table} ({columns});\n"));
+    }
+    for (table, _) in tables {
+        sql.push_str(&format!(
+            "\\copy {table} FROM '{}/{table}.csv' CSV HEADER\n",
+            dir.root.display()
+        ));
+    }
+    dir.create("load.sql", &sql);
+    let output = psql(&["-f", &dir.root.join("load.sql").display().to_string()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Reads features.parquet into column → per-account text values, floats
 /// rounded to 1e-9 so that the two engines' last bits do not matter.
 pub fn embedded_features(path: &std::path::Path) -> BTreeMap<String, Vec<String>> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-    let file = std::fs::File::open(path).expect("features.parquet");
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
     let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
+    for batch in parquet_batches(path) {
         for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
             let values = columns.entry(field.name().clone()).or_default();
             for row in 0..column.len() {

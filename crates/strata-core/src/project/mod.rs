@@ -333,8 +333,11 @@ fn csv_char(key: &str, text: &str) -> std::result::Result<u8, Problem> {
     };
     match byte {
         Some(byte) if byte != b'\n' && byte != b'\r' => Ok(byte),
-        _ => Err(Problem::new("", format!("{key} = {text:?} is not one character"))
-            .with_help(format!("write one ASCII character, e.g. {key} = \";\" (or \"\\t\" for a tab)"))),
+        _ => Err(
+            Problem::new("", format!("{key} = {text:?} is not one character")).with_help(format!(
+                "write one ASCII character, e.g. {key} = \";\" (or \"\\t\" for a tab)"
+            )),
+        ),
     }
 }
 
@@ -356,8 +359,10 @@ impl CsvOptions {
             })?;
         }
         if options.delimiter.is_some_and(|d| d == options.quote) {
-            return Err(Problem::new("", "the delimiter and the quote are the same character")
-                .with_help("set different characters for `delimiter` and `quote`"));
+            return Err(
+                Problem::new("", "the delimiter and the quote are the same character")
+                    .with_help("set different characters for `delimiter` and `quote`"),
+            );
         }
         Ok(options)
     }

@@ -48,10 +48,7 @@ pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
             // `x / 0` is NULL in the rule language: engines disagree there
             // (inf, NaN or an error), and NULL is what a ratio with no
             // denominator means. The generated SQL carries the same NULLIF.
-            functions::nullif(
-                cast(expr_to_datafusion(right), DataType::Float64),
-                lit(0.0),
-            ),
+            functions::nullif(cast(expr_to_datafusion(right), DataType::Float64), lit(0.0)),
         ),
         ExprKind::Binary {
             op: BinaryOp::Modulo,

@@ -9,8 +9,8 @@
 //! **Invariants**: a rule reaches only the account's own row; all rule
 //! problems of a project are reported together.
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::common::DFSchema;
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 
@@ -220,12 +220,28 @@ const EVALUATE_SLICE_ROWS: usize = 65_536;
 /// one batch (8,192 rows): matching results to accounts by position through a
 /// plan scrambles memberships. Slices here are evaluated in parallel but
 /// reassembled by slice index, so the order is the batch's by construction.
-pub fn evaluate(ctx: &SessionContext, batch: &RecordBatch, exprs: &[Expr]) -> Result<Vec<ArrayRef>> {
+pub fn evaluate(
+    ctx: &SessionContext,
+    batch: &RecordBatch,
+    exprs: &[Expr],
+) -> Result<Vec<ArrayRef>> {
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
     use rayon::prelude::*;
-    let schema = DFSchema::try_from(batch.schema().as_ref().clone())?;
+    let schema = std::sync::Arc::new(DFSchema::try_from(batch.schema().as_ref().clone())?);
+    // A plan's optimizer would simplify the expressions (some functions,
+    // such as COALESCE, have no physical form before they are rewritten).
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(std::sync::Arc::clone(&schema))
+            .build(),
+    );
     let physical = exprs
         .iter()
-        .map(|expr| ctx.create_physical_expr(expr.clone(), &schema))
+        .map(|expr| {
+            let expr = simplifier.simplify(simplifier.coerce(expr.clone(), &schema)?)?;
+            ctx.create_physical_expr(expr, &schema)
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let n_rows = batch.num_rows();
     let n_slices = n_rows.div_ceil(EVALUATE_SLICE_ROWS).max(1);
@@ -243,7 +259,10 @@ pub fn evaluate(ctx: &SessionContext, batch: &RecordBatch, exprs: &[Expr]) -> Re
         .collect::<Result<Vec<_>>>()?;
     let mut columns = Vec::with_capacity(exprs.len());
     for expr_idx in 0..exprs.len() {
-        let parts: Vec<&dyn Array> = slices.iter().map(|slice| slice[expr_idx].as_ref()).collect();
+        let parts: Vec<&dyn Array> = slices
+            .iter()
+            .map(|slice| slice[expr_idx].as_ref())
+            .collect();
         let column = datafusion::arrow::compute::concat(&parts)?;
         if column.len() != n_rows {
             return Err(Error::Internal(format!(

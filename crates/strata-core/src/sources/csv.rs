@@ -40,8 +40,8 @@ pub fn encoding_name(label: &str) -> Option<&'static str> {
 
 /// Checks and, where needed, transcodes `path`, and reads its header.
 pub(crate) fn ready(path: &Path, options: &CsvOptions) -> Result<ReadyCsv> {
-    let encoding = encoding_rs::Encoding::for_label(options.encoding.as_bytes())
-        .unwrap_or(encoding_rs::UTF_8);
+    let encoding =
+        encoding_rs::Encoding::for_label(options.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8);
     let utf8_path = if encoding == encoding_rs::UTF_8 {
         if let Some(offset) = first_invalid_utf8(path)? {
             return Err(invalid_utf8_error(path, options, offset));
@@ -250,7 +250,8 @@ fn transcoded(path: &Path, encoding: &'static encoding_rs::Encoding) -> Result<P
     if target.is_file() {
         return Ok(target);
     }
-    let mut input = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
+    let mut input =
+        std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?);
     let mut output = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut decoder = encoding.new_decoder();
     let mut in_buffer = vec![0u8; 1 << 16];
@@ -308,7 +309,9 @@ mod tests {
         bytes.push(0xE9);
         bytes.extend_from_slice(b" Lumi;2026-01-02\n");
         std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
-        let error = ready(&path, &CsvOptions::default()).map(|_| ()).unwrap_err();
+        let error = ready(&path, &CsvOptions::default())
+            .map(|_| ())
+            .unwrap_err();
         let text = error.to_string();
         assert!(text.contains("row 2 (line 3), column `name`"), "{text}");
         assert!(text.contains("0xE9") && text.contains("encoding"), "{text}");

@@ -102,7 +102,11 @@ pub async fn keep_identities(store: &mut Store, result: &mut RunResult) -> Resul
             .iter()
             .map(|(account, membership)| (account.clone(), membership.segment.clone()))
             .collect();
-        let fitted: Vec<String> = segmentation.segments.iter().map(|s| s.name.clone()).collect();
+        let fitted: Vec<String> = segmentation
+            .segments
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
         let names = carried_names(&fitted, &ids, &segmentation.membership, &previous);
         for (segment_idx, name) in names.into_iter().enumerate() {
             let old = std::mem::replace(&mut segmentation.segments[segment_idx].name, name.clone());
@@ -146,7 +150,10 @@ mod tests {
             .map(|(id, segment)| (id.clone(), segment.map(str::to_string)))
             .collect();
         let fitted: Vec<String> = fitted.iter().map(|s| s.to_string()).collect();
-        assert_eq!(carried_names(&fitted, &ids, membership, &previous), expected);
+        assert_eq!(
+            carried_names(&fitted, &ids, membership, &previous),
+            expected
+        );
     }
 
     #[test]
