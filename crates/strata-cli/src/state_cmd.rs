@@ -147,7 +147,7 @@ pub async fn execute(
     } else {
         pipeline::run_with_analyses(project, &options, &REPORT_PLAN, observer).await
     };
-    let (mut result, analyses) = match outcome {
+    let (mut result, mut analyses) = match outcome {
         Ok(done) => done,
         Err(error) => {
             observer.finish_all();
@@ -182,9 +182,12 @@ pub async fn execute(
     // name of the previous run's cluster it matches, before anything is
     // written, so that a relabelling never reads as accounts moving.
     if let Some((store, _)) = store_and_lock.as_mut() {
-        state::track::keep_identities(store, &mut result)
+        let renamed = state::track::keep_identities(store, &mut result)
             .await
             .with_context(|| format!("cannot read the previous run from {}", store.describe()))?;
+        if let Some(roadmap) = analyses.roadmap.as_mut() {
+            state::track::rename_in_roadmap(&mut roadmap.roadmap, &renamed);
+        }
     }
     observer.start(pipeline::Phase::Outputs);
     let written = strata_core::outputs::write_all(&result, out)?;

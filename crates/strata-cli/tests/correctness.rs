@@ -29,6 +29,19 @@ fn rules_memberships_are_right_above_16384_accounts() {
     }
 }
 
+/// One million accounts (3M time-ordered events): the size of the largest
+/// benchmark. Slow in a debug build; run it with
+/// `cargo test --release -p strata-cli --test correctness -- --ignored`.
+#[test]
+#[ignore = "one million accounts: run in release with --ignored"]
+fn rules_memberships_are_right_at_one_million_accounts() {
+    let dir = Dir::new();
+    write_base(&dir, 1_000_000, 3, 1);
+    base::project_file(&dir, "");
+    run(&dir, "out", &["--no-store"]);
+    check_rules_row_by_row(&dir, "out", 1_000_000);
+}
+
 /// The real CDNOW purchase history (23,570 accounts, `shared/realdata`
 /// beside the checkout), where the scrambling was found: 1,988 of 23,570
 /// `acv` rows disagreed with the account's own `arr`.

@@ -258,7 +258,20 @@ pub fn expected_segments(row: &Row) -> Vec<(&'static str, Option<&'static str>)>
     ]
 }
 
-/// Every row of `features.parquet`, by account id.
+/// The columns [`expected_segments`] reads.
+const RULE_COLUMNS: [&str; 9] = [
+    "arr",
+    "events_7d",
+    "events_28d",
+    "events_90d",
+    "active_days_28d",
+    "days_since_last_event",
+    "trend_28d",
+    "employees",
+    "industry",
+];
+
+/// Every row of `features.parquet` (the columns the rules read), by account id.
 pub fn feature_rows(path: &std::path::Path) -> BTreeMap<String, Row> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::compute::cast;
@@ -272,6 +285,9 @@ pub fn feature_rows(path: &std::path::Path) -> BTreeMap<String, Row> {
             let mut numbers = BTreeMap::new();
             let mut texts = BTreeMap::new();
             for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                if !RULE_COLUMNS.contains(&field.name().as_str()) {
+                    continue;
+                }
                 if field.data_type().is_numeric() {
                     let values = cast(column, &DataType::Float64).expect("numbers");
                     let values = values.as_primitive::<Float64Type>();

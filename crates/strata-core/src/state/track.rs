@@ -81,16 +81,20 @@ pub fn carried_names(
         .collect()
 }
 
+/// One segment that took a previous run's name: (segmentation, fitted
+/// name, carried name).
+pub type Renamed = (String, String, String);
+
 /// Gives the clusters and themes of `result` the names of the matching
-/// clusters of the store's latest run (see the module docs). Returns how
-/// many segments took a previous name that differs from the fitted one.
-pub async fn keep_identities(store: &mut Store, result: &mut RunResult) -> Result<usize> {
+/// clusters of the store's latest run (see the module docs). Returns the
+/// segments that took a previous name that differs from the fitted one.
+pub async fn keep_identities(store: &mut Store, result: &mut RunResult) -> Result<Vec<Renamed>> {
     let current = store.current().await?;
+    let mut renamed = Vec::new();
     if current.is_empty() {
-        return Ok(0);
+        return Ok(renamed);
     }
     let ids = result.account_ids();
-    let mut renamed = 0;
     for segmentation in &mut result.segmentations {
         if segmentation.kind != "clusters" && segmentation.kind != "themes" {
             continue;
@@ -113,7 +117,7 @@ pub async fn keep_identities(store: &mut Store, result: &mut RunResult) -> Resul
             if old == name {
                 continue;
             }
-            renamed += 1;
+            renamed.push((segmentation.name.clone(), old.clone(), name.clone()));
             let segment = &mut segmentation.segments[segment_idx];
             if let Some(description) = &mut segment.description
                 && let Some(rest) = description.strip_prefix(old.as_str())
@@ -131,6 +135,39 @@ pub async fn keep_identities(store: &mut Store, result: &mut RunResult) -> Resul
         }
     }
     Ok(renamed)
+}
+
+/// The roadmap of a run whose segments were renamed by [`keep_identities`]
+/// after it was planned, with the carried names.
+pub fn rename_in_roadmap(roadmap: &mut crate::roadmap::Roadmap, renamed: &[Renamed]) {
+    // Longest names first, so that a name that contains another is replaced whole.
+    let mut pairs: Vec<&Renamed> = renamed
+        .iter()
+        .filter(|(segmentation, _, _)| *segmentation == roadmap.segmentation)
+        .collect();
+    pairs.sort_by_key(|(_, old, _)| std::cmp::Reverse(old.len()));
+    let rename = |name: &str| {
+        pairs
+            .iter()
+            .find(|(_, old, _)| old == name)
+            .map_or_else(|| name.to_string(), |(_, _, new)| new.clone())
+    };
+    if let Some(core) = &mut roadmap.core {
+        *core = rename(core);
+    }
+    for segment in &mut roadmap.segments {
+        segment.segment = rename(&segment.segment);
+    }
+    // The recommendation quotes names; swap through placeholders so that
+    // two clusters exchanging names do not end up with the same one.
+    let mut text = roadmap.recommendation.clone();
+    for (idx, (_, old, _)) in pairs.iter().enumerate() {
+        text = text.replace(old.as_str(), &format!("\u{1}{idx}\u{1}"));
+    }
+    for (idx, (_, _, new)) in pairs.iter().enumerate() {
+        text = text.replace(&format!("\u{1}{idx}\u{1}"), new);
+    }
+    roadmap.recommendation = text;
 }
 
 #[cfg(test)]
