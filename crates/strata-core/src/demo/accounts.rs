@@ -126,7 +126,17 @@ impl AccountPlan {
 
 /// The `user_id` of one of an account's users, shared by events and feedback.
 pub(crate) fn user_id(account_idx: usize, user_idx: u32) -> String {
-    format!("usr_{:06}_{:03}", account_idx + 1, user_idx + 1)
+    let mut id = String::new();
+    write_user_id(&mut id, account_idx, user_idx);
+    id
+}
+
+/// [`user_id`] into a reused buffer (the event writer's hot loop).
+pub(crate) fn write_user_id(buffer: &mut String, account_idx: usize, user_idx: u32) {
+    use std::fmt::Write as _;
+    buffer.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(buffer, "usr_{:06}_{:03}", account_idx + 1, user_idx + 1);
 }
 
 /// Plans `n_accounts` accounts.

@@ -8,11 +8,14 @@
 //! global scale makes the total hit the requested target, which keeps the
 //! shape of the base independent of its size.
 //!
-//! The second pass is the hot loop: tens of millions of rows. It appends
-//! straight into Arrow builders (borrowed `&str` for every string, no
-//! per-event allocation), writes ~1M-row batches, and reuses one small buffer
-//! per day to sort that day's events by time. Rows come out ordered by account
-//! and then timestamp.
+//! The second pass is the hot loop: tens of millions of rows. It walks the
+//! calendar day by day and, within a day, every account with its own random
+//! stream (so an account's events are the same whatever the other accounts
+//! do), collects the day's events of all accounts, sorts them by time and
+//! appends them straight into Arrow builders (borrowed `&str` for every
+//! string, user ids formatted into one reused buffer), writing ~1M-row
+//! batches. Rows come out in time order, as a real event log is written:
+//! an account's events are scattered over the whole file.
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +31,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::schema::types::ColumnPath;
 use rand::rngs::StdRng;
 
-use super::accounts::{AccountPlan, user_id};
+use super::accounts::{AccountPlan, write_user_id};
 use super::calendar::{Calendar, MICROS_PER_DAY, SECONDS_PER_DAY, is_weekend};
 use super::catalog::{
     Archetype, EVENT_API_CALL, EVENT_AUTOMATION_RUN, EVENT_INTEGRATION_CONNECTED, EVENT_NAMES,
@@ -61,9 +64,33 @@ struct DayActivity {
     n_active_users: u32,
 }
 
-/// One event of a day before it is written: second of the day, event index,
-/// source index. Sorting these tuples orders a day's events by time.
+/// One event of an account-day before its user is drawn: second of the day,
+/// event index, source index. Sorting these tuples orders the account's day
+/// by time.
 type PendingEvent = (u32, u8, u8);
+
+/// One event of a day, any account, ready to be written.
+#[derive(Debug, Clone, Copy)]
+struct DayRow {
+    /// Second of the day.
+    second: u32,
+    /// Position of the account.
+    account: u32,
+    /// Event index.
+    event: u8,
+    /// Source index.
+    source: u8,
+    /// User index, `None` for events without a user.
+    user: Option<u32>,
+}
+
+/// Where an account's event stream stands between days.
+struct AccountStream {
+    /// Its random stream (stage `Events`).
+    rng: StdRng,
+    /// The next of its planned `integration_connected` days.
+    next_integration_idx: usize,
+}
 
 /// The Arrow schema of `events.parquet`.
 pub(crate) fn events_schema() -> SchemaRef {
@@ -97,7 +124,7 @@ pub(crate) fn write_events(
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROWS_PER_ROW_GROUP))
         .set_compression(Compression::SNAPPY)
-        // Timestamps are sorted within an account, so delta encoding stores
+        // Timestamps are in time order, so delta encoding stores
         // them in a byte or two instead of eight.
         .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
         .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
@@ -105,22 +132,68 @@ pub(crate) fn write_events(
     let schema = events_schema();
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
     let mut columns = EventColumns::new();
-    let mut day_events: Vec<PendingEvent> = Vec::new();
+    let mut account_day: Vec<PendingEvent> = Vec::new();
+    let mut day_rows: Vec<DayRow> = Vec::new();
+    let mut user = String::new();
+    let mut streams: Vec<AccountStream> = accounts
+        .iter()
+        .map(|account| AccountStream {
+            rng: account_rng(seed, Stage::Events, account.account_idx),
+            next_integration_idx: 0,
+        })
+        .collect();
     let mut n_written: u64 = 0;
     let mut n_reported: u64 = 0;
     progress(0, target_events);
-    for account in accounts {
-        n_written += append_account_events(
-            account,
-            seed,
-            calendar,
-            scale,
-            &mut columns,
-            &mut day_events,
-        );
-        if columns.len() >= ROWS_PER_ROW_GROUP {
-            writer.write(&columns.finish_batch(&schema)?)?;
+    let first_day = accounts
+        .iter()
+        .map(|account| account.first_event_day(calendar))
+        .min()
+        .unwrap_or(calendar.as_of_day + 1);
+    for day in first_day..=calendar.as_of_day {
+        day_rows.clear();
+        for (position, (account, stream)) in accounts.iter().zip(&mut streams).enumerate() {
+            if day >= account.first_event_day(calendar) {
+                draw_account_day(
+                    account,
+                    position as u32,
+                    stream,
+                    calendar,
+                    scale,
+                    day,
+                    &mut account_day,
+                    &mut day_rows,
+                );
+            }
         }
+        // Stable: an account's events of one second keep their drawn order.
+        day_rows.sort_by_key(|row| (row.second, row.account));
+        let day_start_micros = i64::from(day) * MICROS_PER_DAY;
+        for row in &day_rows {
+            let account = &accounts[row.account as usize];
+            columns.account_id.append_value(&account.account_id);
+            match row.user {
+                Some(user_idx) => {
+                    write_user_id(&mut user, account.account_idx, user_idx);
+                    columns.user_id.append_value(&user);
+                }
+                None => columns.user_id.append_null(),
+            }
+            columns
+                .event
+                .append_value(EVENT_NAMES[usize::from(row.event) % N_EVENTS]);
+            columns
+                .ts
+                .append_value(day_start_micros + i64::from(row.second) * 1_000_000);
+            match SOURCE_NAMES.get(usize::from(row.source)) {
+                Some(source) => columns.source.append_value(source),
+                None => columns.source.append_null(),
+            }
+            if columns.len() >= ROWS_PER_ROW_GROUP {
+                writer.write(&columns.finish_batch(&schema)?)?;
+            }
+        }
+        n_written += day_rows.len() as u64;
         if n_written - n_reported >= ROWS_PER_PROGRESS_REPORT {
             n_reported = n_written;
             progress(n_written, target_events.max(n_written));
@@ -234,76 +307,65 @@ fn churn_factor(account: &AccountPlan, day: i32) -> f64 {
     1.0
 }
 
-/// Appends all events of one account and returns how many.
-fn append_account_events(
+/// Draws one account's events of one day into `day_rows`, in time order,
+/// from the account's own stream: the same draws, in the same order, as if
+/// the account's days were generated alone.
+#[allow(clippy::too_many_arguments)] // reason: the hot loop's state, passed rather than boxed
+fn draw_account_day(
     account: &AccountPlan,
-    seed: u64,
+    position: u32,
+    stream: &mut AccountStream,
     calendar: &Calendar,
     scale: f64,
-    columns: &mut EventColumns,
-    day_events: &mut Vec<PendingEvent>,
-) -> u64 {
-    let mut rng = account_rng(seed, Stage::Events, account.account_idx);
-    let user_ids: Vec<String> = (0..account.n_users.max(1))
-        .map(|user_idx| user_id(account.account_idx, user_idx))
-        .collect();
-    let mut next_integration_idx = 0;
-    let mut n_appended: u64 = 0;
-    for day in account.first_event_day(calendar)..=calendar.as_of_day {
-        day_events.clear();
-        let activity = day_activity(account, calendar, day);
-        let scaled_events = activity.events_per_active_day * scale;
-        // Scaling keeps at least one event per active day: below one event,
-        // the scale thins the active days instead.
-        let (p_active, extra_events_mean) = if scaled_events >= 1.0 {
-            (activity.p_active, scaled_events - 1.0)
-        } else {
-            (activity.p_active * scaled_events, 0.0)
-        };
-        if p_active > 0.0 && uniform(&mut rng) < p_active {
-            let n_events = 1 + poisson(&mut rng, extra_events_mean);
-            for _ in 0..n_events {
-                let event_idx = draw_event(&mut rng, account);
-                let source_idx = draw_source(&mut rng, account, event_idx);
-                let second = draw_second_of_day(&mut rng, account, source_idx);
-                day_events.push((second, event_idx as u8, source_idx));
-            }
+    day: i32,
+    account_day: &mut Vec<PendingEvent>,
+    day_rows: &mut Vec<DayRow>,
+) {
+    let rng = &mut stream.rng;
+    account_day.clear();
+    let activity = day_activity(account, calendar, day);
+    let scaled_events = activity.events_per_active_day * scale;
+    // Scaling keeps at least one event per active day: below one event,
+    // the scale thins the active days instead.
+    let (p_active, extra_events_mean) = if scaled_events >= 1.0 {
+        (activity.p_active, scaled_events - 1.0)
+    } else {
+        (activity.p_active * scaled_events, 0.0)
+    };
+    if p_active > 0.0 && uniform(rng) < p_active {
+        let n_events = 1 + poisson(rng, extra_events_mean);
+        for _ in 0..n_events {
+            let event_idx = draw_event(rng, account);
+            let source_idx = draw_source(rng, account, event_idx);
+            let second = draw_second_of_day(rng, account, source_idx);
+            account_day.push((second, event_idx as u8, source_idx));
         }
-        while account
-            .integration_days
-            .get(next_integration_idx)
-            .is_some_and(|integration_day| *integration_day == day)
-        {
-            let second = draw_second_of_day(&mut rng, account, SOURCE_APP);
-            day_events.push((second, EVENT_INTEGRATION_CONNECTED as u8, SOURCE_APP));
-            next_integration_idx += 1;
-        }
-        if day_events.is_empty() {
-            continue;
-        }
-        day_events.sort_unstable();
-        let day_start_micros = i64::from(day) * MICROS_PER_DAY;
-        for (second, event_idx, source_idx) in day_events.iter().copied() {
-            let user_idx = draw_user(&mut rng, activity.n_active_users, event_idx, source_idx);
-            columns.account_id.append_value(&account.account_id);
-            match user_idx.and_then(|user_idx| user_ids.get(user_idx as usize)) {
-                Some(user) => columns.user_id.append_value(user),
-                None => columns.user_id.append_null(),
-            }
-            columns
-                .event
-                .append_value(EVENT_NAMES[usize::from(event_idx) % N_EVENTS]);
-            columns
-                .ts
-                .append_value(day_start_micros + i64::from(second) * 1_000_000);
-            match SOURCE_NAMES.get(usize::from(source_idx)) {
-                Some(source) => columns.source.append_value(source),
-                None => columns.source.append_null(),
-            }
-        }
-        n_appended += day_events.len() as u64;
     }
-    n_appended
+    while account
+        .integration_days
+        .get(stream.next_integration_idx)
+        .is_some_and(|integration_day| *integration_day == day)
+    {
+        let second = draw_second_of_day(rng, account, SOURCE_APP);
+        account_day.push((second, EVENT_INTEGRATION_CONNECTED as u8, SOURCE_APP));
+        stream.next_integration_idx += 1;
+    }
+    if account_day.is_empty() {
+        return;
+    }
+    account_day.sort_unstable();
+    let n_users = account.n_users.max(1);
+    for &(second, event, source) in account_day.iter() {
+        let user = draw_user(rng, activity.n_active_users, event, source)
+            .filter(|&user_idx| user_idx < n_users);
+        day_rows.push(DayRow {
+            second,
+            account: position,
+            event,
+            source,
+            user,
+        });
+    }
 }
 
 /// Draws an event from the account's adopted features.
