@@ -176,7 +176,7 @@ pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {
     for (row, (now, before)) in revenue.iter().enumerate() {
         for attribute in &attributes {
             match attribute {
-                IcpAttribute::Numeric(_, values) => {
+                IcpAttribute::Numeric(_, values) | IcpAttribute::Count(_, values) => {
                     let _ = write!(text, "{},", values[row].unwrap_or_default());
                 }
                 IcpAttribute::Categorical(_, values) => {

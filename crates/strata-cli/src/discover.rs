@@ -88,6 +88,7 @@ fn cluster_def(project: &Project, args: &DiscoverArgs) -> anyhow::Result<(String
         (None, None) => (
             "discovered".to_string(),
             ClusterDef {
+                segments: Vec::new(),
                 features: DEFAULT_CLUSTER_FEATURES
                     .iter()
                     .map(|f| f.to_string())

@@ -25,8 +25,9 @@ pub struct IcpArgs {
     /// (adoption features and custom features bounded by within_days_of_signup <= N).
     #[arg(long, default_value_t = 60)]
     days: u32,
-    /// Fewest accounts paying 12 months ago that a profile must cover.
-    #[arg(long, default_value_t = 30)]
+    /// Fewest accounts paying 12 months ago that a profile must cover (the
+    /// bootstrap interval printed with each profile says how sure it is).
+    #[arg(long, default_value_t = 10)]
     min_support: usize,
     /// Conditions per profile, at most (1 to 3).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
@@ -96,8 +97,32 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
         let lift = best
             .lift
             .map_or_else(|| "–".to_string(), |l| format!("{l:.2}"));
+        // The early-adoption features the rule reads, declared so that the
+        // project computes them on every run.
+        let columns = strata_core::rules::parse(&best.rule)
+            .map(|expr| {
+                let mut names = Vec::new();
+                expr.walk(&mut |node| {
+                    if let strata_core::rules::ast::ExprKind::Column(column) = &node.kind {
+                        names.push(column.clone());
+                    }
+                });
+                names
+            })
+            .unwrap_or_default();
+        let mut features = String::new();
+        for (feature, filter) in &report.early_features {
+            if columns.contains(feature) {
+                features.push_str(&format!(
+                    "\n# Early adoption read by the profile below (`strata icp --save {name}`).\n\
+                     [features.{feature}]\ncount = {}\nwithin_days_of_signup = {}\n",
+                    quote(filter),
+                    report.days
+                ));
+            }
+        }
         let block = format!(
-            "\n# Ideal customer profile found by `strata icp --save {name}` (as of {}, first {} days):\n\
+            "{features}\n# Ideal customer profile found by `strata icp --save {name}` (as of {}, first {} days):\n\
              # {} cohort accounts, {label} {} vs {} (lift {lift}).\n\
              [[segmentation]]\nname = {}\nkind = \"rules\"\nsegments = [\n  {{ name = \"ICP\", when = {} }},\n  {{ name = \"other\", when = \"TRUE\" }},\n]\n",
             report.as_of,

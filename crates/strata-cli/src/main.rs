@@ -323,7 +323,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             no_run,
         } => run_demo(&out, accounts, events, seed, no_run).await,
         Command::Init { dir, as_of, force } => {
-            let path = project::write_project_file(&dir, as_of, force)?;
+            let (path, facts) = project::write_project_file(&dir, as_of, force).await?;
             let detected = project::detect_sources(&dir)?;
             println!("wrote {}", path.display());
             for source in detected {
@@ -332,6 +332,18 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     source.kind.name(),
                     source.relative_path,
                     source.format.name()
+                );
+            }
+            for item in facts.left_out() {
+                println!(
+                    "  left out the `{}` segmentation: {}",
+                    item.segmentation, item.reason
+                );
+            }
+            if !facts.top_events.is_empty() {
+                println!(
+                    "  `behavior` clusters on the 90-day mix of the {} most common events",
+                    facts.top_events.len()
                 );
             }
             println!(
@@ -345,6 +357,19 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let prepared = pipeline::validate(&project, &RunOptions { as_of }).await?;
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
+            }
+            let facts = project::DataFacts::of_sources(&prepared.sources);
+            for item in facts.left_out() {
+                if !project
+                    .segmentations
+                    .iter()
+                    .any(|s| s.name == item.segmentation)
+                {
+                    println!(
+                        "note: no `{}` segmentation, as {} (a default of `strata init`)",
+                        item.segmentation, item.reason
+                    );
+                }
             }
             let n_rules: usize = prepared
                 .segmentations

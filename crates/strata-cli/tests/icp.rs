@@ -47,7 +47,7 @@ fn icp_explains_what_it_cannot_do() {
     let dir = Dir::fixture("tiny");
     let stderr = dir.command(&["icp"]).failure();
     assert!(
-        stderr.contains("accounts paid 12 months before as_of; a profile needs at least 60"),
+        stderr.contains("only 3 accounts paid 12 months before as_of; a profile needs at least 20 (twice the minimum support)"),
         "{stderr}"
     );
     assert!(stderr.contains("--min-support"), "{stderr}");

@@ -943,7 +943,16 @@ fn frozen_drift(
     let location = format!("segmentation `{segmentation}`");
     let outcome = ClusterModel::load(path).and_then(|model| {
         let cells = discover::feature_cells(features, &model.features, &location)?;
-        let mut drift = drift::compare(&model, &cells)?;
+        let rule_members =
+            discover::rule_memberships(features, &model.rule_segment_defs(), &location)?;
+        let n_features = model.features.len();
+        let clustered_cells: Vec<Option<f64>> = cells
+            .chunks_exact(n_features.max(1))
+            .zip(&rule_members)
+            .filter(|(_, member)| member.is_none())
+            .flat_map(|(row, _)| row.iter().copied())
+            .collect();
+        let mut drift = drift::compare(&model, &clustered_cells)?;
         drift::add_quality_changes(&mut drift, &model, quality);
         Ok(drift)
     });
@@ -1234,11 +1243,30 @@ pub struct IcpReport {
     pub result: crate::icp::IcpResult,
     /// Each rule as a PostgreSQL condition, in the order of the rules.
     pub sql: Vec<String>,
+    /// The early-adoption features the search added (not in the project
+    /// file): name and event filter, each counted within `days` of signup.
+    /// A saved profile that uses one declares it in `[features]`.
+    pub early_features: Vec<(String, String)>,
+}
+
+/// Common events whose early adoption `strata icp` searches.
+pub const ICP_EVENTS: usize = 24;
+
+/// The feature `strata icp` computes for the early adoption of `event`:
+/// `<event>_first_<days>d`, the event's count within `days` of signup.
+pub fn early_event_feature(event: &str, days: u32) -> String {
+    let slug = crate::features::event_feature_name(event);
+    let slug = slug
+        .strip_prefix("event_")
+        .and_then(|rest| rest.strip_suffix("_28d"))
+        .unwrap_or(&slug);
+    format!("{slug}_first_{days}d")
 }
 
 /// Finds the ideal customer profile from attributes known within `days` of
-/// signup: firmographics, plan, the adoption features over `days`, and
-/// custom features bounded to at most `days` after signup.
+/// signup: firmographics, plan, the adoption features over `days`, the
+/// early adoption of each common event (its count within `days` of signup),
+/// and custom features bounded to at most `days` after signup.
 pub async fn icp(
     project: &Project,
     options: &RunOptions,
@@ -1251,6 +1279,28 @@ pub async fn icp(
     let mut project = project.clone();
     project.adoption_days = days;
     let ctx = session(&project)?;
+    // Early adoption of each common event: its count within `days` of
+    // signup, searched like any other attribute (cut points from the data).
+    let common = crate::sources::common_events(&ctx, &project, ICP_EVENTS).await?;
+    let mut early_features = Vec::new();
+    for event in &common {
+        let name = early_event_feature(event, days);
+        if project.custom_features.iter().any(|f| f.name == name) {
+            continue;
+        }
+        let filter = format!("event = '{}'", event.replace('\'', "''"));
+        early_features.push((name.clone(), filter.clone()));
+        project.custom_features.push(crate::project::CustomFeature {
+            name,
+            kind: CustomFeatureKind::Count {
+                filter,
+                window: EventWindow::DaysAfterSignup(days),
+            },
+            description: Some(format!(
+                "`{event}` events in the first {days} days after signup"
+            )),
+        });
+    }
     let prepared = prepare(&ctx, &project, options, observer).await?;
     observer.phase_finished(Phase::Segments);
     observer.phase_started(Phase::Measures);
@@ -1267,7 +1317,7 @@ pub async fn icp(
             }
             CustomFeatureKind::Ratio { .. } => false,
         };
-        if early {
+        if early && !names.contains(&feature.name) {
             names.push(feature.name.clone());
         }
     }
@@ -1286,6 +1336,10 @@ pub async fn icp(
         .into_iter()
         .filter(|name| prepared.features.batch.column_by_name(name).is_some())
         .collect();
+    let counts: Vec<String> = common
+        .iter()
+        .map(|event| early_event_feature(event, days))
+        .collect();
     if !present.is_empty() {
         let cells = discover::feature_cells(&prepared.features, &present, "icp attributes")?;
         for (idx, name) in present.iter().enumerate() {
@@ -1295,7 +1349,11 @@ pub async fn icp(
                 .step_by(present.len())
                 .copied()
                 .collect();
-            attributes.push(IcpAttribute::Numeric(name.clone(), values));
+            attributes.push(if counts.contains(name) {
+                IcpAttribute::Count(name.clone(), values)
+            } else {
+                IcpAttribute::Numeric(name.clone(), values)
+            });
         }
     }
     let revenue: Vec<(f64, f64)> = account_revenue(&prepared.sources, prepared.as_of)
@@ -1334,6 +1392,7 @@ pub async fn icp(
         days,
         result,
         sql,
+        early_features,
     })
 }
 

@@ -58,8 +58,9 @@ pub struct Drift {
     pub reasons: Vec<String>,
 }
 
-/// Compares `model` with a fresh fit on `cells` (the model's features for
-/// every account today, row-major).
+/// Compares `model` with a fresh fit on `cells` (the model's features,
+/// row-major, for every account today that no rule segment of the model
+/// takes). Rule segments have no centroid and are not compared.
 pub fn compare(model: &ClusterModel, cells: &[Option<f64>]) -> Result<Drift> {
     let k = model.k();
     let n_features = model.features.len();
@@ -86,7 +87,8 @@ pub fn compare(model: &ClusterModel, cells: &[Option<f64>]) -> Result<Drift> {
             "a fresh fit agrees with the frozen segments on only ARI {agreement:.2} (< {MIN_AGREEMENT})"
         ));
     }
-    for (cluster, profile) in model.clusters.iter().enumerate() {
+    let fitted = model.clusters.iter().skip(model.n_rule_segments());
+    for (cluster, profile) in fitted.enumerate() {
         let frozen = model.centroids.row(cluster);
         let now = fresh.centroids().row(matched[cluster]);
         let moved = crate::ml::matrix::squared_distance(frozen, now).sqrt();
@@ -128,8 +130,12 @@ pub fn compare(model: &ClusterModel, cells: &[Option<f64>]) -> Result<Drift> {
 /// Records today's quality of each frozen segment (in the model's cluster
 /// order) and asks for a refresh when one that passed at freeze time fails now.
 pub fn add_quality_changes(drift: &mut Drift, model: &ClusterModel, quality: &[SegmentQuality]) {
-    for ((centroid, profile), quality) in
-        drift.centroids.iter_mut().zip(&model.clusters).zip(quality)
+    let n_rule = model.n_rule_segments();
+    for ((centroid, profile), quality) in drift
+        .centroids
+        .iter_mut()
+        .zip(model.clusters.iter().skip(n_rule))
+        .zip(quality.iter().skip(n_rule))
     {
         centroid.passes_quality = Some(quality.passes());
         if profile.passed_quality == Some(true) && !quality.passes() {

@@ -102,47 +102,51 @@ pub fn rules(model: &ClusterModel) -> Vec<String> {
         .collect();
     let scores = scores(model);
     let k = model.k();
-    (0..k)
-        .map(|cluster| {
-            if cluster + 1 == k {
-                return "TRUE".to_string();
-            }
-            let comparisons: Vec<String> = (cluster + 1..k)
-                .map(|other| {
-                    let (own, own_offset) = &scores[cluster];
-                    let (theirs, their_offset) = &scores[other];
-                    let mut sum = String::new();
-                    for (feature_idx, term) in terms.iter().enumerate() {
-                        let coefficient = own[feature_idx] - theirs[feature_idx];
-                        if coefficient == 0.0 {
-                            continue;
-                        }
-                        let magnitude = number(coefficient.abs());
-                        let sign = if coefficient < 0.0 { "-" } else { "+" };
-                        if sum.is_empty() {
-                            let lead = if coefficient < 0.0 { "-" } else { "" };
-                            sum = format!("{lead}{magnitude} * {term}");
-                        } else {
-                            sum.push_str(&format!(" {sign} {magnitude} * {term}"));
-                        }
+    // The rule segments come first, as they took their accounts before the fit.
+    let rule_segments = model
+        .clusters
+        .iter()
+        .filter_map(|cluster| cluster.rule.clone());
+    let nearest = (0..k).map(|cluster| {
+        if cluster + 1 == k {
+            return "TRUE".to_string();
+        }
+        let comparisons: Vec<String> = (cluster + 1..k)
+            .map(|other| {
+                let (own, own_offset) = &scores[cluster];
+                let (theirs, their_offset) = &scores[other];
+                let mut sum = String::new();
+                for (feature_idx, term) in terms.iter().enumerate() {
+                    let coefficient = own[feature_idx] - theirs[feature_idx];
+                    if coefficient == 0.0 {
+                        continue;
                     }
+                    let magnitude = number(coefficient.abs());
+                    let sign = if coefficient < 0.0 { "-" } else { "+" };
                     if sum.is_empty() {
-                        sum = "0".to_string();
+                        let lead = if coefficient < 0.0 { "-" } else { "" };
+                        sum = format!("{lead}{magnitude} * {term}");
+                    } else {
+                        sum.push_str(&format!(" {sign} {magnitude} * {term}"));
                     }
-                    format!("{sum} >= {}", number(their_offset - own_offset))
-                })
-                .collect();
-            if comparisons.len() == 1 {
-                comparisons.into_iter().collect()
-            } else {
-                comparisons
-                    .iter()
-                    .map(|comparison| format!("({comparison})"))
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            }
-        })
-        .collect()
+                }
+                if sum.is_empty() {
+                    sum = "0".to_string();
+                }
+                format!("{sum} >= {}", number(their_offset - own_offset))
+            })
+            .collect();
+        if comparisons.len() == 1 {
+            comparisons.into_iter().collect()
+        } else {
+            comparisons
+                .iter()
+                .map(|comparison| format!("({comparison})"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        }
+    });
+    rule_segments.chain(nearest).collect()
 }
 
 /// The folder, inside the project folder, where frozen models are kept.
@@ -191,11 +195,26 @@ pub fn sql_case(model: &ClusterModel) -> crate::Result<String> {
     use crate::error::Error;
     use datafusion::sql::unparser::Unparser;
     use datafusion::sql::unparser::dialect::PostgreSqlDialect;
+    // The rule segments use numeric features only (checked when the
+    // project is), so every column the rules read is a number.
+    let mut columns = model.features.clone();
+    for cluster in &model.clusters {
+        if let Some(rule) = &cluster.rule
+            && let Ok(expr) = crate::rules::parse(rule)
+        {
+            expr.walk(&mut |node| {
+                if let crate::rules::ast::ExprKind::Column(name) = &node.kind
+                    && !columns.contains(name)
+                {
+                    columns.push(name.clone());
+                }
+            });
+        }
+    }
     let schema = crate::rules::Schema::new(
-        model
-            .features
-            .iter()
-            .map(|feature| (feature.clone(), crate::rules::ValueType::Float)),
+        columns
+            .into_iter()
+            .map(|feature| (feature, crate::rules::ValueType::Float)),
     );
     let mut case: Option<datafusion::logical_expr::Expr> = None;
     for (cluster, rule) in model.clusters.iter().zip(rules(model)).rev() {

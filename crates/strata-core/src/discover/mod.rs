@@ -61,6 +61,11 @@ pub struct ClusterProfile {
     /// Whether the segment passed its quality tests when it was frozen.
     #[serde(default)]
     pub passed_quality: Option<bool>,
+    /// For a rule segment of the clustering (taken before the fit, such as
+    /// the accounts that stopped): its rule in canonical text. `None` for a
+    /// fitted cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// A fitted clustering: enough to assign any account, and to explain it.
@@ -72,11 +77,15 @@ pub struct ClusterModel {
     pub features: Vec<String>,
     /// The preprocessing, weights included.
     pub transform: Transform,
-    /// Centroids in transformed units, one row per cluster, in the order of `clusters`.
+    /// Centroids in transformed units, one row per fitted cluster, in the
+    /// order of the fitted clusters of `clusters`.
     pub centroids: Matrix<f64>,
-    /// Names, descriptions, sizes and means, largest cluster first.
+    /// Every segment of the clustering: the rule segments first (in their
+    /// priority order, with `rule` set), then the fitted clusters, largest
+    /// first. A segment's index here is its index in the segmentation.
     pub clusters: Vec<ClusterProfile>,
-    /// Mean of each feature over every account (NULLs skipped).
+    /// Mean of each feature over the clustered accounts (those no rule
+    /// segment took), NULLs skipped.
     pub base_means: Vec<Option<f64>>,
     /// The as-of date of the data it was fit on, `YYYY-MM-DD`.
     pub as_of: String,
@@ -118,13 +127,40 @@ impl ClusterModel {
         crate::outputs::write_file_atomically(path, text.as_bytes())
     }
 
-    /// Number of clusters.
+    /// Number of fitted clusters (the rule segments not counted).
     pub fn k(&self) -> usize {
-        self.clusters.len()
+        self.centroids.n_rows()
+    }
+
+    /// Number of rule segments, which come before the fitted clusters.
+    pub fn n_rule_segments(&self) -> usize {
+        self.clusters.len() - self.k()
+    }
+
+    /// The centroid of segment `segment` (an index into `clusters`), `None`
+    /// for a rule segment.
+    pub fn centroid_of(&self, segment: usize) -> Option<&[f64]> {
+        let fitted = segment.checked_sub(self.n_rule_segments())?;
+        (fitted < self.k()).then(|| self.centroids.row(fitted))
+    }
+
+    /// The rule segments as segment definitions, in priority order.
+    pub fn rule_segment_defs(&self) -> Vec<crate::project::SegmentDef> {
+        self.clusters
+            .iter()
+            .filter_map(|cluster| {
+                Some(crate::project::SegmentDef {
+                    name: cluster.name.clone(),
+                    when: cluster.rule.clone()?,
+                    description: None,
+                })
+            })
+            .collect()
     }
 
     /// Assigns every row of `cells` (row-major, one cell per feature) to its
-    /// nearest centroid, with the model's transform.
+    /// nearest centroid (an index among the fitted clusters), with the
+    /// model's transform; rule segments are not evaluated here.
     pub fn assign(&self, cells: &[Option<f64>]) -> Result<Vec<usize>> {
         let data = self
             .transform
@@ -173,6 +209,70 @@ pub fn check_features(features: &[String], schema: &rules::Schema, location: &st
         }
     }
     problems
+}
+
+/// Problems with the rule segments of a clustering: each rule must check
+/// against the feature table and use numeric columns only (the frozen
+/// clustering becomes SQL over numeric features).
+pub fn check_rule_segments(
+    segments: &[crate::project::SegmentDef],
+    schema: &rules::Schema,
+    location: &str,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for segment in segments {
+        let segment_location = format!("{location}, segment `{}`", segment.name);
+        match rules::check_predicate(&segment.when, schema) {
+            Ok(rule) => {
+                for column in rule.columns() {
+                    let Some(value_type) = schema.get(&column) else {
+                        continue;
+                    };
+                    if !value_type.is_numeric() {
+                        problems.push(
+                            Problem::new(
+                                &segment_location,
+                                format!(
+                                    "`{column}` is {}, but the rule segments of a clustering use numeric features only",
+                                    crate::features::type_name(value_type)
+                                ),
+                            )
+                            .with_help("segment by text columns in a rules segmentation of its own"),
+                        );
+                    }
+                }
+            }
+            Err(error) => problems.push(Problem::from_rule(&segment_location, error)),
+        }
+    }
+    problems
+}
+
+/// The rule segment each account of `table` falls in (first match wins), or
+/// `None` for the accounts left to cluster.
+pub fn rule_memberships(
+    table: &FeatureTable,
+    segments: &[crate::project::SegmentDef],
+    location: &str,
+) -> Result<Vec<Option<usize>>> {
+    let n_rows = table.batch.num_rows();
+    if segments.is_empty() {
+        return Ok(vec![None; n_rows]);
+    }
+    let schema = table.rule_schema();
+    let problems = check_rule_segments(segments, &schema, location);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let checked = segments
+        .iter()
+        .map(|segment| {
+            rules::check_predicate(&segment.when, &schema)
+                .map_err(|error| Error::invalid(Problem::from_rule(location, error)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ctx = datafusion::prelude::SessionContext::new();
+    crate::segment::first_matches(&ctx, &table.batch, &checked)
 }
 
 /// The chosen numeric features of every account as row-major cells, or a
@@ -331,23 +431,37 @@ pub fn discover_sampled(
     }
     let n_features = def.features.len();
     let n_rows = table.batch.num_rows();
-    let rows = crate::ml::sample_indices(n_rows, sample_size, def.seed);
-    let sampled = rows.len() < n_rows;
-    let sample_cells: Vec<Option<f64>> = if sampled {
-        rows.iter()
-            .flat_map(|&row| {
-                cells[row * n_features..(row + 1) * n_features]
-                    .iter()
-                    .copied()
-            })
-            .collect()
-    } else {
-        Vec::new()
+    // Rule segments take their accounts first; the rest are clustered.
+    let rule_members = rule_memberships(table, &def.segments, &location)?;
+    let n_rule = def.segments.len();
+    let clustered: Vec<usize> = (0..n_rows)
+        .filter(|&row| rule_members[row].is_none())
+        .collect();
+    if clustered.is_empty() && n_rule > 0 && n_rows > 0 {
+        return Err(Error::invalid(
+            Problem::new(
+                &location,
+                format!(
+                    "all {n_rows} accounts fall in the rule segments, so none is left to cluster"
+                ),
+            )
+            .with_help("narrow the rules of the segments listed before the clustering"),
+        ));
+    }
+    let rows_of = |rows: &mut dyn Iterator<Item = usize>| -> Vec<Option<f64>> {
+        rows.flat_map(|row| {
+            cells[row * n_features..(row + 1) * n_features]
+                .iter()
+                .copied()
+        })
+        .collect()
     };
-    let fit_cells = if sampled { &sample_cells } else { &cells };
-    let transform = fit_transform(fit_cells, &def.weights)?;
+    let sample = crate::ml::sample_indices(clustered.len(), sample_size, def.seed);
+    let sampled = sample.len() < clustered.len();
+    let fit_cells = rows_of(&mut sample.iter().map(|&idx| clustered[idx]));
+    let transform = fit_transform(&fit_cells, &def.weights)?;
     let fit_data = transform
-        .apply_matrix(fit_cells)
+        .apply_matrix(&fit_cells)
         .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
     let (k_min, k_max) = match def.k {
         ClusterCount::Auto => AUTO_K_RANGE,
@@ -364,27 +478,42 @@ pub fn discover_sampled(
             Error::invalid(
                 Problem::new(
                     &location,
-                    format!("cannot cluster {} accounts: {error}", rows.len()),
+                    format!("cannot cluster {} accounts: {error}", sample.len()),
                 )
                 .with_help("use fewer clusters, or features that vary between accounts"),
             )
         })?;
     let mut explanation = selection.explanation.clone();
-    let (data, fitted_labels) = if sampled {
-        let data = transform
+    // Every account's transformed row, for explanations and assignment.
+    let data = if sampled || n_rule > 0 {
+        transform
             .apply_matrix(&cells)
-            .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
-        let labels =
-            crate::ml::kmeans::nearest_centroids(selection.model.centroids().view(), data.view())
-                .map_err(|error| Error::Internal(format!("assigning clusters: {error}")))?;
-        explanation.push_str(&format!(
-            " Fit on a sample of {} of {n_rows} accounts (options.kmeans_sample); every account \
-             is in the cluster of its nearest centroid.",
-            rows.len()
-        ));
-        (data, labels)
+            .map_err(|error| Error::Internal(format!("transforming features: {error}")))?
     } else {
-        (fit_data, selection.model.labels().to_vec())
+        fit_data
+    };
+    // The fitted cluster of every clustered account, in `clustered` order.
+    let fitted_labels: Vec<usize> = if sampled {
+        let clustered_data = Matrix::from_rows(
+            &clustered
+                .iter()
+                .map(|&row| data.row(row).to_vec())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|error| Error::Internal(format!("clustered rows: {error}")))?;
+        explanation.push_str(&format!(
+            " Fit on a sample of {} of {} accounts (options.kmeans_sample); every account \
+             is in the cluster of its nearest centroid.",
+            sample.len(),
+            clustered.len()
+        ));
+        crate::ml::kmeans::nearest_centroids(
+            selection.model.centroids().view(),
+            clustered_data.view(),
+        )
+        .map_err(|error| Error::Internal(format!("assigning clusters: {error}")))?
+    } else {
+        selection.model.labels().to_vec()
     };
 
     // Largest cluster first; ties by the original index keep it deterministic.
@@ -399,10 +528,14 @@ pub fn discover_sampled(
     for (new_idx, &old_idx) in order.iter().enumerate() {
         new_index[old_idx] = new_idx;
     }
-    let labels: Vec<usize> = fitted_labels
+    // Segment of every account: rule segments first, then clusters.
+    let mut labels: Vec<usize> = rule_members
         .iter()
-        .map(|&label| new_index[label])
+        .map(|member| member.unwrap_or(0))
         .collect();
+    for (&row, &label) in clustered.iter().zip(&fitted_labels) {
+        labels[row] = n_rule + new_index[label];
+    }
     let old_centroids = selection.model.centroids();
     let centroid_rows: Vec<Vec<f64>> = order
         .iter()
@@ -411,28 +544,70 @@ pub fn discover_sampled(
     let centroids = Matrix::from_rows(&centroid_rows)
         .map_err(|error| Error::Internal(format!("centroids: {error}")))?;
 
-    let base_means = feature_means(&cells, n_features, |_| true);
+    let is_clustered = |row: usize| rule_members[row].is_none();
+    let base_means = feature_means(&cells, n_features, is_clustered);
     let named = naming::name_clusters(&def.features, &transform, &centroids);
-    let clusters = (0..k)
-        .map(|cluster| {
-            let means = feature_means(&cells, n_features, |row| labels[row] == cluster);
-            let description = naming::describe(
-                &named[cluster],
-                &def.features,
-                &centroids,
-                cluster,
-                &means,
-                &base_means,
-            );
+    let mut clusters: Vec<ClusterProfile> = def
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(segment_idx, segment)| {
+            let rule = rules::parse(&segment.when)
+                .map(|expr| expr.to_string())
+                .unwrap_or_else(|_| segment.when.clone());
+            let size = rule_members
+                .iter()
+                .filter(|m| **m == Some(segment_idx))
+                .count();
             ClusterProfile {
-                name: named[cluster].name.clone(),
-                description,
-                size: sizes[order[cluster]],
-                means,
+                name: segment.name.clone(),
+                description: segment
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("{}: accounts where {rule}", segment.name)),
+                size,
+                means: feature_means(&cells, n_features, |row| {
+                    rule_members[row] == Some(segment_idx)
+                }),
                 passed_quality: None,
+                rule: Some(rule),
             }
         })
         .collect();
+    for cluster in 0..k {
+        let segment = n_rule + cluster;
+        let means = feature_means(&cells, n_features, |row| {
+            is_clustered(row) && labels[row] == segment
+        });
+        let description = naming::describe(
+            &named[cluster],
+            &def.features,
+            &centroids,
+            cluster,
+            &means,
+            &base_means,
+        );
+        clusters.push(ClusterProfile {
+            name: named[cluster].name.clone(),
+            description,
+            size: sizes[order[cluster]],
+            means,
+            passed_quality: None,
+            rule: None,
+        });
+    }
+    if n_rule > 0 {
+        let set_aside: Vec<String> = clusters[..n_rule]
+            .iter()
+            .map(|segment| format!("{} {}", segment.size, segment.name))
+            .collect();
+        explanation = format!(
+            "{} accounts taken by the rule segments first ({}); the other {} clustered. {explanation}",
+            n_rows - clustered.len(),
+            set_aside.join(", "),
+            clustered.len()
+        );
+    }
     Ok(Discovery {
         model: ClusterModel {
             segmentation: segmentation.to_string(),
@@ -497,6 +672,7 @@ mod tests {
     fn a_sampled_fit_describes_every_account() {
         let table = blobs();
         let def = ClusterDef {
+            segments: Vec::new(),
             features: vec!["x".into(), "y".into()],
             k: ClusterCount::Fixed(3),
             weights: vec![1.0, 1.0],

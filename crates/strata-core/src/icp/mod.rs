@@ -2,17 +2,25 @@
 //!
 //! The population is the NRR cohort, the accounts that paid 12 months before
 //! as_of. A *selector* is one condition on one attribute: `industry = 'x'`
-//! for categorical attributes, and `x >= c`, `x < c` or `x BETWEEN a AND b`
-//! for numeric ones, where the cut points are the attribute's deciles in the
-//! cohort (found from the data, never hard-coded). A rule is a conjunction of
-//! up to [`IcpParams::max_depth`] selectors on distinct attributes.
+//! for categorical attributes; `x >= c`, `x < c` or `x BETWEEN a AND b` for
+//! numeric ones, where the cut points are the attribute's 5% quantiles in
+//! the cohort (found from the data, never hard-coded) and a range spans at
+//! least [`MIN_RANGE_QUANTILES`] of them; and only `x >= c`
+//! (c ≥ 1) for adoption counts ([`IcpAttribute::Count`]: "connected at least
+//! 2 integrations in the first 60 days"). A rule is a conjunction of up to
+//! [`IcpParams::max_depth`] selectors on distinct attributes.
 //!
-//! A beam search keeps the [`IcpParams::beam_width`] best rules of each depth
-//! and extends them by one selector. The quality of a rule is
-//! `sqrt(n) × (NRR inside − NRR of the cohort)`: the square root balances
-//! coverage against effect, so a sharp profile of a few hundred accounts can
-//! beat a large weak group (weighted relative accuracy, `n × effect`, would
-//! not). Rules below the minimum support are never kept. Everything is
+//! A beam search keeps the [`IcpParams::beam_width`] best rules of each depth,
+//! at most [`BEAM_PER_ATTRIBUTES`] on the same attributes (a diverse beam),
+//! and extends them by one selector on any attribute they do not use (the
+//! same conjunction reached twice is kept once). The quality of a rule is
+//! `sqrt(n_eff) × (target inside − target of the cohort)`, a z-score-like
+//! balance of coverage against effect: `n_eff` is the evidence the rule's
+//! accounts carry for the target ([`Target::effective_size`]): for NRR,
+//! which weights each account by its MRR 12 months ago, Kish's effective
+//! size of those weights, so that many small accounts added to a profile
+//! whose NRR comes from a few large ones do not make it look surer. Rules
+//! below the minimum support (in accounts) are never kept. Everything is
 //! deterministic: selectors are generated and ties broken in a fixed order.
 //!
 //! For the top rules, a bootstrap over cohort accounts gives a 95% confidence
@@ -29,13 +37,20 @@ pub enum IcpAttribute {
     Numeric(String, Vec<Option<f64>>),
     /// A category; NULL matches no condition.
     Categorical(String, Vec<Option<String>>),
+    /// How often something was adopted (a count of one event in the first
+    /// days): only "at least c" conditions with c >= 1, the form a team can
+    /// act on ("connected 2 integrations"), which also keeps the many
+    /// per-event counts from multiplying the rules tried.
+    Count(String, Vec<Option<f64>>),
 }
 
 impl IcpAttribute {
     /// The attribute's column name.
     pub fn name(&self) -> &str {
         match self {
-            IcpAttribute::Numeric(name, _) | IcpAttribute::Categorical(name, _) => name,
+            IcpAttribute::Numeric(name, _)
+            | IcpAttribute::Categorical(name, _)
+            | IcpAttribute::Count(name, _) => name,
         }
     }
 }
@@ -64,7 +79,7 @@ impl Default for IcpParams {
         IcpParams {
             max_depth: 3,
             beam_width: 20,
-            min_support: 30,
+            min_support: 10,
             top: 5,
             bootstrap: 200,
             seed: 0,
@@ -97,9 +112,10 @@ impl Selector {
             (Selector::Equals(_, value), IcpAttribute::Categorical(_, values)) => {
                 values[row].as_deref() == Some(value.as_str())
             }
-            (Selector::AtLeast(_, cut), IcpAttribute::Numeric(_, values)) => {
-                values[row].is_some_and(|v| v >= *cut)
-            }
+            (
+                Selector::AtLeast(_, cut),
+                IcpAttribute::Numeric(_, values) | IcpAttribute::Count(_, values),
+            ) => values[row].is_some_and(|v| v >= *cut),
             (Selector::Below(_, cut), IcpAttribute::Numeric(_, values)) => {
                 values[row].is_some_and(|v| v < *cut)
             }
@@ -143,7 +159,8 @@ pub struct IcpRule {
     pub lift: Option<f64>,
     /// 95% bootstrap confidence interval of the lift.
     pub lift_ci: Option<(f64, f64)>,
-    /// `sqrt(n) × (NRR inside − NRR of the cohort)`.
+    /// `sqrt(n_eff) × (target inside − target of the cohort)`, `n_eff` the
+    /// effective size of the matching cohort ([`Target::effective_size`]).
     pub quality: f64,
 }
 
@@ -218,6 +235,28 @@ impl Target {
         }
     }
 
+    /// How many accounts `rows` are worth as evidence for this target: for
+    /// NRR, a mean of per-account NRR weighted by MRR 12 months ago, Kish's
+    /// effective sample size `(Σw)² / Σw²` of those weights (a profile of
+    /// many small accounts and one large one is about as sure as one
+    /// account); for the shares of accounts, the number of accounts.
+    pub fn effective_size(self, revenue: &[Revenue], rows: &[usize]) -> f64 {
+        match self {
+            Target::Nrr => {
+                let (sum, sum_squares) = rows.iter().fold((0.0, 0.0), |(s, q), &row| {
+                    let weight = revenue[row].1;
+                    (s + weight, q + weight * weight)
+                });
+                if sum_squares > 0.0 {
+                    sum * sum / sum_squares
+                } else {
+                    0.0
+                }
+            }
+            Target::Retention | Target::Expansion => rows.len() as f64,
+        }
+    }
+
     /// The target over `rows`.
     pub fn value(self, revenue: &[Revenue], rows: impl Iterator<Item = usize>) -> Option<f64> {
         let (mut now, mut before, mut n, mut hits) = (0.0, 0.0, 0usize, 0usize);
@@ -239,15 +278,25 @@ impl Target {
     }
 }
 
-/// Decile cut points of a numeric attribute over `rows`, distinct and sorted.
+/// Rules of one depth on the same set of attributes kept in the beam.
+const BEAM_PER_ATTRIBUTES: usize = 2;
+
+/// Quantiles of a numeric attribute's cut points: every 5% of the cohort.
+const CUT_QUANTILES: usize = 20;
+
+/// Quantile steps a `BETWEEN` range spans at least (20% of the cohort).
+const MIN_RANGE_QUANTILES: usize = 4;
+
+/// Cut points of a numeric attribute over `rows` (every 5% quantile),
+/// distinct and sorted.
 fn cut_points(values: &[Option<f64>], rows: &[usize]) -> Vec<f64> {
     let mut present: Vec<f64> = rows.iter().filter_map(|&row| values[row]).collect();
     present.sort_by(f64::total_cmp);
     if present.is_empty() {
         return Vec::new();
     }
-    let mut cuts: Vec<f64> = (1..10)
-        .map(|decile| present[(present.len() * decile / 10).min(present.len() - 1)])
+    let mut cuts: Vec<f64> = (1..CUT_QUANTILES)
+        .map(|q| present[(present.len() * q / CUT_QUANTILES).min(present.len() - 1)])
         .collect();
     cuts.dedup();
     cuts
@@ -270,12 +319,21 @@ fn selectors(attributes: &[IcpAttribute], cohort: &[usize], min_support: usize) 
                     }
                 }
             }
+            IcpAttribute::Count(_, values) => {
+                for cut in cut_points(values, cohort) {
+                    if cut >= 1.0 {
+                        out.push(Selector::AtLeast(idx, cut));
+                    }
+                }
+            }
             IcpAttribute::Numeric(_, values) => {
                 let cuts = cut_points(values, cohort);
                 for (i, &cut) in cuts.iter().enumerate() {
                     out.push(Selector::AtLeast(idx, cut));
                     out.push(Selector::Below(idx, cut));
-                    for &high in &cuts[i + 1..] {
+                    // A range spans at least MIN_RANGE_QUANTILES quantile
+                    // steps: finer ranges fit the noise of a few accounts.
+                    for &high in cuts.iter().skip(i + MIN_RANGE_QUANTILES) {
                         out.push(Selector::Between(idx, cut, high));
                     }
                 }
@@ -317,7 +375,7 @@ pub fn search(
     let all_selectors = selectors(attributes, &cohort, params.min_support);
     let score = |rows: &[usize]| -> f64 {
         let inside = target.value(revenue, rows.iter().copied()).unwrap_or(0.0);
-        (rows.len() as f64).sqrt() * (inside - cohort_nrr)
+        target.effective_size(revenue, rows).sqrt() * (inside - cohort_nrr)
     };
 
     let mut beam = vec![Candidate {
@@ -334,16 +392,15 @@ pub fn search(
                 .iter()
                 .map(|&s| all_selectors[s].attribute())
                 .collect();
-            let last = candidate.selectors.last().copied();
-            // Every extension of this rule, evaluated in parallel.
+            // Every extension of this rule, evaluated in parallel. Any
+            // selector may extend it (not only later ones): a conjunction
+            // whose first condition alone is weak is still reached from its
+            // stronger condition; duplicates are dropped below.
             let extended: Vec<Candidate> = all_selectors
                 .par_iter()
                 .enumerate()
                 .filter_map(|(s_idx, selector)| {
-                    // Extend in selector order only, so each conjunction is built once.
-                    if used.contains(&selector.attribute())
-                        || last.is_some_and(|last| s_idx <= last)
-                    {
+                    if used.contains(&selector.attribute()) {
                         return None;
                     }
                     let rows: Vec<usize> = candidate
@@ -357,6 +414,7 @@ pub fn search(
                     }
                     let mut selectors = candidate.selectors.clone();
                     selectors.push(s_idx);
+                    selectors.sort_unstable();
                     Some(Candidate {
                         quality: score(&rows),
                         selectors,
@@ -370,6 +428,24 @@ pub fn search(
             b.quality
                 .total_cmp(&a.quality)
                 .then(a.selectors.cmp(&b.selectors))
+        });
+        // The same conjunction reached from two of its conditions.
+        next.dedup_by(|a, b| a.selectors == b.selectors);
+        // A diverse beam: at most BEAM_PER_ATTRIBUTES rules on the same
+        // attributes, or the near-identical cuts of one strong attribute
+        // (`employees BETWEEN` any two quantiles) fill the beam and crowd
+        // out the other dimensions a profile needs.
+        let mut per_attributes: std::collections::HashMap<Vec<usize>, usize> = Default::default();
+        next.retain(|candidate| {
+            let mut key: Vec<usize> = candidate
+                .selectors
+                .iter()
+                .map(|&s| all_selectors[s].attribute())
+                .collect();
+            key.sort_unstable();
+            let seen = per_attributes.entry(key).or_default();
+            *seen += 1;
+            *seen <= BEAM_PER_ATTRIBUTES
         });
         next.truncate(params.beam_width);
         if next.is_empty() {
@@ -538,7 +614,7 @@ mod tests {
             error,
             IcpError::TooFewAccounts {
                 cohort: 10,
-                needed: 60
+                needed: 20
             }
         );
         assert_eq!(

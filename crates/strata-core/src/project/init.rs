@@ -99,9 +99,219 @@ pub fn detect_sources(dir: &Path) -> Result<Vec<DetectedSource>> {
     Ok(detected)
 }
 
-/// Renders a commented project file for the detected sources.
-pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::NaiveDate>) -> String {
+/// What `init` reads off the data to write only segmentations whose inputs
+/// exist, and the behavioral mix of the events this base actually has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataFacts {
+    /// Column names of the accounts table, as loaded.
+    pub account_columns: Vec<String>,
+    /// Whether a revenue table was found.
+    pub revenue: bool,
+    /// Feedback rows with a non-empty verbatim (`None`: no feedback table).
+    pub feedback_texts: Option<usize>,
+    /// Whether the events have a `source` column with values.
+    pub event_sources: bool,
+    /// The most common event names, most common first (at most [`MIX_EVENTS`]).
+    pub top_events: Vec<String>,
+}
+
+/// Events whose share of an account's last 90 days the `behavior`
+/// clustering reads: the most common ones, as many as `top_events`.
+pub const MIX_EVENTS: usize = 15;
+
+/// A default segmentation `init` left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The segmentation's name.
+    pub segmentation: &'static str,
+    /// Why, in a user's words.
+    pub reason: String,
+}
+
+impl DataFacts {
+    /// The facts of loaded sources that do not need the events read again
+    /// (no event names, no sources).
+    pub fn of_sources(loaded: &crate::sources::Sources) -> DataFacts {
+        DataFacts {
+            account_columns: loaded
+                .accounts
+                .batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|field| field.name().clone())
+                .collect(),
+            revenue: loaded.revenue.is_some(),
+            feedback_texts: loaded.feedback.as_ref().map(|feedback| {
+                feedback
+                    .text
+                    .iter()
+                    .filter(|text| text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+                    .count()
+            }),
+            event_sources: false,
+            top_events: Vec::new(),
+        }
+    }
+
+    /// The default segmentations these data cannot feed, with the reason.
+    pub fn left_out(&self) -> Vec<LeftOut> {
+        let mut left_out = Vec::new();
+        if !self.account_columns.iter().any(|c| c == "employees") {
+            left_out.push(LeftOut {
+                segmentation: "size",
+                reason: "the accounts table has no `employees` column".into(),
+            });
+        }
+        if !self.revenue {
+            left_out.push(LeftOut {
+                segmentation: "acv",
+                reason: "there is no revenue table".into(),
+            });
+        }
+        match self.feedback_texts {
+            None => left_out.push(LeftOut {
+                segmentation: "needs",
+                reason: "there is no feedback table".into(),
+            }),
+            Some(0) => left_out.push(LeftOut {
+                segmentation: "needs",
+                reason: "the feedback table has no verbatims (`text` is empty in every row)".into(),
+            }),
+            Some(_) => {}
+        }
+        left_out
+    }
+}
+
+/// Reads the facts [`render_project_file`] needs from the detected tables
+/// in `dir`: it loads them as a run would (so a table that cannot be read
+/// fails here with the same error `strata validate` gives).
+pub async fn data_facts(dir: &Path, sources: &[DetectedSource]) -> Result<DataFacts> {
+    let mut text = String::from("[sources]\n");
+    for source in sources {
+        text.push_str(&format!(
+            "{} = {}\n",
+            source.kind.name(),
+            toml::Value::String(source.relative_path.clone())
+        ));
+    }
+    let project = super::Project::parse(&text, dir, PROJECT_FILE)?;
+    let ctx = crate::pipeline::session(&project)?;
+    let loaded = crate::sources::load(&ctx, &project).await?;
+    let events = ctx.table(crate::sources::EVENTS_RAW).await?;
+    let has_source = events.schema().has_column_with_unqualified_name("source");
+    let event_sources = if has_source {
+        let counted = ctx
+            .sql(&format!(
+                "SELECT count(\"source\") FROM {}",
+                crate::sources::EVENTS_RAW
+            ))
+            .await?
+            .collect()
+            .await?;
+        counted.first().is_some_and(|batch| {
+            batch.num_rows() > 0
+                && datafusion::arrow::compute::cast(
+                    batch.column(0),
+                    &datafusion::arrow::datatypes::DataType::Int64,
+                )
+                .ok()
+                .is_some_and(|column| {
+                    use datafusion::arrow::array::AsArray;
+                    column
+                        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                        .value(0)
+                        > 0
+                })
+        })
+    } else {
+        false
+    };
+    let top_events = crate::sources::common_events(&ctx, &project, MIX_EVENTS).await?;
+    Ok(DataFacts {
+        event_sources,
+        top_events,
+        ..DataFacts::of_sources(&loaded)
+    })
+}
+
+/// A TOML string literal.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The custom features and `features` list of the `behavior` clustering:
+/// the 90-day share of each common event, the API share, activity and
+/// breadth. Returns (`[features]` lines, feature names).
+fn behavior_mix(facts: &DataFacts) -> (String, Vec<String>) {
+    let mut lines = String::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut slugs: Vec<String> = Vec::new();
+    for event in &facts.top_events {
+        let base = crate::features::event_feature_name(event);
+        let base = base
+            .strip_prefix("event_")
+            .and_then(|rest| rest.strip_suffix("_28d"))
+            .unwrap_or(&base)
+            .to_string();
+        let mut slug = if base.is_empty() {
+            "event".to_string()
+        } else {
+            base
+        };
+        if slugs.contains(&slug) {
+            let mut n = 2;
+            while slugs.contains(&format!("{slug}_{n}")) {
+                n += 1;
+            }
+            slug = format!("{slug}_{n}");
+        }
+        slugs.push(slug.clone());
+        let count = format!("{slug}_90d");
+        let share = format!("share_{slug}_90d");
+        let filter = format!("event = '{}'", event.replace('\'', "''"));
+        lines.push_str(&format!(
+            "{count} = {{ count = {}, window_days = 90 }}\n{share} = {{ ratio = [\"{count}\", \"events_90d\"] }}\n",
+            toml_string(&filter)
+        ));
+        names.push(share);
+    }
+    if facts.event_sources {
+        lines.push_str(
+            "api_events_90d = { count = \"source IN ('api', 'integration')\", window_days = 90 }\n\
+             api_share_90d = { ratio = [\"api_events_90d\", \"events_90d\"] }\n",
+        );
+        names.push("api_share_90d".into());
+    }
+    lines.push_str(
+        "events_per_active_day_90d = { ratio = [\"events_90d\", \"active_days_90d\"] }\n",
+    );
+    names.extend(
+        [
+            "active_days_90d",
+            "events_per_active_day_90d",
+            "distinct_events_90d",
+        ]
+        .iter()
+        .map(|name| name.to_string()),
+    );
+    (lines, names)
+}
+
+/// Renders a commented project file for the detected sources. With `facts`
+/// (read off the data by [`data_facts`]), only segmentations whose inputs
+/// exist are written, and the `behavior` clustering reads the mix of this
+/// base's own events; without, the file assumes every optional column.
+pub fn render_project_file(
+    sources: &[DetectedSource],
+    as_of: Option<chrono::NaiveDate>,
+    facts: Option<&DataFacts>,
+) -> String {
     let has = |kind: TableKind| sources.iter().any(|s| s.kind == kind);
+    let left_out = facts.map(DataFacts::left_out).unwrap_or_default();
+    let keeps = |name: &str| !left_out.iter().any(|l| l.segmentation == name);
+    let mix = facts.map(behavior_mix);
     let mut out = String::new();
     out.push_str(
         "# strata project file. Every key is documented in the README (\"Project file reference\").\n\
@@ -165,13 +375,32 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          # integrations_60d = { count = \"event = 'integration_connected'\", within_days_of_signup = 60 }\n\
          # templates_28d    = { count = \"event = 'template_used'\", window_days = 28 }\n\
          # report_users_28d = { distinct = \"user_id\", filter = \"event = 'report_viewed'\", window_days = 28 }\n\
-         # events_per_user  = { ratio = [\"events_28d\", \"users_28d\"] }\n\n",
+         # events_per_user  = { ratio = [\"events_28d\", \"users_28d\"] }\n",
     );
+    if let Some((lines, _)) = &mix {
+        out.push_str(
+            "# The behavior mix the `behavior` clustering reads, written by `strata init` from the\n\
+             # most common events of this data: each share_* is that event's share of the account's\n\
+             # events in the last 90 days.\n",
+        );
+        out.push_str(lines);
+    }
+    out.push('\n');
+    if !left_out.is_empty() {
+        out.push_str("# Left out by `strata init`, as these data cannot feed them:\n");
+        for item in &left_out {
+            out.push_str(&format!("#   {}: {}\n", item.segmentation, item.reason));
+        }
+        out.push('\n');
+    }
     out.push_str(
         "# Segmentations: each account lands in the first segment whose rule matches,\n\
          # or in none (\"unassigned\") when no rule matches. Rules are SQL-like conditions\n\
-         # over account columns and features: see `strata features --project .`.\n\n\
-         # Firmographic: company size by employee count. Accounts without a count are unassigned.\n\
+         # over account columns and features: see `strata features --project .`.\n\n",
+    );
+    if keeps("size") {
+        out.push_str(
+        "# Firmographic: company size by employee count. Accounts without a count are unassigned.\n\
          [[segmentation]]\n\
          name = \"size\"\n\
          kind = \"rules\"\n\
@@ -180,8 +409,9 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          \x20 { name = \"Mid-Market\", when = \"employees BETWEEN 200 AND 1000\" },\n\
          \x20 { name = \"Enterprise\", when = \"employees > 1000\" },\n\
          ]\n\n",
-    );
-    if has(TableKind::Revenue) {
+        );
+    }
+    if has(TableKind::Revenue) && keeps("acv") {
         out.push_str(
             "# Value: annual contract value tier from ARR (12 x the as-of month's MRR).\n\
              [[segmentation]]\n\
@@ -208,17 +438,13 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          \x20 { name = \"at-risk\", when = \"trend_28d < 0.7\" },\n\
          \x20 { name = \"power\",   when = \"active_days_28d >= 15 AND distinct_events_28d >= 8\" },\n\
          \x20 { name = \"core\",    when = \"TRUE\" },\n\
-         ]\n\n\
-         # Behavioral, discovered: k-means on usage over the last 28 days and recency, k chosen from\n\
-         # 2..8 by silhouette and stability, clusters named from their centroids. Explore with\n\
-         # `strata discover`; freeze a version as SQL-testable rules with --freeze NAME.\n\
-         # Optional: k = 4, weights = { api_share_28d = 2.0 }, seed = 7.\n\
-         [[segmentation]]\n\
-         name = \"behavior\"\n\
-         kind = \"clusters\"\n\
-         features = [\"active_days_28d\", \"events_28d\", \"distinct_events_28d\", \"api_share_28d\", \"days_since_last_event\"]\n\
-         k = \"auto\"\n\n\
-         # Health, for customer success: at-risk when usage halved or stopped for three weeks.\n\
+         ]\n\n",
+    );
+    out.push_str(&behavior_block(
+        mix.as_ref().map(|(_, names)| names.as_slice()),
+    ));
+    out.push_str(
+        "# Health, for customer success: at-risk when usage halved or stopped for three weeks.\n\
          [[segmentation]]\n\
          name = \"health\"\n\
          kind = \"rules\"\n\
@@ -228,7 +454,7 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
          \x20 { name = \"healthy\", when = \"TRUE\" },\n\
          ]\n",
     );
-    if has(TableKind::Feedback) {
+    if has(TableKind::Feedback) && keeps("needs") {
         out.push_str(
             "\n# Needs: each account's dominant theme in its feedback verbatims (NPS comments,\n\
              # surveys, tickets), themes found by `strata themes`. Accounts without verbatims\n\
@@ -258,13 +484,56 @@ pub fn render_project_file(sources: &[DetectedSource], as_of: Option<chrono::Nai
     out
 }
 
+/// The rule that sets aside the accounts that stopped or are fading before
+/// the `behavior` clustering: no event for 30 days, or a last-28-day event
+/// rate under half of the 90-day one.
+pub const DORMANT_RULE: &str = "days_since_last_event IS NULL OR days_since_last_event > 30 OR events_28d / 28 < 0.5 * events_90d / 90";
+
+/// The `behavior` clustering: on the mix `features` when known, else on the
+/// 28-day defaults.
+fn behavior_block(features: Option<&[String]>) -> String {
+    let Some(features) = features else {
+        // Without the data's own event names: the 28-day defaults.
+        return "# Behavioral, discovered: k-means on usage over the last 28 days and recency, k chosen from\n\
+                # 2..8 by silhouette and stability, clusters named from their centroids. Explore with\n\
+                # `strata discover`; freeze a version as SQL-testable rules with --freeze NAME.\n\
+                # Optional: k = 4, weights = { api_share_28d = 2.0 }, seed = 7.\n\
+                [[segmentation]]\n\
+                name = \"behavior\"\n\
+                kind = \"clusters\"\n\
+                features = [\"active_days_28d\", \"events_28d\", \"distinct_events_28d\", \"api_share_28d\", \"days_since_last_event\"]\n\
+                k = \"auto\"\n\n"
+            .to_string();
+    };
+    let mut out = String::from(
+        "# Behavioral, discovered. Accounts that stopped (no event for 30 days) or are fading (their\n\
+         # last 28 days' event rate under half their 90-day rate) take the rule segment first; the\n\
+         # others are clustered by k-means on what they do: the mix of their events over 90 days,\n\
+         # their API share, how many days they are active and how much they do on such a day. k is\n\
+         # chosen from 2..8 by silhouette and stability, clusters named from their centroids.\n\
+         # Explore with `strata discover`; freeze a version as SQL-testable rules with --freeze NAME.\n\
+         # Optional: k = 4, weights = { active_days_90d = 2.0 }, seed = 7.\n\
+         [[segmentation]]\n\
+         name = \"behavior\"\n\
+         kind = \"clusters\"\n",
+    );
+    out.push_str(&format!(
+        "segments = [\n  {{ name = \"Dormant / declining\", when = {} }},\n]\n",
+        toml_string(DORMANT_RULE)
+    ));
+    let quoted: Vec<String> = features.iter().map(|name| toml_string(name)).collect();
+    out.push_str(&format!("features = [{}]\n", quoted.join(", ")));
+    out.push_str("k = \"auto\"\n\n");
+    out
+}
+
 /// Detects the tables in `dir` and writes `dir/strata.toml`; refuses to
 /// overwrite an existing file unless `force`.
-pub fn write_project_file(
+pub async fn write_project_file(
     dir: &Path,
     as_of: Option<chrono::NaiveDate>,
     force: bool,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, DataFacts)> {
     let sources = detect_sources(dir)?;
     let path = dir.join(PROJECT_FILE);
     if path.exists() && !force {
@@ -273,9 +542,10 @@ pub fn write_project_file(
                 .with_help("pass --force to overwrite it"),
         ));
     }
-    let text = render_project_file(&sources, as_of);
+    let facts = data_facts(dir, &sources).await?;
+    let text = render_project_file(&sources, as_of, Some(&facts));
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
+    Ok((path, facts))
 }
 
 #[cfg(test)]
@@ -307,7 +577,7 @@ mod tests {
                 (TableKind::Revenue, "data/mrr_monthly.csv"),
             ]
         );
-        let text = render_project_file(&detected, None);
+        let text = render_project_file(&detected, None, None);
         let project = crate::project::Project::parse(&text, dir.path(), "strata.toml").unwrap();
         let names: Vec<&str> = project
             .segmentations

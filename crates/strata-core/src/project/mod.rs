@@ -17,7 +17,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Problem, Result};
 
-pub use init::{DetectedSource, detect_sources, render_project_file, write_project_file};
+pub use init::{
+    DataFacts, DetectedSource, LeftOut, data_facts, detect_sources, render_project_file,
+    write_project_file,
+};
 
 /// The name of the project file inside a project folder.
 pub const PROJECT_FILE: &str = "strata.toml";
@@ -702,6 +705,11 @@ pub enum ClusterCount {
 /// A validated `clusters` segmentation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterDef {
+    /// Rule segments that take their accounts before the clustering (first
+    /// match wins, as in a rules segmentation); the remaining accounts are
+    /// clustered. Typically the accounts that stopped or are fading, so that
+    /// "active vs dormant" does not swallow the behavioral structure.
+    pub segments: Vec<SegmentDef>,
     /// Numeric feature names, checked against the feature table later.
     pub features: Vec<String>,
     /// How many clusters.
@@ -1542,36 +1550,7 @@ fn validate_segmentations(
             );
             continue;
         }
-        let mut segments: Vec<SegmentDef> = Vec::new();
-        for (segment_idx, raw_segment) in raw.segments.into_iter().enumerate() {
-            let segment_location = format!("{location}, segment #{}", segment_idx + 1);
-            let Some(segment_name) = raw_segment.name.filter(|n| !n.trim().is_empty()) else {
-                problems.push(Problem::new(segment_location, "missing `name`"));
-                continue;
-            };
-            let Some(when) = raw_segment.when.filter(|w| !w.trim().is_empty()) else {
-                problems.push(
-                    Problem::new(
-                        segment_location,
-                        format!("segment `{segment_name}` has no `when` rule"),
-                    )
-                    .with_help("write a condition, or when = \"TRUE\" for a catch-all"),
-                );
-                continue;
-            };
-            if segments.iter().any(|s| s.name == segment_name) {
-                problems.push(Problem::new(
-                    segment_location,
-                    format!("duplicate segment name `{segment_name}`"),
-                ));
-                continue;
-            }
-            segments.push(SegmentDef {
-                name: segment_name,
-                when,
-                description: raw_segment.description,
-            });
-        }
+        let segments = validate_segment_list(raw.segments, &location, problems);
         segmentations.push(Segmentation {
             name,
             description: raw.description,
@@ -1582,6 +1561,46 @@ fn validate_segmentations(
         });
     }
     segmentations
+}
+
+/// The segments of a rules segmentation (or the rule segments of a
+/// clustering), each with a name and a `when` rule, names unique.
+fn validate_segment_list(
+    raw_segments: Vec<RawSegment>,
+    location: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<SegmentDef> {
+    let mut segments: Vec<SegmentDef> = Vec::new();
+    for (segment_idx, raw_segment) in raw_segments.into_iter().enumerate() {
+        let segment_location = format!("{location}, segment #{}", segment_idx + 1);
+        let Some(segment_name) = raw_segment.name.filter(|n| !n.trim().is_empty()) else {
+            problems.push(Problem::new(segment_location, "missing `name`"));
+            continue;
+        };
+        let Some(when) = raw_segment.when.filter(|w| !w.trim().is_empty()) else {
+            problems.push(
+                Problem::new(
+                    segment_location,
+                    format!("segment `{segment_name}` has no `when` rule"),
+                )
+                .with_help("write a condition, or when = \"TRUE\" for a catch-all"),
+            );
+            continue;
+        };
+        if segments.iter().any(|s| s.name == segment_name) {
+            problems.push(Problem::new(
+                segment_location,
+                format!("duplicate segment name `{segment_name}`"),
+            ));
+            continue;
+        }
+        segments.push(SegmentDef {
+            name: segment_name,
+            when,
+            description: raw_segment.description,
+        });
+    }
+    segments
 }
 
 /// `k` of a clusters or themes segmentation: `"auto"` (or absent) or a number.
@@ -1615,15 +1634,18 @@ fn validate_clusters(
     problems: &mut Vec<Problem>,
 ) -> Option<ClusterDef> {
     let before = problems.len();
-    if !raw.segments.is_empty() || raw.model.is_some() {
+    if raw.model.is_some() {
         problems.push(
             Problem::new(
                 location,
-                "a clusters segmentation finds its segments itself: it takes no `segments` or `model`",
+                "a clusters segmentation finds its segments itself: it takes no `model`",
             )
-            .with_help("remove them, or set kind = \"rules\""),
+            .with_help("remove it, or set kind = \"rules\""),
         );
     }
+    // Rule segments first (for instance the accounts that stopped); the
+    // rest are clustered.
+    let segments = validate_segment_list(raw.segments.clone(), location, problems);
     let features: Vec<String> = match &raw.features {
         None => DEFAULT_CLUSTER_FEATURES
             .iter()
@@ -1677,6 +1699,7 @@ fn validate_clusters(
         ));
     }
     (problems.len() == before).then(|| ClusterDef {
+        segments,
         features,
         k,
         weights,

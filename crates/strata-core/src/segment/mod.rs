@@ -81,6 +81,11 @@ pub fn check_segmentations(
             SegmentationKind::Clusters(def) => {
                 let location = format!("strata.toml: segmentation `{}`", segmentation.name);
                 problems.extend(discover::check_features(&def.features, schema, &location));
+                problems.extend(discover::check_rule_segments(
+                    &def.segments,
+                    schema,
+                    &location,
+                ));
                 Method::Clusters(def.clone())
             }
             SegmentationKind::Themes { k } => {

@@ -316,6 +316,44 @@ fn required(project: &Project, kind: TableKind) -> Result<&Source> {
     })
 }
 
+/// The `limit` most common event names of the project's events table, most
+/// common first (ties by name): what `strata init` builds the behavior mix
+/// from and `strata icp` searches the early adoption of.
+pub async fn common_events(
+    ctx: &SessionContext,
+    project: &Project,
+    limit: usize,
+) -> Result<Vec<String>> {
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::prelude::col;
+    let source = required(project, TableKind::Events)?;
+    let frame = open(ctx, source).await?;
+    let event = column_expr(source.file_column("event"));
+    let counted = frame
+        .filter(event.clone().is_not_null())?
+        .aggregate(
+            vec![Expr::Cast(Cast::new(Box::new(event), DataType::Utf8)).alias("event")],
+            vec![count(datafusion::prelude::lit(1)).alias("n")],
+        )?
+        .sort(vec![
+            col("n").sort(false, false),
+            col("event").sort(true, false),
+        ])?
+        .limit(0, Some(limit))?
+        .collect()
+        .await?;
+    let mut names = Vec::new();
+    for batch in &counted {
+        let column = batch.column(0).as_string::<i32>();
+        for row in 0..column.len() {
+            if column.is_valid(row) && !column.value(row).is_empty() {
+                names.push(column.value(row).to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// Where a value sits, for error messages.
 fn row_location(source: &Source, row: usize, column: &str) -> String {
     let label = source.label();

@@ -500,7 +500,7 @@ pub(super) fn explain(
                     .clusters
                     .iter()
                     .position(|c| Some(&c.name) == name.as_ref())?;
-                let centroid = model.centroids.row(idx);
+                let centroid = model.centroid_of(idx)?;
                 Some(
                     point
                         .iter()
