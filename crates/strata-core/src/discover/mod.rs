@@ -669,6 +669,80 @@ mod tests {
     }
 
     #[test]
+    fn rule_segments_take_their_accounts_before_the_fit() {
+        let table = blobs();
+        let def = ClusterDef {
+            // Blob 1 (x near 40) is set aside by rule; blobs 0 and 2 remain.
+            segments: vec![crate::project::SegmentDef {
+                name: "far right".into(),
+                when: "x > 20".into(),
+                description: None,
+            }],
+            features: vec!["x".into(), "y".into()],
+            k: ClusterCount::Fixed(2),
+            weights: vec![1.0, 1.0],
+            seed: 3,
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).expect("date");
+        let found = discover(&table, "blobs", &def, as_of).expect("fit");
+        let model = &found.model;
+        assert_eq!(model.k(), 2);
+        assert_eq!(model.n_rule_segments(), 1);
+        let sizes: Vec<usize> = model.clusters.iter().map(|c| c.size).collect();
+        assert_eq!(sizes, vec![300, 600, 100]);
+        assert_eq!(model.clusters[0].rule.as_deref(), Some("x > 20"));
+        assert!(model.centroid_of(0).is_none());
+        assert_eq!(model.centroid_of(1), Some(model.centroids.row(0)));
+        for (row, &label) in found.labels.iter().enumerate() {
+            let expected = match row % 10 {
+                0..=5 => 1,
+                6..=8 => 0,
+                _ => 2,
+            };
+            assert_eq!(label, expected, "row {row}");
+        }
+        // Frozen: the rule first, then nearest-centroid rules.
+        let rules = freeze::rules(model);
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0], "x > 20");
+        assert_eq!(rules[2], "TRUE");
+        assert!(found.explanation.starts_with("300 accounts taken by the rule segments first (300 far right); the other 700 clustered."), "{}", found.explanation);
+
+        // A rule that takes every account leaves nothing to cluster.
+        let takes_all = ClusterDef {
+            segments: vec![crate::project::SegmentDef {
+                name: "all".into(),
+                when: "x > -1".into(),
+                description: None,
+            }],
+            ..def.clone()
+        };
+        let error = discover(&table, "blobs", &takes_all, as_of).unwrap_err().to_string();
+        assert!(error.contains("all 1000 accounts fall in the rule segments"), "{error}");
+    }
+
+    #[test]
+    fn rule_segments_of_a_clustering_use_numeric_features_only() {
+        let schema = rules::Schema::new([
+            ("x".to_string(), rules::ValueType::Float),
+            ("industry".to_string(), rules::ValueType::Text),
+        ]);
+        let segment = |when: &str| crate::project::SegmentDef {
+            name: "s".into(),
+            when: when.into(),
+            description: None,
+        };
+        assert!(check_rule_segments(&[segment("x > 1")], &schema, "here").is_empty());
+        let problems = check_rule_segments(&[segment("industry = 'a' OR x > 1")], &schema, "here");
+        assert_eq!(problems.len(), 1);
+        let text = problems[0].to_string();
+        assert!(text.contains("here, segment `s`"), "{text}");
+        assert!(text.contains("`industry` is text, but the rule segments of a clustering use numeric features only"), "{text}");
+        let unknown = check_rule_segments(&[segment("y > 1")], &schema, "here");
+        assert!(unknown[0].to_string().contains("unknown column `y`"), "{}", unknown[0]);
+    }
+
+    #[test]
     fn a_sampled_fit_describes_every_account() {
         let table = blobs();
         let def = ClusterDef {
