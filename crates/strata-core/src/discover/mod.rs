@@ -717,8 +717,13 @@ mod tests {
             }],
             ..def.clone()
         };
-        let error = discover(&table, "blobs", &takes_all, as_of).unwrap_err().to_string();
-        assert!(error.contains("all 1000 accounts fall in the rule segments"), "{error}");
+        let error = discover(&table, "blobs", &takes_all, as_of)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("all 1000 accounts fall in the rule segments"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -739,7 +744,11 @@ mod tests {
         assert!(text.contains("here, segment `s`"), "{text}");
         assert!(text.contains("`industry` is text, but the rule segments of a clustering use numeric features only"), "{text}");
         let unknown = check_rule_segments(&[segment("y > 1")], &schema, "here");
-        assert!(unknown[0].to_string().contains("unknown column `y`"), "{}", unknown[0]);
+        assert!(
+            unknown[0].to_string().contains("unknown column `y`"),
+            "{}",
+            unknown[0]
+        );
     }
 
     #[test]

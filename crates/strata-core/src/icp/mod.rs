@@ -346,8 +346,86 @@ fn selectors(attributes: &[IcpAttribute], cohort: &[usize], min_support: usize) 
 #[derive(Debug, Clone)]
 struct Candidate {
     selectors: Vec<usize>,
+    /// Cohort rows matching, ascending.
     rows: Vec<usize>,
+    /// The same as a bitset over cohort positions.
+    bits: Vec<u64>,
     quality: f64,
+}
+
+/// An extension scored from bitsets, before the beam keeps it.
+#[derive(Debug, Clone)]
+struct Scored {
+    selectors: Vec<usize>,
+    quality: f64,
+}
+
+/// What the quality of a set of cohort accounts needs, summed in one pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    n: usize,
+    now: f64,
+    before: f64,
+    before_squared: f64,
+    retained: usize,
+    expanded: usize,
+}
+
+impl Tally {
+    fn add(&mut self, (now, before): Revenue) {
+        self.n += 1;
+        self.now += now;
+        self.before += before;
+        self.before_squared += before * before;
+        self.retained += usize::from(now > 0.0);
+        self.expanded += usize::from(now > before);
+    }
+
+    /// `sqrt(n_eff) × (target − cohort value)`, as [`Target::value`] and
+    /// [`Target::effective_size`] give them.
+    fn quality(&self, target: Target, cohort_value: f64) -> f64 {
+        let (value, size) = match target {
+            Target::Nrr => (
+                if self.before > 0.0 {
+                    self.now / self.before
+                } else {
+                    0.0
+                },
+                if self.before_squared > 0.0 {
+                    self.before * self.before / self.before_squared
+                } else {
+                    0.0
+                },
+            ),
+            Target::Retention | Target::Expansion => {
+                let hits = if target == Target::Retention {
+                    self.retained
+                } else {
+                    self.expanded
+                };
+                (
+                    if self.n > 0 {
+                        hits as f64 / self.n as f64
+                    } else {
+                        0.0
+                    },
+                    self.n as f64,
+                )
+            }
+        };
+        size.sqrt() * (value - cohort_value)
+    }
+}
+
+/// Calls `visit` with every cohort position set in `bits`, ascending.
+fn for_each_position(bits: &[u64], mut visit: impl FnMut(usize)) {
+    for (word_idx, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            visit(word_idx * 64 + word.trailing_zeros() as usize);
+            word &= word - 1;
+        }
+    }
 }
 
 /// Searches `attributes` for the conjunctions whose cohort accounts have the
@@ -373,19 +451,48 @@ pub fn search(
     let target = params.target;
     let cohort_nrr = target.value(revenue, cohort.iter().copied()).unwrap_or(0.0);
     let all_selectors = selectors(attributes, &cohort, params.min_support);
-    let score = |rows: &[usize]| -> f64 {
-        let inside = target.value(revenue, rows.iter().copied()).unwrap_or(0.0);
-        target.effective_size(revenue, rows).sqrt() * (inside - cohort_nrr)
+    // Each selector's matching cohort accounts, as a bitset over cohort
+    // positions: extending a rule is then an AND and a popcount, and only the
+    // rules the beam keeps get their rows.
+    let words = cohort.len().div_ceil(64);
+    let selector_bits: Vec<Vec<u64>> = all_selectors
+        .par_iter()
+        .map(|selector| {
+            let mut bits = vec![0u64; words];
+            for (position, &row) in cohort.iter().enumerate() {
+                if selector.matches(attributes, row) {
+                    bits[position / 64] |= 1u64 << (position % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    let candidate_of = |selectors: Vec<usize>, quality: f64| -> Candidate {
+        let mut bits = vec![u64::MAX; words];
+        if let Some(last) = bits.last_mut()
+            && cohort.len() % 64 != 0
+        {
+            *last = (1u64 << (cohort.len() % 64)) - 1;
+        }
+        for &s in &selectors {
+            for (word, other) in bits.iter_mut().zip(&selector_bits[s]) {
+                *word &= other;
+            }
+        }
+        let mut rows = Vec::new();
+        for_each_position(&bits, |position| rows.push(cohort[position]));
+        Candidate {
+            selectors,
+            rows,
+            bits,
+            quality,
+        }
     };
 
-    let mut beam = vec![Candidate {
-        selectors: Vec::new(),
-        rows: cohort.clone(),
-        quality: f64::NEG_INFINITY,
-    }];
+    let mut beam = vec![candidate_of(Vec::new(), f64::NEG_INFINITY)];
     let mut best: Vec<Candidate> = Vec::new();
     for _ in 0..params.max_depth {
-        let mut next: Vec<Candidate> = Vec::new();
+        let mut next: Vec<Scored> = Vec::new();
         for candidate in &beam {
             let used: Vec<usize> = candidate
                 .selectors
@@ -396,29 +503,33 @@ pub fn search(
             // selector may extend it (not only later ones): a conjunction
             // whose first condition alone is weak is still reached from its
             // stronger condition; duplicates are dropped below.
-            let extended: Vec<Candidate> = all_selectors
+            let extended: Vec<Scored> = all_selectors
                 .par_iter()
                 .enumerate()
                 .filter_map(|(s_idx, selector)| {
                     if used.contains(&selector.attribute()) {
                         return None;
                     }
-                    let rows: Vec<usize> = candidate
-                        .rows
+                    let own = &selector_bits[s_idx];
+                    let count: usize = candidate
+                        .bits
                         .iter()
-                        .copied()
-                        .filter(|&row| selector.matches(attributes, row))
-                        .collect();
-                    if rows.len() < params.min_support || rows.len() == candidate.rows.len() {
+                        .zip(own)
+                        .map(|(a, b)| (a & b).count_ones() as usize)
+                        .sum();
+                    if count < params.min_support || count == candidate.rows.len() {
                         return None;
                     }
+                    let mut tally = Tally::default();
+                    let both: Vec<u64> =
+                        candidate.bits.iter().zip(own).map(|(a, b)| a & b).collect();
+                    for_each_position(&both, |position| tally.add(revenue[cohort[position]]));
                     let mut selectors = candidate.selectors.clone();
                     selectors.push(s_idx);
                     selectors.sort_unstable();
-                    Some(Candidate {
-                        quality: score(&rows),
+                    Some(Scored {
+                        quality: tally.quality(target, cohort_nrr),
                         selectors,
-                        rows,
                     })
                 })
                 .collect();
@@ -451,8 +562,11 @@ pub fn search(
         if next.is_empty() {
             break;
         }
-        best.extend(next.iter().cloned());
-        beam = next;
+        beam = next
+            .into_iter()
+            .map(|scored| candidate_of(scored.selectors, scored.quality))
+            .collect();
+        best.extend(beam.iter().cloned());
     }
     best.sort_by(|a, b| {
         b.quality
