@@ -85,13 +85,8 @@ const DEVSET_TABLES: [&str; 4] = [
     "feedback.csv",
 ];
 
-fn init_validate_run(dir: &Dir) -> String {
-    let (init, _) = dir.command(&["init", "."]).success();
-    let (validate, _) = dir.command(&["validate", "--project", "."]).success();
-    assert!(
-        validate.starts_with("ok: ") || validate.contains("\nok: "),
-        "{validate}"
-    );
+/// `strata run` of the project in `dir` into `dir/out`, without a store.
+fn run(dir: &Dir) {
     dir.command(&[
         "run",
         "--project",
@@ -102,6 +97,16 @@ fn init_validate_run(dir: &Dir) -> String {
         "--quick-report",
     ])
     .success();
+}
+
+fn init_validate_run(dir: &Dir) -> String {
+    let (init, _) = dir.command(&["init", "."]).success();
+    let (validate, _) = dir.command(&["validate", "--project", "."]).success();
+    assert!(
+        validate.starts_with("ok: ") || validate.contains("\nok: "),
+        "{validate}"
+    );
+    run(dir);
     format!("{init}{validate}")
 }
 
@@ -196,16 +201,7 @@ fn economics_equal_the_devset_reference() {
             segments.join("\n")
         ),
     );
-    dir.command(&[
-        "run",
-        "--project",
-        ".",
-        "--out",
-        "out",
-        "--no-store",
-        "--quick-report",
-    ])
-    .success();
+    run(&dir);
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(devset.join("truth.json")).expect("truth"))
             .expect("truth.json");
@@ -282,16 +278,7 @@ fn icp_rule_one_is_the_planted_profile_on_the_devset() {
         first.contains("lift") && first.contains("95% CI"),
         "{first}"
     );
-    dir.command(&[
-        "run",
-        "--project",
-        ".",
-        "--out",
-        "out",
-        "--no-store",
-        "--quick-report",
-    ])
-    .success();
+    run(&dir);
     let found: BTreeSet<String> = memberships(&dir, "out")["icp"]
         .iter()
         .filter(|(_, segment)| segment.as_str() == "ICP")
@@ -345,16 +332,7 @@ fn init_validate_and_run_work_on_cdnow_and_recency_matches_lifetimes() {
         ),
         "{validate}"
     );
-    dir.command(&[
-        "run",
-        "--project",
-        ".",
-        "--out",
-        "out",
-        "--no-store",
-        "--quick-report",
-    ])
-    .success();
+    run(&dir);
 
     let reference: HashMap<String, (i64, i64)> =
         csv_rows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cdnow_lifetimes.csv"))

@@ -16,7 +16,7 @@
 //! same conjunction reached twice is kept once). The quality of a rule is
 //! `sqrt(n_eff) × (target inside − target of the cohort)`, a z-score-like
 //! balance of coverage against effect: `n_eff` is the evidence the rule's
-//! accounts carry for the target ([`Target::effective_size`]): for NRR,
+//! accounts carry for the target (`Tally::quality`): for NRR,
 //! which weights each account by its MRR 12 months ago, Kish's effective
 //! size of those weights, so that many small accounts added to a profile
 //! whose NRR comes from a few large ones do not make it look surer. Rules
@@ -160,7 +160,7 @@ pub struct IcpRule {
     /// 95% bootstrap confidence interval of the lift.
     pub lift_ci: Option<(f64, f64)>,
     /// `sqrt(n_eff) × (target inside − target of the cohort)`, `n_eff` the
-    /// effective size of the matching cohort ([`Target::effective_size`]).
+    /// effective size of the matching cohort (`Tally::quality`).
     pub quality: f64,
 }
 
@@ -232,28 +232,6 @@ impl Target {
             Target::Nrr => "NRR",
             Target::Retention => "retention",
             Target::Expansion => "expansion rate",
-        }
-    }
-
-    /// How many accounts `rows` are worth as evidence for this target: for
-    /// NRR, a mean of per-account NRR weighted by MRR 12 months ago, Kish's
-    /// effective sample size `(Σw)² / Σw²` of those weights (a profile of
-    /// many small accounts and one large one is about as sure as one
-    /// account); for the shares of accounts, the number of accounts.
-    pub fn effective_size(self, revenue: &[Revenue], rows: &[usize]) -> f64 {
-        match self {
-            Target::Nrr => {
-                let (sum, sum_squares) = rows.iter().fold((0.0, 0.0), |(s, q), &row| {
-                    let weight = revenue[row].1;
-                    (s + weight, q + weight * weight)
-                });
-                if sum_squares > 0.0 {
-                    sum * sum / sum_squares
-                } else {
-                    0.0
-                }
-            }
-            Target::Retention | Target::Expansion => rows.len() as f64,
         }
     }
 
@@ -381,8 +359,12 @@ impl Tally {
         self.expanded += usize::from(now > before);
     }
 
-    /// `sqrt(n_eff) × (target − cohort value)`, as [`Target::value`] and
-    /// [`Target::effective_size`] give them.
+    /// `sqrt(n_eff) × (target − cohort value)`. `n_eff` is how many accounts
+    /// the tally is worth as evidence: for NRR, a mean of per-account NRR
+    /// weighted by MRR 12 months ago, Kish's effective sample size
+    /// `(Σw)² / Σw²` of those weights (many small accounts and one large one
+    /// are about as sure as one account); for the shares of accounts, the
+    /// number of accounts.
     fn quality(&self, target: Target, cohort_value: f64) -> f64 {
         let (value, size) = match target {
             Target::Nrr => (
