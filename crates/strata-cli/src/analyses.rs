@@ -271,8 +271,8 @@ pub async fn run_themes(args: ThemesArgs) -> anyhow::Result<()> {
 pub fn themes_report(report: &pipeline::ThemesReport) -> String {
     let themes = &report.themes;
     let mut out = format!(
-        "as of {}: {} verbatims, {} terms\n",
-        report.as_of, themes.verbatims, themes.vocabulary
+        "as of {}: {} verbatims, {} terms ({} repeat within accounts)\n",
+        report.as_of, themes.verbatims, themes.vocabulary, themes.bursty_terms
     );
     if !themes.scores.is_empty() {
         let rows: Vec<Vec<String>> = themes
@@ -299,6 +299,7 @@ pub fn themes_report(report: &pipeline::ThemesReport) -> String {
     let rows: Vec<Vec<String>> = themes
         .themes
         .iter()
+        .chain(&themes.no_need)
         .map(|theme| {
             vec![
                 theme.name.clone(),
@@ -315,7 +316,7 @@ pub fn themes_report(report: &pipeline::ThemesReport) -> String {
         &["theme", "verbatims", "accounts", "NPS", "detractors"],
         &rows,
     ));
-    for theme in &themes.themes {
+    for theme in themes.themes.iter().chain(&themes.no_need) {
         let _ = writeln!(out, "\n{} ({})", theme.name, theme.terms.join(", "));
         for text in &theme.representatives {
             let _ = writeln!(out, "  \"{text}\"");

@@ -140,11 +140,17 @@ fn icp_data(n: usize, rng: &mut StdRng) -> (Vec<IcpAttribute>, Vec<(f64, f64)>) 
     (attributes, revenue)
 }
 
+/// `n` verbatims of five topic words and three filler words, two per
+/// account and both about its topic; the topic of each.
 fn verbatim_data(n: usize, rng: &mut StdRng) -> (Vec<Verbatim>, Vec<usize>) {
     let mut topics = Vec::with_capacity(n);
+    // Two verbatims per account, both about the account's need.
+    let mut topic = 0;
     let verbatims = (0..n)
         .map(|idx| {
-            let topic = rng.random_range(0..TOPICS.len());
+            if idx % 2 == 0 {
+                topic = rng.random_range(0..TOPICS.len());
+            }
             topics.push(topic);
             let mut words: Vec<&str> = (0..5)
                 .map(|_| TOPICS[topic][rng.random_range(0..8)])

@@ -115,13 +115,19 @@ fn init_validate_run(dir: &Dir) -> String {
 /// devset's scoring). Baselines on this base (`baselines.json`): k-means
 /// k = 4 on naive 28-day features 0.62, on 90-day behavior-mix features 0.74;
 /// strata at 8872181: 0.05 (k = 2).
+///
+/// The `needs` themes of the same run against the need each account wrote
+/// about most (`truth_feedback.csv`, ties to the first seen, `none` =
+/// praise, billing, bugs, noise), over the accounts strata assigns.
+/// Baseline: TF-IDF + NMF, 5 topics, 0.71; strata at 8872181: no themes.
 #[test]
-fn the_behavior_clustering_of_an_init_project_finds_the_devset_types() {
+fn the_behavior_clusters_and_needs_themes_of_an_init_project_find_the_devset_truth() {
     let Some(devset) = shared("devset") else {
         return;
     };
     let dir = linked(&devset, &DEVSET_TABLES);
     init_validate_run(&dir);
+    check_needs_on_the_devset(&dir, &devset);
     let project = dir.read("strata.toml");
     assert!(
         project.contains("name = \"Dormant / declining\""),
@@ -155,6 +161,55 @@ fn the_behavior_clustering_of_an_init_project_finds_the_devset_types() {
     // Between 2 and 5 actionable clusters besides the rule segment.
     let segments: BTreeSet<&str> = behavior.values().map(String::as_str).collect();
     assert!((3..=6).contains(&segments.len()), "{segments:?}");
+}
+
+fn check_needs_on_the_devset(dir: &Dir, devset: &Path) {
+    let members = memberships(dir, "out");
+    let needs = &members["needs"];
+    // Each account's most frequent planted theme, ties to the first seen.
+    let mut counts: HashMap<String, Vec<(String, usize)>> = HashMap::new();
+    for row in csv_rows(&devset.join("truth_feedback.csv")) {
+        if row["theme"].is_empty() {
+            continue;
+        }
+        let themes = counts.entry(row["account_id"].clone()).or_default();
+        match themes.iter_mut().find(|(theme, _)| *theme == row["theme"]) {
+            Some(entry) => entry.1 += 1,
+            None => themes.push((row["theme"].clone(), 1)),
+        }
+    }
+    let truth: HashMap<&str, &str> = counts
+        .iter()
+        .map(|(account, themes)| {
+            let most = themes.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            let first = themes.iter().find(|(_, n)| *n == most).expect("a theme");
+            (account.as_str(), first.0.as_str())
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = needs
+        .iter()
+        .filter_map(|(account, segment)| Some((*truth.get(account.as_str())?, segment.as_str())))
+        .collect();
+    assert!(
+        pairs.len() * 10 >= truth.len() * 9,
+        "{} of {} accounts with text assigned",
+        pairs.len(),
+        truth.len()
+    );
+    let score = ari(&pairs);
+    eprintln!("needs ARI on assigned accounts: {score:.3}");
+    assert!(
+        score >= 0.85,
+        "needs ARI {score:.3} against the planted needs"
+    );
+    let segments: BTreeSet<&str> = needs.values().map(String::as_str).collect();
+    assert!((4..=6).contains(&segments.len()), "{segments:?}");
+    assert!(segments.contains("No specific need"), "{segments:?}");
+    // `strata themes` explains each theme with numbers and verbatims.
+    let (themes, _) = dir.command(&["themes", "--project", "."]).success();
+    for expected in ["NPS", "detractors", "No specific need", "  \""] {
+        assert!(themes.contains(expected), "{expected:?} in:\n{themes}");
+    }
 }
 
 /// Overall and per-type economics equal `truth.json` `reference`, computed

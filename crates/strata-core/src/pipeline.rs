@@ -563,16 +563,12 @@ async fn prepare_and_assign(
                 ));
             }
             assignment.segments = themes
-                .themes
-                .iter()
+                .segments()
+                .into_iter()
                 .map(|theme| segment::AssignedSegment {
                     name: theme.name.clone(),
                     rule: String::new(),
-                    description: Some(format!(
-                        "dominant feedback theme: {} ({} verbatims)",
-                        theme.terms.join(", "),
-                        theme.verbatims
-                    )),
+                    description: Some(theme_description(theme)),
                 })
                 .collect();
             assignment.membership = themes.dominant;
@@ -585,6 +581,26 @@ async fn prepare_and_assign(
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
     Ok((prepared, assignments))
+}
+
+/// What a needs segment is about: its distinctive terms, its size and one
+/// verbatim that says it.
+fn theme_description(theme: &crate::themes::Theme) -> String {
+    let lead = if theme.name == crate::themes::NO_SPECIFIC_NEED {
+        "most of their feedback is about no specific need (common words: ".to_string()
+    } else {
+        "dominant feedback need (terms: ".to_string()
+    };
+    let mut description = format!(
+        "{lead}{}; {} verbatims)",
+        theme.terms.join(", "),
+        theme.verbatims
+    );
+    if let Some(example) = theme.representatives.first() {
+        let example: String = example.split_whitespace().collect::<Vec<_>>().join(" ");
+        description.push_str(&format!(", e.g. \"{example}\""));
+    }
+    description
 }
 
 /// The feedback verbatims before the end of the as-of day, with their rows.
@@ -1434,10 +1450,11 @@ pub async fn themes(
     }
     let (verbatim_rows, verbatims) = verbatims(&prepared.sources, prepared.as_of);
     let themes = crate::themes::find_themes(&verbatims, prepared.sources.accounts.ids.len(), k, 0);
+    let names = themes.segment_names();
     let account_themes = themes
         .dominant
         .iter()
-        .map(|theme| theme.map(|idx| themes.themes[idx].name.clone()))
+        .map(|theme| theme.and_then(|idx| names.get(idx).cloned()))
         .collect();
     observer.phase_finished(Phase::Measures);
     Ok(ThemesReport {

@@ -1,5 +1,11 @@
 //! Needs themes from feedback text: our own pipeline from verbatims to
-//! named themes.
+//! named needs, and each account's dominant need.
+//!
+//! Feedback mixes what an account needs with what every account writes
+//! now and then: praise, billing questions, bug reports, courtesy. A need
+//! is something an account comes back to, so themes are found on accounts,
+//! not on single verbatims, and words are weighted by how much they repeat
+//! within accounts.
 //!
 //! 1. **Tokenize**: lowercase, split on anything that is not a letter or a
 //!    digit, drop tokens shorter than 3 characters, numbers and English stop
@@ -9,25 +15,40 @@
 //! 3. **TF-IDF**: terms in at least [`MIN_DOCUMENT_FREQUENCY`] verbatims and at
 //!    most half of them; sublinear term frequency `1 + ln tf`, smoothed idf
 //!    `ln((1 + n) / (1 + df)) + 1`, rows scaled to unit length.
-//! 4. **Spherical k-means** on the sparse rows: assign each verbatim to the
-//!    centroid of highest cosine, recompute centroids as normalised means,
-//!    from a greedy k-means++ start on cosine distance; several restarts keep
-//!    the best total cosine.
-//! 5. **k**: with `k = auto`, 2..=8 are fitted and scored by the mean cosine
+//! 4. **Account burstiness** ([`burstiness`]): for each term, the pairs of an
+//!    account's verbatims that both contain it, against the pairs expected if
+//!    the term's verbatims were spread over the accounts at random. A term
+//!    that repeats within accounts well beyond chance (z ≥
+//!    [`MIN_BURSTINESS_Z`]) is weighted `1 + ln(lift)` (lift shrunk towards 1
+//!    by [`BURSTINESS_PRIOR`] pairs); every other term keeps weight 1. With
+//!    one verbatim per account every weight is 1 and the method is plain
+//!    TF-IDF.
+//! 5. **Account profiles**: an account's weighted verbatim rows, summed and
+//!    scaled to unit length.
+//! 6. **Spherical k-means** on the profiles: assign each to the centroid of
+//!    highest cosine, recompute centroids as normalised means, from a greedy
+//!    k-means++ start on cosine distance; several restarts keep the best
+//!    total cosine.
+//! 7. **k**: with `k = auto`, 2..=8 are fitted and scored by the mean cosine
 //!    silhouette of a sample and by stability (adjusted Rand index with fits
-//!    from two other starts on a sample of at most 20,000 verbatims), the k
-//!    in parallel; the fewest themes within 0.01 of the best
-//!    silhouette among stable k win (more themes that separate no better
-//!    only split a need by its wordings). When no
-//!    k is stable ([`MIN_STABILITY`], [`MIN_SILHOUETTE`]), there are no stable
+//!    from two other starts), the k in parallel; the fewest themes within
+//!    0.01 of the best silhouette among stable k win (more themes that
+//!    separate no better only split a need by its wordings). When no k is
+//!    stable ([`MIN_STABILITY`], [`MIN_SILHOUETTE`]), there are no stable
 //!    themes and the result says so instead of returning noise.
-//! 6. **Names**: the three heaviest terms of each centroid, shown as the most
-//!    common original word of each stem; the three verbatims nearest the
-//!    centroid represent it.
+//! 8. **Verbatims**: each weighted verbatim row takes the theme of its
+//!    nearest centroid, unless its cosine falls below the valley between
+//!    the verbatims that are about a theme and those that are not
+//!    ([`need_threshold`]); those, and verbatims with no kept term, are
+//!    about no specific need.
+//! 9. **Names**: the five terms that most set a centroid apart from the
+//!    others (weight minus the largest weight in any other centroid), shown
+//!    as the most common original word of each stem; the three nearest
+//!    verbatims of different wording represent it.
 //!
-//! An account's *dominant need* is the theme most of its verbatims fall in
-//! (ties go to the theme of its detractor answers, then to the lower index);
-//! accounts without verbatims are unassigned.
+//! An account's *dominant need* is the label most of its verbatims carry,
+//! "no specific need" included; a tie goes to the label it wrote first.
+//! Accounts without verbatims are unassigned.
 use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
@@ -43,13 +64,22 @@ pub const MIN_SILHOUETTE: f64 = 0.05;
 pub const SILHOUETTE_TOLERANCE: f64 = 0.01;
 /// Below this agreement between starts a k gives no themes.
 pub const MIN_STABILITY: f64 = 0.6;
-/// Verbatims sampled for silhouettes.
+/// Accounts sampled for silhouettes.
 pub const SILHOUETTE_SAMPLE: usize = 1_500;
-/// Verbatims sampled for the stability refits.
+/// Accounts sampled for the stability refits.
 pub const STABILITY_SAMPLE: usize = 20_000;
-/// Verbatims each k is fitted on; beyond it, every other verbatim takes the
-/// theme of its nearest centroid.
+/// Accounts each k is fitted on; beyond it, every other account and verbatim
+/// takes the theme of its nearest centroid.
 pub const FIT_SAMPLE: usize = 100_000;
+/// A term repeats within accounts beyond chance at this z-score.
+pub const MIN_BURSTINESS_Z: f64 = 3.0;
+/// Pairs added to both the observed and the expected count of a term's
+/// within-account pairs, so that rare terms do not get huge lifts.
+pub const BURSTINESS_PRIOR: f64 = 5.0;
+/// The name of the verbatims and accounts that are about no specific need.
+pub const NO_SPECIFIC_NEED: &str = "No specific need";
+/// Bins of the histogram of best cosines that [`need_threshold`] reads.
+const THRESHOLD_BINS: usize = 50;
 
 /// English stop words, plus the politeness and sentiment words that carry no
 /// need.
@@ -235,12 +265,12 @@ pub struct Verbatim {
     pub score: Option<i64>,
 }
 
-/// One theme found in the verbatims.
+/// One theme found in the verbatims (or the verbatims about none).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Theme {
-    /// Its three heaviest terms, joined: "sso / permission / admin".
+    /// Its three most distinctive terms, joined: "sso / permission / admin".
     pub name: String,
-    /// The heaviest terms, heaviest first.
+    /// The most distinctive terms, most distinctive first.
     pub terms: Vec<String>,
     /// Verbatims in the theme.
     pub verbatims: usize,
@@ -250,7 +280,7 @@ pub struct Theme {
     pub nps: Option<f64>,
     /// Share of the theme's NPS answers that are detractors (0-6).
     pub detractor_share: Option<f64>,
-    /// The verbatims nearest its centroid.
+    /// Verbatims of different wordings nearest its centroid.
     pub representatives: Vec<String>,
 }
 
@@ -259,7 +289,7 @@ pub struct Theme {
 pub struct ThemeScore {
     /// Number of themes.
     pub k: usize,
-    /// Mean cosine silhouette on the sample.
+    /// Mean cosine silhouette of the account profiles on the sample.
     pub silhouette: f64,
     /// Mean adjusted Rand index with fits from two other starts.
     pub stability: f64,
@@ -272,24 +302,46 @@ pub struct Themes {
     pub verbatims: usize,
     /// Terms kept.
     pub vocabulary: usize,
+    /// Terms that repeat within accounts beyond chance, weighted up.
+    pub bursty_terms: usize,
     /// Every k tried.
     pub scores: Vec<ThemeScore>,
     /// The themes; empty when none is stable.
     pub themes: Vec<Theme>,
+    /// The verbatims (and accounts) about no specific need; `None` without
+    /// themes or when every verbatim is about one.
+    pub no_need: Option<Theme>,
+    /// Cosine to the nearest centroid below which a verbatim is about no
+    /// specific need (0 when the cosines show no valley).
+    pub threshold: f64,
     /// Why this k, or why no themes.
     pub explanation: String,
-    /// Per verbatim (input order): its theme.
+    /// Per verbatim (input order): its theme; `None` for no specific need.
     #[serde(skip)]
     pub labels: Vec<Option<usize>>,
-    /// Per account: its dominant theme.
+    /// Per account: its dominant need, an index into
+    /// [`Themes::segment_names`] (`themes.len()` is no specific need).
     #[serde(skip)]
     pub dominant: Vec<Option<usize>>,
 }
 
-/// One k's spherical k-means fit and its scores.
+impl Themes {
+    /// The themes then, if any account has it as dominant need, no specific
+    /// need: the segments of a `needs` segmentation, in the order of
+    /// [`Themes::dominant`].
+    pub fn segments(&self) -> Vec<&Theme> {
+        self.themes.iter().chain(&self.no_need).collect()
+    }
+
+    /// The names of [`Themes::segments`].
+    pub fn segment_names(&self) -> Vec<String> {
+        self.segments().iter().map(|t| t.name.clone()).collect()
+    }
+}
+
+/// One k's spherical k-means fit on the account profiles and its scores.
 struct Fit {
     score: ThemeScore,
-    labels: Vec<usize>,
     centroids: Vec<Vec<f64>>,
 }
 
@@ -507,15 +559,102 @@ fn spherical_kmeans(
     best.unwrap_or_default()
 }
 
-/// Mean cosine-distance silhouette of `sample`.
-fn cosine_silhouette(rows: &[Row], labels: &[usize], k: usize, sample: &[usize]) -> f64 {
+/// Per-term weights from account burstiness (step 4 of the module doc), and
+/// how many terms were weighted up. `rows` are the usable verbatim rows,
+/// `accounts` their accounts.
+pub fn burstiness(rows: &[Row], accounts: &[usize], n_terms: usize) -> (Vec<f64>, usize) {
+    let n = rows.len() as f64;
+    let mut by_account: Vec<usize> = (0..rows.len()).collect();
+    by_account.sort_by_key(|&i| accounts[i]);
+    let mut document_frequency = vec![0.0f64; n_terms];
+    let mut observed = vec![0.0f64; n_terms];
+    let mut pairs = 0.0f64;
+    let mut counts = vec![0usize; n_terms];
+    let mut touched: Vec<usize> = Vec::new();
+    for group in by_account.chunk_by(|&a, &b| accounts[a] == accounts[b]) {
+        let m = group.len() as f64;
+        pairs += m * (m - 1.0);
+        for &i in group {
+            for &(term, _) in &rows[i] {
+                if counts[term] == 0 {
+                    touched.push(term);
+                }
+                counts[term] += 1;
+            }
+        }
+        for term in touched.drain(..) {
+            let p = counts[term] as f64;
+            observed[term] += p * (p - 1.0);
+            document_frequency[term] += p;
+            counts[term] = 0;
+        }
+    }
+    let mut bursty = 0;
+    let weights = (0..n_terms)
+        .map(|term| {
+            let df = document_frequency[term];
+            let expected = if n > 1.0 {
+                pairs * df * (df - 1.0) / (n * (n - 1.0))
+            } else {
+                0.0
+            };
+            let z = (observed[term] - expected) / (2.0 * expected + 1.0).sqrt();
+            if z >= MIN_BURSTINESS_Z {
+                bursty += 1;
+                1.0 + ((observed[term] + BURSTINESS_PRIOR) / (expected + BURSTINESS_PRIOR))
+                    .ln()
+                    .max(0.0)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    (weights, bursty)
+}
+
+/// `row` with each term's weight multiplied by `weights`, at unit length.
+fn weighted(row: &Row, weights: &[f64]) -> Row {
+    let mut out: Row = row.iter().map(|&(t, w)| (t, w * weights[t])).collect();
+    let norm = out.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        for entry in &mut out {
+            entry.1 /= norm;
+        }
+    }
+    out
+}
+
+/// Per account: the sum of its rows at unit length (empty without rows).
+fn account_profiles(rows: &[Row], accounts: &[usize], n_accounts: usize) -> Vec<Row> {
+    let mut sums: Vec<BTreeMap<usize, f64>> = vec![BTreeMap::new(); n_accounts];
+    for (row, &account) in rows.iter().zip(accounts) {
+        if let Some(sum) = sums.get_mut(account) {
+            for &(term, weight) in row {
+                *sum.entry(term).or_default() += weight;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|sum| {
+            let norm = sum.values().map(|w| w * w).sum::<f64>().sqrt();
+            sum.into_iter()
+                .filter(|_| norm > 0.0)
+                .map(|(term, weight)| (term, weight / norm))
+                .collect()
+        })
+        .collect()
+}
+
+/// Mean cosine-distance silhouette of the sample whose cosines are `gram`
+/// and whose labels are `labels`.
+fn cosine_silhouette(gram: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
     let mut total = 0.0;
-    for &i in sample {
+    for (i, cosines) in gram.iter().enumerate() {
         let mut sums = vec![0.0; k];
         let mut counts = vec![0usize; k];
-        for &j in sample {
+        for (j, cosine) in cosines.iter().enumerate() {
             if i != j {
-                sums[labels[j]] += 1.0 - sparse_dot(&rows[i], &rows[j]);
+                sums[labels[j]] += 1.0 - cosine;
                 counts[labels[j]] += 1;
             }
         }
@@ -532,7 +671,96 @@ fn cosine_silhouette(rows: &[Row], labels: &[usize], k: usize, sample: &[usize])
             total += (b - a) / a.max(b);
         }
     }
-    total / sample.len().max(1) as f64
+    total / gram.len().max(1) as f64
+}
+
+/// The cosine below which a verbatim is about no specific need, from the
+/// verbatims' cosines to their nearest centroid: the emptiest bin of the
+/// smoothed histogram between the means of the two classes Otsu's method
+/// splits it into, if that bin holds at most half the peak below it (a real
+/// valley); otherwise 0, and every verbatim with a kept term has a theme.
+pub fn need_threshold(best_cosines: &[f64]) -> f64 {
+    let bins = THRESHOLD_BINS;
+    let bin_of = |c: f64| ((c.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
+    let mut histogram = vec![0.0f64; bins];
+    for &c in best_cosines {
+        histogram[bin_of(c)] += 1.0;
+    }
+    let smoothed: Vec<f64> = (0..bins)
+        .map(|b| {
+            let window = &histogram[b.saturating_sub(1)..(b + 2).min(bins)];
+            window.iter().sum::<f64>() / window.len() as f64
+        })
+        .collect();
+    let center = |b: usize| (b as f64 + 0.5) / bins as f64;
+    let mut best: Option<(f64, f64, f64)> = None;
+    for split in 1..bins {
+        let (low, high) = histogram.split_at(split);
+        let (w0, w1) = (low.iter().sum::<f64>(), high.iter().sum::<f64>());
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let m0 = low
+            .iter()
+            .enumerate()
+            .map(|(b, h)| h * center(b))
+            .sum::<f64>()
+            / w0;
+        let m1 = high
+            .iter()
+            .enumerate()
+            .map(|(b, h)| h * center(b + split))
+            .sum::<f64>()
+            / w1;
+        let between = w0 * w1 * (m1 - m0).powi(2);
+        if best.is_none_or(|(v, _, _)| between > v) {
+            best = Some((between, m0, m1));
+        }
+    }
+    let Some((_, m0, m1)) = best else {
+        return 0.0;
+    };
+    let (i0, i1) = (bin_of(m0), bin_of(m1));
+    if i1 <= i0 + 1 {
+        return 0.0;
+    }
+    let valley = (i0..=i1)
+        .min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]).then(a.cmp(&b)))
+        .unwrap_or(i0);
+    let lower_peak = smoothed[..=valley].iter().copied().fold(0.0, f64::max);
+    if smoothed[valley] <= 0.5 * lower_peak {
+        valley as f64 / bins as f64
+    } else {
+        0.0
+    }
+}
+
+/// A verbatim's wording: its kept terms (or, without any, its stems),
+/// sorted and distinct, so that texts that say the same in the same words,
+/// typos and fillers aside, count once among representatives.
+fn wording(row: &Row, document: &[(String, String)]) -> String {
+    if row.is_empty() {
+        let mut stems: Vec<&str> = document.iter().map(|(stem, _)| stem.as_str()).collect();
+        stems.sort_unstable();
+        stems.dedup();
+        stems.join(" ")
+    } else {
+        row.iter()
+            .map(|(term, _)| term.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// NPS and detractor share of the answers' scores.
+fn nps_of(scores: &[i64]) -> (Option<f64>, Option<f64>) {
+    let promoters = scores.iter().filter(|&&s| s >= 9).count() as f64;
+    let detractors = scores.iter().filter(|&&s| s <= 6).count() as f64;
+    let answers = scores.len() as f64;
+    (
+        (answers > 0.0).then(|| 100.0 * (promoters - detractors) / answers),
+        (answers > 0.0).then(|| detractors / answers),
+    )
 }
 
 /// Finds themes in `verbatims` (those with text) for `n_accounts` accounts;
@@ -546,8 +774,8 @@ pub fn find_themes(
     find_themes_sampled(verbatims, n_accounts, k, seed, FIT_SAMPLE)
 }
 
-/// [`find_themes`], fitting each k on at most `fit_sample` verbatims (seeded)
-/// and labelling every verbatim by its nearest centroid.
+/// [`find_themes`], fitting each k on at most `fit_sample` account profiles
+/// (seeded) and labelling every account by its nearest centroid.
 fn find_themes_sampled(
     verbatims: &[Verbatim],
     n_accounts: usize,
@@ -561,73 +789,79 @@ fn find_themes_sampled(
         .map(|v| tokens(&v.text, &stemmer))
         .collect();
     let (rows, vocabulary) = tf_idf(&documents);
-    let usable: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].is_empty()).collect();
+    let n_terms = vocabulary.len();
+    let usable: Vec<usize> = (0..rows.len())
+        .filter(|&i| !rows[i].is_empty() && verbatims[i].account_idx < n_accounts)
+        .collect();
+    let usable_accounts: Vec<usize> = usable.iter().map(|&i| verbatims[i].account_idx).collect();
     let usable_rows: Vec<Row> = usable.iter().map(|&i| rows[i].clone()).collect();
+    let (weights, bursty_terms) = burstiness(&usable_rows, &usable_accounts, n_terms);
+    let weighted_rows: Vec<Row> = usable_rows.iter().map(|r| weighted(r, &weights)).collect();
+    let profiles = account_profiles(&weighted_rows, &usable_accounts, n_accounts);
+    let profiled: Vec<usize> = (0..n_accounts)
+        .filter(|&a| !profiles[a].is_empty())
+        .collect();
+    let units: Vec<Row> = profiled.iter().map(|&a| profiles[a].clone()).collect();
     let empty = |explanation: String, scores: Vec<ThemeScore>| Themes {
         verbatims: verbatims.len(),
-        vocabulary: vocabulary.len(),
+        vocabulary: n_terms,
+        bursty_terms,
         scores,
         themes: Vec::new(),
+        no_need: None,
+        threshold: 0.0,
         explanation,
         labels: vec![None; verbatims.len()],
         dominant: vec![None; n_accounts],
     };
     let (k_min, k_max) = match k {
-        Some(k) => (k, k),
+        Some(k) => (k.max(1), k.max(1)),
         None => (2, 8),
     };
-    if usable_rows.len() < 4 * k_max.max(2) {
+    if units.len() < 4 * k_max.max(2) {
         return empty(
             format!(
-                "no stable themes found: {} verbatims share enough words to compare, too few for {k_max} themes",
-                usable_rows.len()
+                "no stable themes found: {} accounts wrote verbatims that share enough words to compare, too few for {k_max} themes",
+                units.len()
             ),
             Vec::new(),
         );
     }
-    let sample: Vec<usize> = crate::ml::sample_indices(usable_rows.len(), SILHOUETTE_SAMPLE, seed);
-    // Stability is measured on a sample, refitted from other starts.
-    let stability_rows =
-        crate::ml::sample_indices(usable_rows.len(), STABILITY_SAMPLE, seed ^ 0x5eed);
-    let stability_data: Vec<Row> = stability_rows
-        .iter()
-        .map(|&i| usable_rows[i].clone())
+    let sample = crate::ml::sample_indices(units.len(), SILHOUETTE_SAMPLE, seed);
+    let gram: Vec<Vec<f64>> = sample
+        .par_iter()
+        .map(|&i| {
+            sample
+                .iter()
+                .map(|&j| sparse_dot(&units[i], &units[j]))
+                .collect()
+        })
         .collect();
-    let fit_rows = crate::ml::sample_indices(usable_rows.len(), fit_sample, seed ^ 0xf17);
-    let fit_data: Vec<Row> = if fit_rows.len() < usable_rows.len() {
-        fit_rows.iter().map(|&i| usable_rows[i].clone()).collect()
-    } else {
-        Vec::new()
-    };
+    // Stability is measured on a sample, refitted from other starts.
+    let stability_units = crate::ml::sample_indices(units.len(), STABILITY_SAMPLE, seed ^ 0x5eed);
+    let stability_data: Vec<Row> = stability_units.iter().map(|&i| units[i].clone()).collect();
+    let fit_units = crate::ml::sample_indices(units.len(), fit_sample, seed ^ 0xf17);
+    let fit_data: Vec<Row> = fit_units.iter().map(|&i| units[i].clone()).collect();
     let fitted: Vec<Fit> = (k_min..=k_max)
         .into_par_iter()
         .map(|k| {
-            let (labels, centroids) = if fit_rows.len() < usable_rows.len() {
-                let (_, centroids, _) = spherical_kmeans(&fit_data, vocabulary.len(), k, seed);
-                let labels = usable_rows
-                    .iter()
-                    .map(|row| nearest_centroid(row, &centroids).0)
-                    .collect();
-                (labels, centroids)
-            } else {
-                let (labels, centroids, _) =
-                    spherical_kmeans(&usable_rows, vocabulary.len(), k, seed);
-                (labels, centroids)
-            };
-            let silhouette = cosine_silhouette(&usable_rows, &labels, k, &sample);
-            // Topics that exist are found again from other starts; noise is
+            let (_, centroids, _) = spherical_kmeans(&fit_data, n_terms, k, seed);
+            let nearest = |i: usize| nearest_centroid(&units[i], &centroids).0;
+            let on_sample: Vec<usize> = sample.iter().map(|&i| nearest(i)).collect();
+            let silhouette = cosine_silhouette(&gram, &on_sample, k);
+            // Needs that exist are found again from other starts; noise is
             // cut differently every time.
-            let on_sample: Vec<usize> = stability_rows.iter().map(|&i| labels[i]).collect();
+            let on_stability: Vec<usize> = stability_units.iter().map(|&i| nearest(i)).collect();
             let stability = [1u64, 2]
                 .iter()
                 .map(|&other| {
                     let (again, _, _) = spherical_kmeans(
                         &stability_data,
-                        vocabulary.len(),
+                        n_terms,
                         k,
                         seed.wrapping_add(other * 7_919),
                     );
-                    crate::ml::adjusted_rand_index(&on_sample, &again).unwrap_or(0.0)
+                    crate::ml::adjusted_rand_index(&on_stability, &again).unwrap_or(0.0)
                 })
                 .sum::<f64>()
                 / 2.0;
@@ -637,7 +871,6 @@ fn find_themes_sampled(
                     silhouette,
                     stability,
                 },
-                labels,
                 centroids,
             }
         })
@@ -660,72 +893,99 @@ fn find_themes_sampled(
         .find(|fit| fit.score.silhouette >= best_silhouette - SILHOUETTE_TOLERANCE);
     let Some(Fit {
         score: ThemeScore { k, silhouette, .. },
-        labels,
         centroids,
     }) = best
     else {
         return empty(
             format!(
-                "no stable themes found: no k from {k_min} to {k_max} gives topics that other starts find again (ARI ≥ {MIN_STABILITY}) with silhouette ≥ {MIN_SILHOUETTE}; the verbatims do not fall into distinct topics"
+                "no stable themes found: no k from {k_min} to {k_max} gives needs that other starts find again (ARI ≥ {MIN_STABILITY}) with silhouette ≥ {MIN_SILHOUETTE}; the accounts' verbatims do not fall into distinct topics"
             ),
             scores,
         );
     };
-    let mut verbatim_labels = vec![None; verbatims.len()];
-    for (&original, &label) in usable.iter().zip(&labels) {
-        verbatim_labels[original] = Some(label);
+    // Each verbatim: its nearest centroid, or no specific need below the
+    // valley of the cosines.
+    let nearest: Vec<(usize, f64)> = weighted_rows
+        .par_iter()
+        .map(|row| nearest_centroid(row, &centroids))
+        .collect();
+    let best_cosines: Vec<f64> = nearest.iter().map(|&(_, cosine)| cosine).collect();
+    let threshold = need_threshold(&best_cosines);
+    let mut labels = vec![None; verbatims.len()];
+    let mut cosine_of = vec![0.0; verbatims.len()];
+    for (&original, &(theme, cosine)) in usable.iter().zip(&nearest) {
+        cosine_of[original] = cosine;
+        if cosine > threshold {
+            labels[original] = Some(theme);
+        }
     }
-    // Dominant theme per account: most verbatims, then detractor answers.
-    let mut votes: Vec<Vec<(usize, usize)>> = vec![vec![(0, 0); k]; n_accounts];
-    for (verbatim, label) in verbatims.iter().zip(&verbatim_labels) {
-        if let (Some(label), Some(account_votes)) = (label, votes.get_mut(verbatim.account_idx)) {
-            account_votes[*label].0 += 1;
-            if verbatim.score.is_some_and(|s| s <= 6) {
-                account_votes[*label].1 += 1;
-            }
+    // Dominant need per account: most verbatims, no specific need (index
+    // k) included; a tie goes to the label written first.
+    let mut votes: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n_accounts];
+    for (verbatim, label) in verbatims.iter().zip(&labels) {
+        let Some(account_votes) = votes.get_mut(verbatim.account_idx) else {
+            continue;
+        };
+        let label = label.unwrap_or(k);
+        match account_votes.iter_mut().find(|(l, _)| *l == label) {
+            Some(entry) => entry.1 += 1,
+            None => account_votes.push((label, 1)),
         }
     }
     let dominant: Vec<Option<usize>> = votes
         .iter()
         .map(|account_votes| {
-            let best =
-                (0..k).max_by(|&a, &b| account_votes[a].cmp(&account_votes[b]).then(b.cmp(&a)))?;
-            (account_votes[best].0 > 0).then_some(best)
+            // `max_by_key` keeps the last of equals: scan in reverse so the
+            // first written wins.
+            account_votes
+                .iter()
+                .rev()
+                .max_by_key(|(_, count)| *count)
+                .map(|(label, _)| *label)
         })
         .collect();
-    let themes = (0..k)
+    let representatives = |members: &mut Vec<(f64, usize)>| {
+        members.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut seen: Vec<String> = Vec::new();
+        let mut chosen = Vec::new();
+        for &(_, idx) in members.iter() {
+            let words = wording(&rows[idx], &documents[idx]);
+            if !seen.contains(&words) {
+                seen.push(words);
+                chosen.push(verbatims[idx].text.clone());
+            }
+            if chosen.len() == 3 {
+                break;
+            }
+        }
+        chosen
+    };
+    let themes: Vec<Theme> = (0..k)
         .map(|theme| {
             let centroid = &centroids[theme];
-            let mut order: Vec<usize> = (0..centroid.len()).collect();
-            order.sort_by(|&a, &b| centroid[b].total_cmp(&centroid[a]).then(a.cmp(&b)));
+            let distinct: Vec<f64> = (0..n_terms)
+                .map(|t| {
+                    let others = (0..k)
+                        .filter(|&o| o != theme)
+                        .map(|o| centroids[o][t])
+                        .fold(0.0, f64::max);
+                    centroid[t] - others
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..n_terms).filter(|&t| distinct[t] > 0.0).collect();
+            order.sort_by(|&a, &b| distinct[b].total_cmp(&distinct[a]).then(a.cmp(&b)));
             let terms: Vec<String> = order
                 .iter()
                 .take(5)
                 .map(|&t| vocabulary[t].1.clone())
                 .collect();
-            let members: Vec<usize> = (0..usable.len()).filter(|&i| labels[i] == theme).collect();
-            let mut nearest: Vec<(f64, usize)> = members
-                .iter()
-                .map(|&i| (dot(&usable_rows[i], centroid), usable[i]))
+            let members: Vec<usize> = (0..verbatims.len())
+                .filter(|&i| labels[i] == Some(theme))
                 .collect();
-            nearest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            let mut representatives: Vec<String> = Vec::new();
-            for (_, idx) in nearest {
-                let text = verbatims[idx].text.clone();
-                if !representatives.contains(&text) {
-                    representatives.push(text);
-                }
-                if representatives.len() == 3 {
-                    break;
-                }
-            }
-            let scores: Vec<i64> = members
-                .iter()
-                .filter_map(|&i| verbatims[usable[i]].score)
-                .collect();
-            let promoters = scores.iter().filter(|&&s| s >= 9).count() as f64;
-            let detractors = scores.iter().filter(|&&s| s <= 6).count() as f64;
-            let answers = scores.len() as f64;
+            let mut nearest: Vec<(f64, usize)> =
+                members.iter().map(|&i| (cosine_of[i], i)).collect();
+            let scores: Vec<i64> = members.iter().filter_map(|&i| verbatims[i].score).collect();
+            let (nps, detractor_share) = nps_of(&scores);
             Theme {
                 name: terms
                     .iter()
@@ -736,32 +996,90 @@ fn find_themes_sampled(
                 terms,
                 verbatims: members.len(),
                 accounts: dominant.iter().filter(|d| **d == Some(theme)).count(),
-                nps: (answers > 0.0).then(|| 100.0 * (promoters - detractors) / answers),
-                detractor_share: (answers > 0.0).then(|| detractors / answers),
-                representatives,
+                nps,
+                detractor_share,
+                representatives: representatives(&mut nearest),
             }
         })
         .collect();
+    let no_need_members: Vec<usize> = (0..verbatims.len())
+        .filter(|&i| labels[i].is_none() && verbatims[i].account_idx < n_accounts)
+        .collect();
+    let no_need = (!no_need_members.is_empty()).then(|| {
+        // Its most common terms, and its most common wordings.
+        let mut term_counts = vec![0usize; n_terms];
+        let mut wording_counts: HashMap<String, usize> = HashMap::new();
+        for &i in &no_need_members {
+            for &(term, _) in &rows[i] {
+                term_counts[term] += 1;
+            }
+            *wording_counts
+                .entry(wording(&rows[i], &documents[i]))
+                .or_default() += 1;
+        }
+        let mut order: Vec<usize> = (0..n_terms).filter(|&t| term_counts[t] > 0).collect();
+        order.sort_by(|&a, &b| term_counts[b].cmp(&term_counts[a]).then(a.cmp(&b)));
+        let mut members: Vec<(f64, usize)> = no_need_members
+            .iter()
+            .map(|&i| (wording_counts[&wording(&rows[i], &documents[i])] as f64, i))
+            .collect();
+        let scores: Vec<i64> = no_need_members
+            .iter()
+            .filter_map(|&i| verbatims[i].score)
+            .collect();
+        let (nps, detractor_share) = nps_of(&scores);
+        Theme {
+            name: NO_SPECIFIC_NEED.to_string(),
+            terms: order
+                .iter()
+                .take(5)
+                .map(|&t| vocabulary[t].1.clone())
+                .collect(),
+            verbatims: no_need_members.len(),
+            accounts: dominant.iter().filter(|d| **d == Some(k)).count(),
+            nps,
+            detractor_share,
+            representatives: representatives(&mut members),
+        }
+    });
     let mut explanation = match k_min == k_max {
         true => format!("k = {k} as asked: silhouette {silhouette:.3}"),
         false => format!(
             "k = {k}: the fewest themes within {SILHOUETTE_TOLERANCE} of the best cosine silhouette ({best_silhouette:.3}) among stable k (ARI ≥ {MIN_STABILITY}) of {k_min}..{k_max}"
         ),
     };
-    if fit_rows.len() < usable.len() {
+    explanation.push_str(&format!(
+        ", fitted on the profiles of {} accounts ({bursty_terms} of {n_terms} terms repeat within accounts beyond chance and weigh more)",
+        units.len()
+    ));
+    if fit_units.len() < units.len() {
         explanation.push_str(&format!(
-            "; fitted on a sample of {} of {} verbatims, each verbatim in the theme of its nearest centroid",
-            fit_rows.len(),
-            usable.len()
+            "; k-means fitted on a sample of {} of the {} accounts, each account in the theme of its nearest centroid",
+            fit_units.len(),
+            units.len()
+        ));
+    }
+    if let Some(none) = &no_need {
+        explanation.push_str(&format!(
+            "; {} verbatims {} are about no specific need",
+            none.verbatims,
+            if threshold > 0.0 {
+                format!("with no kept term or a cosine to every theme ≤ {threshold:.2}")
+            } else {
+                "with no kept term".to_string()
+            }
         ));
     }
     Themes {
         verbatims: verbatims.len(),
-        vocabulary: vocabulary.len(),
+        vocabulary: n_terms,
+        bursty_terms,
         scores,
         themes,
+        no_need,
+        threshold,
         explanation,
-        labels: verbatim_labels,
+        labels,
         dominant,
     }
 }
@@ -789,12 +1107,66 @@ mod tests {
         assert_eq!(stems, ["report", "slow", "dashboard"]);
     }
 
-    /// `n` texts of 4 words drawn from `words` (seeded).
-    fn texts(words: &[&str], n: usize, seed: u64) -> Vec<String> {
+    #[test]
+    fn terms_that_repeat_within_accounts_weigh_more() {
+        // 50 accounts of 2 verbatims. Term 0 is in both verbatims of accounts
+        // 0..10; term 1 in one verbatim of accounts 0..20; term 2 elsewhere.
+        let mut rows: Vec<Row> = Vec::new();
+        let mut accounts = Vec::new();
+        for account in 0..50 {
+            for second in 0..2 {
+                let mut row: Row = Vec::new();
+                if account < 10 {
+                    row.push((0, 1.0));
+                }
+                if account < 20 && second == 0 {
+                    row.push((1, 1.0));
+                }
+                row.push((2, 1.0));
+                rows.push(row);
+                accounts.push(account);
+            }
+        }
+        let (weights, bursty) = burstiness(&rows, &accounts, 3);
+        // Term 0: 20 ordered pairs observed; expected 100 pairs x 20 x 19 /
+        // (100 x 99) = 3.838; z = 16.16 / sqrt(8.677) = 5.49 >= 3, so the
+        // weight is 1 + ln((20 + 5) / (3.838 + 5)) = 2.0398.
+        assert!((weights[0] - 2.0398).abs() < 1e-3, "{weights:?}");
+        // Term 1: never twice in an account. Term 2: in every verbatim, as
+        // often as chance says.
+        assert_eq!(weights[1], 1.0);
+        assert_eq!(weights[2], 1.0);
+        assert_eq!(bursty, 1);
+        // One verbatim per account: nothing can repeat, all weights are 1.
+        let single: Vec<usize> = (0..rows.len()).collect();
+        let (weights, bursty) = burstiness(&rows, &single, 3);
+        assert_eq!((weights, bursty), (vec![1.0; 3], 0));
+    }
+
+    #[test]
+    fn the_need_threshold_is_a_real_valley_or_nothing() {
+        // Two groups of cosines, around 0.1 and 0.7: the valley is between.
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut bimodal: Vec<f64> = (0..400)
+            .map(|_| 0.1 + 0.05 * (rng.random::<f64>() - 0.5))
+            .collect();
+        bimodal.extend((0..600).map(|_| 0.7 + 0.2 * (rng.random::<f64>() - 0.5)));
+        let threshold = need_threshold(&bimodal);
+        assert!(threshold > 0.13 && threshold < 0.6, "{threshold}");
+        // One group: no valley, no threshold.
+        let unimodal: Vec<f64> = (0..1000)
+            .map(|_| 0.6 + 0.3 * (rng.random::<f64>() - 0.5))
+            .collect();
+        assert_eq!(need_threshold(&unimodal), 0.0);
+        assert_eq!(need_threshold(&[]), 0.0);
+    }
+
+    /// `n` texts of `words_per_text` words drawn from `words` (seeded).
+    fn texts(words: &[&str], n: usize, words_per_text: usize, seed: u64) -> Vec<String> {
         let mut rng = StdRng::seed_from_u64(seed);
         (0..n)
             .map(|_| {
-                (0..4)
+                (0..words_per_text)
                     .map(|_| words[rng.random_range(0..words.len())])
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -802,73 +1174,112 @@ mod tests {
             .collect()
     }
 
+    const PRICING: [&str; 8] = [
+        "pricing",
+        "invoice",
+        "renewal",
+        "expensive",
+        "budget",
+        "discount",
+        "billing",
+        "contract",
+    ];
+    const REPORTS: [&str; 8] = [
+        "dashboard",
+        "report",
+        "chart",
+        "export",
+        "metric",
+        "graph",
+        "filter",
+        "widget",
+    ];
+    /// What every account writes now and then, whatever it needs.
+    const NOISE: [&str; 12] = [
+        "crash", "login", "mobile", "upload", "slow", "password", "email", "search", "font",
+        "typo", "timeout", "avatar",
+    ];
+
     #[test]
-    fn two_clear_topics_are_found_and_noise_is_not() {
-        let pricing = [
-            "pricing",
-            "invoice",
-            "renewal",
-            "expensive",
-            "budget",
-            "discount",
-            "billing",
-            "contract",
-        ];
-        let reports = [
-            "dashboard",
-            "report",
-            "chart",
-            "export",
-            "metric",
-            "graph",
-            "filter",
-            "widget",
-        ];
+    fn needs_are_found_on_accounts_and_noise_is_no_specific_need() {
+        // 80 accounts: 40 need pricing, 40 reports; each writes 4 verbatims
+        // about its need and 2 from a vocabulary every account shares.
+        let pricing = texts(&PRICING, 160, 6, 1);
+        let reports = texts(&REPORTS, 160, 6, 2);
+        let noise = texts(&NOISE, 160, 3, 3);
         let mut verbatims = Vec::new();
-        for (i, (a, b)) in texts(&pricing, 60, 1)
-            .into_iter()
-            .zip(texts(&reports, 60, 2))
-            .enumerate()
-        {
-            verbatims.push(verbatim(i, &a, Some(3)));
-            verbatims.push(verbatim(i, &b, Some(9)));
+        let mut is_noise = Vec::new();
+        for account in 0..80 {
+            let need = if account < 40 { &pricing } else { &reports };
+            let score = if account < 40 { Some(3) } else { Some(10) };
+            for i in 0..4 {
+                verbatims.push(verbatim(account, &need[(account % 40) * 4 + i], score));
+                is_noise.push(false);
+            }
+            for i in 0..2 {
+                verbatims.push(verbatim(account, &noise[account * 2 + i], None));
+                is_noise.push(true);
+            }
         }
-        let themes = find_themes(&verbatims, 60, None, 0);
-        assert_eq!(themes.themes.len(), 2, "{}", themes.explanation);
-        let pricing_theme = themes
-            .themes
-            .iter()
-            .position(|t| t.terms.iter().any(|term| pricing.contains(&term.as_str())))
-            .unwrap();
+        // Account 80 wrote once about reports, then once about pricing: a
+        // tie, which goes to what it wrote first.
+        verbatims.push(verbatim(80, &reports[0], None));
+        verbatims.push(verbatim(80, &pricing[0], None));
+        is_noise.extend([false, false]);
+        let themes = find_themes(&verbatims, 82, None, 0);
+        assert_eq!(
+            themes.themes.len(),
+            2,
+            "{} {:?}",
+            themes.explanation,
+            themes.scores
+        );
+        let pricing_theme = themes.labels[0].expect("a pricing verbatim is labelled");
         let theme = &themes.themes[pricing_theme];
         assert!(
-            theme
-                .terms
-                .iter()
-                .take(5)
-                .all(|term| pricing.contains(&term.as_str())),
+            theme.terms.iter().all(|t| PRICING.contains(&t.as_str())),
             "{:?}",
             theme.terms
         );
-        assert_eq!(theme.verbatims, 60);
+        assert_eq!(theme.representatives.len(), 3);
         assert_eq!(theme.detractor_share, Some(1.0));
         assert_eq!(theme.nps, Some(-100.0));
-        // Each account wrote one of each: the tie goes to its detractor answer.
-        assert!(themes.dominant.iter().all(|d| *d == Some(pricing_theme)));
-        // Every verbatim is labelled with its topic.
-        for (idx, label) in themes.labels.iter().enumerate() {
-            assert_eq!(*label == Some(pricing_theme), idx % 2 == 0);
+        assert_eq!(themes.themes[1 - pricing_theme].nps, Some(100.0));
+        for (idx, (label, noise)) in themes.labels.iter().zip(&is_noise).enumerate() {
+            let account = verbatims[idx].account_idx;
+            let expected = match (noise, account < 40 || (account == 80 && idx % 2 == 1)) {
+                (true, _) => None,
+                (false, true) => Some(pricing_theme),
+                (false, false) => Some(1 - pricing_theme),
+            };
+            assert_eq!(*label, expected, "verbatim {idx}: {}", verbatims[idx].text);
         }
+        let none = themes.no_need.as_ref().expect("noise is no specific need");
+        assert_eq!(none.name, NO_SPECIFIC_NEED);
+        assert_eq!(none.verbatims, 160);
+        assert!(themes.threshold > 0.0, "{}", themes.explanation);
+        assert_eq!(
+            themes.segment_names().last().map(String::as_str),
+            Some(NO_SPECIFIC_NEED)
+        );
+        for account in 0..82 {
+            let expected = match account {
+                0..40 => Some(pricing_theme),
+                80 => Some(1 - pricing_theme),
+                81 => None,
+                _ => Some(1 - pricing_theme),
+            };
+            assert_eq!(themes.dominant[account], expected, "account {account}");
+        }
+        assert_eq!(none.accounts, 0);
 
-        // Fitted on 50 of the 120, the same themes label every verbatim alike.
-        let sampled = find_themes_sampled(&verbatims, 60, None, 0, 50);
-        assert_eq!(sampled.themes.len(), 2, "{}", sampled.explanation);
-        let sampled_pricing = sampled.labels[0].expect("labelled");
-        for (idx, label) in sampled.labels.iter().enumerate() {
-            assert_eq!(*label == Some(sampled_pricing), idx % 2 == 0);
-        }
+        // Fitted on 50 of the 81 accounts, the same themes label alike.
+        let sampled = find_themes_sampled(&verbatims, 82, None, 0, 50);
+        assert_eq!(sampled.labels, themes.labels, "{}", sampled.explanation);
         assert!(
-            sampled.explanation.ends_with("fitted on a sample of 50 of 120 verbatims, each verbatim in the theme of its nearest centroid"),
+            sampled
+                .explanation
+                .contains("k-means fitted on a sample of 50 of the 81 accounts"),
             "{}",
             sampled.explanation
         );
@@ -877,15 +1288,18 @@ mod tests {
             "{}",
             themes.explanation
         );
+    }
 
-        // One shared vocabulary, words drawn at random: no topics.
-        let mixed: Vec<&str> = pricing.iter().chain(&reports).copied().collect();
-        let noise: Vec<Verbatim> = texts(&mixed, 150, 3)
+    #[test]
+    fn words_drawn_at_random_give_no_themes() {
+        // One shared vocabulary, words drawn at random, several per account.
+        let mixed: Vec<&str> = PRICING.iter().chain(&REPORTS).copied().collect();
+        let noise: Vec<Verbatim> = texts(&mixed, 300, 4, 3)
             .iter()
             .enumerate()
-            .map(|(i, text)| verbatim(i, text, None))
+            .map(|(i, text)| verbatim(i / 3, text, None))
             .collect();
-        let themes = find_themes(&noise, 150, None, 0);
+        let themes = find_themes(&noise, 100, None, 0);
         assert!(themes.themes.is_empty(), "{:?}", themes.scores);
         assert!(
             themes.explanation.starts_with("no stable themes found"),
@@ -893,6 +1307,7 @@ mod tests {
             themes.explanation
         );
         assert!(themes.dominant.iter().all(Option::is_none));
+        assert!(themes.segment_names().is_empty());
 
         // Words no two texts share: nothing to compare.
         let unique: Vec<Verbatim> = (0..40)
@@ -902,7 +1317,7 @@ mod tests {
         assert!(
             themes
                 .explanation
-                .starts_with("no stable themes found: 0 verbatims"),
+                .starts_with("no stable themes found: 0 accounts"),
             "{}",
             themes.explanation
         );
