@@ -236,6 +236,35 @@ pub struct Prepared {
     pub warnings: Vec<Problem>,
     /// The database connection of a run on `engine = "postgres"`.
     pub pushed: Option<crate::pushdown::Pushed>,
+    /// The needs themes with k chosen, found once per run (a `needs`
+    /// segmentation and the roadmap share them).
+    themes: std::sync::OnceLock<crate::themes::Themes>,
+}
+
+impl Prepared {
+    /// The needs themes of the verbatims up to the as-of day, `k` chosen.
+    pub fn auto_themes(&self) -> &crate::themes::Themes {
+        self.themes.get_or_init(|| {
+            let (_, verbatims) = verbatims(&self.sources, self.as_of);
+            crate::themes::find_themes(&verbatims, self.sources.accounts.ids.len(), None, 0)
+        })
+    }
+
+    /// The needs themes with `k` themes, or with k chosen when `None`.
+    fn themes_with(&self, k: Option<usize>) -> std::borrow::Cow<'_, crate::themes::Themes> {
+        match k {
+            None => std::borrow::Cow::Borrowed(self.auto_themes()),
+            Some(k) => {
+                let (_, verbatims) = verbatims(&self.sources, self.as_of);
+                std::borrow::Cow::Owned(crate::themes::find_themes(
+                    &verbatims,
+                    self.sources.accounts.ids.len(),
+                    Some(k),
+                    0,
+                ))
+            }
+        }
+    }
 }
 
 /// Loads sources, computes features and checks every rule.
@@ -298,6 +327,7 @@ pub(crate) fn finish_prepare(
         segmentations,
         warnings,
         pushed,
+        themes: std::sync::OnceLock::new(),
     })
 }
 
@@ -553,9 +583,7 @@ async fn prepare_and_assign(
     };
     for (checked, assignment) in prepared.segmentations.iter().zip(assignments.iter_mut()) {
         if let Method::Themes { k } = checked.method {
-            let (_, verbatims) = verbatims(&prepared.sources, prepared.as_of);
-            let themes =
-                crate::themes::find_themes(&verbatims, prepared.sources.accounts.ids.len(), k, 0);
+            let themes = prepared.themes_with(k);
             if themes.themes.is_empty() {
                 warnings.push(Problem::new(
                     format!("segmentation `{}`", checked.name),
@@ -571,7 +599,7 @@ async fn prepare_and_assign(
                     description: Some(theme_description(theme)),
                 })
                 .collect();
-            assignment.membership = themes.dominant;
+            assignment.membership = themes.dominant.clone();
         }
     }
     // A clustering that cannot be fitted is found before assignment (so
@@ -1526,7 +1554,7 @@ fn roadmap_of(
         }
     }
     let (_, verbatims) = verbatims(&prepared.sources, prepared.as_of);
-    let themes = crate::themes::find_themes(&verbatims, revenue.len(), None, 0);
+    let themes = prepared.auto_themes();
     let labelled: Vec<(usize, usize, bool)> = verbatims
         .iter()
         .zip(&themes.labels)
@@ -1552,7 +1580,7 @@ fn roadmap_of(
     });
     Ok(RoadmapReport {
         as_of: prepared.as_of.to_string(),
-        themes: themes.explanation,
+        themes: themes.explanation.clone(),
         roadmap,
     })
 }

@@ -349,6 +349,12 @@ fn themes_recover_the_needs_behind_the_verbatims() {
         .map(|t| t.name.as_str())
         .collect();
     let ari = adjusted_rand_index(&found, &planted).expect("ari");
+    eprintln!(
+        "demo themes: {} of {} verbatims labelled, ARI {ari:.3}; {}",
+        found.len(),
+        report.verbatim_rows.len(),
+        report.themes.explanation
+    );
     assert!(
         ari >= 0.7,
         "ARI {ari}; themes {names:?}; {}",
