@@ -256,11 +256,15 @@ enum Command {
     Matrix(analyses::MatrixArgs),
     /// Cohort retention: signup-month cohorts x months since signup, logo and revenue, per segment.
     Cohorts(analyses::CohortArgs),
-    /// Needs themes in the feedback verbatims: TF-IDF and spherical k-means, named by their top terms.
+    /// Needs themes in the feedback verbatims: the accounts' verbatims clustered by the words they repeat.
     ///
-    /// Shows each theme's verbatims, accounts (whose dominant need it is), NPS,
-    /// detractor share and the verbatims nearest its centre; says "no stable
-    /// themes found" when the texts do not fall into topics.
+    /// Words an account uses again and again weigh more; accounts (all their
+    /// verbatims together) are clustered by spherical k-means, k chosen by
+    /// silhouette and stability. Shows each theme's distinctive terms,
+    /// verbatims, accounts (whose dominant need it is), NPS, detractor share
+    /// and representative verbatims, then "No specific need": praise, billing,
+    /// bugs and noise that match no theme. Says "no stable themes found" when
+    /// the texts do not fall into topics.
     Themes(analyses::ThemesArgs),
     /// Segments to roadmap: the core segment, what each relies on, ignores and needs, priorities.
     ///
