@@ -266,5 +266,6 @@ pub async fn run(args: BenchDecisionsArgs) -> anyhow::Result<()> {
         themes.themes.len().max(2),
         peer("sklearn_ari").map_or_else(|| "–".into(), |a| format!("{a:.3}"))
     );
+    println!("themes: {}", themes.explanation);
     Ok(())
 }

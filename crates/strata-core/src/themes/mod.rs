@@ -678,7 +678,8 @@ fn cosine_silhouette(gram: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
 /// verbatims' cosines to their nearest centroid: the emptiest bin of the
 /// smoothed histogram between the means of the two classes Otsu's method
 /// splits it into, if that bin holds at most half the peak below it (a real
-/// valley); otherwise 0, and every verbatim with a kept term has a theme.
+/// valley) and the lower class's mean is at most half the upper's;
+/// otherwise 0, and every verbatim with a kept term has a theme.
 pub fn need_threshold(best_cosines: &[f64]) -> f64 {
     let bins = THRESHOLD_BINS;
     let bin_of = |c: f64| ((c.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
@@ -720,8 +721,11 @@ pub fn need_threshold(best_cosines: &[f64]) -> f64 {
     let Some((_, m0, m1)) = best else {
         return 0.0;
     };
+    // Verbatims about no need are at most half as close to their nearest
+    // theme as those about one; two groups that are both close to a theme
+    // (wordings of different lengths) are no reason to drop either.
     let (i0, i1) = (bin_of(m0), bin_of(m1));
-    if i1 <= i0 + 1 {
+    if i1 <= i0 + 1 || m0 > 0.5 * m1 {
         return 0.0;
     }
     let valley = (i0..=i1)
@@ -1158,6 +1162,12 @@ mod tests {
             .map(|_| 0.6 + 0.3 * (rng.random::<f64>() - 0.5))
             .collect();
         assert_eq!(need_threshold(&unimodal), 0.0);
+        // Two groups both close to a theme (0.55 and 0.8): no need is
+        // lacking, there is no threshold.
+        let close: Vec<f64> = (0..1000)
+            .map(|i| if i % 2 == 0 { 0.55 } else { 0.8 } + 0.02 * (rng.random::<f64>() - 0.5))
+            .collect();
+        assert_eq!(need_threshold(&close), 0.0);
         assert_eq!(need_threshold(&[]), 0.0);
     }
 
