@@ -244,26 +244,21 @@ pub struct Prepared {
 impl Prepared {
     /// The needs themes of the verbatims up to the as-of day, `k` chosen.
     pub fn auto_themes(&self) -> &crate::themes::Themes {
-        self.themes.get_or_init(|| {
-            let (_, verbatims) = verbatims(&self.sources, self.as_of);
-            crate::themes::find_themes(&verbatims, self.sources.accounts.ids.len(), None, 0)
-        })
+        self.themes.get_or_init(|| self.find_themes(None))
     }
 
-    /// The needs themes with `k` themes, or with k chosen when `None`.
+    /// The needs themes with `k` themes, or with k chosen (found once) when
+    /// `None`.
     fn themes_with(&self, k: Option<usize>) -> std::borrow::Cow<'_, crate::themes::Themes> {
         match k {
             None => std::borrow::Cow::Borrowed(self.auto_themes()),
-            Some(k) => {
-                let (_, verbatims) = verbatims(&self.sources, self.as_of);
-                std::borrow::Cow::Owned(crate::themes::find_themes(
-                    &verbatims,
-                    self.sources.accounts.ids.len(),
-                    Some(k),
-                    0,
-                ))
-            }
+            Some(_) => std::borrow::Cow::Owned(self.find_themes(k)),
         }
+    }
+
+    fn find_themes(&self, k: Option<usize>) -> crate::themes::Themes {
+        let (_, verbatims) = verbatims(&self.sources, self.as_of);
+        crate::themes::find_themes(&verbatims, self.sources.accounts.ids.len(), k, 0)
     }
 }
 
@@ -615,9 +610,9 @@ async fn prepare_and_assign(
 /// verbatim that says it.
 fn theme_description(theme: &crate::themes::Theme) -> String {
     let lead = if theme.name == crate::themes::NO_SPECIFIC_NEED {
-        "most of their feedback is about no specific need (common words: ".to_string()
+        "most of their feedback is about no specific need (common words: "
     } else {
-        "dominant feedback need (terms: ".to_string()
+        "dominant feedback need (terms: "
     };
     let mut description = format!(
         "{lead}{}; {} verbatims)",

@@ -435,17 +435,12 @@ fn tf_idf(documents: &[Vec<(String, String)>]) -> (Vec<Row>, Vec<(String, String
                     *counts.entry(term).or_default() += 1;
                 }
             }
-            let mut row: Row = counts
-                .into_iter()
-                .map(|(term, tf)| (term, (1.0 + (tf as f64).ln()) * idf[term]))
-                .collect();
-            let norm = row.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                for entry in &mut row {
-                    entry.1 /= norm;
-                }
-            }
-            row
+            to_unit(
+                counts
+                    .into_iter()
+                    .map(|(term, tf)| (term, (1.0 + (tf as f64).ln()) * idf[term]))
+                    .collect(),
+            )
         })
         .collect();
     (rows, vocabulary)
@@ -612,16 +607,20 @@ pub fn burstiness(rows: &[Row], accounts: &[usize], n_terms: usize) -> (Vec<f64>
     (weights, bursty)
 }
 
-/// `row` with each term's weight multiplied by `weights`, at unit length.
-fn weighted(row: &Row, weights: &[f64]) -> Row {
-    let mut out: Row = row.iter().map(|&(t, w)| (t, w * weights[t])).collect();
-    let norm = out.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
+/// `row` scaled to unit length (unchanged when all zero).
+fn to_unit(mut row: Row) -> Row {
+    let norm = row.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
     if norm > 0.0 {
-        for entry in &mut out {
+        for entry in &mut row {
             entry.1 /= norm;
         }
     }
-    out
+    row
+}
+
+/// `row` with each term's weight multiplied by `weights`, at unit length.
+fn weighted(row: &Row, weights: &[f64]) -> Row {
+    to_unit(row.iter().map(|&(t, w)| (t, w * weights[t])).collect())
 }
 
 /// Per account: the sum of its rows at unit length (empty without rows).
@@ -635,13 +634,7 @@ fn account_profiles(rows: &[Row], accounts: &[usize], n_accounts: usize) -> Vec<
         }
     }
     sums.into_iter()
-        .map(|sum| {
-            let norm = sum.values().map(|w| w * w).sum::<f64>().sqrt();
-            sum.into_iter()
-                .filter(|_| norm > 0.0)
-                .map(|(term, weight)| (term, weight / norm))
-                .collect()
-        })
+        .map(|sum| to_unit(sum.into_iter().collect()))
         .collect()
 }
 
