@@ -282,7 +282,9 @@ pub fn themes_report(report: &pipeline::ThemesReport) -> String {
                 vec![
                     score.k.to_string(),
                     format!("{:.3}", score.silhouette),
-                    format!("{:.3}", score.stability),
+                    score
+                        .stability
+                        .map_or_else(|| "-".to_string(), |s| format!("{s:.3}")),
                 ]
             })
             .collect();
@@ -291,6 +293,11 @@ pub fn themes_report(report: &pipeline::ThemesReport) -> String {
             &["k", "silhouette", "stability (ARI)"],
             &rows,
         ));
+        if themes.scores.iter().any(|score| score.stability.is_none()) {
+            out.push_str(
+                "(-: not refitted; stability is measured only where it decides the choice of k)\n",
+            );
+        }
     }
     let _ = writeln!(out, "\n{}\n", themes.explanation);
     if themes.themes.is_empty() {

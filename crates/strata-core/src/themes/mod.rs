@@ -33,7 +33,11 @@
 //!    silhouette of a sample and by stability (adjusted Rand index with fits
 //!    from two other starts), the k in parallel; the fewest themes within
 //!    0.01 of the best silhouette among stable k win (more themes that
-//!    separate no better only split a need by its wordings). When no k is
+//!    separate no better only split a need by its wordings). The refits
+//!    are the costly part, so stability is measured lazily: in order of
+//!    silhouette until a stable k is found, then for the smaller k within
+//!    the tolerance, which chooses exactly as measuring every k would.
+//!    When no k is
 //!    stable ([`MIN_STABILITY`], [`MIN_SILHOUETTE`]), there are no stable
 //!    themes and the result says so instead of returning noise.
 //! 8. **Verbatims**: each weighted verbatim row takes the theme of its
@@ -291,8 +295,10 @@ pub struct ThemeScore {
     pub k: usize,
     /// Mean cosine silhouette of the account profiles on the sample.
     pub silhouette: f64,
-    /// Mean adjusted Rand index with fits from two other starts.
-    pub stability: f64,
+    /// Mean adjusted Rand index with fits from two other starts; `None`
+    /// where the choice of k did not need it (a silhouette too low, or
+    /// below that of a stable k already found).
+    pub stability: Option<f64>,
 }
 
 /// What [`find_themes`] found.
@@ -364,20 +370,13 @@ fn dot(row: &Row, dense: &[f64]) -> f64 {
     row.iter().map(|&(term, weight)| weight * dense[term]).sum()
 }
 
-fn sparse_dot(a: &Row, b: &Row) -> f64 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
-        }
+/// The row as a dense vector of `n_terms` weights.
+fn densify(row: &Row, n_terms: usize) -> Vec<f64> {
+    let mut dense = vec![0.0; n_terms];
+    for &(term, weight) in row {
+        dense[term] = weight;
     }
-    sum
+    dense
 }
 
 /// TF-IDF rows (unit length) of the documents, and the vocabulary: stem and
@@ -470,14 +469,15 @@ fn spherical_kmeans(
     for restart in 0..4u64 {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(restart.wrapping_mul(0x9E37_79B9)));
         // k-means++ on cosine distance (1 - cos), greedy over 3 candidates.
+        let distances_to = |candidate: usize| -> Vec<f64> {
+            let dense = densify(&rows[candidate], n_terms);
+            rows.iter().map(|row| 1.0 - dot(row, &dense)).collect()
+        };
         let mut chosen = vec![rng.random_range(0..rows.len())];
-        let mut distance: Vec<f64> = rows
-            .iter()
-            .map(|row| 1.0 - sparse_dot(row, &rows[chosen[0]]))
-            .collect();
+        let mut distance = distances_to(chosen[0]);
         while chosen.len() < k {
             let total: f64 = distance.iter().map(|d| d.max(0.0)).sum();
-            let mut best_candidate = (f64::INFINITY, 0usize);
+            let mut best_candidate: Option<(f64, usize, Vec<f64>)> = None;
             for _ in 0..3 {
                 let candidate = if total > 0.0 {
                     let mut target = rng.random_range(0.0..total);
@@ -493,31 +493,24 @@ fn spherical_kmeans(
                 } else {
                     rng.random_range(0..rows.len())
                 };
-                let potential: f64 = rows
+                let merged: Vec<f64> = distance
                     .iter()
-                    .zip(&distance)
-                    .map(|(row, d)| d.min(1.0 - sparse_dot(row, &rows[candidate])))
-                    .sum();
-                if potential < best_candidate.0 {
-                    best_candidate = (potential, candidate);
+                    .zip(distances_to(candidate))
+                    .map(|(d, to_candidate)| d.min(to_candidate))
+                    .collect();
+                let potential: f64 = merged.iter().sum();
+                if best_candidate.as_ref().is_none_or(|b| potential < b.0) {
+                    best_candidate = Some((potential, candidate, merged));
                 }
             }
-            let pick = best_candidate.1;
-            for (row, d) in rows.iter().zip(distance.iter_mut()) {
-                *d = d.min(1.0 - sparse_dot(row, &rows[pick]));
-            }
+            let Some((_, pick, merged)) = best_candidate else {
+                break;
+            };
+            distance = merged;
             chosen.push(pick);
         }
-        let mut centroids: Vec<Vec<f64>> = chosen
-            .iter()
-            .map(|&idx| {
-                let mut dense = vec![0.0; n_terms];
-                for &(term, weight) in &rows[idx] {
-                    dense[term] = weight;
-                }
-                dense
-            })
-            .collect();
+        let mut centroids: Vec<Vec<f64>> =
+            chosen.iter().map(|&idx| densify(&rows[idx], n_terms)).collect();
         let mut labels = vec![0usize; rows.len()];
         let mut total = 0.0;
         for _ in 0..50 {
@@ -828,10 +821,8 @@ fn find_themes_sampled(
     let gram: Vec<Vec<f64>> = sample
         .par_iter()
         .map(|&i| {
-            sample
-                .iter()
-                .map(|&j| sparse_dot(&units[i], &units[j]))
-                .collect()
+            let dense = densify(&units[i], n_terms);
+            sample.iter().map(|&j| dot(&units[j], &dense)).collect()
         })
         .collect();
     // Stability is measured on a sample, refitted from other starts.
@@ -839,55 +830,75 @@ fn find_themes_sampled(
     let stability_data: Vec<Row> = stability_units.iter().map(|&i| units[i].clone()).collect();
     let fit_units = crate::ml::sample_indices(units.len(), fit_sample, seed ^ 0xf17);
     let fit_data: Vec<Row> = fit_units.iter().map(|&i| units[i].clone()).collect();
-    let fitted: Vec<Fit> = (k_min..=k_max)
+    let mut fitted: Vec<Fit> = (k_min..=k_max)
         .into_par_iter()
         .map(|k| {
             let (_, centroids, _) = spherical_kmeans(&fit_data, n_terms, k, seed);
-            let nearest = |i: usize| nearest_centroid(&units[i], &centroids).0;
-            let on_sample: Vec<usize> = sample.iter().map(|&i| nearest(i)).collect();
-            let silhouette = cosine_silhouette(&gram, &on_sample, k);
-            // Needs that exist are found again from other starts; noise is
-            // cut differently every time.
-            let on_stability: Vec<usize> = stability_units.iter().map(|&i| nearest(i)).collect();
-            let stability = [1u64, 2]
+            let on_sample: Vec<usize> = sample
                 .iter()
-                .map(|&other| {
-                    let (again, _, _) = spherical_kmeans(
-                        &stability_data,
-                        n_terms,
-                        k,
-                        seed.wrapping_add(other * 7_919),
-                    );
-                    crate::ml::adjusted_rand_index(&on_stability, &again).unwrap_or(0.0)
-                })
-                .sum::<f64>()
-                / 2.0;
+                .map(|&i| nearest_centroid(&units[i], &centroids).0)
+                .collect();
             Fit {
                 score: ThemeScore {
                     k,
-                    silhouette,
-                    stability,
+                    silhouette: cosine_silhouette(&gram, &on_sample, k),
+                    stability: None,
                 },
                 centroids,
             }
         })
         .collect();
-    let scores: Vec<ThemeScore> = fitted.iter().map(|fit| fit.score).collect();
-    let stable: Vec<Fit> = fitted
+    // Needs that exist are found again from other starts; noise is cut
+    // differently every time. Refits are the costly part, so stability is
+    // measured only for the k the choice below has to look at.
+    let stable = |fit: &mut Fit| -> bool {
+        if fit.score.silhouette < MIN_SILHOUETTE {
+            return false;
+        }
+        let stability = *fit.score.stability.get_or_insert_with(|| {
+            let on_stability: Vec<usize> = stability_units
+                .iter()
+                .map(|&i| nearest_centroid(&units[i], &fit.centroids).0)
+                .collect();
+            [1u64, 2]
+                .par_iter()
+                .map(|&other| {
+                    let (again, _, _) = spherical_kmeans(
+                        &stability_data,
+                        n_terms,
+                        fit.score.k,
+                        seed.wrapping_add(other * 7_919),
+                    );
+                    crate::ml::adjusted_rand_index(&on_stability, &again).unwrap_or(0.0)
+                })
+                .sum::<f64>()
+                / 2.0
+        });
+        stability >= MIN_STABILITY
+    };
+    // The fewest themes whose silhouette is within a hair of the best stable
+    // one: more themes that separate no better only split a need by its
+    // wordings. The best stable silhouette is that of the first stable fit
+    // in order of silhouette.
+    let mut by_silhouette: Vec<usize> = (0..fitted.len()).collect();
+    by_silhouette.sort_by(|&a, &b| {
+        fitted[b]
+            .score
+            .silhouette
+            .total_cmp(&fitted[a].score.silhouette)
+            .then(a.cmp(&b))
+    });
+    let best_silhouette = by_silhouette
         .into_iter()
-        .filter(|fit| {
-            fit.score.stability >= MIN_STABILITY && fit.score.silhouette >= MIN_SILHOUETTE
+        .find(|&i| stable(&mut fitted[i]))
+        .map(|i| fitted[i].score.silhouette);
+    let chosen = best_silhouette.and_then(|best| {
+        (0..fitted.len()).find(|&i| {
+            fitted[i].score.silhouette >= best - SILHOUETTE_TOLERANCE && stable(&mut fitted[i])
         })
-        .collect();
-    // The fewest themes whose silhouette is within a hair of the best: more
-    // themes that separate no better only split a need by its wordings.
-    let best_silhouette = stable
-        .iter()
-        .map(|fit| fit.score.silhouette)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let best = stable
-        .into_iter()
-        .find(|fit| fit.score.silhouette >= best_silhouette - SILHOUETTE_TOLERANCE);
+    });
+    let scores: Vec<ThemeScore> = fitted.iter().map(|fit| fit.score).collect();
+    let best = chosen.map(|i| fitted.swap_remove(i));
     let Some(Fit {
         score: ThemeScore { k, silhouette, .. },
         centroids,
@@ -1042,7 +1053,8 @@ fn find_themes_sampled(
     let mut explanation = match k_min == k_max {
         true => format!("k = {k} as asked: silhouette {silhouette:.3}"),
         false => format!(
-            "k = {k}: the fewest themes within {SILHOUETTE_TOLERANCE} of the best cosine silhouette ({best_silhouette:.3}) among stable k (ARI ≥ {MIN_STABILITY}) of {k_min}..{k_max}"
+            "k = {k}: the fewest themes within {SILHOUETTE_TOLERANCE} of the best cosine silhouette ({:.3}) among stable k (ARI ≥ {MIN_STABILITY}) of {k_min}..{k_max}",
+            best_silhouette.unwrap_or(silhouette)
         ),
     };
     explanation.push_str(&format!(
