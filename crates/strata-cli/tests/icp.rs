@@ -20,7 +20,7 @@ fn icp_prints_profiles_and_saves_the_best() {
         "lift",
         "95% CI",
         "SQL: ",
-        "integrations_60d",
+        "integration_connected_first_60d",
     ] {
         assert!(
             stdout.contains(expected),

@@ -45,12 +45,16 @@ fn icp_search_finds_the_planted_profile() {
         "{}",
         top.rule
     );
-    assert!(top.rule.contains("integrations_60d >= 2"), "{}", top.rule);
+    assert!(
+        top.rule.contains("integration_connected_first_60d >= 2"),
+        "{}",
+        top.rule
+    );
     assert!(top.lift.is_some_and(|lift| lift > 1.2), "{top:?}");
     let (low, high) = top.lift_ci.expect("interval");
     assert!(low > 1.0 && low <= top.lift.unwrap_or(0.0) && top.lift.unwrap_or(0.0) <= high);
     assert!(
-        report.sql[0].contains("\"integrations_60d\" >= 2"),
+        report.sql[0].contains("\"integration_connected_first_60d\" >= 2"),
         "{}",
         report.sql[0]
     );
@@ -63,6 +67,20 @@ fn icp_search_finds_the_planted_profile() {
         .filter(|line| line.split(',').nth(3) == Some("true"))
         .map(|line| line.split(',').next().unwrap_or_default().to_string())
         .collect();
+    // The rule reads early-adoption counts the search computed; declare
+    // them, as `strata icp --save` does, so that the run computes them too.
+    let declared: String = report
+        .early_features
+        .iter()
+        .map(|(name, filter)| {
+            format!("{name} = {{ count = {filter:?}, within_days_of_signup = 60 }}\n")
+        })
+        .collect();
+    let path = dir.path().join("strata.toml");
+    let text = std::fs::read_to_string(&path).expect("project text");
+    let text = text.replacen("[features]\n", &format!("[features]\n{declared}"), 1);
+    std::fs::write(&path, text).expect("project file");
+    let project = Project::load(dir.path()).expect("project with early features");
     let result = runtime
         .block_on(pipeline::run(
             &project,

@@ -337,13 +337,13 @@ fn feedback_csv(accounts: &[AccountPlan], feedback_by_account: &[Vec<FeedbackRow
     out
 }
 
-/// The project file of a demo folder: `strata init`'s defaults plus the
-/// custom feature the planted ideal customer profile is about
-/// (`integrations_60d`, integrations connected in the first 60 days).
+/// The project file of a demo folder: `strata init`'s defaults, nothing
+/// more. The planted ideal customer profile (integrations connected early)
+/// is found by the ICP search's own early-adoption attributes, not by a
+/// feature declared for it.
 pub fn project_file(dir: &Path, as_of: NaiveDate) -> Result<String> {
     let detected = crate::project::detect_sources(dir)?;
-    let text = crate::project::render_project_file(&detected, Some(as_of), None);
-    Ok(text.replacen("# integrations_60d = {", "integrations_60d = {", 1))
+    Ok(crate::project::render_project_file(&detected, Some(as_of), None))
 }
 
 /// `truth_verbatims.csv`: the need each verbatim of `feedback.csv` is about,
