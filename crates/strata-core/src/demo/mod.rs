@@ -343,7 +343,11 @@ fn feedback_csv(accounts: &[AccountPlan], feedback_by_account: &[Vec<FeedbackRow
 /// feature declared for it.
 pub fn project_file(dir: &Path, as_of: NaiveDate) -> Result<String> {
     let detected = crate::project::detect_sources(dir)?;
-    Ok(crate::project::render_project_file(&detected, Some(as_of), None))
+    Ok(crate::project::render_project_file(
+        &detected,
+        Some(as_of),
+        None,
+    ))
 }
 
 /// `truth_verbatims.csv`: the need each verbatim of `feedback.csv` is about,

@@ -509,8 +509,10 @@ fn spherical_kmeans(
             distance = merged;
             chosen.push(pick);
         }
-        let mut centroids: Vec<Vec<f64>> =
-            chosen.iter().map(|&idx| densify(&rows[idx], n_terms)).collect();
+        let mut centroids: Vec<Vec<f64>> = chosen
+            .iter()
+            .map(|&idx| densify(&rows[idx], n_terms))
+            .collect();
         let mut labels = vec![0usize; rows.len()];
         let mut total = 0.0;
         for _ in 0..50 {
