@@ -79,6 +79,9 @@ fn icp_search_finds_the_planted_profile() {
     let path = dir.path().join("strata.toml");
     let text = std::fs::read_to_string(&path).expect("project text");
     let text = text.replacen("[features]\n", &format!("[features]\n{declared}"), 1);
+    // The search's generic adoption attributes (active_days_first_60d,
+    // events_first_60d) look at its 60 days, so the run must too.
+    let text = text.replacen("adoption_days = 30", "adoption_days = 60", 1);
     std::fs::write(&path, text).expect("project file");
     let project = Project::load(dir.path()).expect("project with early features");
     let result = runtime

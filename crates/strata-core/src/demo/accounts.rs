@@ -16,8 +16,8 @@ use super::catalog::{
     NAME_SUFFIXES, Need, Plan,
 };
 use super::sampling::{
-    Stage, account_rng, integer_between, lognormal_noise, pick, poisson, uniform, uniform_between,
-    weighted_index,
+    Stage, account_rng, integer_between, lognormal_noise, pick, poisson, standard_normal, uniform,
+    uniform_between, weighted_index,
 };
 
 /// Share of accounts deliberately drawn inside the ideal customer profile's
@@ -52,6 +52,44 @@ pub(crate) struct Activity {
     pub(crate) mobile_share: f64,
     /// Share of task-like events created by a connected tool.
     pub(crate) synced_share: f64,
+    /// How the account's usage overlaps another archetype and drifts.
+    pub(crate) overlap: Overlap,
+}
+
+/// What makes an account less than a pure archetype: its activity level
+/// wanders from month to month, and a dormant account's events partly follow
+/// the mix of the active archetype it worked like (a share that drifts over
+/// its life; 0 for the active archetypes).
+#[derive(Debug, Clone)]
+pub(crate) struct Overlap {
+    /// Cumulative weights of the other archetype's mix, as adopted by this
+    /// account, over [`super::catalog::EVENT_NAMES`].
+    pub(crate) cumulative_event_weights: [f64; N_EVENTS],
+    /// Share of events drawn from the other mix at signup.
+    pub(crate) share_at_signup: f64,
+    /// Share of events drawn from the other mix at the as-of date.
+    pub(crate) share_at_as_of: f64,
+    /// Natural log of the activity multiplier of each month, from the month
+    /// of the account's first event to the as-of month.
+    pub(crate) monthly_log_level: Vec<f64>,
+    /// Month index of `monthly_log_level[0]`.
+    pub(crate) first_month: i32,
+}
+
+impl Overlap {
+    /// The activity multiplier of a day.
+    pub(crate) fn level(&self, day: i32) -> f64 {
+        let offset = usize::try_from(month_of_day(day) - self.first_month).unwrap_or(0);
+        self.monthly_log_level
+            .get(offset.min(self.monthly_log_level.len().saturating_sub(1)))
+            .map_or(1.0, |log_level| log_level.exp())
+    }
+
+    /// The share of events drawn from the other mix at `progress` (0 at
+    /// signup, 1 at the as-of date).
+    pub(crate) fn share(&self, progress: f64) -> f64 {
+        self.share_at_signup + (self.share_at_as_of - self.share_at_signup) * progress
+    }
 }
 
 /// The decline of a dormant account.
@@ -219,8 +257,10 @@ fn plan_account(account_idx: usize, seed: u64, calendar: &Calendar) -> AccountPl
     };
     let owner = pick(&mut rng, owner_pool).copied().unwrap_or(CSMS[0]);
     let n_users = draw_n_users(&mut rng, employees, plan, archetype);
-    let activity = draw_activity(&mut rng, archetype);
+    let mut activity = draw_activity(&mut rng, archetype);
     let need = draw_need(&mut rng, archetype, plan);
+    // Drawn last so that every draw above is as it was before overlap existed.
+    activity.overlap = draw_overlap(&mut rng, archetype, created_day, calendar);
 
     AccountPlan {
         account_idx,
@@ -397,18 +437,7 @@ fn draw_activity(rng: &mut StdRng, archetype: Archetype) -> Activity {
     let weekend_ratio = [0.25, 0.2, 0.85, 0.25][archetype_idx];
     let events_rate = [3.0, 1.2, 1.8, 1.6][archetype_idx] * lognormal_noise(rng, 0.35);
     let base_events_per_day = [1.0, 1.0, 3.0, 1.0][archetype_idx];
-    let mut cumulative_event_weights = [0.0; N_EVENTS];
-    let mut running_total = 0.0;
-    for (event_idx, base_weight) in EVENT_WEIGHTS[archetype_idx].iter().enumerate() {
-        let always_adopted = CORE_EVENTS.contains(&event_idx)
-            || (archetype == Archetype::Integration
-                && (event_idx == EVENT_API_CALL || event_idx == EVENT_AUTOMATION_RUN));
-        let is_adopted = always_adopted || uniform(rng) < FEATURE_ADOPTION[archetype_idx];
-        if is_adopted {
-            running_total += base_weight * lognormal_noise(rng, 0.3);
-        }
-        cumulative_event_weights[event_idx] = running_total;
-    }
+    let cumulative_event_weights = draw_event_mix(rng, archetype);
     let mobile_share = if archetype == Archetype::Casual {
         uniform_between(rng, 0.0, 0.08)
     } else {
@@ -423,6 +452,84 @@ fn draw_activity(rng: &mut StdRng, archetype: Archetype) -> Activity {
         cumulative_event_weights,
         mobile_share,
         synced_share,
+        overlap: Overlap {
+            cumulative_event_weights,
+            share_at_signup: 0.0,
+            share_at_as_of: 0.0,
+            monthly_log_level: Vec::new(),
+            first_month: 0,
+        },
+    }
+}
+
+/// The features an account of `archetype` adopted and how much it uses
+/// each, as cumulative weights over the event names.
+fn draw_event_mix(rng: &mut StdRng, archetype: Archetype) -> [f64; N_EVENTS] {
+    let archetype_idx = archetype as usize;
+    let mut cumulative_event_weights = [0.0; N_EVENTS];
+    let mut running_total = 0.0;
+    for (event_idx, base_weight) in EVENT_WEIGHTS[archetype_idx].iter().enumerate() {
+        let always_adopted = CORE_EVENTS.contains(&event_idx)
+            || (archetype == Archetype::Integration
+                && (event_idx == EVENT_API_CALL || event_idx == EVENT_AUTOMATION_RUN));
+        let is_adopted = always_adopted || uniform(rng) < FEATURE_ADOPTION[archetype_idx];
+        if is_adopted {
+            running_total += base_weight * lognormal_noise(rng, 0.3);
+        }
+        cumulative_event_weights[event_idx] = running_total;
+    }
+    cumulative_event_weights
+}
+
+/// Month-to-month persistence of an account's activity level (AR(1)).
+const LEVEL_PERSISTENCE: f64 = 0.85;
+
+/// Standard deviation of a month's change in log activity level; with
+/// [`LEVEL_PERSISTENCE`] the level wanders about ±20 % around its mean.
+const LEVEL_STEP_SIGMA: f64 = 0.1;
+
+/// Most of a dormant account's events that follow the mix of the active
+/// archetype it worked like before it faded.
+const MAX_OTHER_MIX_SHARE: f64 = 0.3;
+
+/// How the account overlaps another archetype and drifts. A dormant account
+/// worked partly like one of the three active archetypes: up to 30 % of its
+/// events (a share that moves by about 5 points over its life) follow that
+/// archetype's mix. After onboarding, every account's activity level follows
+/// a mean-reverting monthly walk.
+fn draw_overlap(
+    rng: &mut StdRng,
+    archetype: Archetype,
+    created_day: i32,
+    calendar: &Calendar,
+) -> Overlap {
+    let (cumulative_event_weights, share_at_signup, share_at_as_of) = if archetype
+        == Archetype::Dormant
+    {
+        let active = [Archetype::Power, Archetype::Casual, Archetype::Integration];
+        let other = pick(rng, &active).copied().unwrap_or(Archetype::Casual);
+        let weights = draw_event_mix(rng, other);
+        let at_signup = uniform_between(rng, 0.0, MAX_OTHER_MIX_SHARE);
+        let at_as_of = (at_signup + 0.05 * standard_normal(rng)).clamp(0.0, MAX_OTHER_MIX_SHARE);
+        (weights, at_signup, at_as_of)
+    } else {
+        ([0.0; N_EVENTS], 0.0, 0.0)
+    };
+    let first_month = month_of_day(created_day.max(calendar.window_start_day));
+    let n_months = usize::try_from(calendar.as_of_month - first_month + 1).unwrap_or(1);
+    let mut log_level = 0.0;
+    let monthly_log_level = (0..n_months)
+        .map(|_| {
+            log_level = LEVEL_PERSISTENCE * log_level + LEVEL_STEP_SIGMA * standard_normal(rng);
+            log_level
+        })
+        .collect();
+    Overlap {
+        cumulative_event_weights,
+        share_at_signup,
+        share_at_as_of,
+        monthly_log_level,
+        first_month,
     }
 }
 
@@ -534,5 +641,60 @@ mod tests {
                 .all(|account| account.created_day >= calendar.history_start_day
                     && account.created_day <= calendar.as_of_day)
         );
+    }
+
+    #[test]
+    fn accounts_overlap_another_archetype_and_drift() {
+        let accounts = check(3000);
+        let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        let calendar = Calendar::new(as_of, 24).unwrap();
+        let mut level_changes: Vec<f64> = Vec::new();
+        for account in &accounts {
+            let overlap = &account.activity.overlap;
+            let max_share = if account.archetype == Archetype::Dormant {
+                MAX_OTHER_MIX_SHARE
+            } else {
+                0.0
+            };
+            for share in [overlap.share_at_signup, overlap.share_at_as_of] {
+                assert!((0.0..=max_share).contains(&share), "{overlap:?}");
+            }
+            let first_day = account.created_day.max(calendar.window_start_day);
+            assert_eq!(
+                overlap.monthly_log_level.len() as i32,
+                calendar.as_of_month - month_of_day(first_day) + 1
+            );
+            // The multiplier is defined on every day of the account's window.
+            assert!(overlap.level(first_day) > 0.0 && overlap.level(calendar.as_of_day) > 0.0);
+            level_changes.extend(
+                overlap
+                    .monthly_log_level
+                    .windows(2)
+                    .map(|pair| pair[1] - pair[0]),
+            );
+        }
+        // Levels move from month to month (a walk, not a constant), by about
+        // a tenth in log terms, and mean-revert rather than explode.
+        let n = level_changes.len() as f64;
+        let rms = (level_changes.iter().map(|c| c * c).sum::<f64>() / n).sqrt();
+        assert!((0.08..0.14).contains(&rms), "rms monthly change {rms}");
+        let widest = accounts
+            .iter()
+            .flat_map(|account| account.activity.overlap.monthly_log_level.iter())
+            .fold(0.0_f64, |widest, level| widest.max(level.abs()));
+        assert!(widest < 1.5, "{widest}");
+        // A dormant account's other mix is an active archetype's: some
+        // worked like integration-dependent accounts (API-heavy mix).
+        let api_share = |cumulative: &[f64; N_EVENTS]| {
+            let weight =
+                |idx: usize| cumulative[idx] - if idx == 0 { 0.0 } else { cumulative[idx - 1] };
+            (weight(EVENT_API_CALL) + weight(EVENT_AUTOMATION_RUN)) / cumulative[N_EVENTS - 1]
+        };
+        let dormant_like_integration = accounts
+            .iter()
+            .filter(|account| account.archetype == Archetype::Dormant)
+            .filter(|account| api_share(&account.activity.overlap.cumulative_event_weights) > 0.5)
+            .count();
+        assert!(dormant_like_integration > 50, "{dormant_like_integration}");
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Usage is modelled per account-day: the account is active on a day with a
 //! probability that follows its archetype, the weekday, the year-end holidays,
-//! its onboarding ramp, its growth or decay, and its churn; an active day
-//! then carries a number of events that grows with the number of users. A
+//! its onboarding ramp, its growth or decay, the drift of its activity level
+//! and its churn; an active day then carries a number of events that grows
+//! with the number of users, each drawn from the account's own mix or (for
+//! a dormant account, with the day's overlap share) from the mix of the
+//! active archetype it worked like. A
 //! first pass adds up the expected events of every account-day so that one
 //! global scale makes the total hit the requested target, which keeps the
 //! shape of the base independent of its size.
@@ -50,6 +53,10 @@ const ROWS_PER_PROGRESS_REPORT: u64 = 1 << 17;
 /// Activity drop during the year-end holidays.
 const HOLIDAY_FACTOR: f64 = 0.35;
 
+/// Days after signup before an account's activity level starts to drift:
+/// onboarding follows its own ramp.
+const DRIFT_AFTER_DAYS: f64 = 60.0;
+
 /// Share of events whose source is missing (old SDKs, imports).
 const NULL_SOURCE_SHARE: f64 = 0.004;
 
@@ -62,6 +69,8 @@ struct DayActivity {
     events_per_active_day: f64,
     /// Number of users who can act that day.
     n_active_users: u32,
+    /// Share of the day's events that follow the account's other mix.
+    other_mix_share: f64,
 }
 
 /// One event of an account-day before its user is drawn: second of the day,
@@ -257,21 +266,32 @@ fn day_activity(account: &AccountPlan, calendar: &Calendar, day: i32) -> DayActi
         calendar_factor *= HOLIDAY_FACTOR;
     }
     let onboarding_ramp = (0.35 + 0.65 * age_days / 21.0).min(1.0);
+    // After onboarding, the month's drift in activity level moves both how
+    // often and how much the account works.
+    let level = if age_days < DRIFT_AFTER_DAYS {
+        1.0
+    } else {
+        activity.overlap.level(day).sqrt()
+    };
     let p_active = (activity.p_active_weekday
         * calendar_factor
         * onboarding_ramp
         * trend.min(1.0)
+        * level
         * churn_factor(account, day))
     .clamp(0.0, 0.97);
     // Growth shows as more events per active day once the account is active
     // every day; decay shows mostly as fewer active days.
     let intensity = if trend > 1.0 { trend } else { trend.sqrt() };
-    let events_per_active_day =
-        activity.events_rate * (activity.base_events_per_day + n_active_users.sqrt()) * intensity;
+    let events_per_active_day = activity.events_rate
+        * (activity.base_events_per_day + n_active_users.sqrt())
+        * intensity
+        * level;
     DayActivity {
         p_active,
         events_per_active_day,
         n_active_users: n_active_users as u32,
+        other_mix_share: activity.overlap.share(progress),
     }
 }
 
@@ -335,7 +355,7 @@ fn draw_account_day(
     if p_active > 0.0 && uniform(rng) < p_active {
         let n_events = 1 + poisson(rng, extra_events_mean);
         for _ in 0..n_events {
-            let event_idx = draw_event(rng, account);
+            let event_idx = draw_event(rng, account, activity.other_mix_share);
             let source_idx = draw_source(rng, account, event_idx);
             let second = draw_second_of_day(rng, account, source_idx);
             account_day.push((second, event_idx as u8, source_idx));
@@ -368,9 +388,14 @@ fn draw_account_day(
     }
 }
 
-/// Draws an event from the account's adopted features.
-fn draw_event(rng: &mut StdRng, account: &AccountPlan) -> usize {
-    let cumulative = &account.activity.cumulative_event_weights;
+/// Draws an event from the account's adopted features: from its other
+/// archetype's mix with probability `other_mix_share`, else from its own.
+fn draw_event(rng: &mut StdRng, account: &AccountPlan, other_mix_share: f64) -> usize {
+    let cumulative = if other_mix_share > 0.0 && uniform(rng) < other_mix_share {
+        &account.activity.overlap.cumulative_event_weights
+    } else {
+        &account.activity.cumulative_event_weights
+    };
     let total = cumulative[N_EVENTS - 1];
     let threshold = uniform(rng) * total;
     cumulative

@@ -5,7 +5,8 @@
 //! hidden `truth.csv` that says how each account was generated, so that
 //! segmentations, models and measures can be checked against known answers.
 //! The base has four overlapping behavioural archetypes (power, casual,
-//! integration, dormant), a dominant need per account behind its verbatims,
+//! integration, dormant; activity drifts month to month, and a dormant
+//! account worked partly like an active archetype), a dominant need per account behind its verbatims,
 //! and a planted ideal customer profile: professional-services companies of
 //! 200 to 500 employees that connect at least two integrations within 60
 //! days of signup expand strongly and almost never churn.
