@@ -327,7 +327,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             no_run,
         } => run_demo(&out, accounts, events, seed, no_run).await,
         Command::Init { dir, as_of, force } => {
-            let (path, facts) = project::write_project_file(&dir, as_of, force).await?;
+            let (path, facts) = strata_core::facts::write_project_file(&dir, as_of, force).await?;
             let detected = project::detect_sources(&dir)?;
             println!("wrote {}", path.display());
             for source in detected {
@@ -362,7 +362,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
             }
-            let facts = project::DataFacts::of_sources(&prepared.sources);
+            let facts = strata_core::facts::of_sources(&prepared.sources);
             for item in facts.left_out() {
                 if !project
                     .segmentations

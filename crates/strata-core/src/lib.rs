@@ -17,18 +17,25 @@
 //! command-line flags.
 #![warn(missing_docs)]
 
+pub mod catalog;
+pub mod connection;
+pub mod dates;
 pub mod demo;
 pub mod destinations;
 pub mod discover;
 pub mod distributed;
 pub mod error;
+pub mod eval;
+pub mod facts;
 pub mod features;
+pub mod files;
 pub mod icp;
 pub mod index;
 pub mod measures;
 pub mod ml;
 pub mod outputs;
 pub mod pipeline;
+pub mod prepare;
 pub mod project;
 pub mod pushdown;
 pub mod roadmap;

@@ -22,13 +22,14 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Arra
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
 use datafusion::prelude::SessionContext;
-use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
+use crate::connection::Pushed;
+use crate::dates::day_number;
 use crate::discover;
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable, UnknownEvents};
-use crate::pipeline::{Observer, Phase, Prepared, RunOptions, day_number};
+use crate::prepare::{Observer, Phase, Prepared, RunOptions};
 use crate::project::{PgTable, Project, Source, TableKind};
 use crate::segment::{self, Assignment, Method};
 use crate::sources::postgres::{self as pg, PgColumn};
@@ -37,33 +38,6 @@ use crate::sql::{self, Dialect, ScriptInputs, Tables};
 
 /// The temporary table holding the feature rows of a pushed-down run.
 const FEATURES_TABLE: &str = "strata_features";
-
-/// A run's connection to the database, holding its feature table.
-pub struct Pushed {
-    client: Client,
-    location: String,
-}
-
-impl std::fmt::Debug for Pushed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pushed")
-            .field("location", &self.location)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Pushed {
-    async fn fetch(&self, sql: &str) -> Result<RecordBatch> {
-        pg::fetch(&self.client, sql, &self.location).await
-    }
-
-    async fn execute(&self, sql: &str) -> Result<()> {
-        self.client
-            .batch_execute(sql)
-            .await
-            .map_err(|error| pg::pg_error(&self.location, &error))
-    }
-}
 
 fn postgres_source(project: &Project, kind: TableKind) -> Result<(&Source, &PgTable)> {
     let source = project
@@ -324,7 +298,7 @@ pub async fn prepare(
     let event_columns = pg::columns(&pushed.client, events_table).await?;
     let stats = check_events(&pushed, events_source, events_table, &event_columns).await?;
     let sources = sources::load_with(ctx, project, Some(stats)).await?;
-    let as_of = crate::pipeline::resolve_as_of(project, options, &sources)?;
+    let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
     observer.phase_finished(Phase::Sources);
 
     observer.phase_started(Phase::Features);
@@ -403,7 +377,7 @@ pub async fn prepare(
         unknown: unknown_events(&pushed, project, as_of_day).await?,
         as_of_day,
     };
-    crate::pipeline::finish_prepare(project, as_of, sources, features, Some(pushed), observer)
+    crate::prepare::finish_prepare(project, as_of, sources, features, Some(pushed), observer)
 }
 
 /// Every segmentation's members, evaluated in the database over the

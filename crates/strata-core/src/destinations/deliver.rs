@@ -19,7 +19,7 @@ use sha2::Sha256;
 
 use super::{Destination, DigestTarget, FileFormat, Target, UrlSource, env_value, redact_url};
 use crate::error::Result;
-use crate::outputs::{csv_field, write_file_atomically};
+use crate::files::{csv_field, write_file_atomically};
 use crate::state::{self, Cause, OutboxRow, OutboxUpdate, Store, Transition};
 
 /// What one destination got in a [`deliver`] call.

@@ -21,26 +21,7 @@
 //! Coefficients are written with 9 significant digits; assignments agree with
 //! the model except for accounts within rounding of a boundary.
 use super::ClusterModel;
-
-/// Significant digits of the numbers in frozen rules.
-const DIGITS: usize = 9;
-
-/// A number with [`DIGITS`] significant digits, without trailing zeros, and
-/// never in exponent notation (the rule language has none).
-pub fn number(value: f64) -> String {
-    if value == 0.0 || !value.is_finite() {
-        return "0".to_string();
-    }
-    let magnitude = value.abs().log10().floor() as i64;
-    let decimals = (DIGITS as i64 - 1 - magnitude).clamp(0, 30) as usize;
-    let text = format!("{value:.decimals$}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    if text == "-0" { "0".to_string() } else { text }
-}
+pub use crate::rules::number;
 
 /// The rule-language text of `t_f`: the clipped, possibly logged feature.
 fn clipped_feature(model: &ClusterModel, feature_idx: usize, clip: Option<f64>) -> String {
@@ -282,11 +263,11 @@ pub fn freeze_into_project(
         sql_case(model)?
     );
     model.save(&model_path)?;
-    if let Err(error) = crate::outputs::write_file_atomically(&sql_path, sql.as_bytes()) {
+    if let Err(error) = crate::files::write_file_atomically(&sql_path, sql.as_bytes()) {
         let _ = std::fs::remove_file(&model_path);
         return Err(error);
     }
-    if let Err(error) = crate::outputs::write_file_atomically(project_file, new_text.as_bytes()) {
+    if let Err(error) = crate::files::write_file_atomically(project_file, new_text.as_bytes()) {
         let _ = std::fs::remove_file(&model_path);
         let _ = std::fs::remove_file(&sql_path);
         return Err(error);

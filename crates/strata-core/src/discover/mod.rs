@@ -124,7 +124,7 @@ impl ClusterModel {
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|error| Error::Internal(format!("serializing the model: {error}")))?;
-        crate::outputs::write_file_atomically(path, text.as_bytes())
+        crate::files::write_file_atomically(path, text.as_bytes())
     }
 
     /// Number of fitted clusters (the rule segments not counted).
@@ -272,7 +272,7 @@ pub fn rule_memberships(
         })
         .collect::<Result<Vec<_>>>()?;
     let ctx = datafusion::prelude::SessionContext::new();
-    crate::segment::first_matches(&ctx, &table.batch, &checked)
+    crate::eval::first_matches(&ctx, &table.batch, &checked)
 }
 
 /// The chosen numeric features of every account as row-major cells, or a
@@ -334,7 +334,7 @@ pub fn all_null_features_problem(
     if empty.is_empty() || table.batch.num_rows() == 0 {
         return None;
     }
-    let as_of = crate::pipeline::date_of_day(table.as_of_day);
+    let as_of = crate::dates::date_of_day(table.as_of_day);
     let names = empty
         .iter()
         .map(|name| format!("`{name}`"))

@@ -19,76 +19,8 @@
 //! Two clusters with the same name are told apart by the feature on which
 //! they differ most: "Casual adopters (low trend)". A cluster is called
 //! "Cluster N" only when no feature sets it apart at all.
+pub use crate::catalog::{Role, format_value, label, role};
 use crate::ml::{Matrix, Transform};
-
-/// What a feature says about an account, read from its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// How much the product is used: events, active days, users, features.
-    Activity,
-    /// Share of API and integration traffic.
-    ApiShare,
-    /// Recent activity relative to the period before.
-    Trend,
-    /// Days since the last event: high is bad, so its sign is flipped.
-    Recency,
-    /// Anything else, a custom feature say.
-    Other,
-}
-
-/// The role of a feature name.
-pub fn role(feature: &str) -> Role {
-    if feature.contains("api_share") {
-        Role::ApiShare
-    } else if feature.starts_with("trend") {
-        Role::Trend
-    } else if feature == "days_since_last_event" {
-        Role::Recency
-    } else if [
-        "events_",
-        "active_days_",
-        "users_",
-        "distinct_events",
-        "event_",
-    ]
-    .iter()
-    .any(|prefix| feature.starts_with(prefix))
-    {
-        Role::Activity
-    } else {
-        Role::Other
-    }
-}
-
-/// A human label of a feature, for descriptions.
-pub fn label(feature: &str) -> String {
-    let window = |prefix: &str| feature.strip_prefix(prefix).map(str::to_string);
-    if feature == "api_share" {
-        return "API share".into();
-    }
-    if let Some(rest) = window("api_share_") {
-        return format!("API share ({rest})");
-    }
-    if let Some(rest) = window("active_days_") {
-        return format!("active days ({rest})");
-    }
-    if let Some(rest) = window("distinct_events_") {
-        return format!("features used ({rest})");
-    }
-    if feature == "distinct_events" {
-        return "features used".into();
-    }
-    if let Some(rest) = window("trend_") {
-        return format!("trend ({rest} vs the {rest} before)");
-    }
-    if let Some(rest) = window("events_") {
-        return format!("events ({rest})");
-    }
-    if let Some(rest) = window("users_") {
-        return format!("users ({rest})");
-    }
-    feature.replace('_', " ")
-}
 
 /// A cluster's name and the role scores behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,23 +217,6 @@ fn disambiguate(features: &[String], centroids: &[Vec<f64>], named: &mut [Named]
         if earlier > 0 {
             named[cluster].name = format!("{} {}", named[cluster].name, earlier + 1);
         }
-    }
-}
-
-/// A value in a feature's units, briefly.
-pub fn format_value(feature: &str, value: f64) -> String {
-    if let Some(days) = feature
-        .strip_prefix("active_days_")
-        .and_then(|d| d.strip_suffix('d'))
-    {
-        return format!("{value:.0}/{days}");
-    }
-    if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 10.0 || value.fract() == 0.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
     }
 }
 

@@ -17,6 +17,7 @@
 //!
 //! **Invariants**: nothing after `t_end` is ever counted; events of unknown
 //! accounts never reach a feature (they are counted and reported).
+pub use crate::catalog::{event_feature_name, reserved_names};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
@@ -209,53 +210,6 @@ pub fn value_defs() -> Vec<FeatureDef> {
             "mrr / mrr_12m_ago - 1; NULL when mrr_12m_ago = 0",
         ),
     ]
-}
-
-/// Names that computed features own; account columns may not take them.
-pub fn reserved_names() -> Vec<&'static str> {
-    vec![
-        "events_7d",
-        "events_28d",
-        "events_90d",
-        "active_days_7d",
-        "active_days_28d",
-        "active_days_90d",
-        "users_7d",
-        "users_28d",
-        "users_90d",
-        "distinct_events",
-        "distinct_events_7d",
-        "distinct_events_28d",
-        "distinct_events_90d",
-        "api_share",
-        "api_share_28d",
-        "days_since_last_event",
-        "days_since_signup",
-        "trend_28d",
-        "events_total",
-        "mrr",
-        "arr",
-        "mrr_12m_ago",
-        "mrr_growth_12m",
-    ]
-}
-
-/// The feature name for the per-event count of `event` over the last 28 days.
-pub fn event_feature_name(event: &str) -> String {
-    let mut slug: String = event
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    while slug.contains("__") {
-        slug = slug.replace("__", "_");
-    }
-    format!("event_{}_28d", slug.trim_matches('_'))
 }
 
 /// The rule-language schema of an Arrow schema (columns whose type rules
@@ -1256,7 +1210,7 @@ mod tests {
         let project = Project::load(dir.path()).expect("project");
         let ctx = crate::pipeline::session(&project).expect("session");
         let sources = sources::load(&ctx, &project).await.expect("sources");
-        let as_of_day = crate::pipeline::day_number(params.as_of);
+        let as_of_day = crate::dates::day_number(params.as_of);
 
         let scanned = compute_by(&ctx, &project, &sources, as_of_day, None, Aggregator::Scan)
             .await

@@ -128,7 +128,7 @@ impl Selector {
 
     fn rule_text(&self, attributes: &[IcpAttribute]) -> String {
         let name = attributes[self.attribute()].name();
-        let number = crate::discover::freeze::number;
+        let number = crate::rules::number;
         match self {
             Selector::Equals(_, value) => format!("{name} = '{}'", value.replace('\'', "''")),
             Selector::AtLeast(_, cut) => format!("{name} >= {}", number(*cut)),

@@ -160,9 +160,9 @@ pub fn persona(
             let direction = if t.difference > 0.0 { "high" } else { "low" };
             format!(
                 "{direction} {} ({} vs {} overall)",
-                crate::discover::naming::label(&t.feature),
-                crate::discover::naming::format_value(&t.feature, t.segment_mean),
-                crate::discover::naming::format_value(&t.feature, t.base_mean)
+                crate::catalog::label(&t.feature),
+                crate::catalog::format_value(&t.feature, t.segment_mean),
+                crate::catalog::format_value(&t.feature, t.base_mean)
             )
         })
         .collect();

@@ -7,7 +7,8 @@
 //! problem before failing, so a user fixes their file in one go. Rule texts
 //! are kept as text here: they are checked later against the feature schema,
 //! which depends on the data.
-mod init;
+pub mod destination;
+pub mod init;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,7 @@ use serde::Deserialize;
 use crate::error::{Error, Problem, Result};
 
 pub use init::{
-    DataFacts, DetectedSource, LeftOut, data_facts, detect_sources, render_project_file,
-    write_project_file,
+    DataFacts, DetectedSource, LeftOut, MIX_EVENTS, detect_sources, render_project_file,
 };
 
 /// The name of the project file inside a project folder.
@@ -52,7 +52,7 @@ pub struct RawProject {
     pub schedule: Option<String>,
     /// Where transitions are delivered.
     #[serde(default, rename = "destination")]
-    pub destinations: Vec<crate::destinations::RawDestination>,
+    pub destinations: Vec<destination::RawDestination>,
     /// `[serve]`: the HTTP server's address and tokens.
     #[serde(default)]
     pub serve: RawServe,
@@ -355,7 +355,7 @@ impl CsvOptions {
             options.quote = csv_char("quote", text)?;
         }
         if let Some(label) = &raw.encoding {
-            options.encoding = crate::sources::csv::encoding_name(label).ok_or_else(|| {
+            options.encoding = encoding_name(label).ok_or_else(|| {
                 Problem::new("", format!("unknown encoding {label:?}")).with_help(
                     "write utf-8, latin1 (iso-8859-1), windows-1252, utf-16le, utf-16be, shift_jis, gbk, ... (WHATWG encoding labels)",
                 )
@@ -780,9 +780,9 @@ pub struct Project {
     /// `None` is the default SQLite file in `.strata/`.
     pub store: Option<StoreSetting>,
     /// When `strata schedule` runs.
-    pub schedule: Option<crate::destinations::Schedule>,
+    pub schedule: Option<destination::Schedule>,
     /// Where transitions are delivered.
-    pub destinations: Vec<crate::destinations::Destination>,
+    pub destinations: Vec<destination::Destination>,
     /// `strata serve` settings.
     pub serve: ServeSettings,
 }
@@ -940,7 +940,7 @@ impl Project {
             (None, None) => None,
         };
         let schedule = raw.schedule.as_deref().and_then(|text| {
-            crate::destinations::Schedule::parse(text)
+            destination::Schedule::parse(text)
                 .map_err(|message| {
                     problems.push(
                         Problem::new(format!("{origin}: schedule"), message).with_help(
@@ -951,7 +951,7 @@ impl Project {
                 .ok()
         });
         let segmentation_names: Vec<&str> = segmentations.iter().map(|s| s.name.as_str()).collect();
-        let destinations = crate::destinations::validate(
+        let destinations = destination::validate(
             raw.destinations,
             &segmentation_names,
             dir,
@@ -1798,6 +1798,12 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// The canonical name of an encoding label (`latin1` -> `windows-1252`, as
+/// WHATWG maps it), or `None` for a label no encoding has.
+pub fn encoding_name(label: &str) -> Option<&'static str> {
+    encoding_rs::Encoding::for_label(label.trim().as_bytes()).map(|encoding| encoding.name())
 }
 
 #[cfg(test)]

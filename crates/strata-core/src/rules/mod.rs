@@ -45,6 +45,7 @@ mod to_datafusion;
 use std::fmt;
 
 pub use parser::MAX_DEPTH;
+pub use print::number;
 
 /// Byte range inside a rule's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

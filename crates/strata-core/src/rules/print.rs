@@ -184,6 +184,26 @@ pub(crate) fn is_bare_identifier(name: &str) -> bool {
         && !is_keyword(name)
 }
 
+/// Significant digits of the numbers in frozen rules.
+const DIGITS: usize = 9;
+
+/// A number with [`DIGITS`] significant digits, without trailing zeros, and
+/// never in exponent notation (the rule language has none).
+pub fn number(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return "0".to_string();
+    }
+    let magnitude = value.abs().log10().floor() as i64;
+    let decimals = (DIGITS as i64 - 1 - magnitude).clamp(0, 30) as usize;
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".to_string() } else { text }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, NaiveDateTime};

@@ -12,6 +12,7 @@
 //! **Invariants**: the rows and columns DataFusion reads are the file's own
 //! (same order, same row numbers in errors); nothing here writes beside the
 //! user's data.
+pub use crate::project::encoding_name;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,12 +31,6 @@ pub(crate) struct ReadyCsv {
     pub quote: u8,
     /// Column names of the header line.
     pub header: Vec<String>,
-}
-
-/// The canonical name of an encoding label (`latin1` -> `windows-1252`, as
-/// WHATWG maps it), or `None` for a label no encoding has.
-pub fn encoding_name(label: &str) -> Option<&'static str> {
-    encoding_rs::Encoding::for_label(label.trim().as_bytes()).map(|encoding| encoding.name())
 }
 
 /// Checks and, where needed, transcodes `path`, and reads its header.

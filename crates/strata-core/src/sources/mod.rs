@@ -610,7 +610,7 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
     let created_day: Vec<i32> = created.values().to_vec();
 
     // Extra columns are kept with a type inferred from their values.
-    let reserved = crate::features::reserved_names();
+    let reserved = crate::catalog::reserved_names();
     for field in batch.schema().fields() {
         let name = field.name();
         if used_file_columns.contains(name.as_str()) {

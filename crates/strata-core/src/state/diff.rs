@@ -31,7 +31,7 @@ use super::{
     Cause, CloseMembership, CurrentMembership, OpenMembership, SegmentationSnapshot, Snapshot,
     Transition,
 };
-use crate::discover::naming::format_value;
+use crate::catalog::format_value;
 use crate::error::Result;
 use crate::rules;
 
@@ -226,7 +226,7 @@ pub(super) async fn reclassify_redefinitions(
         let Some(checked) = checked.filter(|rules| !rules.is_empty()) else {
             continue;
         };
-        let old_members = crate::segment::first_matches(&ctx, result.features, &checked)?;
+        let old_members = crate::eval::first_matches(&ctx, result.features, &checked)?;
         for transition in transitions.iter_mut().filter(|t| {
             t.cause == Cause::Redefinition
                 && t.segmentation == segmentation

@@ -34,10 +34,10 @@ use serde::Serialize;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 
-use crate::destinations::{Destination, Target};
 use crate::discover::Discovery;
 use crate::error::{Error, Problem, Result};
 use crate::pipeline::RunResult;
+use crate::project::destination::{Destination, Target};
 use crate::project::{Project, StoreSetting};
 use crate::rules;
 
