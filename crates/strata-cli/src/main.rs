@@ -312,7 +312,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprint!("{}", render::error_report(&error));
-            ExitCode::FAILURE
+            ExitCode::from(render::exit_code(&error))
         }
     }
 }

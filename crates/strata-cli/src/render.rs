@@ -175,6 +175,26 @@ pub fn segment_tables(result: &RunResult) -> String {
     out
 }
 
+/// The outage behind `error`, if a service strata needs did not answer.
+pub fn unavailable(error: &anyhow::Error) -> Option<&Problem> {
+    error
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<Error>() {
+            Some(Error::Unavailable(problem)) => Some(problem),
+            _ => None,
+        })
+}
+
+/// The process exit code for `error`: [`Error::UNAVAILABLE_EXIT_CODE`] when
+/// a service did not answer (retrying later may succeed), else 1.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if unavailable(error).is_some() {
+        Error::UNAVAILABLE_EXIT_CODE
+    } else {
+        1
+    }
+}
+
 /// Renders an error for the terminal: rule errors with their source line.
 pub fn error_report(error: &anyhow::Error) -> String {
     let mut out = String::new();

@@ -696,3 +696,52 @@ fn memory_limit_spills_without_changing_results_and_says_when_too_small() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_database_that_does_not_answer_is_an_outage_not_bad_input() {
+    // Nothing listens on port 1 of the loopback interface.
+    let down = "postgres://strata@127.0.0.1:1/test";
+    let dir = Dir::fixture("tiny");
+    let project = dir.read("strata.toml");
+
+    // The state store is down: exit code 69 (EX_UNAVAILABLE), not 1, and
+    // the message says the server did not answer; nothing is written.
+    dir.create("strata.toml", &format!("store = \"{down}\"\n{project}"));
+    let output = dir.command(&["run", "--out", "out"]).output_raw();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("store postgres://strata@127.0.0.1:1/test"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("PostgreSQL did not answer"), "{stderr}");
+    assert!(
+        stderr.contains("check that the store's server is running"),
+        "{stderr}"
+    );
+    assert!(!dir.root.join("out/memberships.csv").exists());
+    // Without the store the same project runs.
+    dir.command(&["run", "--out", "out", "--no-store"])
+        .success();
+
+    // A source table in a database that is down: the same kind of error.
+    dir.create(
+        "strata.toml",
+        &project.replace(
+            "events = \"events.csv\"",
+            &format!("events = {{ postgres = \"{down}\", table = \"events\" }}"),
+        ),
+    );
+    let output = dir.command(&["validate"]).output_raw();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("postgres table events"), "{stderr}");
+
+    // Bad input keeps exit code 1.
+    dir.create(
+        "strata.toml",
+        &project.replace("employees < 200", "employes < 200"),
+    );
+    let output = dir.command(&["validate"]).output_raw();
+    assert_eq!(output.status.code(), Some(1));
+}

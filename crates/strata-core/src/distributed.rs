@@ -88,7 +88,7 @@ pub async fn context(url: &str) -> Result<SessionContext> {
     use ballista::prelude::{SessionConfigExt, SessionContextExt};
     use datafusion::execution::SessionStateBuilder;
     let unreachable = |detail: String| {
-        Error::invalid(
+        Error::unavailable(
             crate::error::Problem::new(
                 "engine",
                 format!("cannot reach the Ballista scheduler at {url}: {detail}"),

@@ -37,6 +37,13 @@ pub enum Error {
     /// Parquet output failed.
     #[error("parquet error: {0}")]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// A service strata depends on did not answer or broke off: a database
+    /// holding the data, the state store, a Ballista scheduler. The project
+    /// and the data may be fine; retrying once the service is back can
+    /// succeed. The CLI exits with [`Error::UNAVAILABLE_EXIT_CODE`], the API
+    /// answers 503.
+    #[error("{0}")]
+    Unavailable(Problem),
     /// Something that should be impossible happened.
     #[error("internal error: {0}; this is a bug in strata, please report it")]
     Internal(String),
@@ -55,6 +62,15 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// The exit code of the CLI for [`Error::Unavailable`] (`EX_UNAVAILABLE`
+    /// of sysexits.h); every other error exits with 1.
+    pub const UNAVAILABLE_EXIT_CODE: u8 = 69;
+
+    /// A service that did not answer, at `location`.
+    pub fn unavailable(problem: Problem) -> Self {
+        Error::Unavailable(problem)
     }
 
     /// A single validation problem as an error.

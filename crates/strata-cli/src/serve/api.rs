@@ -63,6 +63,20 @@ impl ApiError {
         )
     }
 
+    /// A service strata needs did not answer (a database, the store): 503,
+    /// the request itself may be fine.
+    fn unavailable(problem: &strata_core::error::Problem) -> Self {
+        let error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{}: {}", problem.location, problem.message),
+        );
+        match &problem.help {
+            Some(help) => error.help(help.clone()),
+            None => error,
+        }
+    }
+
     /// A rule that failed to parse or check: 400 with its position.
     fn rule(error: &strata_core::rules::RuleError) -> Self {
         let (line, column) = error.line_col();
@@ -100,6 +114,7 @@ impl From<strata_core::Error> for ApiError {
         match &error {
             strata_core::Error::Rule(rule) => ApiError::rule(rule),
             strata_core::Error::Invalid(_) => ApiError::bad_request(error.to_string()),
+            strata_core::Error::Unavailable(problem) => ApiError::unavailable(problem),
             _ => ApiError::internal(error),
         }
     }
@@ -160,7 +175,7 @@ pub(super) async fn open_store(app: &App) -> ApiResult<Store> {
     }
     let location = Location::resolve(&app.project(), app.record.store.as_deref())
         .map_err(ApiError::internal)?;
-    Store::open(&location).await.map_err(ApiError::internal)
+    Store::open(&location).await.map_err(ApiError::from)
 }
 
 /// `GET /healthz`: the process answers.
@@ -472,7 +487,7 @@ pub async fn transitions(
             limit,
         })
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({ "transitions": transitions })))
 }
 
@@ -484,7 +499,7 @@ pub async fn runs(
     let params = query_params(query)?;
     let limit = int_param(&params, "limit", 20, 1, 1000)?;
     let mut store = open_store(&app).await?;
-    let runs = store.runs(limit).await.map_err(ApiError::internal)?;
+    let runs = store.runs(limit).await.map_err(ApiError::from)?;
     Ok(Json(json!({
         "served_run_id": app.current().and_then(|s| s.run_id),
         "running": app.is_running(),
@@ -527,12 +542,17 @@ pub async fn trigger_run(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<
             "a run is already in progress",
         )
         .help("retry when GET /v1/runs shows running: false")),
-        Err(error) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "run_failed",
-            format!("{error:#}"),
-        )
-        .help("the previous run is still served")),
+        Err(error) => match crate::render::unavailable(&error) {
+            Some(problem) => {
+                Err(ApiError::unavailable(problem).help("the previous run is still served"))
+            }
+            None => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "run_failed",
+                format!("{error:#}"),
+            )
+            .help("the previous run is still served")),
+        },
     }
 }
 
@@ -576,7 +596,7 @@ pub async fn icp(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
 /// `GET /v1/definitions`: every definition version, oldest first.
 pub async fn definitions(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let mut store = open_store(&app).await?;
-    let versions = store.definitions().await.map_err(ApiError::internal)?;
+    let versions = store.definitions().await.map_err(ApiError::from)?;
     let versions: Vec<Value> = versions
         .into_iter()
         .map(|v| {
@@ -619,4 +639,32 @@ pub async fn preview(
     Ok(Json(
         serde_json::to_value(preview).map_err(ApiError::internal)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_core::error::Problem;
+
+    #[test]
+    fn an_outage_is_503_and_bad_input_400() {
+        let outage = ApiError::from(strata_core::Error::unavailable(
+            Problem::new(
+                "store postgres://db/x",
+                "PostgreSQL did not answer: refused",
+            )
+            .with_help("check the server"),
+        ));
+        assert_eq!(outage.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.code, "unavailable");
+        assert_eq!(
+            outage.message,
+            "store postgres://db/x: PostgreSQL did not answer: refused"
+        );
+        assert_eq!(outage.help.as_deref(), Some("check the server"));
+        let invalid = ApiError::from(strata_core::Error::invalid(Problem::new("x", "bad")));
+        assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+        let bug = ApiError::from(strata_core::Error::Internal("oops".into()));
+        assert_eq!(bug.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

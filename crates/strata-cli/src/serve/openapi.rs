@@ -373,18 +373,18 @@ pub fn document() -> Value {
                     query_param("redefinitions", "include changes caused by editing a definition", json!({"type": "boolean", "default": false})),
                     limit(100, 10_000)
                 ],
-                "responses": responses("Transitions", &[400, 401, 404])
+                "responses": responses("Transitions", &[400, 401, 404, 503])
             }},
             "/v1/runs": {
                 "get": {
                     "operationId": "listRuns", "summary": "Recorded runs, newest first",
                     "parameters": [limit(20, 1000)],
-                    "responses": responses("Runs", &[400, 401, 404])
+                    "responses": responses("Runs", &[400, 401, 404, 503])
                 },
                 "post": {
                     "operationId": "triggerRun", "summary": "Run the pipeline now and serve its result (admin scope)",
                     "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}}},
-                    "responses": responses("RunSummary", &[400, 401, 403, 409, 422])
+                    "responses": responses("RunSummary", &[400, 401, 403, 409, 422, 503])
                 }
             },
             "/v1/icp": {"get": {
@@ -393,7 +393,7 @@ pub fn document() -> Value {
             }},
             "/v1/definitions": {"get": {
                 "operationId": "listDefinitions", "summary": "Every version of every segmentation's definition",
-                "responses": responses("Definitions", &[401, 404])
+                "responses": responses("Definitions", &[401, 404, 503])
             }},
             "/v1/rules/preview": {"post": {
                 "operationId": "previewRule",

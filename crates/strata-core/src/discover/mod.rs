@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
 use crate::features::FeatureTable;
+use crate::ml::preprocess::TransformError;
 use crate::ml::{KMeansParams, KScore, Matrix, SelectKParams, Transform, TransformParams};
 use crate::project::{ClusterCount, ClusterDef};
 use crate::rules;
@@ -162,10 +163,26 @@ impl ClusterModel {
     /// nearest centroid (an index among the fitted clusters), with the
     /// model's transform; rule segments are not evaluated here.
     pub fn assign(&self, cells: &[Option<f64>]) -> Result<Vec<usize>> {
-        let data = self
-            .transform
-            .apply_matrix(cells)
-            .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
+        let data = self.transform.apply_matrix(cells).map_err(|error| {
+            let cause = match &error {
+                TransformError::AtRow { source, .. } => source.as_ref(),
+                other => other,
+            };
+            let &TransformError::NegativeForLog1p { feature_idx, value } = cause else {
+                return Error::Internal(format!("transforming features: {error}"));
+            };
+            let feature = self.features.get(feature_idx).map_or("?", String::as_str);
+            Error::invalid(
+                Problem::new(
+                    format!("segmentation `{}`", self.segmentation),
+                    format!(
+                        "feature `{feature}` is {value} for an account, but the clustering's model \
+                         (fit on {}) takes its logarithm, as it had no negative value then"
+                    , self.as_of),
+                )
+                .with_help("refit the clustering (`strata discover --freeze NAME`), or fix the feature's values"),
+            )
+        })?;
         crate::ml::kmeans::nearest_centroids(self.centroids.view(), data.view())
             .map_err(|error| Error::Internal(format!("assigning clusters: {error}")))
     }
@@ -356,8 +373,13 @@ pub fn all_null_features_problem(
 /// Fits the transform a clustering uses: `log1p` for non-negative features
 /// with values above 1, robust scaling, clipping, weights.
 pub fn fit_transform(cells: &[Option<f64>], weights: &[f64]) -> Result<Transform> {
-    let n_features = weights.len();
-    let log_features: Vec<usize> = (0..n_features)
+    fit_transform_with_logs(cells, weights, &log_features(cells, weights.len()))
+}
+
+/// The features of `cells` (row-major, `n_features` a row) that are counts
+/// to take the log of: never negative, and above 1 somewhere.
+pub fn log_features(cells: &[Option<f64>], n_features: usize) -> Vec<usize> {
+    (0..n_features)
         .filter(|&feature_idx| {
             let mut values = cells.iter().skip(feature_idx).step_by(n_features).flatten();
             let mut any_above_one = false;
@@ -367,9 +389,20 @@ pub fn fit_transform(cells: &[Option<f64>], weights: &[f64]) -> Result<Transform
             });
             all_non_negative && any_above_one
         })
-        .collect();
+        .collect()
+}
+
+/// [`fit_transform`] fitted on `cells` with `log1p` on `log_features`,
+/// chosen over more rows than the fit sees (a negative value outside the
+/// sample would otherwise meet a logarithm).
+fn fit_transform_with_logs(
+    cells: &[Option<f64>],
+    weights: &[f64],
+    log_features: &[usize],
+) -> Result<Transform> {
+    let n_features = weights.len();
     TransformParams::new(n_features)
-        .with_log1p_features(&log_features)
+        .with_log1p_features(log_features)
         .with_clip(Some(CLIP))
         .with_weights(weights.to_vec())
         .check()
@@ -459,7 +492,10 @@ pub fn discover_sampled(
     let sample = crate::ml::sample_indices(clustered.len(), sample_size, def.seed);
     let sampled = sample.len() < clustered.len();
     let fit_cells = rows_of(&mut sample.iter().map(|&idx| clustered[idx]));
-    let transform = fit_transform(&fit_cells, &def.weights)?;
+    // Which features are counts is decided on every account of the
+    // clustering and its rule segments, all of which the transform meets.
+    let transform =
+        fit_transform_with_logs(&fit_cells, &def.weights, &log_features(&cells, n_features))?;
     let fit_data = transform
         .apply_matrix(&fit_cells)
         .map_err(|error| Error::Internal(format!("transforming features: {error}")))?;
@@ -668,21 +704,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rule_segments_take_their_accounts_before_the_fit() {
-        let table = blobs();
-        let def = ClusterDef {
-            // Blob 1 (x near 40) is set aside by rule; blobs 0 and 2 remain.
+    /// Two clusters on x and y after the rule segment `name` (`when`).
+    fn two_clusters_after(name: &str, when: &str) -> ClusterDef {
+        ClusterDef {
             segments: vec![crate::project::SegmentDef {
-                name: "far right".into(),
-                when: "x > 20".into(),
+                name: name.into(),
+                when: when.into(),
                 description: None,
             }],
             features: vec!["x".into(), "y".into()],
             k: ClusterCount::Fixed(2),
             weights: vec![1.0, 1.0],
             seed: 3,
-        };
+        }
+    }
+
+    #[test]
+    fn rule_segments_take_their_accounts_before_the_fit() {
+        let table = blobs();
+        // Blob 1 (x near 40) is set aside by rule; blobs 0 and 2 remain.
+        let def = two_clusters_after("far right", "x > 20");
         let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).expect("date");
         let found = discover(&table, "blobs", &def, as_of).expect("fit");
         let model = &found.model;
@@ -724,6 +765,65 @@ mod tests {
             error.contains("all 1000 accounts fall in the rule segments"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn negative_values_outside_the_fit_are_data_not_bugs() {
+        // Blob 1 is set aside by rule and gets negative x: the clustered
+        // accounts' x are counts, but the transform meets every account, so
+        // x must not be logged (before: an internal error).
+        let mut table = blobs();
+        let x: Vec<f64> = {
+            use datafusion::arrow::array::AsArray;
+            let column = table
+                .batch
+                .column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            (0..column.len())
+                .map(|row| {
+                    if row % 10 >= 6 && row % 10 <= 8 {
+                        -column.value(row)
+                    } else {
+                        column.value(row)
+                    }
+                })
+                .collect()
+        };
+        table.batch = RecordBatch::try_new(
+            table.batch.schema(),
+            vec![
+                Arc::new(Float64Array::from(x)),
+                table.batch.column(1).clone(),
+            ],
+        )
+        .expect("batch");
+        let def = two_clusters_after("negative", "x < -20");
+        let as_of = NaiveDate::from_ymd_opt(2026, 10, 31).expect("date");
+        let found = discover(&table, "blobs", &def, as_of).expect("fit");
+        assert_eq!(found.model.n_rule_segments(), 1);
+        assert_eq!(found.model.clusters[0].size, 300);
+
+        // A model fit where x was never negative, meeting a negative x later:
+        // a located error that says what to do.
+        let positive = discover(
+            &blobs(),
+            "blobs",
+            &ClusterDef {
+                segments: Vec::new(),
+                ..def
+            },
+            as_of,
+        )
+        .expect("fit");
+        let error = positive
+            .model
+            .assign(&[Some(-3.0), Some(1.0)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("segmentation `blobs`"), "{error}");
+        assert!(error.contains("feature `x` is -3"), "{error}");
+        assert!(error.contains("strata discover --freeze"), "{error}");
+        assert!(!error.contains("bug"), "{error}");
     }
 
     #[test]

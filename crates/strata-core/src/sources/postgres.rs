@@ -30,12 +30,63 @@ const BATCH_ROWS: usize = 65_536;
 pub fn pg_error(location: &str, error: &tokio_postgres::Error) -> Error {
     let detail = match error.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => error.to_string(),
+        None => client_error_text(error),
     };
+    if is_outage(error) {
+        return Error::unavailable(
+            Problem::new(location, format!("PostgreSQL did not answer: {detail}"))
+                .with_help("check that the server is running and reachable, then run again"),
+        );
+    }
     Error::invalid(
         Problem::new(location, format!("PostgreSQL error: {detail}"))
             .with_help("check that the server answers, and the URL, table, user and password_env"),
     )
+}
+
+/// The text of an error the client raised itself (no server message),
+/// with its causes: "error connecting to server: Connection refused".
+pub fn client_error_text(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether a PostgreSQL error says the server is away rather than that the
+/// request was wrong: the connection failed, broke or timed out (an I/O
+/// error underneath, a closed connection), or a SQLSTATE of class 08 (connection exception), 53
+/// (insufficient resources) or 57P01-57P03 (shutting down, cannot connect
+/// now).
+pub fn is_outage(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        None => {
+            let mut source = std::error::Error::source(error);
+            let mut io = false;
+            while let Some(cause) = source {
+                io |= cause.is::<std::io::Error>();
+                source = cause.source();
+            }
+            let text = error.to_string();
+            error.is_closed()
+                || io
+                || text.starts_with("error connecting")
+                || text.starts_with("timeout")
+        }
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+    }
 }
 
 /// Connects to the database of `table`; the password comes from

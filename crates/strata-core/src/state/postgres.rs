@@ -35,8 +35,17 @@ fn pg_error(description: &str, error: tokio_postgres::Error) -> Error {
     // The error's own text never holds the password; the URL is redacted.
     let detail = match error.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => error.to_string(),
+        None => crate::sources::postgres::client_error_text(&error),
     };
+    if crate::sources::postgres::is_outage(&error) {
+        return Error::unavailable(
+            Problem::new(
+                format!("store {description}"),
+                format!("PostgreSQL did not answer: {detail}"),
+            )
+            .with_help("check that the store's server is running and reachable, then run again"),
+        );
+    }
     Error::invalid(
         Problem::new(
             format!("store {description}"),
