@@ -19,11 +19,11 @@ pub fn counter(label: &str) -> ProgressBar {
     bar
 }
 
-/// Shows the current phase with a spinner and keeps per-phase timings.
+/// Shows the current phase with a spinner, and logs each phase's wall time
+/// at debug level (`--verbose`); the run service keeps the timings it records.
 pub struct PhaseProgress {
     bar: ProgressBar,
     started: Mutex<Option<(Phase, Instant)>>,
-    timings: Mutex<Vec<(Phase, Duration)>>,
 }
 
 impl PhaseProgress {
@@ -32,7 +32,7 @@ impl PhaseProgress {
         Self::with_target(ProgressDrawTarget::stderr())
     }
 
-    /// Timings only, never drawn (for runs inside `strata serve`).
+    /// Never drawn (for runs inside `strata serve`).
     pub fn hidden() -> Self {
         Self::with_target(ProgressDrawTarget::hidden())
     }
@@ -47,13 +47,7 @@ impl PhaseProgress {
         PhaseProgress {
             bar,
             started: Mutex::new(None),
-            timings: Mutex::new(Vec::new()),
         }
-    }
-
-    /// Starts a phase by hand (for phases the CLI runs itself).
-    pub fn start(&self, phase: Phase) {
-        self.phase_started(phase);
     }
 
     /// Ends the display.
@@ -62,18 +56,10 @@ impl PhaseProgress {
         self.bar.finish_and_clear();
     }
 
-    /// Per-phase wall times so far.
-    pub fn timings(&self) -> Vec<(Phase, Duration)> {
-        self.timings.lock().map(|t| t.clone()).unwrap_or_default()
-    }
-
     fn close_current(&self) {
         if let Ok(mut started) = self.started.lock()
             && let Some((phase, at)) = started.take()
         {
-            if let Ok(mut timings) = self.timings.lock() {
-                timings.push((phase, at.elapsed()));
-            }
             tracing::debug!(
                 phase = phase.label(),
                 seconds = at.elapsed().as_secs_f64(),

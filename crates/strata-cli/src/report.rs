@@ -39,7 +39,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         cohorts_by: args.cohorts_by.clone(),
         roadmap_for: args.roadmap_for.clone(),
         icp_days: (!args.no_icp)
-            .then_some(state_cmd::REPORT_PLAN.icp_days)
+            .then_some(strata_core::service::REPORT_PLAN.icp_days)
             .flatten(),
     };
     let observer = progress::PhaseProgress::new();
@@ -50,7 +50,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         eprintln!("warning: the report has {problem}");
     }
     let mut store = state_cmd::open_store(&project, args.store.as_deref()).await?;
-    let history = state_cmd::history_points(&mut store).await?;
+    let history = strata_core::service::history_points(&mut store).await?;
     let extras = Extras {
         icp: analyses.icp.as_ref(),
         cohorts: analyses.cohorts.as_ref(),

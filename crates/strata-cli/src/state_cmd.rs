@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use strata_core::destinations::{self, DeliveryReport};
-use strata_core::outputs::report::SizePoint;
-use strata_core::pipeline::{self, RunOptions, RunResult};
+use strata_core::pipeline::RunResult;
 use strata_core::project::Project;
-use strata_core::state::{
-    self, ChangeFilter, Location, RecordOptions, RecordOutcome, RunKind, Store, Transition,
-};
+use strata_core::service;
+use strata_core::state::{self, ChangeFilter, RecordOutcome, RunKind, Store, Transition};
 
 use crate::{progress, render};
 
@@ -48,8 +46,7 @@ impl StoreArgs {
 
 /// Opens the store of a project (creating and migrating it as needed).
 pub async fn open_store(project: &Project, flag: Option<&str>) -> anyhow::Result<Store> {
-    let location = Location::resolve(project, flag)?;
-    Ok(Store::open(&location).await?)
+    Ok(service::open_store(project, flag).await?)
 }
 
 /// How `strata run` records and delivers.
@@ -98,154 +95,34 @@ impl Default for RecordArgs {
     }
 }
 
-/// The report's analyses in every run: the ICP from what is known 60 days
-/// after signup (as `strata icp`), cohorts and roadmap by their defaults.
-pub const REPORT_PLAN: pipeline::AnalysesPlan = pipeline::AnalysesPlan {
-    cohorts_by: None,
-    roadmap_for: None,
-    icp_days: Some(60),
-};
-
-/// What [`execute`] did: the run, its files, and what the store made of it.
-pub struct Executed {
-    /// The pipeline's result.
-    pub result: RunResult,
-    /// The report's analyses (none with --quick-report).
-    pub analyses: pipeline::Analyses,
-    /// memberships.csv, features.parquet, segments.json.
-    pub written: Vec<PathBuf>,
-    /// report.html.
-    pub report: PathBuf,
-    /// The store (when recording) and what recording did.
-    pub recorded: Option<(Store, RecordOutcome)>,
-    /// Deliveries made after recording.
-    pub delivery: Option<DeliveryReport>,
+impl RecordArgs {
+    /// The run service's settings for these flags.
+    pub fn settings(&self) -> service::RecordSettings {
+        service::RecordSettings {
+            store: self.store.clone(),
+            no_store: self.no_store,
+            wait: self.wait,
+            deliver_redefinitions: self.deliver_redefinitions,
+            no_deliver: self.no_deliver,
+            deliver_wait: Duration::from_secs(self.deliver_wait),
+            quick_report: self.quick_report,
+            pause_before_commit: self.fault_pause_ms.map(Duration::from_millis),
+        }
+    }
 }
 
-/// Runs the pipeline, writes the outputs, records the run and delivers,
-/// printing nothing: the work of `strata run` and of runs inside `strata serve`.
+/// Runs the project through the run service with a progress display that
+/// is cleared whatever the outcome.
 pub async fn execute(
     project: &Project,
     out: &Path,
     as_of: Option<NaiveDate>,
     record: &RecordArgs,
     observer: &progress::PhaseProgress,
-) -> anyhow::Result<Executed> {
-    let mut store_and_lock = if record.no_store {
-        None
-    } else {
-        let store = open_store(project, record.store.as_deref()).await?;
-        let lock = store.lock(record.wait).await?;
-        Some((store, lock))
-    };
-    let started_at = Utc::now();
-    let options = RunOptions { as_of };
-    let outcome = if record.quick_report {
-        pipeline::run(project, &options, observer)
-            .await
-            .map(|result| (result, pipeline::Analyses::default()))
-    } else {
-        pipeline::run_with_analyses(project, &options, &REPORT_PLAN, observer).await
-    };
-    let (mut result, mut analyses) = match outcome {
-        Ok(done) => done,
-        Err(error) => {
-            observer.finish_all();
-            if let Some((mut store, _lock)) = store_and_lock {
-                let failed = state::RunRecord {
-                    id: 0,
-                    kind: RunKind::Run,
-                    as_of: as_of
-                        .or(match project.as_of {
-                            strata_core::project::AsOf::Date(date) => Some(date),
-                            strata_core::project::AsOf::Latest => None,
-                        })
-                        .unwrap_or_default(),
-                    started_at: state::timestamp(started_at),
-                    finished_at: state::now_text(),
-                    status: "failed".into(),
-                    versions: BTreeMap::new(),
-                    timings: BTreeMap::new(),
-                    accounts: 0,
-                    transitions: 0,
-                    redefinitions: 0,
-                    error: Some(error.to_string()),
-                };
-                if let Err(record_error) = store.record_failure(&failed).await {
-                    tracing::warn!(%record_error, "cannot record the failed run");
-                }
-            }
-            return Err(error.into());
-        }
-    };
-    // A refit keeps its clusters' (and themes') identities: each takes the
-    // name of the previous run's cluster it matches, before anything is
-    // written, so that a relabelling never reads as accounts moving.
-    if let Some((store, _)) = store_and_lock.as_mut() {
-        let renamed = state::track::keep_identities(store, &mut result)
-            .await
-            .with_context(|| format!("cannot read the previous run from {}", store.describe()))?;
-        if let Some(roadmap) = analyses.roadmap.as_mut() {
-            state::track::rename_in_roadmap(&mut roadmap.roadmap, &renamed);
-        }
-    }
-    observer.start(pipeline::Phase::Outputs);
-    let written = strata_core::outputs::write_all(&result, out)?;
-    let timings: BTreeMap<String, f64> = observer
-        .timings()
-        .into_iter()
-        .map(|(phase, duration)| (phase.label().to_string(), duration.as_secs_f64()))
-        .collect();
+) -> anyhow::Result<service::Executed> {
+    let executed = service::execute(project, out, as_of, &record.settings(), observer).await;
     observer.finish_all();
-    let extras = strata_core::outputs::report::Extras {
-        icp: analyses.icp.as_ref(),
-        cohorts: analyses.cohorts.as_ref(),
-        roadmap: analyses.roadmap.as_ref(),
-    };
-    let Some((mut store, lock)) = store_and_lock else {
-        let report = strata_core::outputs::write_report(&result, &[], extras, out)?;
-        return Ok(Executed {
-            result,
-            analyses,
-            written,
-            report,
-            recorded: None,
-            delivery: None,
-        });
-    };
-    let options = RecordOptions {
-        kind: RunKind::Run,
-        started_at,
-        timings,
-        deliver_redefinitions: record.deliver_redefinitions,
-        pause_before_commit: record.fault_pause_ms.map(Duration::from_millis),
-    };
-    let outcome = state::record_run(&mut store, project, &state::Snapshot::of(&result), &options)
-        .await
-        .with_context(|| format!("cannot record the run in {}", store.describe()))?;
-    drop(lock);
-    let history = history_points(&mut store).await?;
-    let report = strata_core::outputs::write_report(&result, &history, extras, out)?;
-    let delivery = if !record.no_deliver && !project.destinations.is_empty() {
-        Some(
-            destinations::deliver(
-                &mut store,
-                &project.destinations,
-                Duration::from_secs(record.deliver_wait),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    Ok(Executed {
-        result,
-        analyses,
-        written,
-        report,
-        recorded: Some((store, outcome)),
-        delivery,
-    })
+    Ok(executed?)
 }
 
 /// Runs the pipeline, writes the outputs, records the run and delivers:
@@ -293,21 +170,6 @@ pub async fn run_and_record(
         show(delivery_text(report));
     }
     Ok(())
-}
-
-/// Segment sizes of every recorded run and backfilled point, for the report.
-pub async fn history_points(store: &mut Store) -> anyhow::Result<Vec<SizePoint>> {
-    Ok(store
-        .sizes()
-        .await?
-        .into_iter()
-        .map(|(run, size)| SizePoint {
-            as_of: run.as_of,
-            segmentation: size.segmentation,
-            segment: size.segment,
-            accounts: size.accounts,
-        })
-        .collect())
 }
 
 fn outcome_text(outcome: &RecordOutcome, result: &RunResult, store: &Store) -> String {
@@ -785,23 +647,14 @@ pub struct BackfillArgs {
     every: Every,
 }
 
-/// The as_of dates of a backfill.
-pub fn backfill_dates(from: NaiveDate, to: NaiveDate, every: Every) -> Vec<NaiveDate> {
-    let mut dates = Vec::new();
-    let mut step = 0u32;
-    loop {
-        let date = match every {
-            Every::Day => from.checked_add_days(chrono::Days::new(u64::from(step))),
-            Every::Week => from.checked_add_days(chrono::Days::new(7 * u64::from(step))),
-            Every::Month => from.checked_add_months(Months::new(step)),
-        };
-        match date {
-            Some(date) if date <= to => dates.push(date),
-            _ => break,
+impl From<Every> for service::Every {
+    fn from(every: Every) -> Self {
+        match every {
+            Every::Day => service::Every::Day,
+            Every::Week => service::Every::Week,
+            Every::Month => service::Every::Month,
         }
-        step += 1;
     }
-    dates
 }
 
 /// Recomputes past as_of dates under the current definitions and records
@@ -809,96 +662,32 @@ pub fn backfill_dates(from: NaiveDate, to: NaiveDate, every: Every) -> Vec<Naive
 /// deliveries). Points already backfilled under the same definitions are skipped.
 pub async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let (project, mut store) = args.store.open().await?;
-    let _lock = store.lock(false).await?;
-    let to = match args.to {
-        Some(to) => to,
-        None => match store.latest_run().await? {
-            Some(run) => run.as_of,
-            None => {
-                pipeline::validate(&project, &RunOptions::default())
-                    .await?
-                    .as_of
-            }
-        },
-    };
-    let dates = backfill_dates(args.from, to, args.every);
-    if dates.is_empty() {
-        anyhow::bail!(
-            "--from {} is after --to {to}: nothing to backfill",
-            args.from
-        );
-    }
-    let existing = store.runs(usize::MAX).await?;
     let bar = progress::counter("backfilling");
-    bar.set_length(dates.len() as u64);
-    let mut recorded = 0;
-    for date in &dates {
-        let started_at = Utc::now();
-        let result = pipeline::run(
-            &project,
-            &RunOptions { as_of: Some(*date) },
-            &pipeline::Quiet,
-        )
-        .await
-        .with_context(|| format!("backfill as of {date}"))?;
-        let versions = current_versions(&mut store, &project, &result).await?;
-        let done = existing.iter().any(|run| {
-            run.kind == RunKind::Backfill
-                && run.as_of == *date
-                && Some(&run.versions) == versions.as_ref()
-        });
-        if !done {
-            state::record_run(
-                &mut store,
-                &project,
-                &state::Snapshot::of(&result),
-                &RecordOptions {
-                    kind: RunKind::Backfill,
-                    started_at,
-                    timings: BTreeMap::new(),
-                    deliver_redefinitions: false,
-                    pause_before_commit: None,
-                },
-            )
-            .await?;
-            recorded += 1;
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    println!(
-        "backfilled {recorded} point{} from {} to {to} (every {:?}; {} already there)",
-        if recorded == 1 { "" } else { "s" },
+    let done = service::backfill(
+        &project,
+        &mut store,
         args.from,
+        args.to,
+        args.every.into(),
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    let done = done?;
+    println!(
+        "backfilled {} point{} from {} to {} (every {:?}; {} already there)",
+        done.recorded,
+        if done.recorded == 1 { "" } else { "s" },
+        args.from,
+        done.to,
         args.every,
-        dates.len() - recorded
+        done.dates.len() - done.recorded
     );
     print_sizes(&mut store, RunKind::Backfill).await?;
     Ok(())
-}
-
-/// The version ids the current definitions have in the store, if all exist.
-async fn current_versions(
-    store: &mut Store,
-    project: &Project,
-    result: &RunResult,
-) -> anyhow::Result<Option<BTreeMap<String, i64>>> {
-    let docs = state::definitions::of_project(project, &result.features.rule_schema());
-    let versions = store.definitions().await?;
-    let mut out = BTreeMap::new();
-    for doc in docs {
-        let latest = versions
-            .iter()
-            .filter(|v| v.segmentation == doc.segmentation)
-            .max_by_key(|v| v.seq);
-        match latest {
-            Some(v) if v.hash == doc.hash => {
-                out.insert(doc.segmentation, v.id);
-            }
-            _ => return Ok(None),
-        }
-    }
-    Ok(Some(out))
 }
 
 /// Segment sizes over time of runs of `kind`, one table per segmentation.
@@ -1117,29 +906,5 @@ pub async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
         if let Err(error) = outcome {
             eprintln!("scheduled run failed: {error:#}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn date(text: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default()
-    }
-
-    #[test]
-    fn backfill_dates_step() {
-        let dates = backfill_dates(date("2025-01-31"), date("2025-04-30"), Every::Month);
-        let dates: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
-        assert_eq!(
-            dates,
-            ["2025-01-31", "2025-02-28", "2025-03-31", "2025-04-30"]
-        );
-        assert_eq!(
-            backfill_dates(date("2025-01-01"), date("2025-01-15"), Every::Week).len(),
-            3
-        );
-        assert!(backfill_dates(date("2025-02-01"), date("2025-01-01"), Every::Day).is_empty());
     }
 }

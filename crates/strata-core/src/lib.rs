@@ -41,6 +41,7 @@ pub mod pushdown;
 pub mod roadmap;
 pub mod rules;
 pub mod segment;
+pub mod service;
 pub mod sources;
 pub mod sql;
 pub mod state;

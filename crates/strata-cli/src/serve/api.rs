@@ -566,7 +566,7 @@ pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpRep
             strata_core::pipeline::icp(
                 &served.project,
                 &strata_core::pipeline::RunOptions { as_of: Some(as_of) },
-                crate::state_cmd::REPORT_PLAN.icp_days.unwrap_or(60),
+                strata_core::service::REPORT_PLAN.icp_days.unwrap_or(60),
                 &strata_core::icp::IcpParams::default(),
                 &strata_core::pipeline::Quiet,
             )

@@ -154,7 +154,7 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
         );
     }
     let history = match api::open_store(&app).await {
-        Ok(mut store) => crate::state_cmd::history_points(&mut store)
+        Ok(mut store) => strata_core::service::history_points(&mut store)
             .await
             .unwrap_or_default(),
         Err(_) => Vec::new(),
