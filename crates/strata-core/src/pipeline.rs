@@ -1102,11 +1102,10 @@ pub async fn icp(
     for rule in &result.rules {
         let checked = crate::rules::check_predicate(&rule.rule, &schema)
             .map_err(|error| Error::Internal(format!("an ICP rule does not check: {error}")))?;
-        let dialect = datafusion::sql::unparser::dialect::PostgreSqlDialect {};
-        let text = datafusion::sql::unparser::Unparser::new(&dialect)
-            .with_pretty(true)
-            .expr_to_sql(&checked.to_datafusion())?;
-        sql.push(text.to_string());
+        sql.push(crate::sql::rule_sql(
+            &checked,
+            crate::sql::Dialect::Postgres,
+        )?);
     }
     observer.phase_finished(Phase::Measures);
     Ok(IcpReport {

@@ -653,7 +653,14 @@ fn per_event_name(features: &FeatureTable, name: &str) -> String {
 
 /// A checked rule printed by the dialect's unparser.
 pub fn rule_sql(rule: &CheckedRule, dialect: Dialect) -> Result<String> {
-    dialect.unparse(&rule.to_datafusion())
+    expr_sql(&rule.to_datafusion(), dialect)
+}
+
+/// Any expression built from rules (a `CASE` over frozen rules, say) as SQL
+/// of `dialect`, printed the one way every rule is: negations spaced, string
+/// literals quoted for the dialect.
+pub fn expr_sql(expr: &datafusion::logical_expr::Expr, dialect: Dialect) -> Result<String> {
+    dialect.unparse(expr)
 }
 
 /// Whether `SELECT <expression> AS x FROM t` parses, in the dialect's SQL

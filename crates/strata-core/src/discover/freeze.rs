@@ -174,8 +174,6 @@ pub fn project_block(name: &str, model: &ClusterModel, model_path: &str) -> Stri
 /// columns named like the model's features, e.g. for a warehouse view.
 pub fn sql_case(model: &ClusterModel) -> crate::Result<String> {
     use crate::error::Error;
-    use datafusion::sql::unparser::Unparser;
-    use datafusion::sql::unparser::dialect::PostgreSqlDialect;
     // The rule segments use numeric features only (checked when the
     // project is), so every column the rules read is a number.
     let mut columns = model.features.clone();
@@ -212,11 +210,7 @@ pub fn sql_case(model: &ClusterModel) -> crate::Result<String> {
         });
     }
     let case = case.ok_or_else(|| Error::Internal("a model without clusters".into()))?;
-    let dialect = PostgreSqlDialect {};
-    let sql = Unparser::new(&dialect)
-        .with_pretty(true)
-        .expr_to_sql(&case)?;
-    Ok(sql.to_string())
+    crate::sql::expr_sql(&case, crate::sql::Dialect::Postgres)
 }
 
 /// Freezes `model` into the project in `project_dir` as segmentation `name`:
