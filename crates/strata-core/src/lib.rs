@@ -32,7 +32,6 @@ pub mod files;
 pub mod icp;
 pub mod index;
 pub mod measures;
-pub mod ml;
 pub mod outputs;
 pub mod pipeline;
 pub mod prepare;
@@ -48,3 +47,4 @@ pub mod state;
 pub mod themes;
 
 pub use error::{Error, Result};
+pub use strata_ml as ml;

@@ -228,7 +228,7 @@ fn cycle_message(src: &Path) -> Option<String> {
 #[test]
 fn top_level_modules_import_no_cycle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for krate in ["strata-core", "strata-cli"] {
+    for krate in ["strata-ml", "strata-core", "strata-cli"] {
         let src = root.join("crates").join(krate).join("src");
         let (modules, edges) = module_edges(&src);
         assert!(modules.len() > 5, "{krate}: found only {modules:?}");

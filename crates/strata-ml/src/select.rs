@@ -37,11 +37,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::ml::kmeans::{
+use crate::kmeans::{
     KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansParamsProblem, KMeansValidParams,
 };
-use crate::ml::matrix::{Float, MatrixView};
-use crate::ml::metrics::{MetricsError, adjusted_rand_index, sample_indices, silhouette};
+use crate::matrix::{Float, MatrixView};
+use crate::metrics::{MetricsError, adjusted_rand_index, sample_indices, silhouette};
 
 /// Settings for choosing `k`, as the caller wrote them.
 #[derive(Debug, Clone, PartialEq)]

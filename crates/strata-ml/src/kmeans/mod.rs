@@ -36,8 +36,8 @@
 //! # Example
 //!
 //! ```
-//! use strata_core::ml::kmeans::KMeansParams;
-//! use strata_core::ml::matrix::MatrixView;
+//! use strata_ml::kmeans::KMeansParams;
+//! use strata_ml::matrix::MatrixView;
 //!
 //! let points = [0.0, 1.0, 2.0, 10.0, 11.0, 12.0];
 //! let data = MatrixView::new(&points[..], 1).unwrap();
@@ -58,7 +58,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ml::matrix::{CHUNK_ROWS, CentroidBlocks, DataError, Float, Matrix, MatrixView};
+use crate::matrix::{CHUNK_ROWS, CentroidBlocks, DataError, Float, Matrix, MatrixView};
 
 /// How the starting centroids are chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -322,7 +322,7 @@ impl KMeansParams {
 
 /// A fitted k-means model: centroids, and how well they fit the training
 /// data. Serializable, so a clustering can be stored and applied to new rows
-/// later (together with its [`Transform`](crate::ml::preprocess::Transform)).
+/// later (together with its [`Transform`](crate::preprocess::Transform)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Float", deserialize = "T: Float"))]
 pub struct KMeansModel<T> {

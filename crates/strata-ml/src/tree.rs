@@ -57,7 +57,7 @@
 //! scores them, overall and per class.
 //!
 //! ```
-//! use strata_core::ml::tree::{Attribute, DecisionTreeParams, balanced_accuracy, cross_val_predict};
+//! use strata_ml::tree::{Attribute, DecisionTreeParams, balanced_accuracy, cross_val_predict};
 //!
 //! let employees: Vec<Option<f64>> = (0..20).map(|i| Some(f64::from(i % 10 + 100 * (i / 10)))).collect();
 //! let plan: Vec<Option<&str>> = (0..20).map(|i| Some(if i % 2 == 0 { "pro" } else { "free" })).collect();

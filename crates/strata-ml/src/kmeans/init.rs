@@ -31,7 +31,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
 
-use crate::ml::matrix::{CHUNK_ROWS, CentroidBlocks, Float, MatrixView, squared_distance};
+use crate::matrix::{CHUNK_ROWS, CentroidBlocks, Float, MatrixView, squared_distance};
 
 /// Chooses `n_clusters` starting centroids, `n_clusters × n_features`
 /// row-major.

@@ -26,7 +26,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use crate::ml::matrix::{DataError, Float, MatrixView};
+use crate::matrix::{DataError, Float, MatrixView};
 
 /// What can go wrong computing a clustering measure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,7 +78,7 @@ pub enum MetricsError {
 /// cluster), the index is 1, as in scikit-learn. Empty labelings score 1.
 ///
 /// ```
-/// use strata_core::ml::adjusted_rand_index;
+/// use strata_ml::adjusted_rand_index;
 /// assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]).unwrap(), 1.0);
 /// assert!((adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap() - 4.0 / 7.0).abs() < 1e-12);
 /// ```
@@ -122,7 +122,7 @@ pub fn adjusted_rand_index(labels_a: &[usize], labels_b: &[usize]) -> Result<f64
 /// [`sample_indices`] for a deterministic sample.
 ///
 /// ```
-/// use strata_core::ml::{silhouette, MatrixView};
+/// use strata_ml::{silhouette, MatrixView};
 /// // Points 0, 1 | 4, 5: silhouettes 7/9, 5/7, 5/7, 7/9.
 /// let data = MatrixView::new(&[0.0, 1.0, 4.0, 5.0][..], 1).unwrap();
 /// let score = silhouette(data, &[0, 0, 1, 1], None).unwrap();
@@ -199,7 +199,7 @@ pub fn silhouette_values<T: Float>(
             for (other_idx, other_row) in points.view().rows().enumerate() {
                 if other_idx != point_idx {
                     distance_sums[clusters[other_idx]] +=
-                        crate::ml::matrix::squared_distance(row, other_row).sqrt();
+                        crate::matrix::squared_distance(row, other_row).sqrt();
                 }
             }
             let within = distance_sums[own] / (sizes[own] - 1) as f64;

@@ -31,7 +31,7 @@
 //! for what clipping removed.
 //!
 //! ```
-//! use strata_core::ml::preprocess::TransformParams;
+//! use strata_ml::preprocess::TransformParams;
 //!
 //! // One count feature: 0, 1, 3, 7, 15 and a NULL.
 //! let cells = [Some(0.0), Some(1.0), Some(3.0), Some(7.0), Some(15.0), None];
@@ -45,7 +45,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ml::matrix::{DataError, Matrix};
+use crate::matrix::{DataError, Matrix};
 
 /// How a feature is centred and scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

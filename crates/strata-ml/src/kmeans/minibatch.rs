@@ -17,8 +17,8 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
 
-use crate::ml::kmeans::lloyd::total_squared_shift;
-use crate::ml::matrix::{CentroidBlocks, Float, MatrixView};
+use crate::kmeans::lloyd::total_squared_shift;
+use crate::matrix::{CentroidBlocks, Float, MatrixView};
 
 /// Batch rows per parallel work unit.
 const BATCH_CHUNK_ROWS: usize = 1_024;

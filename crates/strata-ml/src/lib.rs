@@ -1,4 +1,7 @@
-//! Machine learning: k-means clustering (our own), preprocessing and model selection.
+//! strata-ml: k-means clustering (our own), preprocessing, model selection,
+//! decision trees and metrics, over plain row-major slices. It depends on
+//! no other strata crate, so it builds and tests alone; `strata-core`
+//! re-exports it as `strata_core::ml`.
 //!
 //! Behavioural segmentations come from clustering accounts on their usage
 //! features. The pieces, in the order the pipeline uses them:
@@ -17,6 +20,8 @@
 //! - [`tree`]: a small CART classification tree with balanced class weights,
 //!   cross-validated predictions and balanced accuracy, to measure whether a
 //!   segmentation can be detected from what is known at signup.
+#![warn(missing_docs)]
+
 pub mod kmeans;
 pub mod matrix;
 pub mod metrics;

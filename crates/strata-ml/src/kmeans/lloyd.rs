@@ -20,7 +20,7 @@
 //! The update step does not re-read the data either: cluster sums are kept in
 //! `f64` and only the points that changed cluster are moved from one sum to
 //! the other. Every parallel loop works on fixed chunks of
-//! [`CHUNK_ROWS`](crate::ml::matrix::CHUNK_ROWS) rows and adds the chunks'
+//! [`CHUNK_ROWS`](crate::matrix::CHUNK_ROWS) rows and adds the chunks'
 //! partial sums in chunk order, so the result does not depend on the number
 //! of threads.
 //!
@@ -30,8 +30,8 @@
 //! centroids for the few points whose bounds fail.
 use rayon::prelude::*;
 
-use crate::ml::kmeans::KMeansAlgorithm;
-use crate::ml::matrix::{CHUNK_ROWS, CentroidBlocks, Float, MatrixView, squared_distance};
+use crate::kmeans::KMeansAlgorithm;
+use crate::matrix::{CHUNK_ROWS, CentroidBlocks, Float, MatrixView, squared_distance};
 
 /// What one point carries between iterations.
 #[derive(Debug, Clone, Copy)]
