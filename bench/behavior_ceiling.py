@@ -119,10 +119,13 @@ def main() -> None:
                  adjusted_rand_score(archetype, combined)))
 
     if args.memberships:
-        memberships = pd.read_csv(args.memberships, dtype=str).set_index("account_id")
-        if "behavior" not in memberships.columns:
-            sys.exit(f"{args.memberships}: no `behavior` column")
-        found = memberships["behavior"].reindex(truth.index).fillna("(unassigned)")
+        # memberships.csv: one row per account and segmentation.
+        memberships = pd.read_csv(args.memberships, dtype=str, keep_default_na=False)
+        behavior = memberships[memberships["segmentation"] == "behavior"]
+        if behavior.empty:
+            sys.exit(f"{args.memberships}: no `behavior` segmentation")
+        found = behavior.set_index("account_id")["segment"].reindex(truth.index)
+        found = found.replace("", "(unassigned)").fillna("(unassigned)")
         rows.append(("strata `behavior` segmentation", "ARI",
                      adjusted_rand_score(archetype, found.to_numpy(str))))
         is_fading = found.str.startswith("Dormant").to_numpy()
