@@ -60,7 +60,7 @@ pub(crate) struct Activity {
 /// wanders from month to month, and a dormant account's events partly follow
 /// the mix of the active archetype it worked like (a share that drifts over
 /// its life; 0 for the active archetypes).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Overlap {
     /// Cumulative weights of the other archetype's mix, as adopted by this
     /// account, over [`super::catalog::EVENT_NAMES`].
@@ -77,7 +77,7 @@ pub(crate) struct Overlap {
 }
 
 impl Overlap {
-    /// The activity multiplier of a day.
+    /// The activity multiplier of a day (1 without drawn levels).
     pub(crate) fn level(&self, day: i32) -> f64 {
         let offset = usize::try_from(month_of_day(day) - self.first_month).unwrap_or(0);
         self.monthly_log_level
@@ -452,13 +452,8 @@ fn draw_activity(rng: &mut StdRng, archetype: Archetype) -> Activity {
         cumulative_event_weights,
         mobile_share,
         synced_share,
-        overlap: Overlap {
-            cumulative_event_weights,
-            share_at_signup: 0.0,
-            share_at_as_of: 0.0,
-            monthly_log_level: Vec::new(),
-            first_month: 0,
-        },
+        // Drawn last by `plan_account` (see `draw_overlap`).
+        overlap: Overlap::default(),
     }
 }
 
