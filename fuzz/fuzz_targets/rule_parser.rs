@@ -13,11 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(expr) = strata_core::rules::parse(text) else {
+    let Ok(expr) = strata_rules::parse(text) else {
         return;
     };
     let printed = expr.to_string();
-    let reparsed = match strata_core::rules::parse(&printed) {
+    let reparsed = match strata_rules::parse(&printed) {
         Ok(reparsed) => reparsed,
         Err(error) => panic!("{text:?} printed as {printed:?}, which fails to parse: {error}"),
     };

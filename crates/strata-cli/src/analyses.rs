@@ -84,7 +84,7 @@ pub async fn run_matrix(args: MatrixArgs) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let report = pipeline::matrix(
         &project,
-        &RunOptions { as_of: args.as_of },
+        &RunOptions::at(args.as_of),
         &args.segmentations,
         &observer,
     )
@@ -156,7 +156,7 @@ pub async fn run_cohorts(args: CohortArgs) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let report = pipeline::cohorts(
         &project,
-        &RunOptions { as_of: args.as_of },
+        &RunOptions::at(args.as_of),
         args.segmentation.as_deref(),
         &observer,
     )
@@ -252,7 +252,7 @@ pub async fn run_themes(args: ThemesArgs) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let report = pipeline::themes(
         &project,
-        &RunOptions { as_of: args.as_of },
+        &RunOptions::at(args.as_of),
         args.k.map(usize::from),
         &observer,
     )
@@ -361,7 +361,7 @@ pub async fn run_roadmap(args: RoadmapArgs) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let report = pipeline::roadmap(
         &project,
-        &RunOptions { as_of: args.as_of },
+        &RunOptions::at(args.as_of),
         &args.segmentation,
         &observer,
     )

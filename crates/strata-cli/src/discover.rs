@@ -129,7 +129,7 @@ fn cluster_def(project: &Project, args: &DiscoverArgs) -> anyhow::Result<(String
 /// Runs `strata discover`.
 pub async fn run(args: DiscoverArgs) -> anyhow::Result<()> {
     let project = crate::load_project(&args.project)?;
-    let options = RunOptions { as_of: args.as_of };
+    let options = RunOptions::at(args.as_of);
     if args.check {
         return check(&project, &options, args.json).await;
     }

@@ -67,7 +67,7 @@ pub async fn run(args: IcpArgs) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
     let report = pipeline::icp(
         &project,
-        &RunOptions { as_of: args.as_of },
+        &RunOptions::at(args.as_of),
         args.days,
         &params,
         &observer,

@@ -358,7 +358,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Validate { project, as_of } => {
             let project = load_project(&project)?;
-            let prepared = pipeline::validate(&project, &RunOptions { as_of }).await?;
+            let prepared = pipeline::validate(&project, &RunOptions::at(as_of)).await?;
             for warning in &prepared.warnings {
                 eprintln!("warning: {warning}");
             }

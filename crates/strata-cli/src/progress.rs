@@ -29,16 +29,7 @@ pub struct PhaseProgress {
 impl PhaseProgress {
     /// A new display.
     pub fn new() -> Self {
-        Self::with_target(ProgressDrawTarget::stderr())
-    }
-
-    /// Never drawn (for runs inside `strata serve`).
-    pub fn hidden() -> Self {
-        Self::with_target(ProgressDrawTarget::hidden())
-    }
-
-    fn with_target(target: ProgressDrawTarget) -> Self {
-        let bar = ProgressBar::with_draw_target(None, target);
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),

@@ -73,17 +73,9 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let ctx = pipeline::session(&project)?;
-    let options = RunOptions { as_of: args.as_of };
-    let prepared = pipeline::prepare(&ctx, &project, &options, &pipeline::Quiet).await?;
-    let event_columns: Vec<String> = ctx
-        .table(strata_core::sources::EVENTS_RAW)
-        .await?
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let options = RunOptions::at(args.as_of);
+    let (engine, prepared) = pipeline::prepare(&project, &options, &pipeline::Quiet).await?;
+    let event_columns = engine.event_columns().await?;
     let inputs = ScriptInputs {
         project: &project,
         features: &prepared.features,

@@ -1,6 +1,7 @@
 //! A run's connection to the database that computes its features when the
-//! project says `engine = "postgres"`: held by the prepared run, used by
-//! [`crate::pushdown`] to assign segments where the features are.
+//! project says `engine = "postgres"`: held by the engine
+//! ([`crate::pushdown::Postgres`]) from preparing the run to assigning its
+//! segments where the features are.
 use datafusion::arrow::array::RecordBatch;
 use tokio_postgres::Client;
 

@@ -8,7 +8,7 @@ use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
-use crate::rules::CheckedRule;
+use crate::rules::{CheckedRule, ToDataFusion};
 
 /// `CASE WHEN r0 THEN 0 WHEN r1 THEN 1 ... END` over `rules`; a NULL
 /// literal for none.

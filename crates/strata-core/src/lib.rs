@@ -24,6 +24,7 @@ pub mod demo;
 pub mod destinations;
 pub mod discover;
 pub mod distributed;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod facts;

@@ -7,7 +7,6 @@
 //! prints: the CLI turns phases into a progress bar, tests ignore them.
 pub use crate::dates::{date_of_day, day_number};
 pub use crate::prepare::{Observer, Phase, Prepared, Quiet, RunOptions, verbatims};
-use crate::prepare::{finish_prepare, resolve_as_of};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -24,7 +23,8 @@ use crate::measures::quality::{
 };
 use crate::measures::{self, AccountRevenue, Economics, NpsAnswer};
 use crate::ml::{KScore, Matrix};
-use crate::project::{ClusterDef, Engine, Project};
+use crate::engine::{DataFusionEngine, Engine};
+use crate::project::{ClusterDef, Engine as EngineKind, Project};
 use crate::segment::{self, Assignment, CheckedSegmentation, Method};
 use crate::sources::{self, Sources};
 
@@ -141,37 +141,31 @@ pub fn session(project: &Project) -> Result<SessionContext> {
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
-/// Loads sources, computes features and checks every rule.
+/// The engine the project names, over a fresh [`session`].
+pub async fn engine(project: &Project) -> Result<Box<dyn Engine>> {
+    let ctx = session(project)?;
+    Ok(match &project.engine {
+        EngineKind::Embedded => Box::new(DataFusionEngine::embedded(ctx)),
+        EngineKind::Ballista(url) => Box::new(DataFusionEngine::ballista(ctx, url).await?),
+        EngineKind::Postgres => Box::new(crate::pushdown::Postgres::new(ctx)),
+    })
+}
+
+/// Loads sources, computes features and checks every rule, on the
+/// project's engine; the engine is returned for what comes next.
 pub async fn prepare(
-    ctx: &SessionContext,
     project: &Project,
     options: &RunOptions,
     observer: &dyn Observer,
-) -> Result<Prepared> {
-    let cluster;
-    let ctx = match &project.engine {
-        Engine::Postgres => return crate::pushdown::prepare(ctx, project, options, observer).await,
-        // Sources and features run on the cluster; the rest here.
-        Engine::Ballista(url) => {
-            cluster = crate::distributed::context(url).await?;
-            &cluster
-        }
-        Engine::Embedded => ctx,
-    };
-    observer.phase_started(Phase::Sources);
-    let sources = sources::load(ctx, project).await?;
-    let as_of = resolve_as_of(project, options, &sources)?;
-    observer.phase_finished(Phase::Sources);
-
-    observer.phase_started(Phase::Features);
-    let features = features::compute(ctx, project, &sources, day_number(as_of)).await?;
-    finish_prepare(project, as_of, sources, features, None, observer)
+) -> Result<(Box<dyn Engine>, Prepared)> {
+    let engine = engine(project).await?;
+    let prepared = engine.prepare(project, options, observer).await?;
+    Ok((engine, prepared))
 }
 
 /// Validates a project end to end without measuring or writing anything.
 pub async fn validate(project: &Project, options: &RunOptions) -> Result<Prepared> {
-    let ctx = session(project)?;
-    prepare(&ctx, project, options, &Quiet).await
+    Ok(prepare(project, options, &Quiet).await?.1)
 }
 
 /// Runs the pipeline: sources, features, segments, measures.
@@ -222,9 +216,17 @@ pub async fn run_with_analyses(
     plan: &AnalysesPlan,
     observer: &dyn Observer,
 ) -> Result<(RunResult, Analyses)> {
-    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    // The ICP's early adoption is counted in the run's own scan.
+    let options = RunOptions {
+        early_days: plan.icp_days.or(options.early_days),
+        ..options.clone()
+    };
+    let (prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
     observer.phase_started(Phase::Measures);
     let mut analyses = Analyses::default();
+    let icp_here = plan
+        .icp_days
+        .map(|days| (days, icp_of(project, &prepared, days, &Default::default())));
     let by = plan
         .cohorts_by
         .clone()
@@ -254,12 +256,19 @@ pub async fn run_with_analyses(
     let as_of = prepared.as_of;
     let result = measure(prepared, assignments)?;
     observer.phase_finished(Phase::Measures);
-    if let Some(days) = plan.icp_days {
-        let options = RunOptions { as_of: Some(as_of) };
-        match icp(project, &options, days, &Default::default(), &Quiet).await {
-            Ok(report) => analyses.icp = Some(report),
-            Err(error) => analyses.problems.push(format!("no ICP section: {error}")),
+    let icp_found = match icp_here {
+        Some((days, Ok(None))) => {
+            // This engine's scan counted no early adoption.
+            let options = RunOptions::at(Some(as_of));
+            Some(icp(project, &options, days, &Default::default(), &Quiet).await)
         }
+        Some((_, found)) => found.transpose(),
+        None => None,
+    };
+    match icp_found {
+        Some(Ok(report)) => analyses.icp = Some(report),
+        Some(Err(error)) => analyses.problems.push(format!("no ICP section: {error}")),
+        None => {}
     }
     Ok((result, analyses))
 }
@@ -271,44 +280,9 @@ async fn prepare_and_assign(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<(Prepared, Vec<Assignment>)> {
-    let ctx = session(project)?;
-    let mut prepared = prepare(&ctx, project, options, observer).await?;
+    let (engine, mut prepared) = prepare(project, options, observer).await?;
     let mut warnings = std::mem::take(&mut prepared.warnings);
-    let mut assignments = match &prepared.pushed {
-        Some(pushed) => crate::pushdown::assign(pushed, project, &prepared, &mut warnings).await?,
-        None => {
-            segment::assign(
-                &ctx,
-                &prepared.features,
-                &prepared.segmentations,
-                prepared.as_of,
-                project.kmeans_sample,
-                &mut warnings,
-            )
-            .await?
-        }
-    };
-    for (checked, assignment) in prepared.segmentations.iter().zip(assignments.iter_mut()) {
-        if let Method::Themes { k } = checked.method {
-            let themes = prepared.themes_with(k);
-            if themes.themes.is_empty() {
-                warnings.push(Problem::new(
-                    format!("segmentation `{}`", checked.name),
-                    format!("{}: every account is unassigned", themes.explanation),
-                ));
-            }
-            assignment.segments = themes
-                .segments()
-                .into_iter()
-                .map(|theme| segment::AssignedSegment {
-                    name: theme.name.clone(),
-                    rule: String::new(),
-                    description: Some(theme_description(theme)),
-                })
-                .collect();
-            assignment.membership = themes.dominant.clone();
-        }
-    }
+    let assignments = engine.assign(project, &prepared, &mut warnings).await?;
     // A clustering that cannot be fitted is found before assignment (so
     // that `validate` says so) and again by the fit: say it once.
     let mut seen = std::collections::HashSet::new();
@@ -316,26 +290,6 @@ async fn prepare_and_assign(
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
     Ok((prepared, assignments))
-}
-
-/// What a needs segment is about: its distinctive terms, its size and one
-/// verbatim that says it.
-fn theme_description(theme: &crate::themes::Theme) -> String {
-    let lead = if theme.name == crate::themes::NO_SPECIFIC_NEED {
-        "most of their feedback is about no specific need (common words: "
-    } else {
-        "dominant feedback need (terms: "
-    };
-    let mut description = format!(
-        "{lead}{}; {} verbatims)",
-        theme.terms.join(", "),
-        theme.verbatims
-    );
-    if let Some(example) = theme.representatives.first() {
-        let example: String = example.split_whitespace().collect::<Vec<_>>().join(" ");
-        description.push_str(&format!(", e.g. \"{example}\""));
-    }
-    description
 }
 
 /// Tickets per account (feedback rows with channel `ticket`) in the trailing
@@ -920,8 +874,7 @@ pub async fn explore(
     def: &ClusterDef,
     observer: &dyn Observer,
 ) -> Result<Exploration> {
-    let ctx = session(project)?;
-    let prepared = prepare(&ctx, project, options, observer).await?;
+    let (_, prepared) = prepare(project, options, observer).await?;
     let discovery = discover::discover_sampled(
         &prepared.features,
         name,
@@ -972,23 +925,18 @@ pub struct IcpReport {
 }
 
 /// Common events whose early adoption `strata icp` searches.
-pub const ICP_EVENTS: usize = 24;
+pub const ICP_EVENTS: usize = crate::features::EARLY_EVENTS;
 
-/// The feature `strata icp` computes for the early adoption of `event`:
-/// `<event>_first_<days>d`, the event's count within `days` of signup.
-pub fn early_event_feature(event: &str, days: u32) -> String {
-    let slug = crate::catalog::event_feature_name(event);
-    let slug = slug
-        .strip_prefix("event_")
-        .and_then(|rest| rest.strip_suffix("_28d"))
-        .unwrap_or(&slug);
-    format!("{slug}_first_{days}d")
-}
+pub use crate::features::early_event_feature;
 
 /// Finds the ideal customer profile from attributes known within `days` of
 /// signup: firmographics, plan, the adoption features over `days`, the
 /// early adoption of each common event (its count within `days` of signup),
 /// and custom features bounded to at most `days` after signup.
+///
+/// On the embedded engine the early adoption is counted in the one scan of
+/// the events that computes the features; other engines prepare the run
+/// again with the early counts as custom features.
 pub async fn icp(
     project: &Project,
     options: &RunOptions,
@@ -996,7 +944,103 @@ pub async fn icp(
     params: &crate::icp::IcpParams,
     observer: &dyn Observer,
 ) -> Result<IcpReport> {
-    use crate::icp::IcpAttribute;
+    if project.engine != EngineKind::Embedded {
+        return icp_prepared_apart(project, options, days, params, observer).await;
+    }
+    let options = RunOptions {
+        early_days: Some(days),
+        ..options.clone()
+    };
+    let (_, prepared) = prepare(project, &options, observer).await?;
+    observer.phase_finished(Phase::Segments);
+    observer.phase_started(Phase::Measures);
+    let report = match icp_of(project, &prepared, days, params)? {
+        Some(report) => report,
+        None => icp_prepared_apart(project, &options, days, params, observer).await?,
+    };
+    observer.phase_finished(Phase::Measures);
+    Ok(report)
+}
+
+/// The ICP of a prepared run whose scan counted the early adoption over
+/// `days` ([`RunOptions::early_days`]); `None` when it did not.
+pub fn icp_of(
+    project: &Project,
+    prepared: &Prepared,
+    days: u32,
+    params: &crate::icp::IcpParams,
+) -> Result<Option<IcpReport>> {
+    let Some(early) = prepared.features.early.as_ref().filter(|e| e.days == days) else {
+        return Ok(None);
+    };
+    // The run's features, and the early columns none of them already is
+    // (the adoption features when `days` is the project's, a custom
+    // feature of the same name).
+    let table = &prepared.features;
+    let schema = table.batch.schema();
+    let mut fields: Vec<datafusion::arrow::datatypes::FieldRef> =
+        schema.fields().iter().cloned().collect();
+    let mut columns = table.batch.columns().to_vec();
+    let mut defs = table.defs.clone();
+    let early_schema = early.batch.schema();
+    for (field, column) in early_schema.fields().iter().zip(early.batch.columns()) {
+        if schema.field_with_name(field.name()).is_ok() {
+            continue;
+        }
+        fields.push(field.clone());
+        columns.push(column.clone());
+        defs.push(features::FeatureDef {
+            name: field.name().clone(),
+            value_type: crate::rules::ValueType::Integer,
+            group: features::FeatureGroup::Behavioral,
+            description: format!("counted within {days} days of signup"),
+        });
+    }
+    let batch = datafusion::arrow::array::RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        columns,
+    )?;
+    let mut early_features = Vec::new();
+    for event in &early.events {
+        let name = early_event_feature(event, days);
+        if schema.field_with_name(&name).is_err() {
+            early_features.push((name, event_filter(event)));
+        }
+    }
+    let features = FeatureTable {
+        batch,
+        defs,
+        unknown: table.unknown.clone(),
+        as_of_day: table.as_of_day,
+        early: None,
+    };
+    let inputs = IcpInputs {
+        project,
+        features: &features,
+        sources: &prepared.sources,
+        as_of: prepared.as_of,
+        days,
+        common: &early.events,
+        early_features,
+    };
+    icp_search(&inputs, params).map(Some)
+}
+
+/// The rule-language filter of one event name.
+fn event_filter(event: &str) -> String {
+    format!("event = '{}'", event.replace('\'', "''"))
+}
+
+/// The ICP of a run prepared again for it, the early counts declared as
+/// custom features (on engines whose features come from elsewhere than the
+/// scan).
+async fn icp_prepared_apart(
+    project: &Project,
+    options: &RunOptions,
+    days: u32,
+    params: &crate::icp::IcpParams,
+    observer: &dyn Observer,
+) -> Result<IcpReport> {
     use crate::project::{CustomFeatureKind, EventWindow};
     let mut project = project.clone();
     project.adoption_days = days;
@@ -1010,7 +1054,7 @@ pub async fn icp(
         if project.custom_features.iter().any(|f| f.name == name) {
             continue;
         }
-        let filter = format!("event = '{}'", event.replace('\'', "''"));
+        let filter = event_filter(event);
         early_features.push((name.clone(), filter.clone()));
         project.custom_features.push(crate::project::CustomFeature {
             name,
@@ -1023,9 +1067,54 @@ pub async fn icp(
             )),
         });
     }
-    let prepared = prepare(&ctx, &project, options, observer).await?;
+    let options = RunOptions {
+        early_days: None,
+        ..options.clone()
+    };
+    let (_, prepared) = prepare(&project, &options, observer).await?;
     observer.phase_finished(Phase::Segments);
     observer.phase_started(Phase::Measures);
+    let inputs = IcpInputs {
+        project: &project,
+        features: &prepared.features,
+        sources: &prepared.sources,
+        as_of: prepared.as_of,
+        days,
+        common: &common,
+        early_features,
+    };
+    let report = icp_search(&inputs, params)?;
+    observer.phase_finished(Phase::Measures);
+    Ok(report)
+}
+
+/// What the ICP search reads.
+struct IcpInputs<'a> {
+    project: &'a Project,
+    /// The features, early adoption included.
+    features: &'a FeatureTable,
+    sources: &'a Sources,
+    as_of: NaiveDate,
+    days: u32,
+    /// The common events, most common first.
+    common: &'a [String],
+    /// The early counts added for the search: name and event filter.
+    early_features: Vec<(String, String)>,
+}
+
+/// The ICP search over the attributes known within `days` of signup.
+fn icp_search(inputs: &IcpInputs<'_>, params: &crate::icp::IcpParams) -> Result<IcpReport> {
+    use crate::icp::IcpAttribute;
+    use crate::project::{CustomFeatureKind, EventWindow};
+    let IcpInputs {
+        project,
+        features,
+        sources,
+        as_of,
+        days,
+        common,
+        ..
+    } = *inputs;
     let mut names: Vec<String> = vec![
         "employees".into(),
         format!("active_days_first_{days}d"),
@@ -1043,8 +1132,13 @@ pub async fn icp(
             names.push(feature.name.clone());
         }
     }
+    for (name, _) in &inputs.early_features {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
     let mut attributes = Vec::new();
-    for column in signup_attributes(&prepared.features) {
+    for column in signup_attributes(features) {
         match column {
             SignupColumn::Categorical(name, values) => {
                 attributes.push(IcpAttribute::Categorical(name, values))
@@ -1056,14 +1150,14 @@ pub async fn icp(
     }
     let present: Vec<String> = names
         .into_iter()
-        .filter(|name| prepared.features.batch.column_by_name(name).is_some())
+        .filter(|name| features.batch.column_by_name(name).is_some())
         .collect();
     let counts: Vec<String> = common
         .iter()
         .map(|event| early_event_feature(event, days))
         .collect();
     if !present.is_empty() {
-        let cells = discover::feature_cells(&prepared.features, &present, "icp attributes")?;
+        let cells = discover::feature_cells(features, &present, "icp attributes")?;
         for (idx, name) in present.iter().enumerate() {
             let values = cells
                 .iter()
@@ -1078,11 +1172,11 @@ pub async fn icp(
             });
         }
     }
-    let revenue: Vec<(f64, f64)> = account_revenue(&prepared.sources, prepared.as_of)
+    let revenue: Vec<(f64, f64)> = account_revenue(sources, as_of)
         .iter()
         .map(|r| (r.mrr_now, r.mrr_12m_ago))
         .collect();
-    if prepared.sources.revenue.is_none() {
+    if sources.revenue.is_none() {
         return Err(Error::invalid(
             Problem::new(
                 "icp",
@@ -1097,7 +1191,7 @@ pub async fn icp(
                 .with_help("lower --min-support, or use a later --as-of with more paying history"),
         )
     })?;
-    let schema = prepared.features.rule_schema();
+    let schema = features.rule_schema();
     let mut sql = Vec::new();
     for rule in &result.rules {
         let checked = crate::rules::check_predicate(&rule.rule, &schema)
@@ -1107,13 +1201,12 @@ pub async fn icp(
             crate::sql::Dialect::Postgres,
         )?);
     }
-    observer.phase_finished(Phase::Measures);
     Ok(IcpReport {
-        as_of: prepared.as_of.to_string(),
+        as_of: as_of.to_string(),
         days,
         result,
         sql,
-        early_features,
+        early_features: inputs.early_features.clone(),
     })
 }
 
@@ -1140,8 +1233,7 @@ pub async fn themes(
     k: Option<usize>,
     observer: &dyn Observer,
 ) -> Result<ThemesReport> {
-    let ctx = session(project)?;
-    let prepared = prepare(&ctx, project, options, observer).await?;
+    let (_, prepared) = prepare(project, options, observer).await?;
     observer.phase_finished(Phase::Segments);
     observer.phase_started(Phase::Measures);
     if prepared.sources.feedback.is_none() {

@@ -59,6 +59,19 @@ impl Observer for Quiet {}
 pub struct RunOptions {
     /// Overrides the project's `as_of`.
     pub as_of: Option<NaiveDate>,
+    /// Also count the early adoption the ICP reads, within this many days
+    /// of signup, in the run's events scan ([`FeatureTable::early`]).
+    pub early_days: Option<u32>,
+}
+
+impl RunOptions {
+    /// Options of a run at `as_of` (`None`: the project's).
+    pub fn at(as_of: Option<NaiveDate>) -> Self {
+        RunOptions {
+            as_of,
+            early_days: None,
+        }
+    }
 }
 
 /// The as-of date: the option, else the project's, else the last day with events.
@@ -97,8 +110,6 @@ pub struct Prepared {
     pub segmentations: Vec<CheckedSegmentation>,
     /// Warnings so far.
     pub warnings: Vec<Problem>,
-    /// The database connection of a run on `engine = "postgres"`.
-    pub pushed: Option<crate::connection::Pushed>,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -135,7 +146,6 @@ pub(crate) fn finish_prepare(
     as_of: NaiveDate,
     mut sources: Sources,
     mut features: FeatureTable,
-    pushed: Option<crate::connection::Pushed>,
     observer: &dyn Observer,
 ) -> Result<Prepared> {
     let mut warnings = feature_warnings(project, &sources, &features, as_of)?;
@@ -160,7 +170,6 @@ pub(crate) fn finish_prepare(
         features,
         segmentations,
         warnings,
-        pushed,
         themes: std::sync::OnceLock::new(),
     })
 }
@@ -206,6 +215,9 @@ fn keep_signed_up(
     sources.retain_accounts(&keep)?;
     let mask = datafusion::arrow::array::BooleanArray::from(keep);
     features.batch = datafusion::arrow::compute::filter_record_batch(&features.batch, &mask)?;
+    if let Some(early) = features.early.as_mut() {
+        early.batch = datafusion::arrow::compute::filter_record_batch(&early.batch, &mask)?;
+    }
     Ok(Some(Problem::new(
         "accounts",
         format!(

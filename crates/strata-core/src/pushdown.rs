@@ -16,7 +16,7 @@
 //! reaches SQL only through the checked expression tree (`sql::rule_sql`).
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, take};
@@ -26,14 +26,15 @@ use tokio_postgres::types::Type;
 
 use crate::connection::Pushed;
 use crate::dates::day_number;
-use crate::discover;
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable, UnknownEvents};
 use crate::prepare::{Observer, Phase, Prepared, RunOptions};
 use crate::project::{PgTable, Project, Source, TableKind};
-use crate::segment::{self, Assignment, Method};
+use crate::engine::Engine;
+use crate::rules::CheckedRule;
+use crate::segment::Matcher;
 use crate::sources::postgres::{self as pg, PgColumn};
-use crate::sources::{self, EVENTS_RAW, EventStats};
+use crate::sources::{self, EVENTS_RAW, EventCounts, EventStats, Located};
 use crate::sql::{self, Dialect, ScriptInputs, Tables};
 
 /// The temporary table holding the feature rows of a pushed-down run.
@@ -131,41 +132,35 @@ async fn check_events(
         table.quoted()
     );
     let stats = integers(&pushed.fetch(&sql).await?);
-    let rows = stats.first().copied().flatten().unwrap_or(0);
-    if rows == 0 {
-        return Err(Error::invalid(
-            Problem::new(source.label(), "the events table is empty")
-                .with_help("strata needs product usage events to compute behavioral features"),
-        ));
-    }
-    let mut problems = Vec::new();
-    for (idx, column, what) in [
-        (1, &account, "an empty account_id"),
-        (2, &event, "an empty event name"),
-        (3, &ts, "an empty timestamp"),
-    ] {
-        let count = stats.get(idx).copied().flatten().unwrap_or(0);
-        if count > 0 {
-            problems.push(
-                Problem::new(
-                    format!("{}, column {column}", source.label()),
-                    format!("{count} event(s) with {what}"),
-                )
-                .with_help(format!(
-                    "every event needs an account_id, an event name and a timestamp; find them with SELECT * FROM {} WHERE {column} IS NULL",
+    let cell = |idx: usize| stats.get(idx).copied().flatten();
+    let count = |idx: usize| cell(idx).unwrap_or(0).max(0) as u64;
+    let counts = EventCounts {
+        rows: count(0),
+        blank_account: count(1),
+        blank_event: count(2),
+        missing_ts: count(3),
+        // A timestamp column holds no text to parse.
+        bad_ts: 0,
+        min_day: cell(4).map(|d| d as i32),
+        max_day: cell(5).map(|d| d as i32),
+    };
+    let failed = counts
+        .failing(source)?
+        .into_iter()
+        .map(|(check, count)| {
+            let column = quote(source.file_column(check.column()));
+            let located = Located {
+                location: format!("{}, column {column}", source.label()),
+                found: String::new(),
+                hint: Some(format!(
+                    "find them with SELECT * FROM {} WHERE {column} IS NULL",
                     table.table
                 )),
-            );
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
-    Ok(EventStats {
-        rows: rows as u64,
-        min_day: stats.get(4).copied().flatten().map(|d| d as i32),
-        max_day: stats.get(5).copied().flatten().map(|d| d as i32),
-    })
+            };
+            (check, count, located)
+        })
+        .collect();
+    counts.verdict(failed)
 }
 
 /// The `limit` most common event names up to `as_of_day`, most common
@@ -272,15 +267,64 @@ fn account_order(ids: &ArrayRef, index: &HashMap<String, usize>) -> Result<UInt3
         .ok_or_else(|| Error::Internal("the database returned no row for an account".into()))
 }
 
+/// The PostgreSQL engine: features computed and rules evaluated in the
+/// database that holds the events. It keeps the run's connection (and with
+/// it the temporary feature table) from [`Engine::prepare`] to assignment.
+pub struct Postgres {
+    /// This process's context: the sources other than the events, and the
+    /// feature table's skeleton.
+    ctx: SessionContext,
+    /// The connection, once prepared.
+    pushed: OnceLock<Pushed>,
+}
+
+impl Postgres {
+    /// An engine that connects when it prepares.
+    pub fn new(ctx: SessionContext) -> Self {
+        Postgres {
+            ctx,
+            pushed: OnceLock::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for Postgres {
+    async fn prepare(
+        &self,
+        project: &Project,
+        options: &RunOptions,
+        observer: &dyn Observer,
+    ) -> Result<Prepared> {
+        let (prepared, pushed) = prepare(&self.ctx, project, options, observer).await?;
+        self.pushed
+            .set(pushed)
+            .map_err(|_| Error::Internal("a postgres engine prepared twice".into()))?;
+        Ok(prepared)
+    }
+
+    async fn event_columns(&self) -> Result<Vec<String>> {
+        // The skeleton's empty events table has the database's columns.
+        crate::engine::registered_event_columns(&self.ctx).await
+    }
+
+    fn matcher<'a>(&'a self, prepared: &'a Prepared) -> Result<Box<dyn Matcher + 'a>> {
+        let pushed = self
+            .pushed
+            .get()
+            .ok_or_else(|| Error::Internal("rules evaluated before the run was prepared".into()))?;
+        Ok(Box::new(InDatabase { pushed, prepared }))
+    }
+}
+
 /// Sources, features and checked segmentations, with the features computed
-/// in PostgreSQL; the returned [`Prepared`] holds the connection for
-/// [`assign`].
-pub async fn prepare(
+/// in PostgreSQL into a temporary table of the returned connection.
+async fn prepare(
     ctx: &SessionContext,
     project: &Project,
     options: &RunOptions,
     observer: &dyn Observer,
-) -> Result<Prepared> {
+) -> Result<(Prepared, Pushed)> {
     observer.phase_started(Phase::Sources);
     let (events_source, events_table) = postgres_source(project, TableKind::Events)?;
     let pushed = Pushed {
@@ -316,7 +360,7 @@ pub async fn prepare(
     let empty = RecordBatch::new_empty(Arc::new(pg::arrow_schema(&event_columns)));
     ctx.deregister_table(EVENTS_RAW)?;
     ctx.register_batch(EVENTS_RAW, empty)?;
-    let skeleton = features::compute_with(ctx, project, &sources, as_of_day, Some(top)).await?;
+    let skeleton = features::compute_with(ctx, project, &sources, as_of_day, Some(top), None).await?;
     let names: Vec<String> = event_columns.iter().map(|c| c.name.clone()).collect();
     let inputs = ScriptInputs {
         project,
@@ -376,115 +420,62 @@ pub async fn prepare(
         defs: skeleton.defs,
         unknown: unknown_events(&pushed, project, as_of_day).await?,
         as_of_day,
+        early: None,
     };
-    crate::prepare::finish_prepare(project, as_of, sources, features, Some(pushed), observer)
+    let prepared = crate::prepare::finish_prepare(project, as_of, sources, features, observer)?;
+    Ok((prepared, pushed))
 }
 
-/// Every segmentation's members, evaluated in the database over the
-/// run's feature table: one `CASE` per rules segmentation and per fitted
-/// clustering. Themes are left to the pipeline, as in [`segment::assign`].
-pub async fn assign(
-    pushed: &Pushed,
-    project: &Project,
-    prepared: &Prepared,
-    warnings: &mut Vec<Problem>,
-) -> Result<Vec<Assignment>> {
-    let features = &prepared.features;
-    let n_rows = features.batch.num_rows();
-    let schema = features.rule_schema();
-    let mut assignments = Vec::with_capacity(prepared.segmentations.len());
-    let mut cases: Vec<(usize, String)> = Vec::new();
-    for (idx, segmentation) in prepared.segmentations.iter().enumerate() {
-        let unassigned = || Assignment {
-            segmentation: segmentation.name.clone(),
-            segments: Vec::new(),
-            membership: vec![None; n_rows],
-            discovery: None,
-        };
-        let rules: Vec<crate::rules::CheckedRule> = match &segmentation.method {
-            Method::Rules { segments, .. } => {
-                assignments.push(segment::rules_assignment(&segmentation.name, segments));
-                segments.iter().map(|s| s.rule.clone()).collect()
+/// Rules evaluated in the database over the run's feature table: one
+/// `CASE` per list, all in one query.
+struct InDatabase<'a> {
+    pushed: &'a Pushed,
+    prepared: &'a Prepared,
+}
+
+#[async_trait::async_trait]
+impl Matcher for InDatabase<'_> {
+    async fn first_matches(&self, lists: &[Vec<CheckedRule>]) -> Result<Vec<Vec<Option<usize>>>> {
+        if lists.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut select = vec!["CAST(account_id AS TEXT) AS account_id".to_string()];
+        for (idx, rules) in lists.iter().enumerate() {
+            let mut case = String::from("CASE");
+            for (position, rule) in rules.iter().enumerate() {
+                let _ = write!(
+                    case,
+                    " WHEN {} THEN {position}",
+                    sql::rule_sql(rule, Dialect::Postgres)?
+                );
             }
-            Method::Themes { .. } => {
-                assignments.push(unassigned());
-                continue;
-            }
-            Method::Clusters(def) => {
-                match discover::discover_sampled(
-                    features,
-                    &segmentation.name,
-                    def,
-                    prepared.as_of,
-                    project.kmeans_sample,
-                ) {
-                    Ok(discovery) => {
-                        let assignment =
-                            segment::cluster_assignment(&segmentation.name, discovery)?;
-                        let rules = assignment
-                            .segments
-                            .iter()
-                            .map(|s| crate::rules::check_predicate(&s.rule, &schema))
-                            .collect::<std::result::Result<Vec<_>, _>>()
-                            .map_err(|error| {
-                                Error::Internal(format!(
-                                    "a nearest-centroid rule does not check: {error}"
-                                ))
-                            })?;
-                        assignments.push(assignment);
-                        rules
-                    }
-                    Err(Error::Invalid(problems)) => {
-                        warnings.extend(problems);
-                        assignments.push(unassigned());
-                        continue;
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-        };
-        let mut case = String::from("CASE");
-        for (position, rule) in rules.iter().enumerate() {
-            let _ = write!(
-                case,
-                " WHEN {} THEN {position}",
-                sql::rule_sql(rule, Dialect::Postgres)?
+            case.push_str(" END");
+            select.push(format!("CAST({case} AS INTEGER) AS s{idx}"));
+        }
+        let batch = self
+            .pushed
+            .fetch(&format!(
+                "SELECT {} FROM {FEATURES_TABLE}",
+                select.join(",\n  ")
+            ))
+            .await?;
+        let order = account_order(batch.column(0), &self.prepared.sources.accounts.index)?;
+        let mut memberships = Vec::with_capacity(lists.len());
+        for column in batch.columns().iter().skip(1) {
+            let ordered = take(column, &order, None)?;
+            let labels = ordered.as_primitive::<Int32Type>();
+            memberships.push(
+                (0..labels.len())
+                    .map(|row| labels.is_valid(row).then(|| labels.value(row) as usize))
+                    .collect(),
             );
         }
-        case.push_str(" END");
-        cases.push((idx, case));
+        Ok(memberships)
     }
-    if cases.is_empty() {
-        return Ok(assignments);
+
+    fn places_clusters_by_rule(&self) -> bool {
+        true
     }
-    let mut select = vec!["CAST(account_id AS TEXT) AS account_id".to_string()];
-    for (idx, case) in &cases {
-        select.push(format!("CAST({case} AS INTEGER) AS s{idx}"));
-    }
-    let batch = pushed
-        .fetch(&format!(
-            "SELECT {} FROM {FEATURES_TABLE}",
-            select.join(",\n  ")
-        ))
-        .await?;
-    let order = account_order(batch.column(0), &prepared.sources.accounts.index)?;
-    for (column, (idx, _)) in batch.columns().iter().skip(1).zip(&cases) {
-        let ordered = take(column, &order, None)?;
-        let labels = ordered.as_primitive::<Int32Type>();
-        let membership: Vec<Option<usize>> = (0..labels.len())
-            .map(|row| labels.is_valid(row).then(|| labels.value(row) as usize))
-            .collect();
-        let assignment = &mut assignments[*idx];
-        if let Some(discovery) = assignment.discovery.as_mut() {
-            // The database's assignment is the clustering's labels.
-            discovery.labels = membership.iter().map(|m| m.unwrap_or(0)).collect();
-        }
-        assignment.membership = membership;
-    }
-    if assignments.iter().any(|a| a.membership.len() != n_rows) {
-        return Err(Error::Internal("segment assignment lost rows".into()));
-    }
-    Ok(assignments)
 }
 
 #[cfg(test)]

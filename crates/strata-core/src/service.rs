@@ -161,7 +161,7 @@ pub async fn execute(
     };
     let timed = Timed::new(observer);
     let started_at = Utc::now();
-    let options = RunOptions { as_of };
+    let options = RunOptions::at(as_of);
     let outcome = if settings.quick_report {
         pipeline::run(project, &options, &timed)
             .await
@@ -364,7 +364,7 @@ pub async fn backfill(
         let started_at = Utc::now();
         let result = pipeline::run(
             project,
-            &RunOptions { as_of: Some(*date) },
+            &RunOptions::at(Some(*date)),
             &pipeline::Quiet,
         )
         .await?;

@@ -20,9 +20,10 @@ use datafusion::sql::unparser::Unparser;
 use datafusion::sql::unparser::dialect as df;
 
 use crate::error::{Error, Result};
+use crate::catalog::{Grain, Measure, Period, TREND_DAYS, WINDOWS, default_measures};
 use crate::features::FeatureTable;
 use crate::project::{CustomFeatureKind, EventWindow, Project, SegmentationKind, TableKind};
-use crate::rules::{self, CheckedRule};
+use crate::rules::{self, CheckedRule, ToDataFusion};
 
 /// A SQL dialect `strata sql` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,8 +255,6 @@ pub struct ScriptInputs<'a> {
     pub utc_session: bool,
 }
 
-const WINDOWS: [i32; 3] = [7, 28, 90];
-
 /// The script for `dialect`: every feature and every rules segmentation (or
 /// only `segmentation`), one row per account ordered by `account_id`.
 ///
@@ -452,12 +451,16 @@ pub fn feature_ctes(
         ));
     }
     day_aggregates.push(
-        "SUM(CASE WHEN day > p.d - 56 AND day <= p.d - 28 THEN n ELSE 0 END) AS events_prev_28d"
-            .into(),
+        format!(
+            "SUM(CASE WHEN day > p.d - {} AND day <= p.d - {TREND_DAYS} THEN n ELSE 0 END) AS events_prev_{TREND_DAYS}d",
+            2 * TREND_DAYS
+        ),
     );
     day_aggregates.push("SUM(n) AS events_total".into());
     day_aggregates.push("SUM(n_api) AS api_total".into());
-    day_aggregates.push("SUM(CASE WHEN day > p.d - 28 THEN n_api ELSE 0 END) AS api_28d".into());
+    day_aggregates.push(format!(
+        "SUM(CASE WHEN day > p.d - {TREND_DAYS} THEN n_api ELSE 0 END) AS api_{TREND_DAYS}d"
+    ));
     day_aggregates.push("MAX(day) AS last_day".into());
     let _ = writeln!(
         *out,
@@ -498,7 +501,7 @@ pub fn feature_ctes(
     }
     let _ = writeln!(
         *out,
-        "by_event AS (\n  SELECT account_id, event, MAX(day) AS last_day,\n    SUM(CASE WHEN day > p.d - 28 THEN 1 ELSE 0 END) AS n_28d\n  FROM ev CROSS JOIN p GROUP BY account_id, event\n),\n\
+        "by_event AS (\n  SELECT account_id, event, MAX(day) AS last_day,\n    SUM(CASE WHEN day > p.d - {TREND_DAYS} THEN 1 ELSE 0 END) AS n_28d\n  FROM ev CROSS JOIN p GROUP BY account_id, event\n),\n\
          event_f AS (\n  SELECT account_id,\n    {}\n  FROM by_event CROSS JOIN p GROUP BY account_id\n),",
         event_aggregates.join(",\n    ")
     );
@@ -547,6 +550,7 @@ pub fn feature_ctes(
         )
     };
     let zero = |column: &str| format!("COALESCE({column}, 0)");
+    let defaults = default_measures(adoption);
     let mut columns = Vec::new();
     for field in schema.fields() {
         let name = field.name().as_str();
@@ -569,22 +573,11 @@ pub fn feature_ctes(
             "mrr_growth_12m" => format!(
                 "CASE WHEN r.mrr_ago > 0 THEN CAST(COALESCE(r.mrr_now, 0) AS {float}) / r.mrr_ago - 1 END"
             ),
-            "api_share" => ratio("d.api_total", "d.events_total"),
-            "api_share_28d" => ratio("d.api_28d", "d.events_28d"),
-            "trend_28d" => ratio("d.events_28d", "d.events_prev_28d"),
-            "days_since_last_event" => "p.d - d.last_day".to_string(),
-            _ if name.starts_with("users_") => zero(&format!("u.{name}")),
-            _ if name.starts_with("distinct_events") => zero(&format!("v.{name}")),
             _ if per_event.contains(&name) => zero(&format!("v.{}", q(name))),
-            _ if name == format!("active_days_first_{adoption}d")
-                || name == format!("events_first_{adoption}d") =>
-            {
-                zero(&format!("t.{name}"))
-            }
-            _ if name.starts_with("events_") || name.starts_with("active_days_") => {
-                zero(&format!("d.{name}"))
-            }
-            _ => format!("a.{}", q(accounts_source.file_column(name))),
+            _ => match defaults.iter().find(|m| m.name() == name) {
+                Some(measure) => default_feature(*measure, &ratio, &zero),
+                None => format!("a.{}", q(accounts_source.file_column(name))),
+            },
         };
         columns.push(format!("{expr} AS {}", q(name)));
     }
@@ -649,6 +642,41 @@ fn per_event_name(features: &FeatureTable, name: &str) -> String {
                 .trim_end_matches("_28d")
                 .to_string()
         })
+}
+
+/// A default feature's column of the script's `base` select, finished from
+/// the aggregate of its grain (`d` days, `u` users, `v` event names, `t`
+/// adoption) as the catalog's measure says.
+fn default_feature(
+    measure: Measure,
+    ratio: &dyn Fn(&str, &str) -> String,
+    zero: &dyn Fn(&str) -> String,
+) -> String {
+    match measure {
+        Measure::ApiShare(Period::All) => ratio("d.api_total", "d.events_total"),
+        Measure::ApiShare(Period::Last(days)) => {
+            ratio(&format!("d.api_{days}d"), &format!("d.events_{days}d"))
+        }
+        Measure::Trend(days) => ratio(
+            &format!("d.events_{days}d"),
+            &format!("d.events_prev_{days}d"),
+        ),
+        Measure::DaysSinceLastEvent => "p.d - d.last_day".to_string(),
+        Measure::Events(_)
+        | Measure::ActiveDays(_)
+        | Measure::Users(_)
+        | Measure::DistinctEvents(_)
+        | Measure::AdoptionActiveDays(_)
+        | Measure::AdoptionEvents(_) => {
+            let alias = match measure.grain() {
+                Grain::Day => "d",
+                Grain::User => "u",
+                Grain::Event => "v",
+                Grain::Adoption => "t",
+            };
+            zero(&format!("{alias}.{}", measure.name()))
+        }
+    }
 }
 
 /// A checked rule printed by the dialect's unparser.

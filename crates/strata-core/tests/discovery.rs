@@ -7,6 +7,7 @@ use strata_core::demo::{self, DemoParams};
 use strata_core::ml::adjusted_rand_index;
 use strata_core::pipeline::{self, RunOptions, RunResult};
 use strata_core::project::Project;
+use strata_core::rules::ToDataFusion;
 
 /// A demo base of `n_accounts` with its project file.
 fn demo_project(dir: &std::path::Path, n_accounts: usize) -> Project {

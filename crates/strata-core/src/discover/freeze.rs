@@ -22,6 +22,7 @@
 //! the model except for accounts within rounding of a boundary.
 use super::ClusterModel;
 pub use crate::rules::number;
+use crate::rules::ToDataFusion;
 
 /// The rule-language text of `t_f`: the clipped, possibly logged feature.
 fn clipped_feature(model: &ClusterModel, feature_idx: usize, clip: Option<f64>) -> String {

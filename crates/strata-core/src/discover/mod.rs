@@ -701,6 +701,7 @@ mod tests {
             defs: Vec::new(),
             unknown: Default::default(),
             as_of_day: 0,
+            early: None,
         }
     }
 

@@ -17,7 +17,8 @@
 //!
 //! **Invariants**: nothing after `t_end` is ever counted; events of unknown
 //! accounts never reach a feature (they are counted and reported).
-pub use crate::catalog::{event_feature_name, reserved_names};
+pub use crate::catalog::{TREND_DAYS, WINDOWS, event_feature_name, is_reserved};
+use crate::catalog::{Measure, Period, default_measures};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
@@ -31,16 +32,10 @@ use datafusion::prelude::{DataFrame, SessionContext, ident};
 
 use crate::error::{Error, Problem, Result};
 use crate::project::{CustomFeatureKind, EventWindow, Project, TableKind};
-use crate::rules::{self, ValueType};
+use crate::rules::{self, ToDataFusion, ValueType};
 use crate::sources::{self, EVENTS_RAW, Sources};
 
 mod scan;
-
-/// The windows, in days, of the windowed default features.
-pub const WINDOWS: [i32; 3] = [7, 28, 90];
-
-/// The window of the trend and the 28-day shares and per-event counts.
-const TREND_DAYS: i32 = 28;
 
 /// Where a feature comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -103,87 +98,20 @@ fn def(
     }
 }
 
-/// The default behavioral features of DATA.md plus adoption, in output order.
+/// The default behavioral features of DATA.md plus adoption, in output
+/// order, as the catalog declares them.
 pub fn behavioral_defs(adoption_days: u32) -> Vec<FeatureDef> {
-    use FeatureGroup::Behavioral as B;
-    use ValueType::{Float, Integer};
-    let mut defs = Vec::new();
-    for days in WINDOWS {
-        defs.push(def(
-            format!("events_{days}d"),
-            Integer,
-            B,
-            format!("events in the last {days} days"),
-        ));
-    }
-    for days in WINDOWS {
-        defs.push(def(
-            format!("active_days_{days}d"),
-            Integer,
-            B,
-            format!("distinct UTC dates with an event in the last {days} days"),
-        ));
-    }
-    for days in WINDOWS {
-        defs.push(def(
-            format!("users_{days}d"),
-            Integer,
-            B,
-            format!("distinct non-null user_id in the last {days} days"),
-        ));
-    }
-    defs.push(def(
-        "distinct_events",
-        Integer,
-        B,
-        "distinct event names over all history before t_end",
-    ));
-    for days in WINDOWS {
-        defs.push(def(
-            format!("distinct_events_{days}d"),
-            Integer,
-            B,
-            format!("distinct event names in the last {days} days"),
-        ));
-    }
-    defs.push(def(
-        "api_share",
-        Float,
-        B,
-        "share of events (all history) with source api or integration; NULL without events",
-    ));
-    defs.push(def("api_share_28d", Float, B, "share of the last 28 days' events with source api or integration; NULL when events_28d = 0"));
-    defs.push(def(
-        "days_since_last_event",
-        Integer,
-        B,
-        "as_of minus the UTC date of the latest event; NULL when none",
-    ));
-    defs.push(def(
-        "trend_28d",
-        Float,
-        B,
-        "events_28d / events in the 28 days before; NULL when that is 0",
-    ));
-    defs.push(def(
-        "events_total",
-        Integer,
-        B,
-        "events over all history before t_end",
-    ));
-    defs.push(def(
-        format!("active_days_first_{adoption_days}d"),
-        Integer,
-        B,
-        format!("distinct active days in the first {adoption_days} days after signup (adoption)"),
-    ));
-    defs.push(def(
-        format!("events_first_{adoption_days}d"),
-        Integer,
-        B,
-        format!("events in the first {adoption_days} days after signup (adoption)"),
-    ));
-    defs
+    default_measures(adoption_days)
+        .into_iter()
+        .map(|measure| {
+            def(
+                measure.name(),
+                measure.value_type(),
+                FeatureGroup::Behavioral,
+                measure.description(),
+            )
+        })
+        .collect()
 }
 
 /// The revenue features.
@@ -265,6 +193,36 @@ pub struct FeatureTable {
     pub unknown: UnknownEvents,
     /// The as-of day (days since 1970-01-01).
     pub as_of_day: i32,
+    /// The early adoption the ICP reads, when the run was asked for it and
+    /// its engine counts it in the run's scan.
+    pub early: Option<EarlyAdoption>,
+}
+
+/// Early adoption within `days` of signup, counted in the run's events scan
+/// beside the features but not part of them: distinct active days, events,
+/// and the events of each of the most common event names.
+#[derive(Debug, Clone)]
+pub struct EarlyAdoption {
+    /// The window, in days after signup.
+    pub days: u32,
+    /// The most common event names (most common first), each with its column.
+    pub events: Vec<String>,
+    /// One row per account, in the feature table's order.
+    pub batch: RecordBatch,
+}
+
+/// Event names whose early adoption is counted: the most common ones.
+pub const EARLY_EVENTS: usize = 24;
+
+/// The feature name of `event`'s count within `days` of signup:
+/// `<event>_first_<days>d`.
+pub fn early_event_feature(event: &str, days: u32) -> String {
+    let slug = event_feature_name(event);
+    let slug = slug
+        .strip_prefix("event_")
+        .and_then(|rest| rest.strip_suffix(&format!("_{TREND_DAYS}d")))
+        .unwrap_or(&slug);
+    format!("{slug}_first_{days}d")
 }
 
 impl FeatureTable {
@@ -362,11 +320,13 @@ pub async fn compute(
     sources: &Sources,
     as_of_day: i32,
 ) -> Result<FeatureTable> {
-    compute_with(ctx, project, sources, as_of_day, None).await
+    compute_with(ctx, project, sources, as_of_day, None, None).await
 }
 
 /// [`compute`], with the most common events given (most common first)
-/// instead of counted from the events.
+/// instead of counted from the events, and the early adoption within
+/// `early_days` of signup counted too where the engine scans the events
+/// itself ([`FeatureTable::early`]).
 ///
 /// On the embedded engine the event aggregates come from one pass over the
 /// events ([`scan`]); on a cluster from the DataFusion plan of [`planned`].
@@ -378,13 +338,14 @@ pub async fn compute_with(
     sources: &Sources,
     as_of_day: i32,
     top_events: Option<Vec<String>>,
+    early_days: Option<u32>,
 ) -> Result<FeatureTable> {
     let aggregator = if crate::distributed::on_cluster(ctx) {
         Aggregator::Plan
     } else {
         Aggregator::Scan
     };
-    compute_by(ctx, project, sources, as_of_day, top_events, aggregator).await
+    compute_by(ctx, project, sources, as_of_day, top_events, early_days, aggregator).await
 }
 
 /// How the event aggregates are computed.
@@ -402,6 +363,7 @@ async fn compute_by(
     sources: &Sources,
     as_of_day: i32,
     top_events: Option<Vec<String>>,
+    early_days: Option<u32>,
     aggregator: Aggregator,
 ) -> Result<FeatureTable> {
     let d = as_of_day;
@@ -418,6 +380,7 @@ async fn compute_by(
         frame: joined,
         per_event_defs,
         unknown,
+        early,
     } = {
         let inputs = Inputs {
             ctx,
@@ -427,6 +390,7 @@ async fn compute_by(
             base_batch,
             as_of_day: d,
             top_events,
+            early_days,
             customs: &customs,
         };
         match aggregator {
@@ -442,18 +406,29 @@ async fn compute_by(
         .collect();
     let mut defs = account_defs(sources, project);
     let behavioral = behavioral_defs(project.adoption_days);
-    for feature in &behavioral {
-        let expr = match feature.name.as_str() {
-            "api_share" => ratio(ident("api_total"), ident("events_total")),
-            "api_share_28d" => ratio(ident("api_28d"), ident("events_28d")),
-            "trend_28d" => ratio(ident("events_28d"), ident("events_prev_28d")),
-            "days_since_last_event" => Expr::Cast(Cast::new(
+    for measure in default_measures(project.adoption_days) {
+        let expr = match measure {
+            Measure::ApiShare(Period::All) => ratio(ident("api_total"), ident("events_total")),
+            Measure::ApiShare(Period::Last(days)) => ratio(
+                ident(format!("api_{days}d")),
+                ident(format!("events_{days}d")),
+            ),
+            Measure::Trend(days) => ratio(
+                ident(format!("events_{days}d")),
+                ident(format!("events_prev_{days}d")),
+            ),
+            Measure::DaysSinceLastEvent => Expr::Cast(Cast::new(
                 Box::new(day_lit(d) - ident("last_day")),
                 DataType::Int64,
             )),
-            name => zero_if_null(ident(name)),
+            Measure::Events(_)
+            | Measure::ActiveDays(_)
+            | Measure::Users(_)
+            | Measure::DistinctEvents(_)
+            | Measure::AdoptionActiveDays(_)
+            | Measure::AdoptionEvents(_) => zero_if_null(ident(measure.name())),
         };
-        select.push(expr.alias(feature.name.clone()));
+        select.push(expr.alias(measure.name()));
     }
     defs.extend(behavioral);
     for feature in &per_event_defs {
@@ -537,6 +512,7 @@ async fn compute_by(
         defs,
         unknown,
         as_of_day,
+        early,
     })
 }
 
@@ -550,6 +526,8 @@ struct Aggregates {
     per_event_defs: Vec<FeatureDef>,
     /// Events of unknown accounts.
     unknown: UnknownEvents,
+    /// Early adoption, when asked for and counted.
+    early: Option<EarlyAdoption>,
 }
 
 /// What both ways of computing the aggregates start from.
@@ -564,6 +542,8 @@ struct Inputs<'a> {
     as_of_day: i32,
     /// The most common event names when known, else counted from the events.
     top_events: Option<Vec<String>>,
+    /// Count early adoption within this many days of signup (the scan only).
+    early_days: Option<u32>,
     customs: &'a [CustomAggregate],
 }
 
@@ -611,6 +591,7 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
         &accounts.created_day,
         inputs.as_of_day,
         project.adoption_days,
+        inputs.early_days,
         scan_customs,
     )?);
     let partial = scan::scan(inputs.typed.select(columns)?, Arc::clone(&known)).await?;
@@ -631,15 +612,35 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
         .collect();
     let mut columns = base_batch.columns().to_vec();
     let customs: Vec<String> = inputs.customs.iter().map(|c| c.name.clone()).collect();
-    for (field, column) in partial.columns(&known, project.adoption_days, &names, &customs) {
+    for (field, column) in partial.columns(&known, project.adoption_days, &names, &customs)? {
         fields.push(field);
         columns.push(column);
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    let early = match inputs.early_days {
+        Some(days) => {
+            let events = partial.most_common_events(EARLY_EVENTS);
+            let names: Vec<String> = events
+                .iter()
+                .map(|event| early_event_feature(event, days))
+                .collect();
+            let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = partial
+                .early_columns(&known, &events, &names)
+                .into_iter()
+                .unzip();
+            Some(EarlyAdoption {
+                days,
+                events,
+                batch: RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?,
+            })
+        }
+        None => None,
+    };
     Ok(Aggregates {
         frame: inputs.ctx.read_batch(batch)?,
         per_event_defs: per_event.into_iter().map(|(_, f)| f).collect(),
         unknown: partial.unknown(),
+        early,
     })
 }
 
@@ -661,6 +662,8 @@ async fn planned(inputs: Inputs<'_>) -> Result<Aggregates> {
         base_batch,
         as_of_day,
         top_events,
+        // The plan counts no early adoption; the ICP then prepares its own.
+        early_days: _,
         customs,
     } = inputs;
     let d = as_of_day;
@@ -790,8 +793,8 @@ async fn planned(inputs: Inputs<'_>) -> Result<Aggregates> {
         .aggregate(
             vec![to_text(ident("account_id")).alias("k_adopt")],
             vec![
-                count(lit(1i64)).alias(format!("active_days_first_{adoption_days}d")),
-                sum(ident("n")).alias(format!("events_first_{adoption_days}d")),
+                count(lit(1i64)).alias(Measure::AdoptionActiveDays(adoption_days).name()),
+                sum(ident("n")).alias(Measure::AdoptionEvents(adoption_days).name()),
             ],
         )?;
 
@@ -833,6 +836,7 @@ async fn planned(inputs: Inputs<'_>) -> Result<Aggregates> {
         frame,
         per_event_defs: per_event.into_iter().map(|(_, f)| f).collect(),
         unknown,
+        early: None,
     })
 }
 
@@ -1212,10 +1216,10 @@ mod tests {
         let sources = sources::load(&ctx, &project).await.expect("sources");
         let as_of_day = crate::dates::day_number(params.as_of);
 
-        let scanned = compute_by(&ctx, &project, &sources, as_of_day, None, Aggregator::Scan)
+        let scanned = compute_by(&ctx, &project, &sources, as_of_day, None, None, Aggregator::Scan)
             .await
             .expect("scan");
-        let planned = compute_by(&ctx, &project, &sources, as_of_day, None, Aggregator::Plan)
+        let planned = compute_by(&ctx, &project, &sources, as_of_day, None, None, Aggregator::Plan)
             .await
             .expect("plan");
         assert_eq!(scanned.defs, planned.defs);

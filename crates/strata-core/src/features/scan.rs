@@ -34,6 +34,7 @@ use futures::StreamExt;
 use hashbrown::{Equivalent, HashMap, HashSet};
 
 use super::{TREND_DAYS, UnknownEvents, WINDOWS};
+use crate::catalog::{Measure, Period, default_measures};
 use crate::error::{Error, Result};
 use crate::project::EventWindow;
 
@@ -92,6 +93,10 @@ pub(super) struct Known {
     created_day: Vec<i32>,
     as_of_day: i32,
     adoption_days: i64,
+    /// The early-adoption window (`0`: none), counted beside adoption.
+    early_days: i64,
+    /// Words of the per-account bitmap of days after signup, which covers
+    /// both windows.
     adoption_words: usize,
     customs: Vec<Custom>,
 }
@@ -102,6 +107,7 @@ impl Known {
         created_day: &[i32],
         as_of_day: i32,
         adoption_days: u32,
+        early_days: Option<u32>,
         customs: Vec<Custom>,
     ) -> Result<Known> {
         if ids.len() > u32::MAX as usize {
@@ -120,7 +126,8 @@ impl Known {
             created_day: created_day.to_vec(),
             as_of_day,
             adoption_days: i64::from(adoption_days),
-            adoption_words: (adoption_days as usize).div_ceil(64),
+            early_days: i64::from(early_days.unwrap_or(0)),
+            adoption_words: (adoption_days.max(early_days.unwrap_or(0)) as usize).div_ceil(64),
             customs,
         })
     }
@@ -135,6 +142,8 @@ struct Counts {
     prev_28d: i64,
     api_28d: i64,
     adoption: i64,
+    /// Events in the early-adoption window.
+    early: i64,
     /// `i32::MIN` without events.
     last_day: i32,
     /// Bit `as_of - day` of every day with an event in the last [`BITMAP_DAYS`].
@@ -150,6 +159,7 @@ impl Default for Counts {
             prev_28d: 0,
             api_28d: 0,
             adoption: 0,
+            early: 0,
             last_day: i32::MIN,
             days: [0; 2],
         }
@@ -166,6 +176,7 @@ impl Counts {
         self.prev_28d += other.prev_28d;
         self.api_28d += other.api_28d;
         self.adoption += other.adoption;
+        self.early += other.early;
         self.last_day = self.last_day.max(other.last_day);
         self.days[0] |= other.days[0];
         self.days[1] |= other.days[1];
@@ -190,6 +201,8 @@ impl Counts {
 struct EventCell {
     last_day: i32,
     n_28d: i64,
+    /// Events of the name in the early-adoption window.
+    n_early: i64,
 }
 
 /// An (account, user) pair, owned.
@@ -455,17 +468,22 @@ impl Partial {
             counts.days[(age / 64) as usize] |= 1u64 << (age % 64);
         }
         let offset = i64::from(day) - i64::from(known.created_day[at]);
-        if (0..known.adoption_days).contains(&offset) {
-            counts.adoption += 1;
+        let adoption = (0..known.adoption_days).contains(&offset);
+        let early = (0..known.early_days).contains(&offset);
+        counts.adoption += i64::from(adoption);
+        counts.early += i64::from(early);
+        if adoption || early {
             let offset = offset as usize;
             self.adoption[at * known.adoption_words + offset / 64] |= 1u64 << (offset % 64);
         }
         let cell = self.events.entry(pair(idx, name)).or_insert(EventCell {
             last_day: day,
             n_28d: 0,
+            n_early: 0,
         });
         cell.last_day = cell.last_day.max(day);
         cell.n_28d += i64::from(age < trend);
+        cell.n_early += i64::from(early);
         if let Some(user) = user.filter(|_| age < USER_DAYS) {
             let key = UserRef { account: idx, user };
             match self.users.get_mut(&key) {
@@ -505,6 +523,7 @@ impl Partial {
                 .and_modify(|mine| {
                     mine.last_day = mine.last_day.max(cell.last_day);
                     mine.n_28d += cell.n_28d;
+                    mine.n_early += cell.n_early;
                 })
                 .or_insert(cell);
         }
@@ -539,6 +558,74 @@ impl Partial {
             .collect()
     }
 
+    /// Per account, its distinct active days among the first `days` days
+    /// after signup (`days` at most the bitmap's width).
+    fn days_after_signup(&self, known: &Known, days: i64) -> Vec<i64> {
+        let words = known.adoption_words;
+        (0..known.created_day.len())
+            .map(|at| {
+                self.adoption[at * words..(at + 1) * words]
+                    .iter()
+                    .enumerate()
+                    .map(|(word_idx, word)| {
+                        let bits = days - 64 * word_idx as i64;
+                        let mask = match bits {
+                            ..=0 => 0,
+                            64.. => u64::MAX,
+                            n => (1u64 << n) - 1,
+                        };
+                        i64::from((word & mask).count_ones())
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// The early-adoption columns of [`Known`]'s early window (in accounts
+    /// order): distinct active days and events within it, then, per event
+    /// of `events`, its events within it, named by `names`.
+    pub(super) fn early_columns(
+        &self,
+        known: &Known,
+        events: &[String],
+        names: &[String],
+    ) -> Vec<(Field, ArrayRef)> {
+        let accounts = self.counts.len();
+        let days = known.early_days;
+        let mut out: Vec<(Field, ArrayRef)> = Vec::new();
+        let mut push = |name: String, values: Vec<i64>| {
+            out.push((
+                Field::new(name, DataType::Int64, false),
+                Arc::new(Int64Array::from(values)) as ArrayRef,
+            ));
+        };
+        let window = i32::try_from(days).unwrap_or(i32::MAX);
+        push(
+            Measure::AdoptionActiveDays(window).name(),
+            self.days_after_signup(known, days),
+        );
+        push(
+            Measure::AdoptionEvents(window).name(),
+            self.counts.iter().map(|c| c.early).collect(),
+        );
+        let mut slots: Vec<Option<usize>> = vec![None; self.name_list.len()];
+        for (slot, event) in events.iter().enumerate() {
+            if let Some(name) = self.names.get(event.as_str()) {
+                slots[*name as usize] = Some(slot);
+            }
+        }
+        let mut counts = vec![vec![0i64; accounts]; events.len()];
+        for (key, cell) in &self.events {
+            if let Some(slot) = slots[(key & 0xffff_ffff) as usize] {
+                counts[slot][(key >> 32) as usize] += cell.n_early;
+            }
+        }
+        for (name, values) in names.iter().zip(counts) {
+            push(name.clone(), values);
+        }
+        out
+    }
+
     /// Events of account ids not in the accounts table.
     pub(super) fn unknown(&self) -> UnknownEvents {
         UnknownEvents {
@@ -549,15 +636,18 @@ impl Partial {
     }
 
     /// The per-account columns, in accounts order, named as the plan names
-    /// them; `per_event` pairs an event name with its feature's name, and
-    /// `customs` names the custom features in [`Known`]'s order.
+    /// them: the default features the catalog lists that the scan counts
+    /// directly, the intermediates the others are finished from
+    /// (`events_prev_28d`, `api_total`, `api_28d`, `last_day`), the
+    /// per-event counts (`per_event` pairs an event name with its feature's
+    /// name) and the custom features (`customs`, in [`Known`]'s order).
     pub(super) fn columns(
         &self,
         known: &Known,
         adoption_days: u32,
         per_event: &[(String, String)],
         customs: &[String],
-    ) -> Vec<(Field, ArrayRef)> {
+    ) -> Result<Vec<(Field, ArrayRef)>> {
         let accounts = self.counts.len();
         let mut out: Vec<(Field, ArrayRef)> = Vec::new();
         let mut push = |name: String, values: Vec<i64>| {
@@ -569,19 +659,13 @@ impl Partial {
         let column = |value: &dyn Fn(&Counts) -> i64| -> Vec<i64> {
             self.counts.iter().map(value).collect()
         };
-        for (k, days) in WINDOWS.iter().enumerate() {
-            push(format!("events_{days}d"), column(&|c| c.windows[k]));
-        }
-        for days in WINDOWS {
-            push(
-                format!("active_days_{days}d"),
-                column(&|c| c.active_days(i64::from(days))),
-            );
-        }
-        push("events_prev_28d".into(), column(&|c| c.prev_28d));
-        push("events_total".into(), column(&|c| c.total));
-        push("api_total".into(), column(&|c| c.api));
-        push("api_28d".into(), column(&|c| c.api_28d));
+        let window = |days: i32| {
+            WINDOWS.iter().position(|&w| w == days).ok_or_else(|| {
+                Error::Internal(format!(
+                    "the scan keeps no {days}-day window; add it to catalog::WINDOWS"
+                ))
+            })
+        };
 
         let age = |day: i32| i64::from(known.as_of_day) - i64::from(day);
         let mut users = vec![vec![0i64; accounts]; WINDOWS.len()];
@@ -590,10 +674,6 @@ impl Partial {
                 users[k][key.account as usize] += i64::from(age(*last_day) < i64::from(*days));
             }
         }
-        for (days, values) in WINDOWS.iter().zip(users) {
-            push(format!("users_{days}d"), values);
-        }
-
         let mut distinct = vec![0i64; accounts];
         let mut distinct_windows = vec![vec![0i64; accounts]; WINDOWS.len()];
         let mut slots: Vec<Option<usize>> = vec![None; self.name_list.len()];
@@ -613,28 +693,42 @@ impl Partial {
                 per_event_counts[slot][account] += cell.n_28d;
             }
         }
-        push("distinct_events".into(), distinct);
-        for (days, values) in WINDOWS.iter().zip(distinct_windows) {
-            push(format!("distinct_events_{days}d"), values);
+        let adoption = i64::from(adoption_days);
+        for measure in default_measures(adoption_days) {
+            let values = match measure {
+                Measure::Events(Period::Last(days)) => {
+                    let k = window(days)?;
+                    column(&|c| c.windows[k])
+                }
+                Measure::Events(Period::All) => column(&|c| c.total),
+                Measure::ActiveDays(days) => column(&|c| c.active_days(i64::from(days))),
+                Measure::Users(days) => users[window(days)?].clone(),
+                Measure::DistinctEvents(Period::All) => distinct.clone(),
+                Measure::DistinctEvents(Period::Last(days)) => {
+                    distinct_windows[window(days)?].clone()
+                }
+                Measure::AdoptionActiveDays(days) if i64::from(days) == adoption => {
+                    self.days_after_signup(known, adoption)
+                }
+                Measure::AdoptionEvents(days) if i64::from(days) == adoption => {
+                    column(&|c| c.adoption)
+                }
+                Measure::AdoptionActiveDays(days) | Measure::AdoptionEvents(days) => {
+                    return Err(Error::Internal(format!(
+                        "the scan counts adoption over {adoption_days} days, not {days}"
+                    )));
+                }
+                // Finished from the intermediates below.
+                Measure::ApiShare(_) | Measure::Trend(_) | Measure::DaysSinceLastEvent => continue,
+            };
+            push(measure.name(), values);
         }
+        push(format!("events_prev_{TREND_DAYS}d"), column(&|c| c.prev_28d));
+        push("api_total".into(), column(&|c| c.api));
+        push(format!("api_{TREND_DAYS}d"), column(&|c| c.api_28d));
         for ((_, feature), values) in per_event.iter().zip(per_event_counts) {
             push(feature.clone(), values);
         }
-
-        let words = known.adoption_words;
-        let active_first: Vec<i64> = (0..accounts)
-            .map(|at| {
-                self.adoption[at * words..(at + 1) * words]
-                    .iter()
-                    .map(|word| i64::from(word.count_ones()))
-                    .sum()
-            })
-            .collect();
-        push(format!("active_days_first_{adoption_days}d"), active_first);
-        push(
-            format!("events_first_{adoption_days}d"),
-            column(&|c| c.adoption),
-        );
         let n_customs = known.customs.len();
         let mut distinct_counts = vec![vec![0i64; accounts]; n_customs];
         for key in &self.custom_distinct {
@@ -658,7 +752,7 @@ impl Partial {
             Field::new("last_day", DataType::Int32, true),
             Arc::new(last_day),
         ));
-        out
+        Ok(out)
     }
 }
 
@@ -710,7 +804,7 @@ mod tests {
             Custom::new(EventWindow::LastDays(10), None).unwrap(),
             Custom::new(EventWindow::DaysAfterSignup(30), Some("user_id")).unwrap(),
         ];
-        Known::new(&ids, &created, AS_OF, 45, customs).unwrap()
+        Known::new(&ids, &created, AS_OF, 45, None, customs).unwrap()
     }
 
     fn batch(rows: &[Row]) -> RecordBatch {
@@ -763,7 +857,9 @@ mod tests {
             .collect();
         let customs = ["recent".to_string(), "early_users".to_string()];
         (
-            partial.columns(known, 45, &per_event, &customs),
+            partial
+                .columns(known, 45, &per_event, &customs)
+                .expect("every catalog window is scanned"),
             partial.unknown(),
             partial.most_common_events(3),
         )
@@ -845,6 +941,58 @@ mod tests {
         );
         // Unknown accounts' events count toward the most common names.
         assert_eq!(top, vec!["e0", "e1", "e2"]);
+    }
+
+    #[test]
+    fn early_window_beside_adoption_by_hand() {
+        // Adoption over 45 days and an early window of 10 and of 70 days
+        // (wider than the adoption bitmap was): a1 signed up 40 days ago.
+        let rows: Vec<Row> = vec![
+            (1, Some(1), 1, 40, Some(1), None, false), // signup day, e1
+            (1, Some(1), 1, 40, Some(1), None, false), // signup day, e1 again
+            (1, Some(2), 0, 35, Some(0), None, false), // day 5, e0
+            (1, Some(2), 0, 20, Some(0), None, false), // day 20, e0
+            (1, Some(2), 2, 0, Some(0), None, false),  // day 40 (today), e2
+            (2, Some(1), 1, 80, Some(1), None, false), // a2's signup day, e1
+        ];
+        let ids: Vec<String> = (0..5).map(|k| format!("a{k}")).collect();
+        let created: Vec<i32> = (0..5).map(|k| AS_OF - 40 * k).collect();
+        for (early, active, events, e0, e1) in [(10, 2, 3, 1, 2), (70, 4, 5, 2, 2)] {
+            let known = Known::new(&ids, &created, AS_OF, 45, Some(early), Vec::new()).unwrap();
+            let partial = partial_plain(&known, &rows);
+            let columns = partial.early_columns(
+                &known,
+                &["e0".to_string(), "e1".to_string()],
+                &["e0_first".to_string(), "e1_first".to_string()],
+            );
+            let at = |name: &str, account: usize| {
+                column(&columns, name)
+                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(account)
+            };
+            let days = format!("{early}d");
+            assert_eq!(at(&format!("active_days_first_{days}"), 1), active, "{days}");
+            assert_eq!(at(&format!("events_first_{days}"), 1), events, "{days}");
+            assert_eq!((at("e0_first", 1), at("e1_first", 1)), (e0, e1), "{days}");
+            assert_eq!(at("e1_first", 2), 1, "{days}");
+            // The project's adoption is unchanged by the early window.
+            let adoption = partial
+                .columns(&known, 45, &[], &[])
+                .expect("every catalog window is scanned");
+            let first = column(&adoption, "active_days_first_45d")
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            assert_eq!(first.value(1), 4, "{days}");
+        }
+    }
+
+    /// [`partial`] for a [`Known`] without custom features (the filter
+    /// columns of the rows are dropped).
+    fn partial_plain(known: &Known, rows: &[Row]) -> Partial {
+        let full = batch(rows);
+        let batch = full.project(&[0, 1, 2, 3, 4]).unwrap();
+        let mut partial = Partial::new(known);
+        partial.add(known, &batch).unwrap();
+        partial
     }
 
     fn row() -> impl Strategy<Value = Row> {

@@ -1,6 +1,8 @@
 //! Segmentations: every rule checked against the feature schema, then
-//! evaluated as one `CASE` per segmentation over the feature table; clusters
-//! fitted with [`crate::discover`].
+//! evaluated as one `CASE` per segmentation over the feature table by the
+//! engine's [`Matcher`]; clusters fitted with [`crate::discover`]; needs
+//! segments from the feedback themes. [`assign`] is the one place every kind
+//! of segmentation gets its members, on every engine.
 //!
 //! An account is in the first segment whose rule is true; a rule that is
 //! false or NULL (SQL's three-valued logic) does not match, and an account
@@ -8,7 +10,9 @@
 //!
 //! **Invariants**: a rule reaches only the account's own row; all rule
 //! problems of a project are reported together.
-use datafusion::logical_expr::Expr;
+use std::borrow::Cow;
+
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::discover::{self, Discovery};
@@ -18,6 +22,7 @@ use crate::eval::{first_match_of, segment_indices};
 use crate::features::FeatureTable;
 use crate::project::{ClusterDef, Project, SegmentDef, SegmentationKind};
 use crate::rules::{self, CheckedRule};
+use crate::themes::{Theme, Themes};
 
 /// A segment whose rule checked.
 #[derive(Debug, Clone)]
@@ -174,86 +179,197 @@ pub struct Assignment {
     pub discovery: Option<Discovery>,
 }
 
-/// `CASE WHEN r0 THEN 0 WHEN r1 THEN 1 ... END`.
-fn first_match(segments: &[CheckedSegment]) -> Result<Expr> {
-    first_match_of(segments.iter().map(|segment| &segment.rule))
+/// Where an engine evaluates rules: the one thing [`assign`] asks of it.
+#[async_trait::async_trait]
+pub trait Matcher: Send + Sync {
+    /// For each list of rules, per account (feature-table order), the index
+    /// of the list's first rule that is true.
+    async fn first_matches(&self, lists: &[Vec<CheckedRule>]) -> Result<Vec<Vec<Option<usize>>>>;
+
+    /// Whether a fitted clustering's accounts are placed by its
+    /// nearest-centroid rules on this engine (a warehouse, where every
+    /// account is) instead of by the fit's own labels.
+    fn places_clusters_by_rule(&self) -> bool {
+        false
+    }
 }
 
-/// Evaluates every segmentation over the feature table: rules as one query,
-/// clusters by fitting k-means (on a sample of `kmeans_sample` accounts
-/// when there are more; every account is then assigned). A clustering that cannot be fit on this data
-/// (too few distinct accounts) leaves every account unassigned and adds a
-/// warning to `warnings`.
+/// The embedded matcher: rules compiled to DataFusion expressions over the
+/// feature table in memory, evaluated in its row order.
+pub struct InMemory<'a> {
+    /// The context whose functions the rules call.
+    pub ctx: &'a SessionContext,
+    /// The feature table.
+    pub batch: &'a RecordBatch,
+}
+
+#[async_trait::async_trait]
+impl Matcher for InMemory<'_> {
+    async fn first_matches(&self, lists: &[Vec<CheckedRule>]) -> Result<Vec<Vec<Option<usize>>>> {
+        let select = lists
+            .iter()
+            .map(|rules| first_match_of(rules))
+            .collect::<Result<Vec<_>>>()?;
+        let columns = evaluate(self.ctx, self.batch, &select)?;
+        Ok(columns.iter().map(segment_indices).collect())
+    }
+}
+
+/// What [`assign`] reads besides the engine.
+pub struct AssignInputs<'a> {
+    /// The feature table.
+    pub features: &'a FeatureTable,
+    /// The checked segmentations.
+    pub segmentations: &'a [CheckedSegmentation],
+    /// The run's as-of date.
+    pub as_of: chrono::NaiveDate,
+    /// Accounts a clustering is fitted on at most.
+    pub kmeans_sample: usize,
+    /// The run's needs themes with `k` themes (`None`: k chosen).
+    pub themes: &'a (dyn Fn(Option<usize>) -> Cow<'a, Themes> + Sync),
+}
+
+/// Every segmentation's members, on any engine: rules evaluated by
+/// `matcher` (all rules segmentations in one pass), clusters fitted by
+/// k-means (on a sample of `kmeans_sample` accounts when there are more;
+/// every account is then assigned, by the fit or by its nearest-centroid
+/// rules where the engine says so), themes by each account's dominant
+/// feedback theme. A clustering that cannot be fit on this data (too few
+/// distinct accounts), or themes without verbatims, leave every account
+/// unassigned and add a warning to `warnings`.
 pub async fn assign(
-    ctx: &SessionContext,
-    features: &FeatureTable,
-    segmentations: &[CheckedSegmentation],
-    as_of: chrono::NaiveDate,
-    kmeans_sample: usize,
+    matcher: &dyn Matcher,
+    inputs: &AssignInputs<'_>,
     warnings: &mut Vec<Problem>,
 ) -> Result<Vec<Assignment>> {
+    let features = inputs.features;
     let n_rows = features.batch.num_rows();
-    let mut assignments: Vec<Option<Assignment>> = vec![None; segmentations.len()];
-    let mut select = Vec::new();
-    let mut rule_slots = Vec::new();
-    for (idx, segmentation) in segmentations.iter().enumerate() {
+    let unassigned = |name: &str| Assignment {
+        segmentation: name.to_string(),
+        segments: Vec::new(),
+        membership: vec![None; n_rows],
+        discovery: None,
+    };
+    let mut assignments = Vec::with_capacity(inputs.segmentations.len());
+    let mut lists: Vec<(usize, Vec<CheckedRule>)> = Vec::new();
+    for (idx, segmentation) in inputs.segmentations.iter().enumerate() {
+        let name = &segmentation.name;
         match &segmentation.method {
             Method::Rules { segments, .. } => {
-                select.push(first_match(segments)?);
-                rule_slots.push(idx);
-                assignments[idx] = Some(rules_assignment(&segmentation.name, segments));
+                lists.push((idx, segments.iter().map(|s| s.rule.clone()).collect()));
+                assignments.push(rules_assignment(name, segments));
             }
-            Method::Themes { .. } => {
-                // Filled in by the pipeline, which holds the feedback.
-                assignments[idx] = Some(Assignment {
-                    segmentation: segmentation.name.clone(),
-                    segments: Vec::new(),
-                    membership: vec![None; n_rows],
-                    discovery: None,
-                });
+            Method::Themes { k } => {
+                let themes = (inputs.themes)(*k);
+                assignments.push(theme_assignment(name, &themes, warnings));
             }
             Method::Clusters(def) => {
-                assignments[idx] = Some(
-                    match discover::discover_sampled(
-                        features,
-                        &segmentation.name,
-                        def,
-                        as_of,
-                        kmeans_sample,
-                    ) {
-                        Ok(discovery) => cluster_assignment(&segmentation.name, discovery)?,
-                        // Too few (distinct) accounts to cluster: a small base
-                        // must not stop the other segmentations.
-                        Err(Error::Invalid(problems)) => {
-                            warnings.extend(problems);
-                            Assignment {
-                                segmentation: segmentation.name.clone(),
-                                segments: Vec::new(),
-                                membership: vec![None; n_rows],
-                                discovery: None,
-                            }
-                        }
-                        Err(error) => return Err(error),
-                    },
-                );
+                let discovery = match discover::discover_sampled(
+                    features,
+                    name,
+                    def,
+                    inputs.as_of,
+                    inputs.kmeans_sample,
+                ) {
+                    Ok(discovery) => discovery,
+                    // Too few (distinct) accounts to cluster: a small base
+                    // must not stop the other segmentations.
+                    Err(Error::Invalid(problems)) => {
+                        warnings.extend(problems);
+                        assignments.push(unassigned(name));
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
+                let assignment = cluster_assignment(name, discovery)?;
+                if matcher.places_clusters_by_rule() {
+                    let schema = features.rule_schema();
+                    let rules = assignment
+                        .segments
+                        .iter()
+                        .map(|s| rules::check_predicate(&s.rule, &schema))
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map_err(|error| {
+                            Error::Internal(format!(
+                                "a nearest-centroid rule does not check: {error}"
+                            ))
+                        })?;
+                    lists.push((idx, rules));
+                }
+                assignments.push(assignment);
             }
         }
     }
-    if !select.is_empty() {
-        let columns = evaluate(ctx, &features.batch, &select)?;
-        for (column, &slot) in columns.iter().zip(&rule_slots) {
-            if let Some(assignment) = assignments[slot].as_mut() {
-                assignment.membership = segment_indices(column);
+    if !lists.is_empty() {
+        let rules: Vec<Vec<CheckedRule>> = lists.iter().map(|(_, rules)| rules.clone()).collect();
+        let memberships = matcher.first_matches(&rules).await?;
+        if memberships.len() != lists.len() {
+            return Err(Error::Internal("an engine lost a segmentation".into()));
+        }
+        for ((idx, _), membership) in lists.iter().zip(memberships) {
+            let assignment = &mut assignments[*idx];
+            if let Some(discovery) = assignment.discovery.as_mut() {
+                // The engine's placement is the clustering's labels.
+                discovery.labels = membership.iter().map(|m| m.unwrap_or(0)).collect();
             }
+            assignment.membership = membership;
         }
     }
-    let assignments: Vec<Assignment> = assignments.into_iter().flatten().collect();
-    if assignments.len() != segmentations.len()
+    if assignments.len() != inputs.segmentations.len()
         || assignments.iter().any(|a| a.membership.len() != n_rows)
     {
         return Err(Error::Internal("segment assignment lost rows".into()));
     }
     Ok(assignments)
+}
+
+/// The assignment of a needs segmentation: each account in its dominant
+/// feedback theme.
+fn theme_assignment(
+    segmentation: &str,
+    themes: &Themes,
+    warnings: &mut Vec<Problem>,
+) -> Assignment {
+    if themes.themes.is_empty() {
+        warnings.push(Problem::new(
+            format!("segmentation `{segmentation}`"),
+            format!("{}: every account is unassigned", themes.explanation),
+        ));
+    }
+    Assignment {
+        segmentation: segmentation.to_string(),
+        segments: themes
+            .segments()
+            .into_iter()
+            .map(|theme| AssignedSegment {
+                name: theme.name.clone(),
+                rule: String::new(),
+                description: Some(theme_description(theme)),
+            })
+            .collect(),
+        membership: themes.dominant.clone(),
+        discovery: None,
+    }
+}
+
+/// What a needs segment is about: its distinctive terms, its size and one
+/// verbatim that says it.
+fn theme_description(theme: &Theme) -> String {
+    let lead = if theme.name == crate::themes::NO_SPECIFIC_NEED {
+        "most of their feedback is about no specific need (common words: "
+    } else {
+        "dominant feedback need (terms: "
+    };
+    let mut description = format!(
+        "{lead}{}; {} verbatims)",
+        theme.terms.join(", "),
+        theme.verbatims
+    );
+    if let Some(example) = theme.representatives.first() {
+        let example: String = example.split_whitespace().collect::<Vec<_>>().join(" ");
+        description.push_str(&format!(", e.g. \"{example}\""));
+    }
+    description
 }
 
 /// The assignment of a rules segmentation, before its members are found:

@@ -192,6 +192,128 @@ pub struct EventStats {
     pub max_day: Option<i32>,
 }
 
+/// What an events check counts, on whichever engine holds the events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventCounts {
+    /// Rows in the events table.
+    pub rows: u64,
+    /// Events with a NULL or empty account id.
+    pub blank_account: u64,
+    /// Events with a NULL or empty event name.
+    pub blank_event: u64,
+    /// Events without a timestamp.
+    pub missing_ts: u64,
+    /// Events whose timestamp text does not parse (0 for a typed column).
+    pub bad_ts: u64,
+    /// First UTC day with an event.
+    pub min_day: Option<i32>,
+    /// Last UTC day with an event.
+    pub max_day: Option<i32>,
+}
+
+/// One of the checks every events table passes before features are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventCheck {
+    /// Every event names its account.
+    BlankAccount,
+    /// Every event has a name.
+    BlankEvent,
+    /// Every event has a timestamp.
+    MissingTs,
+    /// Every timestamp parses.
+    BadTs,
+}
+
+impl EventCheck {
+    /// The events column (by role) the check reads.
+    pub fn column(self) -> &'static str {
+        match self {
+            EventCheck::BlankAccount => "account_id",
+            EventCheck::BlankEvent => "event",
+            EventCheck::MissingTs | EventCheck::BadTs => "ts",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            EventCheck::BlankAccount => "an empty account_id",
+            EventCheck::BlankEvent => "an empty event name",
+            EventCheck::MissingTs => "an empty timestamp",
+            EventCheck::BadTs => "a timestamp that does not parse",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            EventCheck::BadTs => {
+                "write timestamps as ISO 8601, e.g. 2026-10-31T14:05:00Z (a missing offset means UTC)"
+            }
+            _ => "every event needs an account_id, an event name and a timestamp",
+        }
+    }
+}
+
+/// Where an engine found the first event that fails a check.
+#[derive(Debug, Clone, Default)]
+pub struct Located {
+    /// File, row and column, or table and column.
+    pub location: String,
+    /// What was found there, e.g. `` (first: `x`)``; may be empty.
+    pub found: String,
+    /// How to find the others on this engine, appended to the help.
+    pub hint: Option<String>,
+}
+
+impl EventCounts {
+    /// The checks that fail, each with its count, in the order problems are
+    /// reported; an empty table is a problem of its own.
+    pub fn failing(&self, source: &Source) -> Result<Vec<(EventCheck, u64)>> {
+        if self.rows == 0 {
+            return Err(Error::invalid(
+                Problem::new(source.label(), "the events table is empty")
+                    .with_help("strata needs product usage events to compute behavioral features"),
+            ));
+        }
+        Ok([
+            (EventCheck::BlankAccount, self.blank_account),
+            (EventCheck::BlankEvent, self.blank_event),
+            (EventCheck::MissingTs, self.missing_ts),
+            (EventCheck::BadTs, self.bad_ts),
+        ]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .collect())
+    }
+
+    /// The statistics of events that passed every check, or one problem per
+    /// failing check at the place the engine found its first event.
+    pub fn verdict(self, failed: Vec<(EventCheck, u64, Located)>) -> Result<EventStats> {
+        if failed.is_empty() {
+            return Ok(EventStats {
+                rows: self.rows,
+                min_day: self.min_day,
+                max_day: self.max_day,
+            });
+        }
+        Err(Error::Invalid(
+            failed
+                .into_iter()
+                .map(|(check, count, located)| {
+                    let help = match located.hint {
+                        Some(hint) => format!("{}; {hint}", check.help()),
+                        None => check.help().to_string(),
+                    };
+                    Problem::new(
+                        located.location,
+                        format!("{count} event(s) with {}{}", check.what(), located.found),
+                    )
+                    .with_help(help)
+                })
+                .collect(),
+        ))
+    }
+}
+
 /// Every source, loaded and checked.
 #[derive(Debug)]
 pub struct Sources {
@@ -610,13 +732,12 @@ async fn load_accounts(source: &Source) -> Result<(Accounts, Vec<Problem>)> {
     let created_day: Vec<i32> = created.values().to_vec();
 
     // Extra columns are kept with a type inferred from their values.
-    let reserved = crate::catalog::reserved_names();
     for field in batch.schema().fields() {
         let name = field.name();
         if used_file_columns.contains(name.as_str()) {
             continue;
         }
-        if reserved.contains(&name.as_str()) || fields.iter().any(|f: &Field| f.name() == name) {
+        if crate::catalog::is_reserved(name) || fields.iter().any(|f: &Field| f.name() == name) {
             warnings.push(
                 Problem::new(
                     format!("{}, column `{name}`", source.label()),
@@ -824,69 +945,39 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
             _ => None,
         }
     };
-    let rows = int("rows").unwrap_or(0) as u64;
-    if rows == 0 {
-        return Err(Error::invalid(
-            Problem::new(source.label(), "the events table is empty")
-                .with_help("strata needs product usage events to compute behavioral features"),
-        ));
-    }
-    let mut problems = Vec::new();
-    let checks: [(&str, &str, Expr, &str); 4] = [
-        (
-            "blank_account",
-            source.file_column("account_id"),
-            blank(account),
-            "an empty account_id",
-        ),
-        (
-            "blank_event",
-            source.file_column("event"),
-            blank(event),
-            "an empty event name",
-        ),
-        (
-            "missing_ts",
-            source.file_column("ts"),
-            ts.clone().is_null(),
-            "an empty timestamp",
-        ),
-        (
-            "bad_ts",
-            source.file_column("ts"),
-            bad_ts,
-            "a timestamp that does not parse",
-        ),
-    ];
-    for (stat, column, condition, what) in checks {
-        let count = int(stat).unwrap_or(0);
-        if count == 0 {
-            continue;
-        }
-        let first = first_row_where(source, condition).await?;
-        let (location, found) = match first {
-            Some((row, value)) => (
-                row_location(source, row, column),
-                format!(" (first: `{value}`)"),
-            ),
-            None => (source.label(), String::new()),
-        };
-        problems.push(
-            Problem::new(location, format!("{count} event(s) with {what}{found}"))
-                .with_help(match stat {
-                    "bad_ts" => "write timestamps as ISO 8601, e.g. 2026-10-31T14:05:00Z (a missing offset means UTC)",
-                    _ => "every event needs an account_id, an event name and a timestamp",
-                }),
-        );
-    }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
-    Ok(EventStats {
-        rows,
+    let count = |name: &str| int(name).unwrap_or(0) as u64;
+    let counts = EventCounts {
+        rows: count("rows"),
+        blank_account: count("blank_account"),
+        blank_event: count("blank_event"),
+        missing_ts: count("missing_ts"),
+        bad_ts: count("bad_ts"),
         min_day: int("min_day").map(|d| d as i32),
         max_day: int("max_day").map(|d| d as i32),
-    })
+    };
+    let mut failed = Vec::new();
+    for (check, count) in counts.failing(source)? {
+        let condition = match check {
+            EventCheck::BlankAccount => blank(account.clone()),
+            EventCheck::BlankEvent => blank(event.clone()),
+            EventCheck::MissingTs => ts.clone().is_null(),
+            EventCheck::BadTs => bad_ts.clone(),
+        };
+        let column = source.file_column(check.column());
+        let located = match first_row_where(source, condition).await? {
+            Some((row, value)) => Located {
+                location: row_location(source, row, column),
+                found: format!(" (first: `{value}`)"),
+                hint: None,
+            },
+            None => Located {
+                location: source.label(),
+                ..Located::default()
+            },
+        };
+        failed.push((check, count, located));
+    }
+    counts.verdict(failed)
 }
 
 /// Scans a source in file order and returns the first row where `condition`

@@ -4,14 +4,15 @@
 //! such as `employees BETWEEN 200 AND 1000 AND industry IN ('SaaS', 'Fintech')`.
 //! A rule can only read the columns of the row it is evaluated on: there are
 //! no subqueries, table references, statements or comments, so rules can be
-//! accepted from API callers safely. This module knows nothing of the rest of
-//! strata except the column [`Schema`] it checks rules against.
+//! accepted from API callers safely. This crate knows nothing of the rest of
+//! strata except the column [`Schema`] it checks rules against, and depends
+//! on no query engine: strata-core compiles checked rules to DataFusion.
 //!
 //! Rule text goes through three steps, each a type that cannot be invalid:
 //!
 //! ```text
-//!  text ──parse──► ast::Expr ──check──► CheckedRule ──to_datafusion──► datafusion Expr
-//!        (lexer.rs,           (check.rs: columns      (to_datafusion.rs)
+//!  text ──parse──► ast::Expr ──check──► CheckedRule ──► SQL, DataFusion (in strata-core)
+//!        (lexer.rs,           (check.rs: columns
 //!         parser.rs)           exist, types fit)
 //! ```
 //!
@@ -21,7 +22,7 @@
 //! parentheses only where needed) that parses to the same tree.
 //!
 //! ```
-//! use strata_core::rules::{Schema, ValueType, check_predicate};
+//! use strata_rules::{Schema, ValueType, check_predicate};
 //!
 //! let schema = Schema::new([
 //!     ("employees".to_string(), ValueType::Integer),
@@ -40,7 +41,6 @@ mod lexer;
 mod parser;
 mod print;
 mod temporal;
-mod to_datafusion;
 
 use std::fmt;
 
@@ -292,14 +292,6 @@ impl CheckedRule {
             }
         });
         names
-    }
-
-    /// The rule as a DataFusion expression over unqualified columns of the same names.
-    ///
-    /// `/` divides as floating point, timestamps are naive UTC microseconds,
-    /// and SQL's three-valued NULL logic applies as in any SQL engine.
-    pub fn to_datafusion(&self) -> datafusion::logical_expr::Expr {
-        to_datafusion::expr_to_datafusion(&self.expr)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Compiling a checked rule to a DataFusion expression.
+//! The rule language ([`strata_rules`], re-exported here) and its
+//! compilation to a DataFusion expression ([`ToDataFusion`]).
 //!
 //! The compiler is a plain tree walk, one DataFusion node per rule node; it
 //! needs no types because the checker has already turned string literals
@@ -21,7 +22,25 @@ use datafusion::functions::expr_fn as functions;
 use datafusion::logical_expr::expr::{Between, InList, Like};
 use datafusion::logical_expr::{Expr as DataFusionExpr, Operator, binary_expr, cast, lit};
 
-use super::ast::{BinaryOp, Expr, ExprKind, Function, Literal, UnaryOp};
+pub use strata_rules::*;
+
+use strata_rules::ast::{BinaryOp, Expr, ExprKind, Function, Literal, UnaryOp};
+
+/// A checked rule as a DataFusion expression.
+pub trait ToDataFusion {
+    /// The rule as a DataFusion expression over unqualified columns of the
+    /// same names.
+    ///
+    /// `/` divides as floating point, timestamps are naive UTC microseconds,
+    /// and SQL's three-valued NULL logic applies as in any SQL engine.
+    fn to_datafusion(&self) -> DataFusionExpr;
+}
+
+impl ToDataFusion for CheckedRule {
+    fn to_datafusion(&self) -> DataFusionExpr {
+        expr_to_datafusion(self.expr())
+    }
+}
 
 /// Compiles `expr` to the equivalent DataFusion expression.
 pub(crate) fn expr_to_datafusion(expr: &Expr) -> DataFusionExpr {
@@ -195,14 +214,13 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema, TimeUnit};
     use datafusion::prelude::SessionContext;
 
-    use super::super::{
-        CheckedRule, MAX_DEPTH, Schema, ValueType, check as check_rule, check_predicate, parse,
-    };
     use super::*;
+    use strata_rules::check as check_rule;
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` date, for building test columns.
     fn days(text: &str) -> i32 {
-        match super::super::temporal::parse_date(text)
+        match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
             .map(|date| literal_to_scalar(&Literal::Date(date)))
         {
             Some(ScalarValue::Date32(Some(days))) => days,
@@ -211,7 +229,8 @@ mod tests {
     }
 
     fn micros(text: &str) -> i64 {
-        match super::super::temporal::parse_timestamp(text)
+        match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
             .map(|timestamp| timestamp.and_utc().timestamp_micros())
         {
             Some(micros) => micros,

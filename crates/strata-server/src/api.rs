@@ -542,7 +542,7 @@ pub async fn trigger_run(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<
             "a run is already in progress",
         )
         .help("retry when GET /v1/runs shows running: false")),
-        Err(error) => match crate::render::unavailable(&error) {
+        Err(error) => match unavailable(&error) {
             Some(problem) => {
                 Err(ApiError::unavailable(problem).help("the previous run is still served"))
             }
@@ -565,7 +565,7 @@ pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpRep
         .get_or_init(|| async {
             strata_core::pipeline::icp(
                 &served.project,
-                &strata_core::pipeline::RunOptions { as_of: Some(as_of) },
+                &strata_core::pipeline::RunOptions::at(Some(as_of)),
                 strata_core::service::REPORT_PLAN.icp_days.unwrap_or(60),
                 &strata_core::icp::IcpParams::default(),
                 &strata_core::pipeline::Quiet,
@@ -667,4 +667,15 @@ mod tests {
         let bug = ApiError::from(strata_core::Error::Internal("oops".into()));
         assert_eq!(bug.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
+}
+
+/// The outage behind `error`, if a database, store or destination did not
+/// answer (a 503 rather than a 400).
+fn unavailable(error: &anyhow::Error) -> Option<&strata_core::error::Problem> {
+    error
+        .chain()
+        .find_map(|cause| match cause.downcast_ref::<strata_core::Error>() {
+        Some(strata_core::Error::Unavailable(problem)) => Some(problem),
+        _ => None,
+    })
 }

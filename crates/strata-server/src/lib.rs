@@ -1,5 +1,7 @@
-//! `strata serve`: the JSON API under `/v1`, the dashboard, health and
-//! readiness, over one in-memory copy of the latest run.
+//! The strata server (`strata serve`): the JSON API under `/v1`, the
+//! dashboard, health and readiness, over one in-memory copy of the latest
+//! run. Runs go through the run service (`strata_core::service::execute`),
+//! as `strata run`'s do; this crate is the HTTP layer only.
 //!
 //! The server binds first and runs the pipeline in the background, so
 //! `/healthz` answers at once and `/readyz` turns 200 when the first run is
@@ -25,39 +27,42 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
-use clap::Args;
 use strata_core::index::MembershipIndex;
 use strata_core::pipeline::{self, RunOptions, RunResult};
-use strata_core::project::Project;
+use strata_core::project::{Engine, Project};
+use strata_core::service::{self, RecordSettings};
 use strata_core::state::{RecordOutcome, RunRecord};
-
-use crate::progress::PhaseProgress;
-use crate::state_cmd::{self, RecordArgs};
 
 pub use auth::Auth;
 
-/// `strata serve` flags.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+/// How a server runs: what `strata serve`'s flags say.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
     /// Project folder (holding strata.toml) or the project file.
-    #[arg(long, default_value = ".")]
     pub project: PathBuf,
+    /// The engine to use instead of the project file's, if any.
+    pub engine: Option<Engine>,
     /// Output folder for the runs the server makes.
-    #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    /// Address to listen on [default: the project's serve.addr, else 127.0.0.1:8080;
-    /// port 0 picks a free port].
-    #[arg(long)]
+    /// Address to listen on [default: the project's serve.addr, else
+    /// 127.0.0.1:8080; port 0 picks a free port].
     pub addr: Option<SocketAddr>,
-    /// Override the project's as_of date for the first run.
-    #[arg(long)]
+    /// The as_of date of the first run, instead of the project's.
     pub as_of: Option<NaiveDate>,
     /// Seconds between looks at the state store for runs recorded by other
     /// processes (`strata run`, cron), which are then served; 0 turns it off.
-    #[arg(long, default_value_t = 10)]
     pub watch: u64,
-    #[command(flatten)]
-    pub record: RecordArgs,
+    /// How runs are recorded and delivered.
+    pub record: RecordSettings,
+}
+
+/// Reads the project file, with the configured engine if one is given.
+fn load_project(path: &std::path::Path, engine: Option<&Engine>) -> strata_core::Result<Project> {
+    let project = Project::load(path)?;
+    match engine {
+        Some(engine) => project.with_engine(engine.clone()),
+        None => Ok(project),
+    }
 }
 
 /// One run, ready to answer requests.
@@ -100,12 +105,14 @@ impl Served {
 pub struct App {
     /// The project file or folder, re-read before each run so edits apply.
     pub project_path: PathBuf,
+    /// The engine that replaces the project file's, if any.
+    engine: Option<Engine>,
     /// The project as last loaded.
     project: RwLock<Project>,
     /// Output folder of runs.
     pub out: PathBuf,
     /// How runs are recorded.
-    pub record: RecordArgs,
+    pub record: RecordSettings,
     /// Bearer tokens (as loaded at start).
     pub auth: Auth,
     current: RwLock<Option<Arc<Served>>>,
@@ -163,7 +170,7 @@ impl App {
 
     /// Re-reads the project file; a broken file fails the run that needs it.
     fn reload_project(&self) -> anyhow::Result<Project> {
-        let project = crate::load_project(&self.project_path)?;
+        let project = load_project(&self.project_path, self.engine.as_ref())?;
         if let Ok(mut current) = self.project.write() {
             *current = project.clone();
         }
@@ -196,12 +203,16 @@ impl App {
                 let (out, record) = (self.out.clone(), self.record.clone());
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
-                    let observer = PhaseProgress::hidden();
                     handle
-                        .block_on(state_cmd::execute(
-                            &project, &out, as_of, &record, &observer,
+                        .block_on(service::execute(
+                            &project,
+                            &out,
+                            as_of,
+                            &record,
+                            &pipeline::Quiet,
                         ))
                         .map(|executed| (project, executed))
+                        .map_err(anyhow::Error::from)
                 })
                 .await
                 .unwrap_or_else(|error| Err(anyhow::anyhow!("the run stopped: {error}")))
@@ -245,9 +256,7 @@ impl App {
             return Ok(());
         };
         let project = self.reload_project()?;
-        let options = RunOptions {
-            as_of: Some(run.as_of),
-        };
+        let options = RunOptions::at(Some(run.as_of));
         let result = pipeline::run(&project, &options, &pipeline::Quiet).await?;
         self.swap_in(Served::new(project, result, Some(run.id))?);
         Ok(())
@@ -336,9 +345,9 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// `strata serve`.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let project = crate::load_project(&args.project)?;
+/// Listens, serves and runs until Ctrl-C (`strata serve`).
+pub async fn serve(args: ServeConfig) -> anyhow::Result<()> {
+    let project = load_project(&args.project, args.engine.as_ref())?;
     let addr = args
         .addr
         .or(project.serve.addr)
@@ -358,6 +367,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schedule = project.schedule.clone();
     let app = Arc::new(App {
         project_path: args.project.clone(),
+        engine: args.engine.clone(),
         project: RwLock::new(project),
         out: args.out.clone(),
         record: args.record.clone(),
