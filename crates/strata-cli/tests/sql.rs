@@ -43,6 +43,53 @@ fn sql_scripts_match_their_golden_files() {
     }
 }
 
+/// One segment per row of the README's dialect semantics table; each
+/// dialect's script for it is a golden file (`semantics.<dialect>.sql`).
+const SEMANTICS: &str = r#"
+[[segmentation]]
+name = "semantics"
+kind = "rules"
+segments = [
+  { name = "least-greatest-null", when = "LEAST(employees, seats) > 3 OR GREATEST(employees, seats) < 9" },
+  { name = "round-half",          when = "ROUND(employees / 4) = 13 OR ROUND(employees * 0.25, 1) = 12.5" },
+  { name = "like-escape",         when = "name LIKE '100\\% a\\_b%'" },
+  { name = "ilike",               when = "name ILIKE 'ac%'" },
+  { name = "division",            when = "employees / seats > 2.5" },
+  { name = "modulo",              when = "employees % 7 = -1 OR employees / 4 % 2 = 0.5" },
+  { name = "precedence",          when = "employees * (seats % 3) > 1" },
+  { name = "trim",                when = "TRIM(name) = 'Acme'" },
+  { name = "dates",               when = "created_at >= DATE '2025-06-01' AND created_at < TIMESTAMP '2026-01-01 12:00:00'" },
+]
+"#;
+
+#[test]
+fn semantics_scripts_match_their_golden_files() {
+    let dir = Dir::fixture("tiny");
+    let text = dir.read("strata.toml");
+    dir.create("strata.toml", &format!("{text}{SEMANTICS}"));
+    for dialect in DIALECTS {
+        let script = dir
+            .command(&["sql", "--dialect", dialect, "--segmentation", "semantics"])
+            .stdout();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(format!("semantics.{dialect}.sql"));
+        if std::env::var("STRATA_BLESS").as_deref() == Ok("1") {
+            std::fs::write(&path, &script).expect("write golden");
+            continue;
+        }
+        let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("{} missing; run with STRATA_BLESS=1 to write it", path.display())
+        });
+        assert_eq!(
+            script,
+            golden,
+            "{dialect}: the script differs from {} (STRATA_BLESS=1 rewrites it after review)",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn sql_rejects_bad_arguments_with_help() {
     let dir = Dir::fixture("tiny");

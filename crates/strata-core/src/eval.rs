@@ -42,6 +42,73 @@ pub fn segment_indices(column: &ArrayRef) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Arrow compares floats by their total order, where `-0.0` is less than
+/// `0.0`; SQL (and every warehouse the rules also run on) says they are
+/// equal. Each float operand of a comparison, `IN`, `BETWEEN` or the
+/// division guard `NULLIF(x, 0)` gets `+ 0.0`,
+/// which turns `-0.0` into `0.0` and leaves every other value as it is.
+fn signed_zeros_equal(
+    expr: Expr,
+    schema: &DFSchema,
+) -> std::result::Result<Expr, datafusion::error::DataFusionError> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::logical_expr::expr::{Between, InList};
+    use datafusion::logical_expr::{BinaryExpr, ExprSchemable, Operator};
+    let positive = |operand: Box<Expr>| -> std::result::Result<Box<Expr>, datafusion::error::DataFusionError> {
+        Ok(match operand.get_type(schema)? {
+            DataType::Float64 | DataType::Float32 => Box::new(*operand + lit(0.0)),
+            _ => operand,
+        })
+    };
+    let rewritten = expr.transform_up(|node| {
+        Ok(match node {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                ) =>
+            {
+                Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: positive(left)?,
+                    op,
+                    right: positive(right)?,
+                }))
+            }
+            Expr::InList(InList { expr, list, negated }) => Transformed::yes(Expr::InList(InList {
+                expr: positive(expr)?,
+                list: list
+                    .into_iter()
+                    .map(|item| positive(Box::new(item)).map(|item| *item))
+                    .collect::<std::result::Result<_, _>>()?,
+                negated,
+            })),
+            Expr::Between(Between { expr, negated, low, high }) => {
+                Transformed::yes(Expr::Between(Between {
+                    expr: positive(expr)?,
+                    negated,
+                    low: positive(low)?,
+                    high: positive(high)?,
+                }))
+            }
+            // The guard of a division by zero (`NULLIF(x, 0)`) compares too.
+            Expr::ScalarFunction(mut call) if call.name() == "nullif" => {
+                if let Some(first) = call.args.first_mut() {
+                    *first = *positive(Box::new(first.clone()))?;
+                }
+                Transformed::yes(Expr::ScalarFunction(call))
+            }
+            other => Transformed::no(other),
+        })
+    })?;
+    Ok(rewritten.data)
+}
+
 /// Rows per slice of [`evaluate`]: large enough that the per-slice overhead
 /// vanishes, small enough that a slice's columns stay in cache.
 const EVALUATE_SLICE_ROWS: usize = 65_536;
@@ -77,7 +144,7 @@ pub fn evaluate(
         .iter()
         .map(|expr| {
             let expr = simplifier.simplify(simplifier.coerce(expr.clone(), &schema)?)?;
-            ctx.create_physical_expr(expr, &schema)
+            ctx.create_physical_expr(signed_zeros_equal(expr, &schema)?, &schema)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let n_rows = batch.num_rows();

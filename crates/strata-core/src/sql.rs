@@ -105,6 +105,16 @@ impl Dialect {
         }
     }
 
+    /// The date of a day number (days since 1970-01-01).
+    fn date_of_day(self, day: &str) -> String {
+        match self {
+            Dialect::Postgres | Dialect::DuckDb => format!("CAST(DATE '1970-01-01' + {day} AS DATE)"),
+            Dialect::BigQuery => format!("DATE_FROM_UNIX_DATE({day})"),
+            Dialect::Snowflake => format!("DATEADD(DAY, {day}, DATE '1970-01-01')"),
+            Dialect::MySql => format!("DATE_ADD(DATE '1970-01-01', INTERVAL {day} DAY)"),
+        }
+    }
+
     /// A month number (year × 12 + month) of a date or timestamp.
     fn month(self, expr: &str) -> String {
         format!("(EXTRACT(YEAR FROM {expr}) * 12 + EXTRACT(MONTH FROM {expr}))")
@@ -122,6 +132,169 @@ impl Dialect {
         )
     }
 
+    /// Whether the dialect has `ILIKE`; without it, `x ILIKE p` prints as
+    /// `LOWER(x) LIKE LOWER(p)`.
+    fn has_ilike(self) -> bool {
+        !matches!(self, Dialect::MySql | Dialect::BigQuery)
+    }
+
+    /// Whether `LIKE` reads a backslash as its escape character without an
+    /// `ESCAPE` clause, as the rule language's does; elsewhere every `LIKE`
+    /// says `ESCAPE '\'`.
+    fn like_escapes_with_backslash(self) -> bool {
+        matches!(self, Dialect::Postgres | Dialect::MySql | Dialect::BigQuery)
+    }
+
+    /// Whether `LEAST` and `GREATEST` skip NULL arguments, as the rule
+    /// language's do; where one NULL argument makes them NULL, each
+    /// argument is coalesced with the others (`GREATEST(COALESCE(a, b),
+    /// COALESCE(b, a))`), which is NULL only when all are.
+    fn least_greatest_skip_nulls(self) -> bool {
+        matches!(self, Dialect::Postgres | Dialect::DuckDb)
+    }
+
+    /// Whether `ROUND` of a double rounds halves away from zero, as the rule
+    /// language's does; elsewhere `ROUND(x, n)` prints as
+    /// `CASE WHEN x < 0 THEN -FLOOR(-x * 10^n + 0.5) ELSE FLOOR(x * 10^n + 0.5) END / 10^n`.
+    fn rounds_halves_away_from_zero(self) -> bool {
+        !matches!(self, Dialect::MySql)
+    }
+
+    /// Whether `a % b` is an operator; elsewhere it prints as `MOD(a, b)`.
+    fn has_modulo_operator(self) -> bool {
+        !matches!(self, Dialect::BigQuery)
+    }
+
+    /// Whether `%` (or `MOD`) takes doubles; elsewhere both operands are
+    /// cast to `DECIMAL(38, 9)` first (PostgreSQL has no `%` for double
+    /// precision, BigQuery's `MOD` no FLOAT64).
+    fn modulo_takes_doubles(self) -> bool {
+        !matches!(self, Dialect::Postgres | Dialect::BigQuery)
+    }
+
+    /// Whether the dialect has `BTRIM`; elsewhere `TRIM(x)` prints as
+    /// `LTRIM(RTRIM(x))` (both remove spaces).
+    fn has_btrim(self) -> bool {
+        matches!(self, Dialect::Postgres)
+    }
+
+    /// The rule language's semantics in this dialect's functions: each
+    /// rewrite answers one of the questions above.
+    fn portable(
+        self,
+        expr: datafusion::logical_expr::Expr,
+    ) -> Result<datafusion::logical_expr::Expr> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::functions::expr_fn as f;
+        use datafusion::logical_expr::expr::{Like, ScalarFunction};
+        use datafusion::logical_expr::{Expr, lit, when};
+        let rewritten = expr.transform_up(|node| {
+            Ok(match node {
+                Expr::Like(like) => {
+                    let lower = like.case_insensitive && !self.has_ilike();
+                    let escape = like.escape_char.is_none() && !self.like_escapes_with_backslash();
+                    if !lower && !escape {
+                        return Ok(Transformed::no(Expr::Like(like)));
+                    }
+                    let (expr, pattern) = if lower {
+                        (Box::new(f::lower(*like.expr)), Box::new(f::lower(*like.pattern)))
+                    } else {
+                        (like.expr, like.pattern)
+                    };
+                    Transformed::yes(Expr::Like(Like {
+                        negated: like.negated,
+                        expr,
+                        pattern,
+                        escape_char: if escape { Some('\\') } else { like.escape_char },
+                        case_insensitive: like.case_insensitive && !lower,
+                    }))
+                }
+                // DataFusion's unparser prints `a * (b % c)` without its
+                // parentheses, which SQL reads as `(a * b) % c`; `b % c + 0`
+                // is the same number and keeps them (`a * (b % c + 0)`).
+                Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr {
+                    left,
+                    op: datafusion::logical_expr::Operator::Multiply,
+                    right,
+                }) if matches!(
+                    right.as_ref(),
+                    Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr {
+                        op: datafusion::logical_expr::Operator::Modulo
+                            | datafusion::logical_expr::Operator::Divide,
+                        ..
+                    })
+                ) =>
+                {
+                    Transformed::yes(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+                        left,
+                        datafusion::logical_expr::Operator::Multiply,
+                        Box::new(*right + lit(0i64)),
+                    )))
+                }
+                Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr {
+                    left,
+                    op: datafusion::logical_expr::Operator::Modulo,
+                    right,
+                }) if !self.has_modulo_operator() || !self.modulo_takes_doubles() => {
+                    use datafusion::arrow::datatypes::DataType;
+                    let exact = |operand: Expr| {
+                        if self.modulo_takes_doubles() {
+                            operand
+                        } else {
+                            datafusion::logical_expr::cast(operand, DataType::Decimal128(38, 9))
+                        }
+                    };
+                    let (left, right) = (exact(*left), exact(*right));
+                    Transformed::yes(if self.has_modulo_operator() {
+                        Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+                            Box::new(left),
+                            datafusion::logical_expr::Operator::Modulo,
+                            Box::new(right),
+                        ))
+                    } else {
+                        datafusion::logical_expr::ScalarUDF::from(ModFunction::new())
+                            .call(vec![left, right])
+                    })
+                }
+                Expr::ScalarFunction(call) => {
+                    let name = call.name().to_string();
+                    match name.as_str() {
+                        "btrim" if !self.has_btrim() && call.args.len() == 1 => {
+                            Transformed::yes(f::ltrim(vec![f::rtrim(call.args)]))
+                        }
+                        "greatest" | "least" if !self.least_greatest_skip_nulls() => {
+                            let n = call.args.len();
+                            let args = (0..n)
+                                .map(|first| {
+                                    f::coalesce(
+                                        (0..n).map(|k| call.args[(first + k) % n].clone()).collect(),
+                                    )
+                                })
+                                .collect();
+                            Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                                call.func, args,
+                            )))
+                        }
+                        "round" if !self.rounds_halves_away_from_zero() => {
+                            let mut args = call.args.into_iter();
+                            let x = args.next().unwrap_or(lit(0.0));
+                            let scale = f::power(lit(10.0), args.next().unwrap_or(lit(0i64)));
+                            let away = |v: Expr| f::floor(v * scale.clone() + lit(0.5));
+                            Transformed::yes(
+                                when(x.clone().lt(lit(0i64)), Expr::Negative(Box::new(away(Expr::Negative(Box::new(x.clone()))))))
+                                    .otherwise(away(x))?
+                                    / scale.clone(),
+                            )
+                        }
+                        _ => Transformed::no(Expr::ScalarFunction(call)),
+                    }
+                }
+                other => Transformed::no(other),
+            })
+        })?;
+        Ok(rewritten.data)
+    }
+
     /// A string literal that no text can end early: quotes doubled, and
     /// where backslashes escape, backslashes and quotes escaped with one.
     fn string(self, text: &str) -> String {
@@ -136,6 +309,7 @@ impl Dialect {
         use datafusion::common::ScalarValue;
         use datafusion::common::tree_node::{Transformed, TreeNode};
         use datafusion::logical_expr::Expr;
+        let expr = self.portable(expr.clone())?;
         // A negation prints as `-` glued to its operand, so `- -8` would print
         // as `--8`: a comment to the end of the line in every dialect, which
         // a string literal on the same line could then escape (found by the
@@ -183,6 +357,11 @@ impl Dialect {
             expr.clone()
         };
         let mut sql = self.unparse_raw(&expr)?;
+        if self.backslash_escapes() {
+            // The unparser quotes an ESCAPE character as it is; a lone
+            // backslash would escape the closing quote here.
+            sql = sql.replace(" ESCAPE '\\'", " ESCAPE '\\\\'");
+        }
         for (idx, text) in strings.iter().enumerate().rev() {
             sql = sql.replace(&format!("'strata_literal_{idx}'"), &self.string(text));
         }
@@ -200,7 +379,7 @@ impl Dialect {
             Dialect::Snowflake => Unparser::new(&df::SnowflakeDialect::new())
                 .with_pretty(true)
                 .expr_to_sql(expr),
-            Dialect::DuckDb => Unparser::new(&df::DuckDBDialect::new())
+            Dialect::DuckDb => Unparser::new(&DuckDbPrinter(df::DuckDBDialect::new()))
                 .with_pretty(true)
                 .expr_to_sql(expr),
             Dialect::MySql => Unparser::new(&df::MySqlDialect {})
@@ -208,6 +387,79 @@ impl Dialect {
                 .expr_to_sql(expr),
         }?;
         Ok(sql.to_string())
+    }
+}
+
+/// `MOD(a, b)`, for dialects without a `%` operator. Only ever printed:
+/// a script is text, so the function is never evaluated here.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ModFunction {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl ModFunction {
+    fn new() -> Self {
+        ModFunction {
+            signature: datafusion::logical_expr::Signature::any(
+                2,
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ModFunction {
+    fn name(&self) -> &str {
+        "MOD"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        arg_types: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::common::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(arg_types
+            .first()
+            .cloned()
+            .unwrap_or(datafusion::arrow::datatypes::DataType::Int64))
+    }
+
+    fn invoke_with_args(
+        &self,
+        _args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<datafusion::logical_expr::ColumnarValue> {
+        datafusion::common::exec_err!("MOD is printed into SQL scripts, never evaluated")
+    }
+}
+
+/// DataFusion's DuckDB dialect, except that `/` prints as `/`: DataFusion
+/// prints DuckDB's integer division `//`, while a rule's `/` divides doubles.
+struct DuckDbPrinter(df::DuckDBDialect);
+
+impl df::Dialect for DuckDbPrinter {
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.0.identifier_quote_style(identifier)
+    }
+
+    fn character_length_style(&self) -> df::CharacterLengthStyle {
+        self.0.character_length_style()
+    }
+
+    fn distinct_from_style(&self) -> df::DistinctFromStyle {
+        self.0.distinct_from_style()
+    }
+
+    fn scalar_function_to_sql_overrides(
+        &self,
+        unparser: &Unparser,
+        func_name: &str,
+        args: &[datafusion::logical_expr::Expr],
+    ) -> datafusion::common::Result<Option<datafusion::sql::sqlparser::ast::Expr>> {
+        self.0
+            .scalar_function_to_sql_overrides(unparser, func_name, args)
     }
 }
 
@@ -567,6 +819,8 @@ pub fn feature_ctes(
         let expr = match name {
             "account_id" => d.cast(&format!("a.{}", q(accounts_source.file_column(name))), text),
             "days_since_signup" => "p.d - s.created_day".to_string(),
+            // The signup date, as the embedded engine keeps it: a UTC date.
+            "created_at" => d.date_of_day("s.created_day"),
             "mrr" => zero("r.mrr_now"),
             "arr" => format!("12 * {}", zero("r.mrr_now")),
             "mrr_12m_ago" => zero("r.mrr_ago"),
@@ -576,7 +830,15 @@ pub fn feature_ctes(
             _ if per_event.contains(&name) => zero(&format!("v.{}", q(name))),
             _ => match defaults.iter().find(|m| m.name() == name) {
                 Some(measure) => default_feature(*measure, &ratio, &zero),
-                None => format!("a.{}", q(accounts_source.file_column(name))),
+                None => {
+                    let column = format!("a.{}", q(accounts_source.file_column(name)));
+                    if field.data_type() == &datafusion::arrow::datatypes::DataType::Utf8 {
+                        // Blank text is a missing value, as sources read it.
+                        format!("CASE WHEN TRIM({column}) = '' THEN NULL ELSE {column} END")
+                    } else {
+                        column
+                    }
+                }
             },
         };
         columns.push(format!("{expr} AS {}", q(name)));
