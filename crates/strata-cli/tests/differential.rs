@@ -637,6 +637,9 @@ impl Engine {
 import csv, duckdb, sys
 con = duckdb.connect()
 con.execute("SET TimeZone='UTC'")
+# A query running over two seconds draws a progress bar on stdout, which
+# would land in the CSV.
+con.execute("SET enable_progress_bar = false")
 for statement in open('duck_setup.sql').read().split(';\n'):
     if statement.strip():
         con.execute(statement)
