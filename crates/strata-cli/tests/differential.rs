@@ -1021,6 +1021,212 @@ fn random_rules_select_the_same_accounts_on_every_engine() {
     );
 }
 
+/// The first `n` lines of an engine's error, or its `ERROR` lines where it
+/// has some (the MariaDB client echoes the whole statement first).
 fn first_lines(text: &str, n: usize) -> String {
-    text.lines().take(n).collect::<Vec<_>>().join("\n")
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("ERROR") || line.contains("ERROR:"))
+        .take(n)
+        .collect();
+    if errors.is_empty() {
+        text.lines().take(n).collect::<Vec<_>>().join("\n")
+    } else {
+        errors.join("\n")
+    }
+}
+
+// ---------------------------------------------------------------- DataFusion's .slt cases
+
+/// The `.slt` files of datafusion-sqllogictest 55.2.0, extracted from
+/// cargo's cache (`.ci/run` fetches the crate with `.ci/slt/Cargo.toml`);
+/// `None` when the crate is not in the cache.
+fn slt_files(into: &Dir) -> Option<Vec<std::path::PathBuf>> {
+    let home = std::env::var("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|home| std::path::Path::new(&home).join(".cargo")))
+        .ok()?;
+    let crate_file = std::fs::read_dir(home.join("registry/cache"))
+        .ok()?
+        .flatten()
+        .map(|index| index.path().join("datafusion-sqllogictest-55.2.0.crate"))
+        .find(|path| path.is_file())?;
+    let status = Command::new("tar")
+        .args(["-xzf", &crate_file.display().to_string(), "-C", &into.root.display().to_string()])
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![into.root.join("datafusion-sqllogictest-55.2.0/test_files")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).ok()?.flatten() {
+            let path = entry.path();
+            // Spark's functions are not DataFusion's SQL.
+            if path.is_dir() && !path.ends_with("spark") {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "slt") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
+/// The cases of `files` the rule language can write: a `query` that is
+/// one `SELECT` of expressions without `FROM`, with one result row; each
+/// expression becomes the rule `expression = expected` (`IS NULL` for
+/// NULL; floats within 1e-9). Returns (file, rule) pairs.
+fn slt_cases(files: &[std::path::PathBuf], schema: &strata_core::rules::Schema) -> Vec<(String, String)> {
+    use datafusion::sql::sqlparser::ast::{SelectItem, SetExpr, Statement};
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut cases = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(types) = lines[i].strip_prefix("query ") else {
+                i += 1;
+                continue;
+            };
+            let types: Vec<char> = types.split_whitespace().next().unwrap_or_default().chars().collect();
+            i += 1;
+            let mut sql = Vec::new();
+            while i < lines.len() && lines[i].trim() != "----" && !lines[i].trim().is_empty() {
+                sql.push(lines[i]);
+                i += 1;
+            }
+            let mut results = Vec::new();
+            if i < lines.len() && lines[i].trim() == "----" {
+                i += 1;
+                while i < lines.len() && !lines[i].trim().is_empty() {
+                    results.push(lines[i]);
+                    i += 1;
+                }
+            }
+            // `<slt:ignore>` is a wildcard of the .slt runner, not a value.
+            if results.len() != 1 || results[0].contains("<slt:ignore>") {
+                continue;
+            }
+            let Ok(statements) = Parser::parse_sql(&GenericDialect {}, &sql.join("\n")) else {
+                continue;
+            };
+            let [Statement::Query(query)] = statements.as_slice() else {
+                continue;
+            };
+            let SetExpr::Select(select) = query.body.as_ref() else {
+                continue;
+            };
+            if !select.from.is_empty() || select.selection.is_some() {
+                continue;
+            }
+            let expected: Vec<&str> = results[0].split_whitespace().collect();
+            if expected.len() != select.projection.len() || types.len() != expected.len() {
+                continue;
+            }
+            for ((item, kind), value) in select.projection.iter().zip(&types).zip(&expected) {
+                let SelectItem::UnnamedExpr(expr) = item else {
+                    continue;
+                };
+                let expression = expr.to_string();
+                let rule = match (kind, *value) {
+                    (_, "NULL") => format!("({expression}) IS NULL"),
+                    ('I', v) if v.parse::<i64>().is_ok() => format!("({expression}) = {v}"),
+                    ('R', v) if v.parse::<f64>().is_ok_and(f64::is_finite) => format!(
+                        "ABS(({expression}) - ({v})) <= 0.000000001 * GREATEST(1, ABS({v}))"
+                    ),
+                    ('B', "true") => format!("({expression}) = TRUE"),
+                    ('B', "false") => format!("({expression}) = FALSE"),
+                    ('T', v) if v != "(empty)" => {
+                        format!("({expression}) = '{}'", v.replace('\'', "''"))
+                    }
+                    _ => continue,
+                };
+                if strata_core::rules::check_predicate(&rule, schema).is_ok() {
+                    cases.push((name.clone(), rule));
+                }
+            }
+        }
+    }
+    cases.sort();
+    cases.dedup();
+    cases
+}
+
+/// DataFusion's own expression tests, run as rules through strata: embedded
+/// and on every engine the harness reaches. A case passes where the rule
+/// holds for the accounts, i.e. the expression gives DataFusion's expected
+/// value. Every engine must agree with the embedded engine on every case;
+/// the counts go to the README.
+#[test]
+fn datafusion_slt_cases_agree_on_every_engine() {
+    let extracted = Dir::new();
+    let Some(files) = slt_files(&extracted) else {
+        assert!(
+            std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
+            "the .slt cases are required in CI: run `cargo fetch --manifest-path .ci/slt/Cargo.toml`"
+        );
+        eprintln!("\n*** SKIPPED DataFusion's .slt cases: datafusion-sqllogictest 55.2.0 is not in cargo's cache (cargo fetch --manifest-path .ci/slt/Cargo.toml) ***\n");
+        return;
+    };
+    let dir = Dir::new();
+    write_project(&dir, "");
+    let project = Project::load(&dir.root).expect("project");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let schema = runtime
+        .block_on(pipeline::validate(&project, &RunOptions::default()))
+        .expect("the test data is valid")
+        .features
+        .rule_schema();
+    let cases = slt_cases(&files, &schema);
+    assert!(cases.len() >= 200, "only {} .slt cases in the rule language", cases.len());
+    let rules: Vec<String> = cases.iter().map(|(_, rule)| rule.clone()).collect();
+    write_project(&dir, &segmentations(&rules));
+    let expected = embedded(&dir);
+    let holds = |members: &BTreeMap<String, String>| members.values().all(|m| m == "m");
+    let embedded_pass: Vec<bool> = expected.members.iter().map(holds).collect();
+    let mut table = vec![format!(
+        "embedded: {} cases, {} give DataFusion's value",
+        cases.len(),
+        embedded_pass.iter().filter(|p| **p).count()
+    )];
+    for ((file, rule), pass) in cases.iter().zip(&embedded_pass) {
+        if !pass {
+            table.push(format!("  not DataFusion's value: {file}: `{rule}`"));
+        }
+    }
+    let mut report = Vec::new();
+    for engine in [Engine::Postgres, Engine::DuckDb, Engine::MariaDb] {
+        if !engine.available() {
+            continue;
+        }
+        let script = dir.command(&["sql", "--dialect", engine.dialect()]).stdout();
+        let result = match engine.run(&dir, &script) {
+            Ok(result) => result.by_account(),
+            Err(error) => {
+                report.push(format!("{engine:?}: the script fails: {}", first_lines(&error, 6)));
+                continue;
+            }
+        };
+        let mut pass = 0;
+        for (idx, (file, rule)) in cases.iter().enumerate() {
+            let members = result.get(&format!("r{idx}")).cloned().unwrap_or_default();
+            let engine_pass = !members.is_empty() && holds(&members);
+            pass += usize::from(engine_pass);
+            if engine_pass != embedded_pass[idx] && report.len() < 20 {
+                report.push(format!(
+                    "{engine:?}: {file}: `{rule}` holds on the embedded engine: {}, on {engine:?}: {engine_pass}",
+                    embedded_pass[idx]
+                ));
+            }
+        }
+        table.push(format!("{engine:?}: {} cases, {pass} give DataFusion's value", cases.len()));
+    }
+    eprintln!("{}", table.join("\n"));
+    assert!(report.is_empty(), "{}\n{}", table.join("\n"), report.join("\n"));
 }

@@ -187,10 +187,19 @@ impl Dialect {
         use datafusion::common::tree_node::{Transformed, TreeNode};
         use datafusion::functions::expr_fn as f;
         use datafusion::logical_expr::expr::{Like, ScalarFunction};
+        use datafusion::common::ScalarValue;
         use datafusion::logical_expr::{Expr, lit, when};
         let rewritten = expr.transform_up(|node| {
             Ok(match node {
-                Expr::Like(like) => {
+                Expr::Like(mut like) => {
+                    // A pattern ending in a lone backslash is an error where
+                    // backslash escapes (PostgreSQL; DuckDB with ESCAPE); the
+                    // rule language matches it as a backslash, as `\\` does.
+                    if let Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) = like.pattern.as_mut()
+                        && pattern.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
+                    {
+                        pattern.push('\\');
+                    }
                     let lower = like.case_insensitive && !self.has_ilike();
                     let escape = like.escape_char.is_none() && !self.like_escapes_with_backslash();
                     if !lower && !escape {
@@ -208,6 +217,54 @@ impl Dialect {
                         escape_char: if escape { Some('\\') } else { like.escape_char },
                         case_insensitive: like.case_insensitive && !lower,
                     }))
+                }
+                // An untyped NULL in arithmetic or a numeric function is
+                // ambiguous to PostgreSQL (`NULL * NULL`, `abs(NULL)`).
+                Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr { left, op, right })
+                    if matches!(
+                        op,
+                        datafusion::logical_expr::Operator::Plus
+                            | datafusion::logical_expr::Operator::Minus
+                            | datafusion::logical_expr::Operator::Multiply
+                            | datafusion::logical_expr::Operator::Divide
+                    ) && (is_null(&left) || is_null(&right)) =>
+                {
+                    Transformed::yes(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+                        Box::new(typed_null(*left)),
+                        op,
+                        Box::new(typed_null(*right)),
+                    )))
+                }
+                // ... and those of `(NOT x) IS NULL` and `(a = b) IS NULL`,
+                // which SQL reads as `NOT (x IS NULL)` and `a = (b IS NULL)`.
+                Expr::IsNull(inner) if matches!(inner.as_ref(), Expr::Not(_)) || is_comparison(&inner) => {
+                    Transformed::yes(Expr::IsNull(Box::new(inner.and(lit(true)))))
+                }
+                Expr::IsNotNull(inner)
+                    if matches!(inner.as_ref(), Expr::Not(_)) || is_comparison(&inner) =>
+                {
+                    Transformed::yes(Expr::IsNotNull(Box::new(inner.and(lit(true)))))
+                }
+                // The unparser also drops the parentheses of a comparison
+                // compared (`(a = b) = c`), which engines reject or read
+                // otherwise; `(a = b AND TRUE)` is the same truth value and
+                // keeps them.
+                Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr { left, op, right })
+                    if is_comparison_operator(op)
+                        && (is_comparison(&left) || is_comparison(&right)) =>
+                {
+                    let keep = |side: Box<Expr>| {
+                        if is_comparison(&side) {
+                            Box::new(side.and(lit(true)))
+                        } else {
+                            side
+                        }
+                    };
+                    Transformed::yes(Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+                        keep(left),
+                        op,
+                        keep(right),
+                    )))
                 }
                 // DataFusion's unparser prints `a * (b % c)` without its
                 // parentheses, which SQL reads as `(a * b) % c`; `b % c + 0`
@@ -259,8 +316,37 @@ impl Dialect {
                 Expr::ScalarFunction(call) => {
                     let name = call.name().to_string();
                     match name.as_str() {
+                        // ROUND to NULL places is NULL; DuckDB refuses to bind it.
+                        "round" if call.args.get(1).is_some_and(is_null) => {
+                            Transformed::yes(typed_null(lit(ScalarValue::Null)))
+                        }
+                        "abs" | "round" | "floor" | "ceil" | "ln" | "power"
+                            if call.args.iter().any(is_null) =>
+                        {
+                            let args = call
+                                .args
+                                .into_iter()
+                                .enumerate()
+                                .map(|(position, arg)| match (name.as_str(), position) {
+                                    // ROUND's decimal places are an integer.
+                                    ("round", 1) if is_null(&arg) => datafusion::logical_expr::cast(
+                                        arg,
+                                        datafusion::arrow::datatypes::DataType::Int32,
+                                    ),
+                                    _ => typed_null(arg),
+                                })
+                                .collect();
+                            Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                                call.func, args,
+                            )))
+                        }
                         "btrim" if !self.has_btrim() && call.args.len() == 1 => {
                             Transformed::yes(f::ltrim(vec![f::rtrim(call.args)]))
+                        }
+                        // One argument is that argument (MySQL wants two).
+                        "greatest" | "least" if call.args.len() == 1 => {
+                            let mut args = call.args;
+                            Transformed::yes(args.pop().unwrap_or(lit(ScalarValue::Null)))
                         }
                         "greatest" | "least" if !self.least_greatest_skip_nulls() => {
                             let n = call.args.len();
@@ -388,6 +474,40 @@ impl Dialect {
         }?;
         Ok(sql.to_string())
     }
+}
+
+/// Whether `expr` is an untyped NULL literal.
+fn is_null(expr: &datafusion::logical_expr::Expr) -> bool {
+    matches!(
+        expr,
+        datafusion::logical_expr::Expr::Literal(datafusion::common::ScalarValue::Null, _)
+    )
+}
+
+/// An untyped NULL as a double NULL; anything else as it is.
+fn typed_null(expr: datafusion::logical_expr::Expr) -> datafusion::logical_expr::Expr {
+    if is_null(&expr) {
+        datafusion::logical_expr::cast(expr, datafusion::arrow::datatypes::DataType::Float64)
+    } else {
+        expr
+    }
+}
+
+/// Whether `op` compares (`=`, `<>`, `<`, `<=`, `>`, `>=`).
+fn is_comparison_operator(op: datafusion::logical_expr::Operator) -> bool {
+    use datafusion::logical_expr::Operator;
+    matches!(
+        op,
+        Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+    )
+}
+
+/// Whether `expr` is a comparison.
+fn is_comparison(expr: &datafusion::logical_expr::Expr) -> bool {
+    matches!(
+        expr,
+        datafusion::logical_expr::Expr::BinaryExpr(binary) if is_comparison_operator(binary.op)
+    )
 }
 
 /// `MOD(a, b)`, for dialects without a `%` operator. Only ever printed:

@@ -1,0 +1,2 @@
+//! Empty: this package exists to make `cargo fetch` download
+//! datafusion-sqllogictest's test files.
