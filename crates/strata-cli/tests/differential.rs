@@ -279,12 +279,34 @@ const INT_COLUMNS: [&str; 3] = ["employees", "seats", "events_28d"];
 const FLOAT_COLUMNS: [&str; 2] = ["score", "api_share"];
 const TEXT_COLUMNS: [&str; 4] = ["name", "industry", "plan", "country"];
 const TEXT_LITERALS: [&str; 12] = [
-    "acme", "Acme", " Acme ", "", "O''Brien & Sons", "SaaS", "saas", "pro", "Pro ", "x", "zeta",
+    "acme",
+    "Acme",
+    " Acme ",
+    "",
+    "O''Brien & Sons",
+    "SaaS",
+    "saas",
+    "pro",
+    "Pro ",
+    "x",
+    "zeta",
     "back\\slash",
 ];
 const PATTERNS: [&str; 14] = [
-    "%", "a%", "%e", "_", "%a_b%", "a\\_b", "%\\%%", "100\\% organic", "%''%", "% ", " %",
-    "back\\\\slash", "%c_e%", "",
+    "%",
+    "a%",
+    "%e",
+    "_",
+    "%a_b%",
+    "a\\_b",
+    "%\\%%",
+    "100\\% organic",
+    "%''%",
+    "% ",
+    " %",
+    "back\\\\slash",
+    "%c_e%",
+    "",
 ];
 
 impl Rules {
@@ -328,7 +350,12 @@ impl Rules {
                 if self.rng.random_bool(0.5) {
                     format!("{f}({}, {})", self.number(d), self.number(d))
                 } else {
-                    format!("{f}({}, {}, {})", self.number(d), self.number(d), self.number(d))
+                    format!(
+                        "{f}({}, {}, {})",
+                        self.number(d),
+                        self.number(d),
+                        self.number(d)
+                    )
                 }
             }
             13 => format!("LENGTH({})", self.text(d)),
@@ -349,7 +376,11 @@ impl Rules {
             0 => format!("LOWER({})", self.text(d)),
             1 => format!("UPPER({})", self.text(d)),
             2 => format!("TRIM({})", self.text(d)),
-            _ => format!("COALESCE({}, '{}')", self.text(d), self.pick(&TEXT_LITERALS)),
+            _ => format!(
+                "COALESCE({}, '{}')",
+                self.text(d),
+                self.pick(&TEXT_LITERALS)
+            ),
         }
     }
 
@@ -411,13 +442,21 @@ impl Rules {
                 } else {
                     self.text(1)
                 };
-                let not = if self.rng.random_bool(0.5) { "NOT " } else { "" };
+                let not = if self.rng.random_bool(0.5) {
+                    "NOT "
+                } else {
+                    ""
+                };
                 format!("{what} IS {not}NULL")
             }
             9 => {
                 let op = self.comparison();
                 let literal = if self.rng.random_bool(0.5) {
-                    format!("DATE '2025-{:02}-{:02}'", self.rng.random_range(1..13), self.rng.random_range(1..29))
+                    format!(
+                        "DATE '2025-{:02}-{:02}'",
+                        self.rng.random_range(1..13),
+                        self.rng.random_range(1..29)
+                    )
                 } else {
                     format!(
                         "TIMESTAMP '2025-{:02}-15 {:02}:30:00'",
@@ -485,10 +524,12 @@ fn embedded(dir: &Dir) -> Embedded {
                     String::new()
                 } else {
                     match field.data_type() {
-                        DataType::Float64 => normalize(
-                            &column.as_primitive::<Float64Type>().value(row).to_string(),
-                        ),
-                        DataType::Int64 => column.as_primitive::<Int64Type>().value(row).to_string(),
+                        DataType::Float64 => {
+                            normalize(&column.as_primitive::<Float64Type>().value(row).to_string())
+                        }
+                        DataType::Int64 => {
+                            column.as_primitive::<Int64Type>().value(row).to_string()
+                        }
                         _ => String::new(),
                     }
                 };
@@ -533,7 +574,10 @@ impl Engine {
                         "DuckDB is required in CI: `{}` cannot import duckdb",
                         python()
                     );
-                    eprintln!("\n*** SKIPPED the DuckDB differential test: `{}` cannot import duckdb ***\n", python());
+                    eprintln!(
+                        "\n*** SKIPPED the DuckDB differential test: `{}` cannot import duckdb ***\n",
+                        python()
+                    );
                 }
                 ok
             }
@@ -544,7 +588,9 @@ impl Engine {
                         std::env::var("STRATA_REQUIRE_MARIADB").as_deref() != Ok("1"),
                         "MariaDB is required (STRATA_REQUIRE_MARIADB=1) but 127.0.0.1:3306 does not answer"
                     );
-                    eprintln!("\n*** SKIPPED the MariaDB differential test: no server on 127.0.0.1:3306 (root, no password, database test) or no `mariadb` client ***\n");
+                    eprintln!(
+                        "\n*** SKIPPED the MariaDB differential test: no server on 127.0.0.1:3306 (root, no password, database test) or no `mariadb` client ***\n"
+                    );
                 }
                 ok
             }
@@ -623,7 +669,11 @@ impl Engine {
                         self.setup()
                     ),
                 );
-                let output = psql(&["--csv", "-f", &dir.root.join("pg.sql").display().to_string()]);
+                let output = psql(&[
+                    "--csv",
+                    "-f",
+                    &dir.root.join("pg.sql").display().to_string(),
+                ]);
                 let _ = psql(&["-c", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")]);
                 if !output.status.success() {
                     return Err(String::from_utf8_lossy(&output.stderr).into_owned());
@@ -682,7 +732,16 @@ fn python() -> String {
 fn mariadb(sql: &str) -> Result<String, String> {
     use std::io::Write;
     let mut child = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "--batch", "test"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            "3306",
+            "-u",
+            "root",
+            "--batch",
+            "test",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -726,7 +785,13 @@ fn parse_tsv(text: &str) -> Table {
     let rows = lines
         .map(|line| {
             line.split('\t')
-                .map(|cell| if cell == "NULL" { String::new() } else { normalize(cell) })
+                .map(|cell| {
+                    if cell == "NULL" {
+                        String::new()
+                    } else {
+                        normalize(cell)
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -746,12 +811,18 @@ fn differences(
     let mut out = Vec::new();
     for idx in 0..n_rules {
         let Some(column) = columns.get(&format!("r{idx}")) else {
-            out.push((idx, vec![("(all)".into(), "column".into(), "missing".into())]));
+            out.push((
+                idx,
+                vec![("(all)".into(), "column".into(), "missing".into())],
+            ));
             continue;
         };
         let mut differing = Vec::new();
         for (account, expected) in &embedded.members[idx] {
-            let got = column.get(account).cloned().unwrap_or_else(|| "(no row)".into());
+            let got = column
+                .get(account)
+                .cloned()
+                .unwrap_or_else(|| "(no row)".into());
             if &got != expected {
                 differing.push((account.clone(), expected.clone(), got));
             }
@@ -786,7 +857,9 @@ fn feature_differences(embedded: &Embedded, table: &Table) -> Vec<String> {
                 _ => *expected == got,
             };
             if !close && !(expected.is_empty() && name_is_text(name)) {
-                out.push(format!("{name} of {account}: embedded {expected:?}, engine {got:?}"));
+                out.push(format!(
+                    "{name} of {account}: embedded {expected:?}, engine {got:?}"
+                ));
             }
         }
     }
@@ -829,7 +902,9 @@ fn minimized(
     let dir = Dir::new();
     write_project(&dir, &segmentations(&texts));
     let expected = embedded(&dir);
-    let script = dir.command(&["sql", "--dialect", engine.dialect()]).stdout();
+    let script = dir
+        .command(&["sql", "--dialect", engine.dialect()])
+        .stdout();
     let Ok(table) = engine.run(&dir, &script) else {
         return failing
             .iter()
@@ -837,7 +912,9 @@ fn minimized(
             .collect();
     };
     let differing: BTreeMap<usize, Vec<(String, String, String)>> =
-        differences(&expected, &table, texts.len()).into_iter().collect();
+        differences(&expected, &table, texts.len())
+            .into_iter()
+            .collect();
     failing
         .iter()
         .map(|(owner, rule)| {
@@ -873,7 +950,10 @@ fn random_rules(seed: u64, n_rules: usize) -> (Dir, Vec<String>, strata_core::ru
     let mut tries = 0;
     while rules.len() < n_rules {
         tries += 1;
-        assert!(tries < n_rules * 50, "the generator makes too few valid rules");
+        assert!(
+            tries < n_rules * 50,
+            "the generator makes too few valid rules"
+        );
         let rule = generator.predicate(3);
         if strata_core::rules::check_predicate(&rule, &schema).is_ok() && !rules.contains(&rule) {
             rules.push(rule);
@@ -909,7 +989,10 @@ fn bigquery_and_snowflake_scripts_parse_with_sqlglot() {
             "sqlglot is required in CI: `{}` cannot import it",
             python()
         );
-        eprintln!("\n*** SKIPPED the sqlglot parse of the BigQuery and Snowflake scripts: `{}` cannot import sqlglot (pip install sqlglot) ***\n", python());
+        eprintln!(
+            "\n*** SKIPPED the sqlglot parse of the BigQuery and Snowflake scripts: `{}` cannot import sqlglot (pip install sqlglot) ***\n",
+            python()
+        );
         return;
     }
     let (seed, n_rules) = seed_and_count();
@@ -930,8 +1013,14 @@ fn bigquery_and_snowflake_scripts_parse_with_sqlglot() {
             "{dialect}: sqlglot cannot parse the script (seed {seed}):\n{}",
             first_lines(&String::from_utf8_lossy(&output.stderr), 20)
         );
-        let cases: usize = String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or(0);
-        assert!(cases >= n_rules, "{dialect}: only {cases} CASE expressions for {n_rules} rules");
+        let cases: usize = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        assert!(
+            cases >= n_rules,
+            "{dialect}: only {cases} CASE expressions for {n_rules} rules"
+        );
     }
 }
 
@@ -961,12 +1050,15 @@ fn random_rules_select_the_same_accounts_on_every_engine() {
 
     let mut report = Vec::new();
     for engine in engines {
-        let script = dir.command(&["sql", "--dialect", engine.dialect()]).stdout();
+        let script = dir
+            .command(&["sql", "--dialect", engine.dialect()])
+            .stdout();
         let table = match engine.run(&dir, &script) {
             Ok(table) => table,
             Err(error) => {
                 // Kept for a look: the script and the rules it came from.
-                let kept = std::env::temp_dir().join(format!("strata-differential.{}.sql", engine.dialect()));
+                let kept = std::env::temp_dir()
+                    .join(format!("strata-differential.{}.sql", engine.dialect()));
                 let _ = std::fs::write(&kept, &script);
                 let _ = std::fs::write(kept.with_extension("toml"), dir.read("strata.toml"));
                 report.push(format!(
@@ -978,7 +1070,8 @@ fn random_rules_select_the_same_accounts_on_every_engine() {
             }
         };
         if table.rows.len() != ACCOUNTS {
-            let kept = std::env::temp_dir().join(format!("strata-differential.{}.sql", engine.dialect()));
+            let kept =
+                std::env::temp_dir().join(format!("strata-differential.{}.sql", engine.dialect()));
             let _ = std::fs::write(&kept, &script);
             report.push(format!(
                 "{engine:?}: {} rows for {ACCOUNTS} accounts (script kept in {})",
@@ -1011,7 +1104,10 @@ fn random_rules_select_the_same_accounts_on_every_engine() {
             ));
         }
         if failing.len() > shown.len() {
-            report.push(format!("{engine:?}: ... and {} more rules", failing.len() - shown.len()));
+            report.push(format!(
+                "{engine:?}: ... and {} more rules",
+                failing.len() - shown.len()
+            ));
         }
     }
     assert!(
@@ -1052,7 +1148,12 @@ fn slt_files(into: &Dir) -> Option<Vec<std::path::PathBuf>> {
         .map(|index| index.path().join("datafusion-sqllogictest-55.2.0.crate"))
         .find(|path| path.is_file())?;
     let status = Command::new("tar")
-        .args(["-xzf", &crate_file.display().to_string(), "-C", &into.root.display().to_string()])
+        .args([
+            "-xzf",
+            &crate_file.display().to_string(),
+            "-C",
+            &into.root.display().to_string(),
+        ])
         .status()
         .ok()?;
     if !status.success() {
@@ -1079,14 +1180,21 @@ fn slt_files(into: &Dir) -> Option<Vec<std::path::PathBuf>> {
 /// one `SELECT` of expressions without `FROM`, with one result row; each
 /// expression becomes the rule `expression = expected` (`IS NULL` for
 /// NULL; floats within 1e-9). Returns (file, rule) pairs.
-fn slt_cases(files: &[std::path::PathBuf], schema: &strata_core::rules::Schema) -> Vec<(String, String)> {
+fn slt_cases(
+    files: &[std::path::PathBuf],
+    schema: &strata_core::rules::Schema,
+) -> Vec<(String, String)> {
     use datafusion::sql::sqlparser::ast::{SelectItem, SetExpr, Statement};
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::parser::Parser;
     let mut cases = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let lines: Vec<&str> = text.lines().collect();
         let mut i = 0;
         while i < lines.len() {
@@ -1094,7 +1202,12 @@ fn slt_cases(files: &[std::path::PathBuf], schema: &strata_core::rules::Schema) 
                 i += 1;
                 continue;
             };
-            let types: Vec<char> = types.split_whitespace().next().unwrap_or_default().chars().collect();
+            let types: Vec<char> = types
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .collect();
             i += 1;
             let mut sql = Vec::new();
             while i < lines.len() && lines[i].trim() != "----" && !lines[i].trim().is_empty() {
@@ -1171,7 +1284,9 @@ fn datafusion_slt_cases_agree_on_every_engine() {
             std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
             "the .slt cases are required in CI: run `cargo fetch --manifest-path .ci/slt/Cargo.toml`"
         );
-        eprintln!("\n*** SKIPPED DataFusion's .slt cases: datafusion-sqllogictest 55.2.0 is not in cargo's cache (cargo fetch --manifest-path .ci/slt/Cargo.toml) ***\n");
+        eprintln!(
+            "\n*** SKIPPED DataFusion's .slt cases: datafusion-sqllogictest 55.2.0 is not in cargo's cache (cargo fetch --manifest-path .ci/slt/Cargo.toml) ***\n"
+        );
         return;
     };
     let dir = Dir::new();
@@ -1184,7 +1299,11 @@ fn datafusion_slt_cases_agree_on_every_engine() {
         .features
         .rule_schema();
     let cases = slt_cases(&files, &schema);
-    assert!(cases.len() >= 200, "only {} .slt cases in the rule language", cases.len());
+    assert!(
+        cases.len() >= 200,
+        "only {} .slt cases in the rule language",
+        cases.len()
+    );
     let rules: Vec<String> = cases.iter().map(|(_, rule)| rule.clone()).collect();
     write_project(&dir, &segmentations(&rules));
     let expected = embedded(&dir);
@@ -1205,11 +1324,16 @@ fn datafusion_slt_cases_agree_on_every_engine() {
         if !engine.available() {
             continue;
         }
-        let script = dir.command(&["sql", "--dialect", engine.dialect()]).stdout();
+        let script = dir
+            .command(&["sql", "--dialect", engine.dialect()])
+            .stdout();
         let result = match engine.run(&dir, &script) {
             Ok(result) => result.by_account(),
             Err(error) => {
-                report.push(format!("{engine:?}: the script fails: {}", first_lines(&error, 6)));
+                report.push(format!(
+                    "{engine:?}: the script fails: {}",
+                    first_lines(&error, 6)
+                ));
                 continue;
             }
         };
@@ -1225,8 +1349,16 @@ fn datafusion_slt_cases_agree_on_every_engine() {
                 ));
             }
         }
-        table.push(format!("{engine:?}: {} cases, {pass} give DataFusion's value", cases.len()));
+        table.push(format!(
+            "{engine:?}: {} cases, {pass} give DataFusion's value",
+            cases.len()
+        ));
     }
     eprintln!("{}", table.join("\n"));
-    assert!(report.is_empty(), "{}\n{}", table.join("\n"), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{}\n{}",
+        table.join("\n"),
+        report.join("\n")
+    );
 }

@@ -79,7 +79,10 @@ fn semantics_scripts_match_their_golden_files() {
             continue;
         }
         let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!("{} missing; run with STRATA_BLESS=1 to write it", path.display())
+            panic!(
+                "{} missing; run with STRATA_BLESS=1 to write it",
+                path.display()
+            )
         });
         assert_eq!(
             script,

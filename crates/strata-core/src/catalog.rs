@@ -126,16 +126,18 @@ impl Measure {
                 let windowed: [(&str, fn(i32) -> Measure); 8] = [
                     ("active_days_first_", Measure::AdoptionActiveDays),
                     ("events_first_", Measure::AdoptionEvents),
-                    ("distinct_events_", |d| Measure::DistinctEvents(Period::Last(d))),
+                    ("distinct_events_", |d| {
+                        Measure::DistinctEvents(Period::Last(d))
+                    }),
                     ("active_days_", Measure::ActiveDays),
                     ("api_share_", |d| Measure::ApiShare(Period::Last(d))),
                     ("events_", |d| Measure::Events(Period::Last(d))),
                     ("users_", Measure::Users),
                     ("trend_", Measure::Trend),
                 ];
-                return windowed.iter().find_map(|(prefix, make)| {
-                    name.strip_prefix(prefix).and_then(days).map(make)
-                });
+                return windowed
+                    .iter()
+                    .find_map(|(prefix, make)| name.strip_prefix(prefix).and_then(days).map(make));
             }
         };
         Some(measure)
@@ -188,12 +190,12 @@ impl Measure {
             Measure::DaysSinceLastEvent => {
                 "as_of minus the UTC date of the latest event; NULL when none".into()
             }
-            Measure::Trend(days) => format!(
-                "events_{days}d / events in the {days} days before; NULL when that is 0"
-            ),
-            Measure::AdoptionActiveDays(days) => format!(
-                "distinct active days in the first {days} days after signup (adoption)"
-            ),
+            Measure::Trend(days) => {
+                format!("events_{days}d / events in the {days} days before; NULL when that is 0")
+            }
+            Measure::AdoptionActiveDays(days) => {
+                format!("distinct active days in the first {days} days after signup (adoption)")
+            }
             Measure::AdoptionEvents(days) => {
                 format!("events in the first {days} days after signup (adoption)")
             }
@@ -234,7 +236,6 @@ impl Measure {
     }
 }
 
-
 /// What a feature says about an account, read from its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -270,7 +271,7 @@ pub fn role(feature: &str) -> Role {
         "event_",
     ]
     .iter()
-        .any(|prefix| feature.starts_with(prefix))
+    .any(|prefix| feature.starts_with(prefix))
     {
         Role::Activity
     } else {
@@ -353,7 +354,11 @@ mod tests {
             let measures = default_measures(adoption);
             assert_eq!(measures.len(), 20);
             for measure in measures {
-                assert_eq!(Measure::parse(&measure.name()), Some(measure), "{measure:?}");
+                assert_eq!(
+                    Measure::parse(&measure.name()),
+                    Some(measure),
+                    "{measure:?}"
+                );
                 assert!(is_reserved(&measure.name()));
             }
         }
@@ -392,7 +397,10 @@ mod tests {
         assert_eq!(label("trend_28d"), "trend (28d vs the 28d before)");
         assert_eq!(label("distinct_events"), "features used");
         assert_eq!(label("events_total"), "events (total)");
-        assert_eq!(label("events_per_active_day_90d"), "events per active day 90d");
+        assert_eq!(
+            label("events_per_active_day_90d"),
+            "events per active day 90d"
+        );
         assert_eq!(format_value("active_days_28d", 6.0), "6/28");
         assert_eq!(format_value("active_days_first_60d", 6.0), "6/first_60");
         assert_eq!(format_value("arr", 1234.5), "1234");

@@ -70,7 +70,12 @@ pub trait Engine: Send + Sync {
 /// The columns of the events table registered in `ctx` by preparing a run.
 pub(crate) async fn registered_event_columns(ctx: &SessionContext) -> Result<Vec<String>> {
     let frame = ctx.table(EVENTS_RAW).await?;
-    Ok(frame.schema().fields().iter().map(|f| f.name().clone()).collect())
+    Ok(frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
 }
 
 /// The DataFusion engine: embedded (everything in this process), or with a

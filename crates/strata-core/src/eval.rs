@@ -55,12 +55,13 @@ fn signed_zeros_equal(
     use datafusion::common::tree_node::{Transformed, TreeNode};
     use datafusion::logical_expr::expr::{Between, InList};
     use datafusion::logical_expr::{BinaryExpr, ExprSchemable, Operator};
-    let positive = |operand: Box<Expr>| -> std::result::Result<Box<Expr>, datafusion::error::DataFusionError> {
-        Ok(match operand.get_type(schema)? {
-            DataType::Float64 | DataType::Float32 => Box::new(*operand + lit(0.0)),
-            _ => operand,
-        })
-    };
+    let positive =
+        |operand: Box<Expr>| -> std::result::Result<Box<Expr>, datafusion::error::DataFusionError> {
+            Ok(match operand.get_type(schema)? {
+                DataType::Float64 | DataType::Float32 => Box::new(*operand + lit(0.0)),
+                _ => operand,
+            })
+        };
     let rewritten = expr.transform_up(|node| {
         Ok(match node {
             Expr::BinaryExpr(BinaryExpr { left, op, right })
@@ -80,7 +81,11 @@ fn signed_zeros_equal(
                     right: positive(right)?,
                 }))
             }
-            Expr::InList(InList { expr, list, negated }) => Transformed::yes(Expr::InList(InList {
+            Expr::InList(InList {
+                expr,
+                list,
+                negated,
+            }) => Transformed::yes(Expr::InList(InList {
                 expr: positive(expr)?,
                 list: list
                     .into_iter()
@@ -88,14 +93,17 @@ fn signed_zeros_equal(
                     .collect::<std::result::Result<_, _>>()?,
                 negated,
             })),
-            Expr::Between(Between { expr, negated, low, high }) => {
-                Transformed::yes(Expr::Between(Between {
-                    expr: positive(expr)?,
-                    negated,
-                    low: positive(low)?,
-                    high: positive(high)?,
-                }))
-            }
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) => Transformed::yes(Expr::Between(Between {
+                expr: positive(expr)?,
+                negated,
+                low: positive(low)?,
+                high: positive(high)?,
+            })),
             // The guard of a division by zero (`NULLIF(x, 0)`) compares too.
             Expr::ScalarFunction(mut call) if call.name() == "nullif" => {
                 if let Some(first) = call.args.first_mut() {

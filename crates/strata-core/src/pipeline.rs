@@ -16,6 +16,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::discover::drift::{self, Drift};
 use crate::discover::{self, ClusterModel, Discovery};
+use crate::engine::{DataFusionEngine, Engine};
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable};
 use crate::measures::quality::{
@@ -23,7 +24,6 @@ use crate::measures::quality::{
 };
 use crate::measures::{self, AccountRevenue, Economics, NpsAnswer};
 use crate::ml::{KScore, Matrix};
-use crate::engine::{DataFusionEngine, Engine};
 use crate::project::{ClusterDef, Engine as EngineKind, Project};
 use crate::segment::{self, Assignment, CheckedSegmentation, Method};
 use crate::sources::{self, Sources};

@@ -26,11 +26,11 @@ use tokio_postgres::types::Type;
 
 use crate::connection::Pushed;
 use crate::dates::day_number;
+use crate::engine::Engine;
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureTable, UnknownEvents};
 use crate::prepare::{Observer, Phase, Prepared, RunOptions};
 use crate::project::{PgTable, Project, Source, TableKind};
-use crate::engine::Engine;
 use crate::rules::CheckedRule;
 use crate::segment::Matcher;
 use crate::sources::postgres::{self as pg, PgColumn};
@@ -360,7 +360,8 @@ async fn prepare(
     let empty = RecordBatch::new_empty(Arc::new(pg::arrow_schema(&event_columns)));
     ctx.deregister_table(EVENTS_RAW)?;
     ctx.register_batch(EVENTS_RAW, empty)?;
-    let skeleton = features::compute_with(ctx, project, &sources, as_of_day, Some(top), None).await?;
+    let skeleton =
+        features::compute_with(ctx, project, &sources, as_of_day, Some(top), None).await?;
     let names: Vec<String> = event_columns.iter().map(|c| c.name.clone()).collect();
     let inputs = ScriptInputs {
         project,

@@ -362,12 +362,7 @@ pub async fn backfill(
     let mut recorded = 0;
     for (done_count, date) in dates.iter().enumerate() {
         let started_at = Utc::now();
-        let result = pipeline::run(
-            project,
-            &RunOptions::at(Some(*date)),
-            &pipeline::Quiet,
-        )
-        .await?;
+        let result = pipeline::run(project, &RunOptions::at(Some(*date)), &pipeline::Quiet).await?;
         let versions = current_versions(store, project, &result).await?;
         let done = existing.iter().any(|run| {
             run.kind == RunKind::Backfill

@@ -19,8 +19,8 @@ use chrono::NaiveDate;
 use datafusion::sql::unparser::Unparser;
 use datafusion::sql::unparser::dialect as df;
 
-use crate::error::{Error, Result};
 use crate::catalog::{Grain, Measure, Period, TREND_DAYS, WINDOWS, default_measures};
+use crate::error::{Error, Result};
 use crate::features::FeatureTable;
 use crate::project::{CustomFeatureKind, EventWindow, Project, SegmentationKind, TableKind};
 use crate::rules::{self, CheckedRule, ToDataFusion};
@@ -108,7 +108,9 @@ impl Dialect {
     /// The date of a day number (days since 1970-01-01).
     fn date_of_day(self, day: &str) -> String {
         match self {
-            Dialect::Postgres | Dialect::DuckDb => format!("CAST(DATE '1970-01-01' + {day} AS DATE)"),
+            Dialect::Postgres | Dialect::DuckDb => {
+                format!("CAST(DATE '1970-01-01' + {day} AS DATE)")
+            }
             Dialect::BigQuery => format!("DATE_FROM_UNIX_DATE({day})"),
             Dialect::Snowflake => format!("DATEADD(DAY, {day}, DATE '1970-01-01')"),
             Dialect::MySql => format!("DATE_ADD(DATE '1970-01-01', INTERVAL {day} DAY)"),
@@ -184,10 +186,10 @@ impl Dialect {
         self,
         expr: datafusion::logical_expr::Expr,
     ) -> Result<datafusion::logical_expr::Expr> {
+        use datafusion::common::ScalarValue;
         use datafusion::common::tree_node::{Transformed, TreeNode};
         use datafusion::functions::expr_fn as f;
         use datafusion::logical_expr::expr::{Like, ScalarFunction};
-        use datafusion::common::ScalarValue;
         use datafusion::logical_expr::{Expr, lit, when};
         let rewritten = expr.transform_up(|node| {
             Ok(match node {
@@ -195,7 +197,8 @@ impl Dialect {
                     // A pattern ending in a lone backslash is an error where
                     // backslash escapes (PostgreSQL; DuckDB with ESCAPE); the
                     // rule language matches it as a backslash, as `\\` does.
-                    if let Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) = like.pattern.as_mut()
+                    if let Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) =
+                        like.pattern.as_mut()
                         && pattern.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
                     {
                         pattern.push('\\');
@@ -206,7 +209,10 @@ impl Dialect {
                         return Ok(Transformed::no(Expr::Like(like)));
                     }
                     let (expr, pattern) = if lower {
-                        (Box::new(f::lower(*like.expr)), Box::new(f::lower(*like.pattern)))
+                        (
+                            Box::new(f::lower(*like.expr)),
+                            Box::new(f::lower(*like.pattern)),
+                        )
                     } else {
                         (like.expr, like.pattern)
                     };
@@ -237,7 +243,9 @@ impl Dialect {
                 }
                 // ... and those of `(NOT x) IS NULL` and `(a = b) IS NULL`,
                 // which SQL reads as `NOT (x IS NULL)` and `a = (b IS NULL)`.
-                Expr::IsNull(inner) if matches!(inner.as_ref(), Expr::Not(_)) || is_comparison(&inner) => {
+                Expr::IsNull(inner)
+                    if matches!(inner.as_ref(), Expr::Not(_)) || is_comparison(&inner) =>
+                {
                     Transformed::yes(Expr::IsNull(Box::new(inner.and(lit(true)))))
                 }
                 Expr::IsNotNull(inner)
@@ -329,10 +337,12 @@ impl Dialect {
                                 .enumerate()
                                 .map(|(position, arg)| match (name.as_str(), position) {
                                     // ROUND's decimal places are an integer.
-                                    ("round", 1) if is_null(&arg) => datafusion::logical_expr::cast(
-                                        arg,
-                                        datafusion::arrow::datatypes::DataType::Int32,
-                                    ),
+                                    ("round", 1) if is_null(&arg) => {
+                                        datafusion::logical_expr::cast(
+                                            arg,
+                                            datafusion::arrow::datatypes::DataType::Int32,
+                                        )
+                                    }
                                     _ => typed_null(arg),
                                 })
                                 .collect();
@@ -353,7 +363,9 @@ impl Dialect {
                             let args = (0..n)
                                 .map(|first| {
                                     f::coalesce(
-                                        (0..n).map(|k| call.args[(first + k) % n].clone()).collect(),
+                                        (0..n)
+                                            .map(|k| call.args[(first + k) % n].clone())
+                                            .collect(),
                                     )
                                 })
                                 .collect();
@@ -367,8 +379,13 @@ impl Dialect {
                             let scale = f::power(lit(10.0), args.next().unwrap_or(lit(0i64)));
                             let away = |v: Expr| f::floor(v * scale.clone() + lit(0.5));
                             Transformed::yes(
-                                when(x.clone().lt(lit(0i64)), Expr::Negative(Box::new(away(Expr::Negative(Box::new(x.clone()))))))
-                                    .otherwise(away(x))?
+                                when(
+                                    x.clone().lt(lit(0i64)),
+                                    Expr::Negative(Box::new(away(Expr::Negative(Box::new(
+                                        x.clone(),
+                                    ))))),
+                                )
+                                .otherwise(away(x))?
                                     / scale.clone(),
                             )
                         }
@@ -498,7 +515,12 @@ fn is_comparison_operator(op: datafusion::logical_expr::Operator) -> bool {
     use datafusion::logical_expr::Operator;
     matches!(
         op,
-        Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
     )
 }
 

@@ -384,7 +384,10 @@ fn every_crate_is_in_the_crate_map() {
         })
         .unwrap_or_default();
     on_disk.sort();
-    let missing: Vec<&String> = on_disk.iter().filter(|c| !listed.contains(&c.as_str())).collect();
+    let missing: Vec<&String> = on_disk
+        .iter()
+        .filter(|c| !listed.contains(&c.as_str()))
+        .collect();
     let stale: Vec<&&str> = listed
         .iter()
         .filter(|c| !on_disk.iter().any(|d| d == **c))

@@ -675,7 +675,7 @@ fn unavailable(error: &anyhow::Error) -> Option<&strata_core::error::Problem> {
     error
         .chain()
         .find_map(|cause| match cause.downcast_ref::<strata_core::Error>() {
-        Some(strata_core::Error::Unavailable(problem)) => Some(problem),
-        _ => None,
-    })
+            Some(strata_core::Error::Unavailable(problem)) => Some(problem),
+            _ => None,
+        })
 }

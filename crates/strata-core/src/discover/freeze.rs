@@ -21,8 +21,8 @@
 //! Coefficients are written with 9 significant digits; assignments agree with
 //! the model except for accounts within rounding of a boundary.
 use super::ClusterModel;
-pub use crate::rules::number;
 use crate::rules::ToDataFusion;
+pub use crate::rules::number;
 
 /// The rule-language text of `t_f`: the clipped, possibly logged feature.
 fn clipped_feature(model: &ClusterModel, feature_idx: usize, clip: Option<f64>) -> String {

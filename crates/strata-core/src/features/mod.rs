@@ -17,8 +17,8 @@
 //!
 //! **Invariants**: nothing after `t_end` is ever counted; events of unknown
 //! accounts never reach a feature (they are counted and reported).
-pub use crate::catalog::{TREND_DAYS, WINDOWS, event_feature_name, is_reserved};
 use crate::catalog::{Measure, Period, default_measures};
+pub use crate::catalog::{TREND_DAYS, WINDOWS, event_feature_name, is_reserved};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
@@ -345,7 +345,10 @@ pub async fn compute_with(
     } else {
         Aggregator::Scan
     };
-    compute_by(ctx, project, sources, as_of_day, top_events, early_days, aggregator).await
+    compute_by(
+        ctx, project, sources, as_of_day, top_events, early_days, aggregator,
+    )
+    .await
 }
 
 /// How the event aggregates are computed.
@@ -1216,12 +1219,28 @@ mod tests {
         let sources = sources::load(&ctx, &project).await.expect("sources");
         let as_of_day = crate::dates::day_number(params.as_of);
 
-        let scanned = compute_by(&ctx, &project, &sources, as_of_day, None, None, Aggregator::Scan)
-            .await
-            .expect("scan");
-        let planned = compute_by(&ctx, &project, &sources, as_of_day, None, None, Aggregator::Plan)
-            .await
-            .expect("plan");
+        let scanned = compute_by(
+            &ctx,
+            &project,
+            &sources,
+            as_of_day,
+            None,
+            None,
+            Aggregator::Scan,
+        )
+        .await
+        .expect("scan");
+        let planned = compute_by(
+            &ctx,
+            &project,
+            &sources,
+            as_of_day,
+            None,
+            None,
+            Aggregator::Plan,
+        )
+        .await
+        .expect("plan");
         assert_eq!(scanned.defs, planned.defs);
         assert_eq!(scanned.batch.schema(), planned.batch.schema());
         for (field, (a, b)) in scanned

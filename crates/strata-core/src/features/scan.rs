@@ -723,7 +723,10 @@ impl Partial {
             };
             push(measure.name(), values);
         }
-        push(format!("events_prev_{TREND_DAYS}d"), column(&|c| c.prev_28d));
+        push(
+            format!("events_prev_{TREND_DAYS}d"),
+            column(&|c| c.prev_28d),
+        );
         push("api_total".into(), column(&|c| c.api));
         push(format!("api_{TREND_DAYS}d"), column(&|c| c.api_28d));
         for ((_, feature), values) in per_event.iter().zip(per_event_counts) {
@@ -971,7 +974,11 @@ mod tests {
                     .value(account)
             };
             let days = format!("{early}d");
-            assert_eq!(at(&format!("active_days_first_{days}"), 1), active, "{days}");
+            assert_eq!(
+                at(&format!("active_days_first_{days}"), 1),
+                active,
+                "{days}"
+            );
             assert_eq!(at(&format!("events_first_{days}"), 1), events, "{days}");
             assert_eq!((at("e0_first", 1), at("e1_first", 1)), (e0, e1), "{days}");
             assert_eq!(at("e1_first", 2), 1, "{days}");
