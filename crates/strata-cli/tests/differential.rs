@@ -930,19 +930,25 @@ fn minimized(
         .collect()
 }
 
+/// The schema rules are checked against in the project at `dir`: the
+/// accounts' columns and every feature.
+fn rule_schema(dir: &Dir) -> strata_core::rules::Schema {
+    let project = Project::load(&dir.root).expect("project");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime
+        .block_on(pipeline::validate(&project, &RunOptions::default()))
+        .expect("the test data is valid")
+        .features
+        .rule_schema()
+}
+
 /// A project with `n_rules` random rules that check, one segmentation
 /// each, and the schema they were checked against (the accounts' columns
 /// and every feature).
 fn random_rules(seed: u64, n_rules: usize) -> (Dir, Vec<String>, strata_core::rules::Schema) {
     let dir = Dir::new();
     write_project(&dir, "");
-    let project = Project::load(&dir.root).expect("project");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let schema = runtime
-        .block_on(pipeline::validate(&project, &RunOptions::default()))
-        .expect("the test data is valid")
-        .features
-        .rule_schema();
+    let schema = rule_schema(&dir);
     let mut generator = Rules {
         rng: StdRng::seed_from_u64(seed),
     };
@@ -1291,13 +1297,7 @@ fn datafusion_slt_cases_agree_on_every_engine() {
     };
     let dir = Dir::new();
     write_project(&dir, "");
-    let project = Project::load(&dir.root).expect("project");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let schema = runtime
-        .block_on(pipeline::validate(&project, &RunOptions::default()))
-        .expect("the test data is valid")
-        .features
-        .rule_schema();
+    let schema = rule_schema(&dir);
     let cases = slt_cases(&files, &schema);
     assert!(
         cases.len() >= 200,

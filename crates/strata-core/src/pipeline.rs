@@ -799,7 +799,12 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
     let MeasureContext { revenue, nps, .. } = context;
     Ok(RunResult {
         as_of: prepared.as_of,
-        features: prepared.features,
+        // The ICP's early counts were read before measuring; a served run
+        // need not keep them.
+        features: FeatureTable {
+            early: None,
+            ..prepared.features
+        },
         segmentations,
         overall,
         nrr_spread,
