@@ -7,6 +7,7 @@ mod analyses;
 mod bench;
 mod bench_decisions;
 mod bench_store;
+mod dbt_cmd;
 mod discover;
 mod icp;
 mod progress;
@@ -207,6 +208,19 @@ enum Command {
         after_help = "Examples:\n  strata sql --project crm --dialect postgres > segments.sql\n  strata sql --dialect bigquery --table events=analytics.events --segmentation health"
     )]
     Sql(sql_cmd::SqlArgs),
+    /// Write a dbt project computing every feature and rules segmentation in a warehouse.
+    ///
+    /// Models: strata_features (the columns of features.parquet), one
+    /// strata_segment_<name> per rules segmentation (frozen clusterings
+    /// included), strata_memberships (all of them stacked, as memberships.csv);
+    /// sources for the input tables; schema tests (unique and not_null
+    /// account_id, accepted_values on every segment column) and a singular test
+    /// that no account falls in two segments of one segmentation. The as-of
+    /// date is the dbt var `as_of`.
+    #[command(
+        after_help = "Examples:\n  strata dbt --project crm --out crm-dbt --dialect snowflake\n  cd crm-dbt && dbt build --vars '{as_of: 2026-11-30}'"
+    )]
+    Dbt(dbt_cmd::DbtArgs),
     /// Start a local Ballista cluster: a scheduler and executors in this process.
     ///
     /// For trying `engine = { ballista = "df://127.0.0.1:PORT" }` (or
@@ -455,6 +469,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::BenchStore(args) => bench_store::run(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Sql(args) => sql_cmd::run(args).await,
+        Command::Dbt(args) => dbt_cmd::run(args).await,
         Command::Cluster {
             executors,
             slots,

@@ -73,23 +73,56 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<()> {
             ),
         }
     }
-    let options = RunOptions::at(args.as_of);
-    let (engine, prepared) = pipeline::prepare(&project, &options, &pipeline::Quiet).await?;
-    let event_columns = engine.event_columns().await?;
-    let inputs = ScriptInputs {
-        project: &project,
-        features: &prepared.features,
-        as_of: prepared.as_of,
-        revenue_month: strata_core::sources::month_start(strata_core::sources::revenue_month(
-            &prepared.sources,
-            pipeline::day_number(prepared.as_of),
-        )),
-        event_columns: &event_columns,
-        utc_session: false,
-    };
+    let generated = Generated::prepare(&project, args.as_of).await?;
     print!(
         "{}",
-        sql::script(&inputs, &tables, dialect, args.segmentation.as_deref())?
+        sql::script(
+            &generated.inputs(&project),
+            &tables,
+            dialect,
+            args.segmentation.as_deref()
+        )?
     );
     Ok(())
+}
+
+/// What generated SQL is made from, read from the project's data: the
+/// feature table of a run, the events' columns and the months.
+pub struct Generated {
+    prepared: pipeline::Prepared,
+    event_columns: Vec<String>,
+    revenue_month: NaiveDate,
+}
+
+impl Generated {
+    /// Prepares the project at `as_of` (default: the project's).
+    pub async fn prepare(
+        project: &strata_core::project::Project,
+        as_of: Option<NaiveDate>,
+    ) -> anyhow::Result<Generated> {
+        let options = RunOptions::at(as_of);
+        let (engine, prepared) = pipeline::prepare(project, &options, &pipeline::Quiet).await?;
+        let event_columns = engine.event_columns().await?;
+        let revenue_month = strata_core::sources::month_start(strata_core::sources::revenue_month(
+            &prepared.sources,
+            pipeline::day_number(prepared.as_of),
+        ));
+        Ok(Generated {
+            prepared,
+            event_columns,
+            revenue_month,
+        })
+    }
+
+    /// The script inputs.
+    pub fn inputs<'a>(&'a self, project: &'a strata_core::project::Project) -> ScriptInputs<'a> {
+        ScriptInputs {
+            project,
+            features: &self.prepared.features,
+            as_of: self.prepared.as_of,
+            revenue_month: self.revenue_month,
+            event_columns: &self.event_columns,
+            utc_session: false,
+        }
+    }
 }

@@ -563,24 +563,7 @@ impl Engine {
     fn available(self) -> bool {
         match self {
             Engine::Postgres => postgres_available(),
-            Engine::DuckDb => {
-                let ok = Command::new(python())
-                    .args(["-c", "import duckdb"])
-                    .output()
-                    .is_ok_and(|o| o.status.success());
-                if !ok {
-                    assert!(
-                        std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
-                        "DuckDB is required in CI: `{}` cannot import duckdb",
-                        python()
-                    );
-                    eprintln!(
-                        "\n*** SKIPPED the DuckDB differential test: `{}` cannot import duckdb ***\n",
-                        python()
-                    );
-                }
-                ok
-            }
+            Engine::DuckDb => util::python_with(&["duckdb"], "DuckDB differential test").is_some(),
             Engine::MariaDb => {
                 let ok = mariadb("SELECT 1").is_ok();
                 if !ok {
@@ -985,20 +968,12 @@ fn seed_and_count() -> (u64, usize) {
 /// random rules must parse with sqlglot in their dialect.
 #[test]
 fn bigquery_and_snowflake_scripts_parse_with_sqlglot() {
-    let has_sqlglot = Command::new(python())
-        .args(["-c", "import sqlglot"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_sqlglot {
-        assert!(
-            std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
-            "sqlglot is required in CI: `{}` cannot import it",
-            python()
-        );
-        eprintln!(
-            "\n*** SKIPPED the sqlglot parse of the BigQuery and Snowflake scripts: `{}` cannot import sqlglot (pip install sqlglot) ***\n",
-            python()
-        );
+    if util::python_with(
+        &["sqlglot"],
+        "sqlglot parse of the BigQuery and Snowflake scripts",
+    )
+    .is_none()
+    {
         return;
     }
     let (seed, n_rules) = seed_and_count();

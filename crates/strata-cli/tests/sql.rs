@@ -274,21 +274,9 @@ fn rule_text_cannot_inject_sql() {
 
 #[test]
 fn duckdb_script_gives_the_embedded_memberships() {
-    let python = std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let has_duckdb = Command::new(&python)
-        .args(["-c", "import duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_duckdb {
-        assert!(
-            std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
-            "the DuckDB script test is required in CI: `{python}` cannot import duckdb"
-        );
-        eprintln!(
-            "\n*** SKIPPED the DuckDB script test: `{python}` cannot import duckdb (pip install duckdb, or set STRATA_PYTHON) ***\n"
-        );
+    let Some(python) = util::python_with(&["duckdb"], "DuckDB script test") else {
         return;
-    }
+    };
     let dir = Dir::fixture("tiny");
     dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
         .success();
@@ -329,4 +317,159 @@ for account, size, health in con.execute(f"SELECT account_id, size, health FROM 
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
+}
+
+/// `strata dbt` on the demo (with a frozen clustering): `dbt build` with
+/// dbt-duckdb passes every model and schema test on the demo's tables loaded
+/// into DuckDB, and the model tables hold the embedded run's memberships and
+/// features (issue 24).
+#[test]
+fn dbt_build_in_duckdb_gives_the_embedded_memberships_and_features() {
+    let Some(python) = util::python_with(
+        &["duckdb", "dbt.cli.main", "dbt.adapters.duckdb"],
+        "dbt test",
+    ) else {
+        return;
+    };
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "300", "--no-run"])
+        .success();
+    dir.command(&["discover", "--freeze", "behavior_v1"])
+        .success();
+    dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
+        .success();
+    let stdout = dir
+        .command(&["dbt", "--out", "dbt", "--dialect", "duckdb"])
+        .stdout();
+    for file in [
+        "models/strata_features.sql",
+        "models/strata_segment_size.sql",
+        "models/strata_segment_behavior_v1.sql",
+        "models/strata_memberships.sql",
+        "models/strata_schema.yml",
+        "tests/strata_one_segment_per_account.sql",
+    ] {
+        assert!(stdout.contains(file), "{file} missing from\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("strata_segment_behavior.sql"),
+        "a clusters segmentation is not SQL until frozen: {stdout}"
+    );
+    let warehouse = dir.root.join("warehouse.duckdb");
+    dir.create(
+        "dbt/profiles.yml",
+        &format!(
+            "strata:\n  target: test\n  outputs:\n    test:\n      type: duckdb\n      path: {}\n      threads: 2\n      settings:\n        TimeZone: UTC\n",
+            warehouse.display()
+        ),
+    );
+    let program = r#"
+import duckdb, sys
+from dbt.cli.main import dbtRunner
+con = duckdb.connect('warehouse.duckdb')
+con.execute("SET TimeZone='UTC'")
+con.execute("CREATE TABLE accounts AS SELECT * FROM read_csv('data/accounts.csv', types={'created_at': 'TIMESTAMPTZ'})")
+con.execute("CREATE TABLE events AS SELECT * FROM read_parquet('data/events.parquet')")
+con.execute("CREATE TABLE revenue AS SELECT * FROM read_csv('data/revenue.csv')")
+con.execute("CREATE TABLE feedback AS SELECT * FROM read_csv('data/feedback.csv')")
+con.close()
+result = dbtRunner().invoke(['build', '--project-dir', 'dbt', '--profiles-dir', 'dbt', '--quiet'])
+if not result.success:
+    sys.exit(f"dbt build failed: {result.exception}")
+statuses = sorted(set(str(r.status) for r in result.result))
+print(f"{len(result.result)} nodes: {statuses}", file=sys.stderr)
+con = duckdb.connect('warehouse.duckdb')
+con.execute("COPY (SELECT * FROM strata_features ORDER BY account_id) TO 'dbt_features.csv' (HEADER)")
+con.execute("COPY (SELECT * FROM strata_memberships) TO 'dbt_memberships.csv' (HEADER)")
+"#;
+    let output = Command::new(&python)
+        .current_dir(&dir.root)
+        .args(["-c", program])
+        .output()
+        .expect("run python");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // 5 segment models + features + memberships; 3 tests per segment model,
+    // 2 on features, 3 on memberships, and the singular test.
+    let nodes: usize = stderr
+        .lines()
+        .find_map(|line| {
+            line.strip_suffix("]")
+                .and_then(|l| l.split(" nodes:").next())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert_eq!(nodes, 7 + 5 * 3 + 2 + 3 + 1, "{stderr}");
+    assert!(stderr.contains("['pass', 'success']"), "{stderr}");
+
+    // Memberships: those of the embedded run, segmentation by segmentation.
+    let read_rows = |name: &str| -> Vec<Vec<String>> {
+        csv::Reader::from_path(dir.root.join(name))
+            .expect("csv")
+            .records()
+            .map(|r| r.expect("row").iter().map(str::to_string).collect())
+            .collect()
+    };
+    let mut got: Vec<String> = read_rows("dbt_memberships.csv")
+        .iter()
+        .map(|r| r.join(","))
+        .collect();
+    let segmentations: std::collections::BTreeSet<String> = read_rows("dbt_memberships.csv")
+        .iter()
+        .map(|r| r[1].clone())
+        .collect();
+    assert_eq!(
+        segmentations.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["acv", "behavior_v1", "health", "size", "usage"]
+    );
+    let mut expected: Vec<String> = read_rows("out/memberships.csv")
+        .into_iter()
+        .filter(|r| segmentations.contains(&r[1]))
+        .map(|r| r.join(","))
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), 5 * 300);
+    assert_eq!(got, expected);
+
+    // Features: every computed column equal (account attributes are the tables' own).
+    let mut reader = csv::Reader::from_path(dir.root.join("dbt_features.csv")).expect("csv");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows: Vec<Vec<String>> = read_rows("dbt_features.csv");
+    let embedded = embedded_features(&dir.root.join("out/features.parquet"));
+    let ids = &embedded["account_id"];
+    let skip = [
+        "account_id",
+        "name",
+        "created_at",
+        "industry",
+        "country",
+        "plan",
+        "owner",
+    ];
+    let mut compared = 0;
+    for (column, values) in &embedded {
+        if skip.contains(&column.as_str()) {
+            continue;
+        }
+        let idx = header
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("strata_features has no column {column}"));
+        for (account, expected) in ids.iter().zip(values) {
+            let row = rows.iter().find(|r| &r[0] == account).expect("row");
+            assert_eq!(normalize(&row[idx]), *expected, "{column} of {account}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 40 * 300, "only {compared} values compared");
 }

@@ -528,7 +528,7 @@ fn issue5_webhook_receiver_that_is_down_then_flaky_gets_every_transition() {
             &(dir.read("strata.toml")
                 + &format!(
                     "\n[[destination]]\nname = \"crm\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
-                     secret_env = \"STRATA_TEST_SECRET\"\nbatch_size = 1\nretry_base_ms = 100\nretry_max_ms = 400\ntimeout_ms = 1000\nmax_attempts = 50\n"
+                     secret_env = \"STRATA_TEST_SECRET\"\nsignature = \"strata-v0\"\nbatch_size = 1\nretry_base_ms = 100\nretry_max_ms = 400\ntimeout_ms = 1000\nmax_attempts = 50\n"
                 )),
         );
         let secret = "test-secret-7f3a";
@@ -618,6 +618,147 @@ fn issue5_webhook_receiver_that_is_down_then_flaky_gets_every_transition() {
             "secret stored"
         );
     }
+}
+
+/// A receiver written with the `standardwebhooks` library (PyPI), as a
+/// strata user writes one, verifies every delivery of a run, drops a repeat
+/// by `webhook-id`, and rejects the same request replayed six minutes later
+/// and a tampered body (issue 24).
+#[test]
+fn standard_webhooks_receiver_verifies_every_delivery_and_rejects_replays() {
+    let Some(python) = util::python_with(&["standardwebhooks"], "Standard Webhooks receiver test")
+    else {
+        return;
+    };
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/standard_webhooks_receiver.py"
+    );
+    let mut receiver = Command::new(&python)
+        .arg(script)
+        .env("WEBHOOK_SECRET", secret)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the receiver");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut port = String::new();
+    BufReader::new(receiver.stdout.take().expect("stdout"))
+        .read_line(&mut port)
+        .expect("the receiver's port");
+    let _receiver = Kill(receiver);
+    let base = format!("http://127.0.0.1:{}", port.trim());
+
+    let dir = Dir::fixture("tiny");
+    dir.create(
+        "strata.toml",
+        &(dir.read("strata.toml")
+            + &format!(
+                "\n[[destination]]\nname = \"crm\"\nkind = \"webhook\"\nurl = \"{base}/hook\"\n\
+                 secret_env = \"STRATA_TEST_SECRET\"\nbatch_size = 1\n"
+            )),
+    );
+    for as_of in ["2026-10-31", "2026-11-25"] {
+        let out = dir
+            .command(&[
+                "run",
+                "--out",
+                "out",
+                "--as-of",
+                as_of,
+                "--deliver-wait",
+                "5",
+            ])
+            .env("STRATA_TEST_SECRET", secret)
+            .stdout();
+        assert!(!out.contains("pending"), "{out}");
+    }
+    let log = |base: &str| -> Value {
+        let text = ureq::get(&format!("{base}/log"))
+            .call()
+            .expect("log")
+            .body_mut()
+            .read_to_string()
+            .expect("log body");
+        serde_json::from_str(&text).expect("log JSON")
+    };
+    let first = log(&base);
+    let accepted = first["accepted"].as_array().expect("accepted").clone();
+    assert_eq!(accepted.len(), 2, "one request per transition: {first}");
+    assert_eq!(first["rejected"], serde_json::json!([]), "{first}");
+    let ids: BTreeSet<&str> = accepted
+        .iter()
+        .map(|a| a["headers"]["webhook-id"].as_str().expect("webhook-id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "distinct webhook-ids: {first}");
+    for delivery in &accepted {
+        let keys = delivery["keys"].as_array().expect("keys");
+        assert_eq!(keys.len(), 1);
+        // webhook-id is derived from the batch's idempotency keys, so a retry
+        // of the batch carries the same one.
+        let key = keys[0].as_str().expect("key");
+        assert_eq!(
+            delivery["headers"]["webhook-id"],
+            strata_webhook_id(key),
+            "{delivery}"
+        );
+    }
+
+    // The same genuine request again, now and six minutes later, then tampered.
+    let send = |headers: &Value, body: &str| -> u16 {
+        let mut request = ureq::post(&format!("{base}/hook"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Content-Type", "application/json");
+        for (name, value) in headers.as_object().expect("headers") {
+            request = request.header(name.as_str(), value.as_str().expect("header value"));
+        }
+        request.send(body).expect("send").status().as_u16()
+    };
+    let headers = &accepted[0]["headers"];
+    let body = accepted[0]["body"].as_str().expect("body");
+    assert_eq!(
+        send(headers, body),
+        200,
+        "a repeat within tolerance is acknowledged"
+    );
+    ureq::post(&format!("{base}/clock"))
+        .send(r#"{"offset": 360}"#)
+        .expect("move the clock");
+    assert_eq!(
+        send(headers, body),
+        401,
+        "a replay six minutes later is rejected"
+    );
+    ureq::post(&format!("{base}/clock"))
+        .send(r#"{"offset": 0}"#)
+        .expect("move the clock back");
+    let tampered = body.replacen("\"to\":", "\"to\": ", 1);
+    assert_ne!(tampered, body);
+    assert_eq!(send(headers, &tampered), 401, "a tampered body is rejected");
+    let last = log(&base);
+    assert_eq!(last["repeats"], 1, "{last}");
+    assert_eq!(
+        last["rejected"],
+        serde_json::json!(["Message timestamp too old", "No matching signature found"]),
+        "{last}"
+    );
+    assert_eq!(last["accepted"].as_array().map(Vec::len), Some(2));
+}
+
+/// `webhook-id` as strata derives it: `msg_` + the first 32 hex digits of
+/// SHA-256 over the batch's idempotency keys, each followed by a newline.
+fn strata_webhook_id(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{key}\n").as_bytes());
+    format!("msg_{}", &hex::encode(digest)[..32])
 }
 
 /// xorshift: random kill moments without a dependency.

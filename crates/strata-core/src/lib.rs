@@ -20,6 +20,7 @@
 pub mod catalog;
 pub mod connection;
 pub mod dates;
+pub mod dbt;
 pub mod demo;
 pub mod destinations;
 pub mod discover;

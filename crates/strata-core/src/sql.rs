@@ -66,7 +66,8 @@ impl Dialect {
         Dialect::ALL.into_iter().find(|d| d.name() == name)
     }
 
-    fn quote(self, identifier: &str) -> String {
+    /// A quoted identifier.
+    pub fn quote(self, identifier: &str) -> String {
         match self {
             Dialect::BigQuery | Dialect::MySql => format!("`{}`", identifier.replace('`', "``")),
             _ => format!("\"{}\"", identifier.replace('"', "\"\"")),
@@ -400,7 +401,7 @@ impl Dialect {
 
     /// A string literal that no text can end early: quotes doubled, and
     /// where backslashes escape, backslashes and quotes escaped with one.
-    fn string(self, text: &str) -> String {
+    pub fn string(self, text: &str) -> String {
         if self.backslash_escapes() {
             format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
         } else {
@@ -688,36 +689,19 @@ pub fn script(
     feature_ctes(inputs, tables, d, &mut out)?;
 
     // Segments: one CASE per rules segmentation, first match wins.
-    let rule_schema = features.rule_schema();
     let mut selected = Vec::new();
     let mut found = segmentation.is_none();
-    for seg in &project.segmentations {
-        if segmentation.is_some_and(|name| name != seg.name) {
+    for (name, case) in segmentation_cases(project, features, d)? {
+        if segmentation.is_some_and(|wanted| wanted != name) {
             continue;
         }
         found = true;
-        match &seg.kind {
-            SegmentationKind::Rules { segments, .. } => {
-                let mut case = String::from("CASE");
-                for segment in segments {
-                    let rule = rules::check_predicate(&segment.when, &rule_schema)
-                        .map_err(|e| e.with_context(format!("{}/{}", seg.name, segment.name)))?;
-                    let _ = write!(
-                        case,
-                        "\n      WHEN {} THEN {}",
-                        rule_sql(&rule, d)?,
-                        d.string(&segment.name)
-                    );
-                }
-                case.push_str("\n    END");
-                selected.push(format!("{case} AS {}", q(&seg.name)));
-            }
-            other => {
+        match case {
+            Ok(case) => selected.push(format!("{case} AS {}", q(name))),
+            Err(kind) => {
                 let _ = writeln!(
                     out,
-                    "-- segmentation `{}` ({}): not in SQL; freeze it into rules first (`strata discover --freeze`)",
-                    seg.name,
-                    other.name()
+                    "-- segmentation `{name}` ({kind}): not in SQL; freeze it into rules first (`strata discover --freeze`)",
                 );
             }
         }
@@ -744,6 +728,44 @@ pub fn script(
         select.join(",\n    ")
     );
     Ok(out)
+}
+
+/// Per segmentation of the project, in order: its `CASE` expression over the
+/// columns of `features` (first match wins; no match is NULL), or, for a
+/// segmentation that is not rules, the name of its kind.
+///
+/// # Errors
+///
+/// A rule that no longer checks, or that the dialect's unparser cannot print.
+pub fn segmentation_cases<'p>(
+    project: &'p Project,
+    features: &FeatureTable,
+    dialect: Dialect,
+) -> Result<Vec<(&'p str, std::result::Result<String, &'static str>)>> {
+    let rule_schema = features.rule_schema();
+    let mut cases = Vec::new();
+    for seg in &project.segmentations {
+        let case = match &seg.kind {
+            SegmentationKind::Rules { segments, .. } => {
+                let mut case = String::from("CASE");
+                for segment in segments {
+                    let rule = rules::check_predicate(&segment.when, &rule_schema)
+                        .map_err(|e| e.with_context(format!("{}/{}", seg.name, segment.name)))?;
+                    let _ = write!(
+                        case,
+                        "\n      WHEN {} THEN {}",
+                        rule_sql(&rule, dialect)?,
+                        dialect.string(&segment.name)
+                    );
+                }
+                case.push_str("\n    END");
+                Ok(case)
+            }
+            other => Err(other.name()),
+        };
+        cases.push((seg.name.as_str(), case));
+    }
+    Ok(cases)
 }
 
 /// The script's CTEs, from `params` to `features` (one row per account,

@@ -175,6 +175,30 @@ pub fn postgres_available() -> bool {
     ok
 }
 
+/// The Python the tests use (STRATA_PYTHON, else python3) when it can import
+/// every one of `modules`. Otherwise skips loudly (`None`), unless
+/// STRATA_REQUIRE_E2E=1 (CI), where the missing module fails the test.
+pub fn python_with(modules: &[&str], test: &str) -> Option<String> {
+    let python = std::env::var("STRATA_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let imports = format!("import {}", modules.join(", "));
+    let ok = Command::new(&python)
+        .args(["-c", &imports])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("STRATA_REQUIRE_E2E").as_deref() != Ok("1"),
+        "the {test} is required in CI: `{python}` cannot `{imports}`"
+    );
+    eprintln!(
+        "\n*** SKIPPED the {test}: `{python}` cannot `{imports}` (pip install {}, or set STRATA_PYTHON) ***\n",
+        modules.join(" ")
+    );
+    None
+}
+
 /// The record batches of a Parquet file (features.parquet), in file order.
 pub fn parquet_batches(path: &std::path::Path) -> Vec<datafusion::arrow::array::RecordBatch> {
     let file =

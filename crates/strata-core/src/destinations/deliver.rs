@@ -17,7 +17,10 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Destination, DigestTarget, FileFormat, Target, UrlSource, env_value, redact_url};
+use super::{
+    Destination, DigestTarget, FileFormat, SignatureScheme, Target, UrlSource, env_value,
+    redact_url,
+};
 use crate::error::Result;
 use crate::files::{csv_field, write_file_atomically};
 use crate::state::{self, Cause, OutboxRow, OutboxUpdate, Store, Transition};
@@ -58,15 +61,66 @@ impl DeliveryReport {
     }
 }
 
-/// HMAC-SHA256 of `body` under `secret`, hex: the `X-Strata-Signature`
-/// header is `sha256=` followed by this.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+/// HMAC-SHA256 of the concatenated `parts` under `key`.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     // HMAC takes keys of any length, so this never fails.
-    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+        return Vec::new();
     };
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// HMAC-SHA256 of `body` under `secret`, hex: with `signature =
+/// "strata-v0"`, the `X-Strata-Signature` header is `sha256=` followed by this.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    hex::encode(hmac_sha256(secret.as_bytes(), &[body]))
+}
+
+/// The key of a Standard Webhooks secret: `whsec_` followed by base64 (the
+/// prefix is optional, as the specification allows).
+pub fn standard_webhooks_key(secret: &str) -> std::result::Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+    match base64::engine::general_purpose::STANDARD.decode(encoded.trim()) {
+        Ok(key) if key.len() >= 16 => Ok(key),
+        _ => Err(
+            "is not a Standard Webhooks secret: expected `whsec_` followed by base64 of \
+             24 to 64 random bytes (make one with `echo \"whsec_$(openssl rand -base64 32)\"`), \
+             or set signature = \"strata-v0\" for a receiver that checks X-Strata-Signature"
+                .to_string(),
+        ),
+    }
+}
+
+/// The Standard Webhooks `webhook-signature` header for one request:
+/// `v1,` + base64 of HMAC-SHA256 over `{id}.{timestamp}.{body}`.
+pub fn standard_webhooks_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine as _;
+    let timestamp = timestamp.to_string();
+    let mac = hmac_sha256(
+        key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac)
+    )
+}
+
+/// The `webhook-id` of a batch: the same batch (the same transitions) gets
+/// the same id on every retry, so it is the receiver's idempotency key for
+/// the request, as each transition's `idempotency_key` is for the transition.
+pub fn webhook_id(keys: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut hasher = Sha256::new();
+    for key in keys {
+        hasher.update(key.as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("msg_{}", &hex::encode(hasher.finalize())[..32])
 }
 
 #[derive(Serialize)]
@@ -99,11 +153,12 @@ fn resolve_url(url: &UrlSource, destination: &str) -> std::result::Result<String
     }
 }
 
-/// POSTs a JSON body; `Ok` on a 2xx status. Errors never hold the URL.
+/// POSTs a JSON body with extra headers; `Ok` on a 2xx status. Errors never
+/// hold the URL.
 async fn post(
     url: String,
     body: Vec<u8>,
-    signature: Option<String>,
+    headers: Vec<(&'static str, String)>,
     timeout: Duration,
 ) -> std::result::Result<(), String> {
     let redacted = redact_url(&url);
@@ -118,8 +173,8 @@ async fn post(
             .post(&url)
             .header("Content-Type", "application/json")
             .header("User-Agent", concat!("strata/", env!("CARGO_PKG_VERSION")));
-        if let Some(signature) = &signature {
-            request = request.header("X-Strata-Signature", &format!("sha256={signature}"));
+        for (name, value) in &headers {
+            request = request.header(*name, value);
         }
         match request.send(&body[..]) {
             Ok(response) if response.status().is_success() => Ok(()),
@@ -250,12 +305,19 @@ pub async fn deliver(
                 Target::Webhook {
                     url,
                     secret_env,
+                    signature,
                     batch_size,
                 } => {
                     for batch in rows.chunks(*batch_size) {
-                        let outcome =
-                            send_webhook(store, destination, url, secret_env.as_deref(), batch)
-                                .await?;
+                        let outcome = send_webhook(
+                            store,
+                            destination,
+                            url,
+                            secret_env.as_deref(),
+                            *signature,
+                            batch,
+                        )
+                        .await?;
                         record(batch, outcome);
                     }
                 }
@@ -310,6 +372,7 @@ async fn send_webhook(
     destination: &Destination,
     url: &UrlSource,
     secret_env: Option<&str>,
+    scheme: SignatureScheme,
     batch: &[&OutboxRow],
 ) -> Result<std::result::Result<(), String>> {
     let mut items: Vec<(String, Transition)> = Vec::new();
@@ -333,20 +396,53 @@ async fn send_webhook(
         Ok(url) => url,
         Err(error) => return Ok(Err(error)),
     };
-    let signature = match secret_env {
+    let secret = match secret_env {
         Some(name) => match env_value(name, &destination.name, "secret_env") {
-            Ok(secret) => Some(secret),
+            Ok(secret) => Some((name, secret)),
             Err(error) => return Ok(Err(error)),
         },
         None => None,
     };
     let refs: Vec<(&str, &Transition)> = items.iter().map(|(k, t)| (k.as_str(), t)).collect();
     let body = webhook_body(&destination.name, &refs);
-    let signature = signature.map(|secret| sign(&secret, &body));
+    let headers = match scheme {
+        SignatureScheme::StrataV0 => secret
+            .map(|(_, secret)| {
+                vec![(
+                    "X-Strata-Signature",
+                    format!("sha256={}", sign(&secret, &body)),
+                )]
+            })
+            .unwrap_or_default(),
+        SignatureScheme::StandardWebhooks => {
+            let keys: Vec<&str> = batch.iter().map(|row| row.key.as_str()).collect();
+            let id = webhook_id(&keys);
+            let timestamp = Utc::now().timestamp();
+            let mut headers = vec![
+                ("webhook-id", id.clone()),
+                ("webhook-timestamp", timestamp.to_string()),
+            ];
+            if let Some((name, secret)) = secret {
+                match standard_webhooks_key(&secret) {
+                    Ok(key) => headers.push((
+                        "webhook-signature",
+                        standard_webhooks_signature(&key, &id, timestamp, &body),
+                    )),
+                    Err(error) => {
+                        return Ok(Err(format!(
+                            "the secret in {name} (secret_env of destination `{}`) {error}",
+                            destination.name
+                        )));
+                    }
+                }
+            }
+            headers
+        }
+    };
     Ok(post(
         url,
         body,
-        signature,
+        headers,
         Duration::from_millis(destination.retry.timeout_ms),
     )
     .await)
@@ -452,7 +548,7 @@ async fn send_digest(
             post(
                 url,
                 body,
-                None,
+                Vec::new(),
                 Duration::from_millis(destination.retry.timeout_ms),
             )
             .await
@@ -487,5 +583,40 @@ mod tests {
             sign("Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn standard_webhooks_signatures_match_the_specification_example() {
+        // The example of the Standard Webhooks reference libraries: this
+        // secret, id, timestamp and payload sign to this value.
+        let key = standard_webhooks_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("key");
+        assert_eq!(
+            standard_webhooks_signature(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn secrets_that_are_not_base64_are_refused_with_the_way_out() {
+        let error = standard_webhooks_key("test-secret-7f3a").expect_err("not base64");
+        assert!(error.contains("whsec_"), "{error}");
+        assert!(error.contains("strata-v0"), "{error}");
+        assert!(
+            standard_webhooks_key("whsec_c2hvcnQ=").is_err(),
+            "too short"
+        );
+    }
+
+    #[test]
+    fn a_batch_keeps_its_webhook_id_across_retries() {
+        let id = webhook_id(&["s-r1-t1", "s-r1-t2"]);
+        assert_eq!(id, webhook_id(&["s-r1-t1", "s-r1-t2"]));
+        assert_ne!(id, webhook_id(&["s-r1-t1"]));
+        assert!(id.starts_with("msg_") && id.len() == 36, "{id}");
     }
 }

@@ -8,9 +8,11 @@
 //! only causes a resend, which the receiver drops by its idempotency key.
 //!
 //! Three kinds:
-//! - `webhook`: one JSON body per batch of transitions, signed with
-//!   HMAC-SHA256 over the body (`X-Strata-Signature: sha256=<hex>`) with a
-//!   secret read from an environment variable at send time; every transition
+//! - `webhook`: one JSON body per batch of transitions, signed per the
+//!   Standard Webhooks specification (`webhook-id`, `webhook-timestamp`,
+//!   `webhook-signature` over `id.timestamp.body`; or, with `signature =
+//!   "strata-v0"`, the older replayable `X-Strata-Signature` over the body)
+//!   with a secret read from an environment variable at send time; every transition
 //!   carries its own idempotency key; failures back off exponentially with
 //!   jitter and become dead letters after `max_attempts`.
 //! - `file`: CSV or NDJSON of each run's transitions and full memberships,
@@ -24,4 +26,7 @@
 mod deliver;
 
 pub use crate::project::destination::*;
-pub use deliver::{DeliveryReport, DestinationReport, deliver, sign, webhook_body};
+pub use deliver::{
+    DeliveryReport, DestinationReport, deliver, sign, standard_webhooks_key,
+    standard_webhooks_signature, webhook_body, webhook_id,
+};

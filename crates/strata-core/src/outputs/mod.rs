@@ -61,27 +61,69 @@ pub fn write_report(
     Ok(path)
 }
 
+/// Calls `visit(account_id, segmentation, segment)` for every account and
+/// segmentation, accounts in feature-table order: the rows of
+/// `memberships.csv` (`None`: unassigned).
+pub fn for_each_membership<E>(
+    result: &RunResult,
+    mut visit: impl FnMut(&str, &str, Option<&str>) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    for (account_idx, id) in result.account_ids().iter().enumerate() {
+        for segmentation in &result.segmentations {
+            let segment = segmentation.membership[account_idx]
+                .map(|idx| segmentation.segments[idx].name.as_str());
+            visit(id, &segmentation.name, segment)?;
+        }
+    }
+    Ok(())
+}
+
+/// The memberships as a record batch (`account_id`, `segmentation`,
+/// `segment`; a null segment is unassigned), in the order of `memberships.csv`.
+pub fn memberships_batch(result: &RunResult) -> Result<datafusion::arrow::array::RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let mut accounts = StringBuilder::new();
+    let mut segmentations = StringBuilder::new();
+    let mut segments = StringBuilder::new();
+    for_each_membership::<std::convert::Infallible>(result, |id, segmentation, segment| {
+        accounts.append_value(id);
+        segmentations.append_value(segmentation);
+        segments.append_option(segment);
+        Ok(())
+    })
+    .ok();
+    let schema = Schema::new(vec![
+        Field::new("account_id", DataType::Utf8, false),
+        Field::new("segmentation", DataType::Utf8, false),
+        Field::new("segment", DataType::Utf8, true),
+    ]);
+    Ok(datafusion::arrow::array::RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(accounts.finish()) as ArrayRef,
+            Arc::new(segmentations.finish()),
+            Arc::new(segments.finish()),
+        ],
+    )?)
+}
+
 fn write_memberships(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
     let path = PathBuf::from(MEMBERSHIPS);
     let mut out = std::io::BufWriter::new(file);
     let io = |e| Error::io(&path, e);
     writeln!(out, "account_id,segmentation,segment").map_err(io)?;
-    let ids = result.account_ids();
-    for (account_idx, id) in ids.iter().enumerate() {
-        for segmentation in &result.segmentations {
-            let segment = segmentation.membership[account_idx]
-                .map(|idx| segmentation.segments[idx].name.as_str())
-                .unwrap_or("");
-            writeln!(
-                out,
-                "{},{},{}",
-                csv_field(id),
-                csv_field(&segmentation.name),
-                csv_field(segment)
-            )
-            .map_err(io)?;
-        }
-    }
+    for_each_membership(result, |id, segmentation, segment| {
+        writeln!(
+            out,
+            "{},{},{}",
+            csv_field(id),
+            csv_field(segmentation),
+            csv_field(segment.unwrap_or(""))
+        )
+    })
+    .map_err(io)?;
     out.flush().map_err(io)
 }
 

@@ -22,8 +22,11 @@ pub struct RawDestination {
     pub url: Option<String>,
     /// Environment variable holding the receiver URL, for URLs that are secrets.
     pub url_env: Option<String>,
-    /// Environment variable holding the HMAC secret (webhook).
+    /// Environment variable holding the signing secret (webhook).
     pub secret_env: Option<String>,
+    /// How webhook requests are signed: `standard-webhooks` (default) or
+    /// `strata-v0` (the older body-only HMAC, for existing receivers).
+    pub signature: Option<String>,
     /// Only these segmentations (default: all).
     pub segmentations: Option<Vec<String>>,
     /// Transitions per request (webhook; default 100).
@@ -124,8 +127,10 @@ pub enum Target {
     Webhook {
         /// The receiver.
         url: UrlSource,
-        /// Environment variable with the HMAC secret; unsigned without one.
+        /// Environment variable with the signing secret; unsigned without one.
         secret_env: Option<String>,
+        /// How requests are signed.
+        signature: SignatureScheme,
         /// Transitions per request.
         batch_size: usize,
     },
@@ -140,6 +145,21 @@ pub enum Target {
     },
     /// Per-owner digests.
     Digest(DigestTarget),
+}
+
+/// How webhook requests are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// The Standard Webhooks specification (<https://www.standardwebhooks.com>):
+    /// headers `webhook-id`, `webhook-timestamp` and `webhook-signature`
+    /// (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under a `whsec_`
+    /// secret), so receivers verify with off-the-shelf libraries and reject
+    /// replays by the timestamp.
+    StandardWebhooks,
+    /// `X-Strata-Signature: sha256=<hex HMAC-SHA256 of the body>`: no
+    /// timestamp, so a captured request can be replayed forever. Kept for
+    /// receivers written against it (`signature = "strata-v0"`).
+    StrataV0,
 }
 
 /// Where an owner digest goes.
@@ -245,16 +265,28 @@ pub fn validate(
                     &location,
                     problems,
                 );
-                url.map(|url| Target::Webhook {
+                let signature = match raw.signature.as_deref() {
+                    None | Some("standard-webhooks") => Some(SignatureScheme::StandardWebhooks),
+                    Some("strata-v0") => Some(SignatureScheme::StrataV0),
+                    Some(other) => {
+                        problems.push(
+                            Problem::new(&location, format!("unknown signature `{other}`"))
+                                .with_help("use signature = \"standard-webhooks\" (the default) or \"strata-v0\" (body-only HMAC, replayable: only for receivers written against it)"),
+                        );
+                        None
+                    }
+                };
+                url.zip(signature).map(|(url, signature)| Target::Webhook {
                     url,
                     secret_env: raw.secret_env.clone(),
+                    signature,
                     batch_size: raw.batch_size.unwrap_or(100).max(1),
                 })
             }
             "file" => {
                 reject_keys(
                     &raw,
-                    &["url", "url_env", "secret_env", "batch_size"],
+                    &["url", "url_env", "secret_env", "signature", "batch_size"],
                     &location,
                     problems,
                 );
@@ -289,7 +321,13 @@ pub fn validate(
             "digest" => {
                 reject_keys(
                     &raw,
-                    &["format", "memberships", "batch_size", "secret_env"],
+                    &[
+                        "format",
+                        "memberships",
+                        "batch_size",
+                        "secret_env",
+                        "signature",
+                    ],
                     &location,
                     problems,
                 );
@@ -379,6 +417,7 @@ fn reject_keys(raw: &RawDestination, keys: &[&str], location: &str, problems: &m
             "url" => raw.url.is_some(),
             "url_env" => raw.url_env.is_some(),
             "secret_env" => raw.secret_env.is_some(),
+            "signature" => raw.signature.is_some(),
             "batch_size" => raw.batch_size.is_some(),
             "path" => raw.path.is_some(),
             "format" => raw.format.is_some(),
@@ -553,6 +592,13 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(destinations.len(), 3);
         assert!(destinations[0].wants("health") && !destinations[0].wants("size"));
+        assert!(matches!(
+            destinations[0].target,
+            Target::Webhook {
+                signature: SignatureScheme::StandardWebhooks,
+                ..
+            }
+        ));
         assert_eq!(destinations[1].name, "file-2");
         assert_eq!(
             destinations[1].target,
@@ -588,6 +634,16 @@ mod tests {
             [[destination]]
             name = "d"
             kind = "pigeon"
+            [[destination]]
+            name = "e"
+            kind = "webhook"
+            url = "http://127.0.0.1:9000/hook"
+            signature = "sha1"
+            [[destination]]
+            name = "f"
+            kind = "file"
+            path = "x"
+            signature = "strata-v0"
             "#,
         );
         assert!(destinations.is_empty());
@@ -598,6 +654,8 @@ mod tests {
             "destination `c`: unknown segmentation `helth`",
             "destination `c`: the url must start with http:// or https://",
             "destination `d`: unknown kind `pigeon`",
+            "destination `e`: unknown signature `sha1`",
+            "destination `f`: `signature` does not apply to a file destination",
         ];
         for wanted in expected {
             assert!(
