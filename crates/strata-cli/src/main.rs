@@ -4,6 +4,7 @@
 //! arguments into calls on `strata-core`, shows progress on a terminal, and
 //! renders results and errors. No pipeline logic lives here.
 mod analyses;
+mod backtest_cmd;
 mod bench;
 mod bench_decisions;
 mod bench_store;
@@ -221,6 +222,15 @@ enum Command {
         after_help = "Examples:\n  strata dbt --project crm --out crm-dbt --dialect snowflake\n  cd crm-dbt && dbt build --vars '{as_of: 2026-11-30}'"
     )]
     Dbt(dbt_cmd::DbtArgs),
+    /// Backtest a segmentation: recompute it at past dates under today's definitions and compare with what happened next.
+    ///
+    /// Every month from --from (default: the last year whose outcomes are
+    /// known), each account paying then is followed --horizon days: churned
+    /// (pays nothing), contracted, expanded. Per segment: counts and shares
+    /// with 95% intervals, and as a churn alarm its precision (churn rate)
+    /// and recall (share of all churners). Warns when a segment named for risk
+    /// churns no more than one named for health.
+    Backtest(backtest_cmd::BacktestArgs),
     /// Start a local Ballista cluster: a scheduler and executors in this process.
     ///
     /// For trying `engine = { ballista = "df://127.0.0.1:PORT" }` (or
@@ -470,6 +480,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Sql(args) => sql_cmd::run(args).await,
         Command::Dbt(args) => dbt_cmd::run(args).await,
+        Command::Backtest(args) => backtest_cmd::run(args).await,
         Command::Cluster {
             executors,
             slots,

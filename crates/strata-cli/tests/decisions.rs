@@ -199,3 +199,148 @@ fn roadmap_names_the_core_segment_and_what_to_invest_in() {
         .failure();
     assert!(stderr.contains("no segmentation of that name"), "{stderr}");
 }
+
+/// `strata backtest` on a base small enough to follow by hand: two `trial`
+/// accounts in `at-risk`, two `pro` accounts in `healthy`, MRR from January
+/// to June 2026, as of 2026-06-30, 30 days ahead from 2026-03-31 monthly.
+/// The dates whose outcome month is closed: 03-31 (-> April), 04-30 (-> May),
+/// 05-31 (-> June); 06-30 would need July. By hand:
+/// - t1 (trial): 100 Jan-Mar, then nothing: paying at 03-31, churned by
+///   April; not paying at 04-30 or 05-31.
+/// - t2 (trial): 100 every month: held at all three dates.
+/// - p1 (pro): 200, 300 in May: held (03-31), expanded (04-30), contracted (05-31).
+/// - p2 (pro): 50 Jan-May, nothing in June: held, held, churned (05-31).
+///
+/// at-risk: 4 observed, 1 churned (25%); healthy: 6 observed, 1 churned,
+/// 1 contracted, 1 expanded; all: 10 observed, 2 churned (20%), so at-risk's
+/// lift is 1.25 and each segment holds half of the churners.
+#[test]
+fn backtest_follows_each_past_member_to_its_outcome() {
+    let dir = Dir::new();
+    dir.create(
+        "accounts.csv",
+        "account_id,created_at,plan\nt1,2025-12-01,trial\nt2,2025-12-01,trial\np1,2025-12-01,pro\np2,2025-12-01,pro\n",
+    );
+    dir.create(
+        "events.csv",
+        "account_id,user_id,event,ts,source\nt1,u1,login,2026-01-05T10:00:00Z,app\nt2,u2,login,2026-03-05T10:00:00Z,app\np1,u3,login,2026-05-05T10:00:00Z,app\np2,u4,login,2026-06-05T10:00:00Z,app\n",
+    );
+    let mut revenue = String::from("account_id,month,mrr\n");
+    for month in 1..=6 {
+        let mut add = |account: &str, mrr: u32| {
+            revenue.push_str(&format!("{account},2026-{month:02}-01,{mrr}\n"));
+        };
+        if month <= 3 {
+            add("t1", 100);
+        }
+        add("t2", 100);
+        add("p1", if month == 5 { 300 } else { 200 });
+        if month <= 5 {
+            add("p2", 50);
+        }
+    }
+    dir.create("revenue.csv", &revenue);
+    dir.create(
+        "strata.toml",
+        "as_of = \"2026-06-30\"\n\n[sources]\naccounts = \"accounts.csv\"\nevents = \"events.csv\"\nrevenue = \"revenue.csv\"\n\n\
+         [[segmentation]]\nname = \"risk\"\nkind = \"rules\"\nsegments = [\n  { name = \"at-risk\", when = \"plan = 'trial'\" },\n  { name = \"healthy\", when = \"TRUE\" },\n]\n",
+    );
+    let stdout = dir
+        .command(&[
+            "backtest",
+            "--segmentation",
+            "risk",
+            "--horizon",
+            "30d",
+            "--from",
+            "2026-03-31",
+            "--json",
+            "--out",
+            "out",
+        ])
+        .stdout();
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        json,
+        serde_json::from_str::<serde_json::Value>(&dir.read("out/backtest.json")).expect("file")
+    );
+    assert_eq!(
+        json["dates"],
+        serde_json::json!(["2026-03-31", "2026-04-30", "2026-05-31"])
+    );
+    let row = |segment: &serde_json::Value| {
+        (
+            segment["segment"].as_str().unwrap_or_default().to_string(),
+            segment["observed"].as_u64().unwrap_or_default(),
+            segment["churned"]["count"].as_u64().unwrap_or_default(),
+            segment["contracted"]["count"].as_u64().unwrap_or_default(),
+            segment["expanded"]["count"].as_u64().unwrap_or_default(),
+        )
+    };
+    let segments: Vec<_> = json["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(row)
+        .collect();
+    assert_eq!(
+        segments,
+        [
+            ("at-risk".to_string(), 4, 1, 0, 0),
+            ("healthy".to_string(), 6, 1, 1, 1)
+        ]
+    );
+    assert_eq!(row(&json["overall"]), ("(all)".to_string(), 10, 2, 1, 1));
+    let at_risk = &json["segments"][0];
+    assert!((at_risk["churn_lift"].as_f64().unwrap_or_default() - 1.25).abs() < 1e-12);
+    assert!((at_risk["churn_recall"].as_f64().unwrap_or_default() - 0.5).abs() < 1e-12);
+    // Wilson 95% interval of 1 in 4: [0.0456, 0.6994].
+    let low = at_risk["churned"]["low"].as_f64().unwrap_or_default();
+    let high = at_risk["churned"]["high"].as_f64().unwrap_or_default();
+    assert!(
+        (low - 0.0456).abs() < 1e-3 && (high - 0.6994).abs() < 1e-3,
+        "{low} {high}"
+    );
+    assert_eq!(json["warnings"], serde_json::json!([]));
+
+    // The table, and the errors that say what to do.
+    let text = dir
+        .command(&[
+            "backtest",
+            "--segmentation",
+            "risk",
+            "--horizon",
+            "30d",
+            "--from",
+            "2026-03-31",
+        ])
+        .stdout();
+    assert!(
+        text.contains("`risk` at 3 past dates (2026-03-31 to 2026-05-31)"),
+        "{text}"
+    );
+    assert!(text.contains("1 (25.0%, 4.6-69.9)"), "{text}");
+    let error = dir
+        .command(&["backtest", "--segmentation", "rsik"])
+        .failure();
+    assert!(
+        error.contains("no segmentation `rsik`") && error.contains("risk"),
+        "{error}"
+    );
+    let error = dir
+        .command(&[
+            "backtest",
+            "--segmentation",
+            "risk",
+            "--horizon",
+            "90d",
+            "--from",
+            "2026-05-31",
+        ])
+        .failure();
+    assert!(error.contains("no past date from 2026-05-31"), "{error}");
+    let error = dir
+        .command(&["backtest", "--segmentation", "risk", "--horizon", "soon"])
+        .failure();
+    assert!(error.contains("write days, as 90d"), "{error}");
+}

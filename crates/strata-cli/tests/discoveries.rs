@@ -474,3 +474,40 @@ fn init_writes_a_project_that_runs_on_only_the_required_columns() {
     let members = memberships(&dir, "out");
     assert_eq!(members["usage"].len(), 60);
 }
+
+/// The default `health` segmentation of an `init` project, backtested on
+/// the devset over the last year, 90 days ahead: its at-risk accounts
+/// churned at least twice as often as its healthy ones (issue 22).
+#[test]
+fn the_default_health_at_risk_segment_churns_twice_as_often_on_the_devset() {
+    let Some(devset) = shared("devset") else {
+        return;
+    };
+    let dir = linked(&devset, &DEVSET_TABLES);
+    dir.command(&["init", "."]).success();
+    let stdout = dir
+        .command(&["backtest", "--segmentation", "health", "--json"])
+        .stdout();
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(json["dates"].as_array().map(Vec::len), Some(12), "{json}");
+    let churn = |name: &str| {
+        json["segments"]
+            .as_array()
+            .and_then(|segments| segments.iter().find(|s| s["segment"] == name))
+            .map(|s| {
+                (
+                    s["churned"]["share"].as_f64().unwrap_or_default(),
+                    s["observed"].as_u64().unwrap_or_default(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no segment {name} in {json}"))
+    };
+    let (at_risk, at_risk_n) = churn("at-risk");
+    let (healthy, healthy_n) = churn("healthy");
+    assert!(at_risk_n >= 100 && healthy_n >= 100, "{json}");
+    assert!(
+        at_risk >= 2.0 * healthy,
+        "at-risk churned {at_risk:.3}, healthy {healthy:.3}"
+    );
+    assert_eq!(json["warnings"], serde_json::json!([]));
+}

@@ -17,6 +17,7 @@
 //! command-line flags.
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod catalog;
 pub mod connection;
 pub mod dates;

@@ -339,6 +339,42 @@ impl Project {
         serde_json::to_string(&report).map_err(|e| StrataError::new_err(e.to_string()))
     }
 
+    /// A segmentation recomputed at past dates under today's definitions,
+    /// against what happened next: the JSON of `strata backtest --json`.
+    #[pyo3(signature = (segmentation, horizon_days=90, start=None, every="month", as_of=None))]
+    fn backtest(
+        &self,
+        py: Python<'_>,
+        segmentation: &str,
+        horizon_days: u32,
+        start: Option<&str>,
+        every: &str,
+        as_of: Option<&str>,
+    ) -> PyResult<String> {
+        let every = match every {
+            "day" => service::Every::Day,
+            "week" => service::Every::Week,
+            "month" => service::Every::Month,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "every `{other}`: use \"day\", \"week\" or \"month\""
+                )));
+            }
+        };
+        let params = strata_core::backtest::BacktestParams {
+            segmentation: segmentation.to_string(),
+            horizon_days,
+            from: parse_date(start)?,
+            every,
+            as_of: parse_date(as_of)?,
+        };
+        let (project, params) = (&self.project, &params);
+        let report = block_on(py, || async move {
+            strata_core::backtest::backtest(project, params, &pipeline::Quiet, &mut |_, _| {}).await
+        })?;
+        serde_json::to_string(&report).map_err(|e| StrataError::new_err(e.to_string()))
+    }
+
     /// Checks a rule against the project's accounts and features; raises
     /// `RuleError` with its line, column and hint when it does not check.
     fn check_rule(&self, py: Python<'_>, rule: &str) -> PyResult<()> {

@@ -195,3 +195,15 @@ def test_icp_and_themes(demo):
     themes = project.themes(progress=False)
     assert themes["as_of"] == icp["as_of"]
     assert "verbatims" in themes
+
+
+def test_backtest_is_the_cli_backtest(demo):
+    report = strata.Project(demo).backtest("health", horizon_days=90, start="2026-03-31")
+    cli_report = json.loads(
+        cli("backtest", "--project", demo, "--segmentation", "health", "--from", "2026-03-31", "--json").stdout
+    )
+    assert report == cli_report
+    assert report["dates"][0] == "2026-03-31"
+    assert sum(s["observed"] for s in report["segments"]) == report["overall"]["observed"]
+    with pytest.raises(strata.ProjectError, match="no segmentation `helth`"):
+        strata.Project(demo).backtest("helth")

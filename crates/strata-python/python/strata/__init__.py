@@ -202,6 +202,28 @@ class Project:
             _close(observer)
         return json.loads(text)
 
+    def backtest(
+        self,
+        segmentation: str,
+        horizon_days: int = 90,
+        start: Union[str, date, None] = None,
+        every: str = "month",
+        as_of: Union[str, date, None] = None,
+    ) -> dict:
+        """The segmentation recomputed at past dates (every month of the last
+        year whose outcomes are known, or from `start`) under today's
+        definitions, against what happened `horizon_days` later: the document
+        `strata backtest --json` prints (per segment: churned, contracted,
+        expanded with 95% intervals; churn recall and lift; warnings)."""
+        text = self._project.backtest(
+            segmentation,
+            horizon_days=horizon_days,
+            start=_date_text(start),
+            every=every,
+            as_of=_date_text(as_of),
+        )
+        return json.loads(text)
+
     def check_rule(self, rule: str) -> None:
         """Raises RuleError (with .line, .column, .hint) unless `rule` checks
         against this project's accounts and features."""

@@ -1,0 +1,462 @@
+//! `strata backtest`: does a segmentation predict what happened next?
+//!
+//! The segmentation is recomputed, under today's definitions, at past as-of
+//! dates (every month from `from` by default), and each account paying at
+//! such a date is followed to the month `horizon` days later: it churned
+//! (pays nothing then), contracted (pays less), expanded (pays more) or held.
+//! Per segment, pooled over the dates: the counts and shares with Wilson 95%
+//! intervals, and, taking the segment as a churn alarm, its precision (its
+//! churn rate) and recall (its share of all churners). A segment whose name
+//! claims risk (`at-risk`, `churn`, `dormant`, `declining`) that churns no
+//! more than one whose name claims health (`healthy`, `power`, `core`,
+//! `champion`) is a warning: the definition no longer predicts what its
+//! names say.
+//!
+//! **Invariants**: no outcome is read past the current as-of date: a past
+//! date is tested only when the month `horizon` days after it is no later
+//! than the revenue month that stands for "now"; each past run reads only
+//! events and revenue up to its own date (the pipeline's point-in-time
+//! features), and the outcomes come from the revenue table alone.
+use std::collections::HashMap;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Serialize;
+
+use crate::error::{Error, Problem, Result};
+use crate::pipeline::{self, Observer, RunOptions};
+use crate::project::{Project, SegmentationKind};
+use crate::service::{Every, backfill_dates};
+
+/// What to backtest.
+#[derive(Debug, Clone)]
+pub struct BacktestParams {
+    /// The segmentation.
+    pub segmentation: String,
+    /// Days after each past date at which the outcome is read.
+    pub horizon_days: u32,
+    /// The first past date [default: 12 months before the last testable one].
+    pub from: Option<NaiveDate>,
+    /// Spacing of the past dates.
+    pub every: Every,
+    /// The current as-of date [default: the project's].
+    pub as_of: Option<NaiveDate>,
+}
+
+/// An observed share with its Wilson 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Share {
+    /// Accounts with the outcome.
+    pub count: usize,
+    /// `count / observed`; 0 without observations.
+    pub share: f64,
+    /// Lower end of the 95% interval.
+    pub low: f64,
+    /// Upper end of the 95% interval.
+    pub high: f64,
+}
+
+impl Share {
+    /// `count` of `total`, with the Wilson score interval (z = 1.96), which
+    /// stays inside [0, 1] and is honest for small counts.
+    pub fn of(count: usize, total: usize) -> Share {
+        if total == 0 {
+            return Share {
+                count,
+                share: 0.0,
+                low: 0.0,
+                high: 0.0,
+            };
+        }
+        let n = total as f64;
+        let p = count as f64 / n;
+        let z = 1.96_f64;
+        let denominator = 1.0 + z * z / n;
+        let centre = (p + z * z / (2.0 * n)) / denominator;
+        let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denominator;
+        Share {
+            count,
+            share: p,
+            low: (centre - half).max(0.0),
+            high: (centre + half).min(1.0),
+        }
+    }
+}
+
+/// What became of one segment's paying accounts, pooled over the dates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentOutcome {
+    /// Segment name; `(unassigned)` for accounts no rule matched.
+    pub segment: String,
+    /// Account-dates observed: paying at a past date, in this segment.
+    pub observed: usize,
+    /// Paying nothing `horizon` days later.
+    pub churned: Share,
+    /// Paying less, but something.
+    pub contracted: Share,
+    /// Paying more.
+    pub expanded: Share,
+    /// Of all churners, the share that were in this segment (the segment as
+    /// a churn alarm; its precision is `churned.share`).
+    pub churn_recall: f64,
+    /// `churned.share` over the base's churn rate.
+    pub churn_lift: f64,
+}
+
+/// One past date's churn rate per segment, for the chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatePoint {
+    /// The past as-of date, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// Paying accounts observed at that date.
+    pub observed: usize,
+    /// Per segment (report order): `(segment, observed, churned)`.
+    pub segments: Vec<(String, usize, usize)>,
+}
+
+/// The backtest of one segmentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Backtest {
+    /// The segmentation.
+    pub segmentation: String,
+    /// The current as-of date, `YYYY-MM-DD`.
+    pub as_of: String,
+    /// Days from each past date to its outcome.
+    pub horizon_days: u32,
+    /// The past dates tested, `YYYY-MM-DD`.
+    pub dates: Vec<String>,
+    /// The whole base, pooled over the dates.
+    pub overall: SegmentOutcome,
+    /// Per segment, in definition order, then the unassigned accounts.
+    pub segments: Vec<SegmentOutcome>,
+    /// Per date.
+    pub per_date: Vec<DatePoint>,
+    /// Where the outcomes contradict the segments' names.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    observed: usize,
+    churned: usize,
+    contracted: usize,
+    expanded: usize,
+}
+
+impl Counts {
+    fn add(&mut self, start: f64, end: f64) {
+        self.observed += 1;
+        if end <= 0.0 {
+            self.churned += 1;
+        } else if end < start {
+            self.contracted += 1;
+        } else if end > start {
+            self.expanded += 1;
+        }
+    }
+}
+
+const UNASSIGNED: &str = "(unassigned)";
+
+/// Names that claim a segment churns more, or less, than the rest.
+fn claims(segment: &str) -> Option<bool> {
+    let name = segment.to_lowercase();
+    let risky = ["risk", "churn", "dormant", "declin"];
+    let healthy = ["health", "power", "core", "champion"];
+    if risky.iter().any(|word| name.contains(word)) {
+        Some(true)
+    } else if healthy.iter().any(|word| name.contains(word)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Backtests `params.segmentation`; `progress(done, total)` hears each date.
+///
+/// # Errors
+///
+/// An unknown segmentation, a project without revenue, no past date whose
+/// outcome is observable yet, or a run that fails at a past date.
+pub async fn backtest(
+    project: &Project,
+    params: &BacktestParams,
+    observer: &dyn Observer,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Backtest> {
+    let Some(segmentation) = project
+        .segmentations
+        .iter()
+        .find(|s| s.name == params.segmentation)
+    else {
+        let names: Vec<&str> = project
+            .segmentations
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(Error::invalid(
+            Problem::new(
+                "--segmentation",
+                format!("no segmentation `{}`", params.segmentation),
+            )
+            .with_help(format!("the project has: {}", names.join(", "))),
+        ));
+    };
+    if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
+        return Err(Error::invalid(
+            Problem::new(
+                "--segmentation",
+                format!("`{}` is a themes segmentation: feedback themes are found anew at every date, so there is no fixed definition to test", segmentation.name),
+            )
+            .with_help("backtest a rules segmentation, or freeze a clustering first (`strata discover --freeze`)"),
+        ));
+    }
+    // Only this segmentation is computed at each past date.
+    let mut alone = project.clone();
+    alone
+        .segmentations
+        .retain(|s| s.name == params.segmentation);
+
+    // The revenue as of now: where the outcomes come from.
+    let (_, now) = pipeline::prepare(&alone, &RunOptions::at(params.as_of), observer).await?;
+    let Some(revenue) = now.sources.revenue.as_ref() else {
+        return Err(Error::invalid(
+            Problem::new(
+                "backtest",
+                "the project has no revenue table, so nothing tells what happened next",
+            )
+            .with_help("add `revenue = \"...\"` under [sources]"),
+        ));
+    };
+    let current_month =
+        crate::sources::revenue_month(&now.sources, pipeline::day_number(now.as_of));
+    let mut mrr: HashMap<(usize, i32), f64> = HashMap::new();
+    for ((&account, &month), &value) in revenue
+        .account_idx
+        .iter()
+        .zip(&revenue.month)
+        .zip(&revenue.mrr)
+    {
+        *mrr.entry((account, month)).or_default() += value;
+    }
+    let month_of = |date: NaiveDate| date.year() * 12 + date.month0() as i32;
+    let outcome_date = |date: NaiveDate| {
+        date.checked_add_days(chrono::Days::new(u64::from(params.horizon_days)))
+            .unwrap_or(date)
+    };
+    // The last testable date: its outcome month is closed now.
+    // (Counted from the as-of date each time, so that month ends stay month ends.)
+    let mut last = now.as_of;
+    for back in 1..=240 {
+        if month_of(outcome_date(last)) <= current_month {
+            break;
+        }
+        match now.as_of.checked_sub_months(Months::new(back)) {
+            Some(earlier) => last = earlier,
+            None => break,
+        }
+    }
+    let from = params
+        .from
+        .unwrap_or_else(|| last.checked_sub_months(Months::new(11)).unwrap_or(last));
+    let mut dates = backfill_dates(from, now.as_of, params.every);
+    dates.retain(|date| month_of(outcome_date(*date)) <= current_month);
+    if dates.is_empty() {
+        return Err(Error::invalid(
+            Problem::new(
+                "--from",
+                format!(
+                    "no past date from {from} has its outcome {} days later observed by {} (revenue through {})",
+                    params.horizon_days,
+                    now.as_of,
+                    crate::sources::month_start(current_month).format("%Y-%m")
+                ),
+            )
+            .with_help("pass an earlier --from or a shorter --horizon"),
+        ));
+    }
+
+    let segment_names: Vec<String> = match &segmentation.kind {
+        SegmentationKind::Rules { segments, .. } => {
+            segments.iter().map(|s| s.name.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut totals: Vec<(String, Counts)> = segment_names
+        .iter()
+        .map(|name| (name.clone(), Counts::default()))
+        .collect();
+    let mut overall = Counts::default();
+    let mut per_date = Vec::new();
+    for (done, date) in dates.iter().enumerate() {
+        let result = pipeline::run(&alone, &RunOptions::at(Some(*date)), &pipeline::Quiet).await?;
+        let Some(seg) = result
+            .segmentations
+            .iter()
+            .find(|s| s.name == params.segmentation)
+        else {
+            return Err(Error::Internal(format!(
+                "the run at {date} has no segmentation `{}`",
+                params.segmentation
+            )));
+        };
+        let end_month = month_of(outcome_date(*date));
+        let mut counts: Vec<(String, Counts)> = Vec::new();
+        for (idx, id) in result.account_ids().iter().enumerate() {
+            let start = result.revenue.get(idx).map_or(0.0, |r| r.mrr_now);
+            if start <= 0.0 {
+                continue;
+            }
+            let Some(&account) = now.sources.accounts.index.get(id) else {
+                continue;
+            };
+            let end = mrr.get(&(account, end_month)).copied().unwrap_or(0.0);
+            let name = seg.membership[idx]
+                .map(|s| seg.segments[s].name.clone())
+                .unwrap_or_else(|| UNASSIGNED.to_string());
+            overall.add(start, end);
+            let slot = match totals.iter().position(|(n, _)| *n == name) {
+                Some(slot) => slot,
+                None => {
+                    totals.push((name.clone(), Counts::default()));
+                    totals.len() - 1
+                }
+            };
+            totals[slot].1.add(start, end);
+            match counts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, c)) => c.add(start, end),
+                None => {
+                    let mut c = Counts::default();
+                    c.add(start, end);
+                    counts.push((name, c));
+                }
+            }
+        }
+        per_date.push(DatePoint {
+            as_of: date.to_string(),
+            observed: counts.iter().map(|(_, c)| c.observed).sum(),
+            segments: totals
+                .iter()
+                .map(|(name, _)| {
+                    let c = counts
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, c)| *c)
+                        .unwrap_or_default();
+                    (name.clone(), c.observed, c.churned)
+                })
+                .collect(),
+        });
+        progress(done + 1, dates.len());
+    }
+
+    let base_churn = Share::of(overall.churned, overall.observed).share;
+    let outcome = |name: &str, c: Counts| SegmentOutcome {
+        segment: name.to_string(),
+        observed: c.observed,
+        churned: Share::of(c.churned, c.observed),
+        contracted: Share::of(c.contracted, c.observed),
+        expanded: Share::of(c.expanded, c.observed),
+        churn_recall: if overall.churned == 0 {
+            0.0
+        } else {
+            c.churned as f64 / overall.churned as f64
+        },
+        churn_lift: if base_churn > 0.0 && c.observed > 0 {
+            (c.churned as f64 / c.observed as f64) / base_churn
+        } else {
+            0.0
+        },
+    };
+    let segments: Vec<SegmentOutcome> = totals
+        .iter()
+        .filter(|(name, c)| c.observed > 0 || name != UNASSIGNED)
+        .map(|(name, c)| outcome(name, *c))
+        .collect();
+    let warnings = contradictions(&segments, params.horizon_days);
+    Ok(Backtest {
+        segmentation: params.segmentation.clone(),
+        as_of: now.as_of.to_string(),
+        horizon_days: params.horizon_days,
+        dates: dates.iter().map(ToString::to_string).collect(),
+        overall: outcome("(all)", overall),
+        segments,
+        per_date,
+        warnings,
+    })
+}
+
+/// Fewest observations a segment needs before its name is held against it.
+const MIN_OBSERVED: usize = 20;
+
+/// A risk-named segment that churned no more than a health-named one.
+pub fn contradictions(segments: &[SegmentOutcome], horizon_days: u32) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for risky in segments
+        .iter()
+        .filter(|s| claims(&s.segment) == Some(true) && s.observed >= MIN_OBSERVED)
+    {
+        for healthy in segments
+            .iter()
+            .filter(|s| claims(&s.segment) == Some(false) && s.observed >= MIN_OBSERVED)
+        {
+            if risky.churned.share <= healthy.churned.share {
+                warnings.push(format!(
+                    "`{}` churned no more than `{}` within {horizon_days} days ({:.1}% of {} vs {:.1}% of {}): the definition no longer predicts what its names claim; revisit its rules",
+                    risky.segment,
+                    healthy.segment,
+                    100.0 * risky.churned.share,
+                    risky.observed,
+                    100.0 * healthy.churned.share,
+                    healthy.observed,
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_intervals_match_hand_computed_values() {
+        // 10 of 100: p = 0.1, Wilson 95% interval [0.0552, 0.1744].
+        let share = Share::of(10, 100);
+        assert!((share.share - 0.1).abs() < 1e-12);
+        assert!((share.low - 0.05522).abs() < 1e-4, "{share:?}");
+        assert!((share.high - 0.17437).abs() < 1e-4, "{share:?}");
+        // 0 of 5 still has room above zero; 5 of 5 below one.
+        assert!(Share::of(0, 5).low == 0.0 && Share::of(0, 5).high > 0.4);
+        assert!(Share::of(5, 5).high == 1.0 && Share::of(5, 5).low < 0.6);
+        assert_eq!(Share::of(0, 0).share, 0.0);
+    }
+
+    fn segment(name: &str, observed: usize, churned: usize) -> SegmentOutcome {
+        SegmentOutcome {
+            segment: name.into(),
+            observed,
+            churned: Share::of(churned, observed),
+            contracted: Share::of(0, observed),
+            expanded: Share::of(0, observed),
+            churn_recall: 0.0,
+            churn_lift: 0.0,
+        }
+    }
+
+    #[test]
+    fn risk_named_segments_must_churn_more_than_healthy_ones() {
+        let fine = [segment("at-risk", 50, 20), segment("healthy", 200, 10)];
+        assert!(contradictions(&fine, 90).is_empty());
+        let wrong = [segment("at-risk", 50, 2), segment("healthy", 200, 10)];
+        let warnings = contradictions(&wrong, 90);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`at-risk` churned no more than `healthy` within 90 days (4.0% of 50 vs 5.0% of 200)"), "{warnings:?}");
+        // Too few observations say nothing.
+        let small = [segment("at-risk", 5, 0), segment("healthy", 200, 10)];
+        assert!(contradictions(&small, 90).is_empty());
+        assert_eq!(claims("Dormant / declining"), Some(true));
+        assert_eq!(claims("Power users"), Some(false));
+        assert_eq!(claims("SMB"), None);
+    }
+}
