@@ -201,6 +201,7 @@ fn snapshot<'a>(
                 unassigned: (0, 0.0),
                 membership,
                 discovery: None,
+                scores: None,
             })
         })
         .collect();

@@ -404,6 +404,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| match &s.method {
                     strata_core::segment::Method::Rules { segments, .. } => segments.len(),
+                    strata_core::segment::Method::Score(score) => score
+                        .def
+                        .scorecards
+                        .iter()
+                        .map(|card| card.measures.len())
+                        .sum(),
                     strata_core::segment::Method::Clusters(_)
                     | strata_core::segment::Method::Themes { .. } => 0,
                 })

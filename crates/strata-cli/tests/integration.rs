@@ -745,3 +745,93 @@ fn a_database_that_does_not_answer_is_an_outage_not_bad_input() {
     let output = dir.command(&["validate"]).output_raw();
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// A `kind = "score"` segmentation on the tiny fixture's account columns,
+/// worked out by hand (issue 22). Default scorecard: seats linear 0..100
+/// (weight 1) and employees in bands >= 500 / >= 100 (weight 3), each its
+/// own group, so 25 and 75 points; the `enterprise` scorecard (first) gives
+/// enterprise accounts seats in bands >= 100 / >= 50 alone.
+/// - a1 (pro, 10 seats, 50 employees): 0.1 x 25 + 0 = 2.5 -> at-risk
+/// - a2 (enterprise, 80 seats): yellow, 0.5 x 100 = 50 -> watch
+/// - a3 (starter, 5 seats, 2000 employees): 1.25 + 75 = 76.25 -> healthy
+/// - a4 (free, no seats, no employees): no value at all -> unassigned
+#[test]
+fn scorecards_grade_accounts_and_explain_every_score() {
+    let dir = Dir::fixture("tiny");
+    dir.create(
+        "strata.toml",
+        &(dir.read("strata.toml")
+            + r#"
+[[segmentation]]
+name = "score"
+kind = "score"
+grades = [ { name = "healthy", min = 70 }, { name = "watch", min = 40 }, { name = "at-risk", min = 0 } ]
+measures = [
+  { name = "seats", value = "seats", weight = 1, linear = [0, 100] },
+  { name = "size", value = "employees", weight = 3, bands = { green = ">= 500", yellow = ">= 100" } },
+]
+
+[[segmentation.scorecard]]
+name = "enterprise"
+applies_to = "plan = 'enterprise'"
+measures = [ { name = "seats", value = "seats", bands = { green = ">= 100", yellow = ">= 50" } } ]
+"#),
+    );
+    dir.command(&["run", "--out", "out", "--no-store", "--quick-report"])
+        .success();
+    let memberships: Vec<String> = dir
+        .read("out/memberships.csv")
+        .lines()
+        .filter(|line| line.contains(",score,"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        memberships,
+        [
+            "a1,score,at-risk",
+            "a2,score,watch",
+            "a3,score,healthy",
+            "a4,score,"
+        ]
+    );
+    let segments: serde_json::Value =
+        serde_json::from_str(&dir.read("out/segments.json")).expect("segments.json");
+    let scores = segments["scores"]["score"].as_array().expect("scores");
+    let explanation = |idx: usize| scores[idx]["explanation"].as_str().unwrap_or_default();
+    assert_eq!(
+        explanation(0),
+        "score 2.5/100 (at-risk) on default: seats 2.5/25: 10 on a scale from 0 to 100, size 0/75: 50 is short of green (>= 500) and yellow (>= 100)"
+    );
+    assert_eq!(
+        explanation(1),
+        "score 50/100 (watch) on enterprise: seats 50/100: 80 is yellow (>= 50), short of green (>= 100)"
+    );
+    assert_eq!(scores[2]["score"], 76.25);
+    assert_eq!(scores[2]["scorecard"], "default");
+    assert_eq!(
+        explanation(3),
+        "no score on default: no measure has a value"
+    );
+    assert_eq!(scores[3]["account_id"], "a4");
+    assert!(scores[3]["score"].is_null() && scores[3]["grade"].is_null());
+    assert_eq!(scores[1]["groups"][0]["measures"][0]["band"], "yellow");
+
+    // Measures that do not fit their scale, and unknown names, are located errors.
+    dir.edit(
+        "strata.toml",
+        "value = \"employees\"",
+        "value = \"employes\"",
+    );
+    dir.edit(
+        "strata.toml",
+        "value = \"seats\", weight = 1, linear",
+        "value = \"plan = 'pro'\", weight = 1, linear",
+    );
+    let error = dir.command(&["validate"]).failure();
+    assert!(
+        error.contains("segmentation `score`, scorecard `default`, measure `size`"),
+        "{error}"
+    );
+    assert!(error.contains("employees"), "{error}");
+    assert!(error.contains("but its scale needs a number"), "{error}");
+}

@@ -239,6 +239,12 @@ fn serve_api_answers_every_endpoint_with_exact_numbers() {
     let (status, unknown) = server.get("/v1/accounts/zz/segments", None);
     assert_eq!(status, 404);
     assert_error(&unknown, "not_found", "unknown account `zz`");
+    // No score segmentation: no scores; an unknown account is a 404 here too.
+    let (status, scores) = server.get("/v1/accounts/a1/scores", None);
+    assert_eq!((status, &scores["scores"]), (200, &json!({})));
+    let (status, unknown) = server.get("/v1/accounts/zz/scores", None);
+    assert_eq!(status, 404);
+    assert_error(&unknown, "not_found", "unknown account `zz`");
 
     // Rule preview: economics of what the rule selects; errors with their position.
     let (status, preview) =
@@ -359,6 +365,32 @@ fn serve_api_answers_every_endpoint_with_exact_numbers() {
         let (status, _, _) = server.get_raw(page, None, None);
         assert_eq!(status, 200, "{page}");
     }
+}
+
+/// `GET /v1/accounts/{id}/scores` explains an account's score measure by
+/// measure (issue 22): a2 has 80 seats, on a scale from 0 to 100.
+#[test]
+fn serve_explains_an_accounts_score() {
+    let dir = Dir::fixture("tiny");
+    dir.create(
+        "strata.toml",
+        &(dir.read("strata.toml")
+            + "\n[[segmentation]]\nname = \"seats_score\"\nkind = \"score\"\n\
+               grades = [ { name = \"high\", min = 50 }, { name = \"low\", min = 0 } ]\n\
+               measures = [ { name = \"seats\", value = \"seats\", linear = [0, 100] } ]\n"),
+    );
+    let server = Server::start(&dir, &[], &[]);
+    let (status, a2) = server.get("/v1/accounts/a2/scores", None);
+    assert_eq!(status, 200);
+    let score = &a2["scores"]["seats_score"];
+    assert_eq!(score["score"], 80.0);
+    assert_eq!(score["grade"], "high");
+    assert_eq!(
+        score["explanation"],
+        "score 80/100 (high) on default: seats 80/100: 80 on a scale from 0 to 100"
+    );
+    let (_, segments) = server.get("/v1/accounts/a2/segments", None);
+    assert_eq!(segments["segments"]["seats_score"], "high");
 }
 
 #[test]

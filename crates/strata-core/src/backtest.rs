@@ -279,6 +279,7 @@ pub async fn backtest(
         SegmentationKind::Rules { segments, .. } => {
             segments.iter().map(|s| s.name.clone()).collect()
         }
+        SegmentationKind::Score(def) => def.grades.iter().map(|g| g.name.clone()).collect(),
         _ => Vec::new(),
     };
     let mut totals: Vec<(String, Counts)> = segment_names

@@ -42,6 +42,7 @@ pub mod project;
 pub mod pushdown;
 pub mod roadmap;
 pub mod rules;
+pub mod score;
 pub mod segment;
 pub mod service;
 pub mod sources;

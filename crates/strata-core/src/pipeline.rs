@@ -76,6 +76,9 @@ pub struct SegmentationResult {
     /// Per account (feature-table order): segment index or `None`.
     #[serde(skip)]
     pub membership: Vec<Option<usize>>,
+    /// For scores: per account (feature-table order), its score explained.
+    #[serde(skip)]
+    pub scores: Option<Vec<crate::score::AccountScore>>,
 }
 
 /// How a clustering chose its k.
@@ -771,6 +774,7 @@ impl<'a> MeasureContext<'a> {
             drift,
             discovery: assignment.discovery,
             membership: assignment.membership,
+            scores: assignment.scores,
         })
     }
 

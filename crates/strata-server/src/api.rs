@@ -443,6 +443,37 @@ pub async fn account_segments(
     Ok(index_answer(&served.index, &account))
 }
 
+/// `GET /v1/accounts/{account}/scores`: the account's score in every score
+/// segmentation, explained group by group and measure by measure.
+pub async fn account_scores(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let served = served(&app)?;
+    let Some(row) = served.ids.iter().position(|id| *id == account) else {
+        return Err(ApiError::not_found(format!("unknown account `{account}`"))
+            .help("account ids are those of the accounts table, e.g. GET /v1/segmentations/{s}/segments/{seg}/members"));
+    };
+    let scores: serde_json::Map<String, Value> = served
+        .result
+        .segmentations
+        .iter()
+        .filter_map(|segmentation| {
+            let score = segmentation.scores.as_ref()?.get(row)?;
+            Some((
+                segmentation.name.clone(),
+                serde_json::to_value(score).unwrap_or_default(),
+            ))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "account_id": account,
+        "as_of": served.result.as_of.to_string(),
+        "run_id": served.run_id,
+        "scores": scores,
+    })))
+}
+
 /// A date or RFC 3339 time; a time counts from its date.
 fn parse_since(text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")

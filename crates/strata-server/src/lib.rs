@@ -331,6 +331,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/accounts/{account}/segments",
             get(api::account_segments),
         )
+        .route("/v1/accounts/{account}/scores", get(api::account_scores))
         .route("/v1/transitions", get(api::transitions))
         .route("/v1/runs", get(api::runs).post(api::trigger_run))
         .route("/v1/icp", get(api::icp))

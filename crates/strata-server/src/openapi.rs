@@ -135,6 +135,20 @@ fn schemas() -> Value {
                 "warnings": {"type": "array", "items": {"type": "string"}}
             }
         },
+        "AccountScores": {
+            "type": "object",
+            "required": ["account_id", "as_of", "run_id", "scores"],
+            "properties": {
+                "account_id": {"type": "string"},
+                "as_of": {"type": "string", "format": "date"},
+                "run_id": nullable("integer"),
+                "scores": {
+                    "type": "object",
+                    "description": "score segmentation name → the account's score, grade and explanation group by group and measure by measure",
+                    "additionalProperties": {"type": "object", "required": ["score", "grade", "groups", "explanation"]}
+                }
+            }
+        },
         "AccountSegments": {
             "type": "object",
             "required": ["account_id", "as_of", "run_id", "segments"],
@@ -363,6 +377,12 @@ pub fn document() -> Value {
                 "summary": "An account's segment in every segmentation (in-memory index, rebuilt atomically after each run)",
                 "parameters": [path_param("account", "account id")],
                 "responses": responses("AccountSegments", &[401, 404, 503])
+            }},
+            "/v1/accounts/{account}/scores": {"get": {
+                "operationId": "getAccountScores",
+                "summary": "An account's score in every score segmentation, explained measure by measure",
+                "parameters": [path_param("account", "account id")],
+                "responses": responses("AccountScores", &[401, 404, 503])
             }},
             "/v1/transitions": {"get": {
                 "operationId": "listTransitions", "summary": "Who moved between segments, newest first",

@@ -138,8 +138,11 @@ fn write_features(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
 }
 
 /// The content of `segments.json`.
+///
+/// With score segmentations, `scores` holds per segmentation every
+/// account's score explained group by group and measure by measure.
 pub fn segments_json(result: &RunResult) -> serde_json::Value {
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "as_of": result.as_of.to_string(),
         "accounts": result.features.batch.num_rows(),
         "events": result.event_rows,
@@ -148,5 +151,34 @@ pub fn segments_json(result: &RunResult) -> serde_json::Value {
         "segmentations": result.segmentations,
         "unknown_events": result.features.unknown,
         "warnings": result.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-    })
+    });
+    let ids = result.account_ids();
+    let scores: serde_json::Map<String, serde_json::Value> = result
+        .segmentations
+        .iter()
+        .filter_map(|segmentation| {
+            let scores = segmentation.scores.as_ref()?;
+            let accounts: Vec<serde_json::Value> = ids
+                .iter()
+                .zip(scores)
+                .map(|(id, score)| {
+                    let mut value = serde_json::to_value(score).unwrap_or_default();
+                    if let Some(object) = value.as_object_mut() {
+                        object.insert("account_id".into(), serde_json::json!(id));
+                    }
+                    value
+                })
+                .collect();
+            Some((
+                segmentation.name.clone(),
+                serde_json::Value::Array(accounts),
+            ))
+        })
+        .collect();
+    if !scores.is_empty()
+        && let Some(object) = json.as_object_mut()
+    {
+        object.insert("scores".into(), serde_json::Value::Object(scores));
+    }
+    json
 }

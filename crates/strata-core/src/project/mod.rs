@@ -9,6 +9,7 @@
 //! which depends on the data.
 pub mod destination;
 pub mod init;
+pub mod score;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -239,6 +240,19 @@ pub struct RawSegmentation {
     pub weights: BTreeMap<String, f64>,
     /// `clusters`: seed of the fit (default 0).
     pub seed: Option<u64>,
+    /// `score`: the measures of the scorecard for every account (or for
+    /// those no `[[segmentation.scorecard]]` applies to).
+    #[serde(default)]
+    pub measures: Vec<score::RawMeasure>,
+    /// `score`: group -> weight, for `measures`.
+    #[serde(default)]
+    pub groups: BTreeMap<String, f64>,
+    /// `score`: scorecards for parts of the base, first match wins.
+    #[serde(default)]
+    pub scorecard: Vec<score::RawScorecard>,
+    /// `score`: the grades, which are the segments.
+    #[serde(default)]
+    pub grades: Vec<score::RawGrade>,
 }
 
 /// One segment of a `rules` segmentation.
@@ -664,6 +678,8 @@ pub enum SegmentationKind {
         /// Number of themes; `None` chooses from 2..=8.
         k: Option<usize>,
     },
+    /// Scorecards of weighted measures; the grades are the segments.
+    Score(score::ScoreDef),
 }
 
 impl SegmentationKind {
@@ -673,6 +689,7 @@ impl SegmentationKind {
             SegmentationKind::Rules { .. } => "rules",
             SegmentationKind::Clusters(_) => "clusters",
             SegmentationKind::Themes { .. } => "themes",
+            SegmentationKind::Score(_) => "score",
         }
     }
 }
@@ -1479,7 +1496,26 @@ fn validate_segmentations(
             problems.push(Problem::new(&location, "duplicate segmentation name"));
             continue;
         }
-        match raw.kind.as_deref().unwrap_or("rules") {
+        let kind = raw.kind.as_deref().unwrap_or("rules");
+        let score_fields = [
+            ("measures", !raw.measures.is_empty()),
+            ("groups", !raw.groups.is_empty()),
+            ("scorecard", !raw.scorecard.is_empty()),
+            ("grades", !raw.grades.is_empty()),
+        ];
+        if kind != "score"
+            && let Some((field, _)) = score_fields.iter().find(|(_, present)| *present)
+        {
+            problems.push(
+                Problem::new(
+                    &location,
+                    format!("`{field}` belongs to kind = \"score\", not \"{kind}\""),
+                )
+                .with_help("set kind = \"score\", or remove the key"),
+            );
+            continue;
+        }
+        match kind {
             "rules" => {
                 let fields = [
                     ("features", raw.features.is_some()),
@@ -1525,6 +1561,48 @@ fn validate_segmentations(
                 });
                 continue;
             }
+            "score" => {
+                let extra = !raw.segments.is_empty()
+                    || raw.model.is_some()
+                    || raw.features.is_some()
+                    || raw.k.is_some()
+                    || !raw.weights.is_empty()
+                    || raw.seed.is_some();
+                if extra {
+                    problems.push(
+                        Problem::new(
+                            &location,
+                            "a score segmentation takes measures, groups, scorecard and grades",
+                        )
+                        .with_help("remove segments, model, features, k, weights and seed"),
+                    );
+                    continue;
+                }
+                let mut scorecards = raw.scorecard;
+                if !raw.measures.is_empty() {
+                    scorecards.push(score::RawScorecard {
+                        name: Some("default".into()),
+                        applies_to: None,
+                        groups: raw.groups,
+                        measures: raw.measures,
+                    });
+                } else if !raw.groups.is_empty() {
+                    problems.push(
+                        Problem::new(&location, "`groups` without `measures`").with_help(
+                            "put groups inside each [[segmentation.scorecard]], or add measures",
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(def) = score::validate(scorecards, raw.grades, &location, problems) {
+                    segmentations.push(Segmentation {
+                        name,
+                        description: raw.description,
+                        kind: SegmentationKind::Score(def),
+                    });
+                }
+                continue;
+            }
             "clusters" => {
                 if let Some(def) = validate_clusters(&raw, &location, problems) {
                     segmentations.push(Segmentation {
@@ -1538,7 +1616,7 @@ fn validate_segmentations(
             other => {
                 problems.push(
                     Problem::new(&location, format!("unknown kind `{other}`"))
-                        .with_help("use kind = \"rules\", \"clusters\" or \"themes\""),
+                        .with_help("use kind = \"rules\", \"clusters\", \"themes\" or \"score\""),
                 );
                 continue;
             }

@@ -66,6 +66,8 @@ pub enum Method {
         /// Number of themes; `None` chooses.
         k: Option<usize>,
     },
+    /// Scorecards; the grades are the segments.
+    Score(crate::score::CheckedScore),
 }
 
 /// Checks every rule of every segmentation against `schema`, collecting all
@@ -108,6 +110,13 @@ pub fn check_segmentations(
                     );
                 }
                 Method::Themes { k: *k }
+            }
+            SegmentationKind::Score(def) => {
+                let location = format!("strata.toml: segmentation `{}`", segmentation.name);
+                match crate::score::check(def, schema, &location, &mut problems) {
+                    Some(checked) => Method::Score(checked),
+                    None => continue,
+                }
             }
         };
         checked.push(CheckedSegmentation {
@@ -177,6 +186,8 @@ pub struct Assignment {
     pub membership: Vec<Option<usize>>,
     /// For clusters: the fit behind the segments.
     pub discovery: Option<Discovery>,
+    /// For scores: every account's score, explained (feature-table order).
+    pub scores: Option<Vec<crate::score::AccountScore>>,
 }
 
 /// Where an engine evaluates rules: the one thing [`assign`] asks of it.
@@ -249,6 +260,7 @@ pub async fn assign(
         segments: Vec::new(),
         membership: vec![None; n_rows],
         discovery: None,
+        scores: None,
     };
     let mut assignments = Vec::with_capacity(inputs.segmentations.len());
     let mut lists: Vec<(usize, Vec<CheckedRule>)> = Vec::new();
@@ -262,6 +274,34 @@ pub async fn assign(
             Method::Themes { k } => {
                 let themes = (inputs.themes)(*k);
                 assignments.push(theme_assignment(name, &themes, warnings));
+            }
+            Method::Score(score) => {
+                let (scores, membership) = crate::score::score_accounts(score, &features.batch)?;
+                let grades = &score.def.grades;
+                assignments.push(Assignment {
+                    segmentation: name.to_string(),
+                    segments: grades
+                        .iter()
+                        .enumerate()
+                        .map(|(idx, grade)| AssignedSegment {
+                            name: grade.name.clone(),
+                            rule: String::new(),
+                            description: Some(match idx.checked_sub(1).map(|up| &grades[up]) {
+                                Some(above) => format!(
+                                    "score from {} to below {}",
+                                    crate::score::number(grade.min),
+                                    crate::score::number(above.min)
+                                ),
+                                None => {
+                                    format!("score {} or more", crate::score::number(grade.min))
+                                }
+                            }),
+                        })
+                        .collect(),
+                    membership,
+                    discovery: None,
+                    scores: Some(scores),
+                });
             }
             Method::Clusters(def) => {
                 let discovery = match discover::discover_sampled(
@@ -349,6 +389,7 @@ fn theme_assignment(
             .collect(),
         membership: themes.dominant.clone(),
         discovery: None,
+        scores: None,
     }
 }
 
@@ -387,6 +428,7 @@ pub fn rules_assignment(segmentation: &str, segments: &[CheckedSegment]) -> Assi
             .collect(),
         membership: Vec::new(),
         discovery: None,
+        scores: None,
     }
 }
 
@@ -410,5 +452,6 @@ pub fn cluster_assignment(segmentation: &str, discovery: Discovery) -> Result<As
         segments,
         membership: discovery.labels.iter().map(|&label| Some(label)).collect(),
         discovery: Some(discovery),
+        scores: None,
     })
 }

@@ -35,6 +35,9 @@ struct Body<'a> {
     clusters: Option<ClusterBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     themes_k: Option<String>,
+    /// A scorecard's whole definition, as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     custom_features: Vec<String>,
 }
@@ -81,6 +84,7 @@ pub fn of_project(project: &Project, schema: &rules::Schema) -> Vec<DefinitionDo
                 segments: Vec::new(),
                 clusters: None,
                 themes_k: None,
+                score: None,
                 custom_features: Vec::new(),
             };
             match &segmentation.kind {
@@ -110,6 +114,16 @@ pub fn of_project(project: &Project, schema: &rules::Schema) -> Vec<DefinitionDo
                 }
                 SegmentationKind::Themes { k } => {
                     body.themes_k = Some(k.map_or("auto".to_string(), |k| k.to_string()));
+                }
+                SegmentationKind::Score(def) => {
+                    for card in &def.scorecards {
+                        for measure in &card.measures {
+                            if let Ok(rule) = rules::check(&measure.value, schema) {
+                                columns.extend(rule.columns());
+                            }
+                        }
+                    }
+                    body.score = Some(format!("{def:?}"));
                 }
             }
             body.custom_features = custom

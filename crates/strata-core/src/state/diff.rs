@@ -584,6 +584,15 @@ pub(super) fn explain(
                 "features".into(),
                 serde_json::Value::Array(features.into_iter().map(|f| f.3).collect()),
             );
+        } else if let (Some(scores), Some(row)) = (segmentation.scores, row) {
+            // A score's move is explained by the score itself, measure by measure.
+            if let Some(score) = scores.get(row) {
+                parts.push(score.explanation.clone());
+                explanation.insert(
+                    "score".into(),
+                    serde_json::to_value(score).unwrap_or_default(),
+                );
+            }
         } else if let Some(row) = row {
             let mut columns = Vec::new();
             for rule in [&transition.from_rule, &transition.to_rule]

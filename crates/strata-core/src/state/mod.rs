@@ -70,6 +70,8 @@ pub struct SegmentationSnapshot<'a> {
     pub membership: &'a [Option<usize>],
     /// For clusters: the fit.
     pub discovery: Option<&'a Discovery>,
+    /// For scores: every account's score, explained (feature-table order).
+    pub scores: Option<&'a [crate::score::AccountScore]>,
 }
 
 /// One segment of a [`SegmentationSnapshot`].
@@ -110,6 +112,7 @@ impl<'a> Snapshot<'a> {
                     unassigned: (s.unassigned.accounts, s.unassigned.arr),
                     membership: &s.membership,
                     discovery: s.discovery.as_ref(),
+                    scores: s.scores.as_deref(),
                 })
                 .collect(),
         }
