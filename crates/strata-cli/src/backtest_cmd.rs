@@ -152,5 +152,32 @@ pub fn text(report: &Backtest) -> String {
         "\npaying: account-dates paying at a past date; churned: paying nothing at the horizon; \
          of churners: the segment's share of all churn (its recall as a churn alarm).\n",
     );
+    if let Some(score) = &report.score {
+        out.push_str(&format!(
+            "\nthe score: AUC {:.3} for churn within {} days ({} churned of {} scored; 0.5 is chance)\n",
+            score.auc, report.horizon_days, score.churned, score.observed
+        ));
+        let rows: Vec<Vec<String>> = score
+            .deciles
+            .iter()
+            .enumerate()
+            .map(|(idx, d)| {
+                vec![
+                    (idx + 1).to_string(),
+                    format!(
+                        "{}-{}",
+                        strata_core::score::number(d.low),
+                        strata_core::score::number(d.high)
+                    ),
+                    d.observed.to_string(),
+                    share(&d.churned),
+                ]
+            })
+            .collect();
+        out.push_str(&render::table(
+            &["decile", "score", "paying", "churned (95% CI)"],
+            &rows,
+        ));
+    }
     out
 }

@@ -243,7 +243,9 @@ fn backtest_follows_each_past_member_to_its_outcome() {
     dir.create(
         "strata.toml",
         "as_of = \"2026-06-30\"\n\n[sources]\naccounts = \"accounts.csv\"\nevents = \"events.csv\"\nrevenue = \"revenue.csv\"\n\n\
-         [[segmentation]]\nname = \"risk\"\nkind = \"rules\"\nsegments = [\n  { name = \"at-risk\", when = \"plan = 'trial'\" },\n  { name = \"healthy\", when = \"TRUE\" },\n]\n",
+         [[segmentation]]\nname = \"risk\"\nkind = \"rules\"\nsegments = [\n  { name = \"at-risk\", when = \"plan = 'trial'\" },\n  { name = \"healthy\", when = \"TRUE\" },\n]\n\n\
+         [[segmentation]]\nname = \"risk_score\"\nkind = \"score\"\ngrades = [ { name = \"good\", min = 50 }, { name = \"poor\", min = 0 } ]\n\
+         measures = [ { name = \"pro plan\", value = \"plan = 'pro'\" } ]\n",
     );
     let stdout = dir
         .command(&[
@@ -302,6 +304,35 @@ fn backtest_follows_each_past_member_to_its_outcome() {
         "{low} {high}"
     );
     assert_eq!(json["warnings"], serde_json::json!([]));
+    assert!(
+        json.get("score").is_none(),
+        "a rules segmentation has no score"
+    );
+
+    // A score segmentation (pro plan: 100, trial: 0) is also ranked: churners
+    // t1 (0) and p2 (100) against 8 stayers (three at 0, five at 100): t1 ties
+    // 3 and is below 5 (6.5), p2 ties 5 (2.5): AUC 9 / 16.
+    let json: serde_json::Value = serde_json::from_str(
+        &dir.command(&[
+            "backtest",
+            "--segmentation",
+            "risk_score",
+            "--horizon",
+            "30d",
+            "--from",
+            "2026-03-31",
+            "--json",
+        ])
+        .stdout(),
+    )
+    .expect("json");
+    assert_eq!(json["score"]["observed"], 10);
+    assert_eq!(json["score"]["churned"], 2);
+    assert!(
+        (json["score"]["auc"].as_f64().unwrap_or_default() - 0.5625).abs() < 1e-12,
+        "{json}"
+    );
+    assert_eq!(json["segments"][0]["segment"], "good");
 
     // The table, and the errors that say what to do.
     let text = dir

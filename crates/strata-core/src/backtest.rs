@@ -130,8 +130,84 @@ pub struct Backtest {
     pub segments: Vec<SegmentOutcome>,
     /// Per date.
     pub per_date: Vec<DatePoint>,
+    /// For a score segmentation: how well the score itself ranks churn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<ScoreBacktest>,
     /// Where the outcomes contradict the segments' names.
     pub warnings: Vec<String>,
+}
+
+/// How a score ranked the accounts that churned, pooled over the dates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreBacktest {
+    /// Scored account-dates.
+    pub observed: usize,
+    /// Of them, churned.
+    pub churned: usize,
+    /// The probability that a churner scored lower than an account that
+    /// stayed (ties count half): 0.5 is no better than chance, 1 perfect.
+    pub auc: f64,
+    /// Observed churn by score decile, lowest scores first.
+    pub deciles: Vec<Decile>,
+}
+
+/// One score decile of a [`ScoreBacktest`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decile {
+    /// Lowest score in it.
+    pub low: f64,
+    /// Highest score in it.
+    pub high: f64,
+    /// Account-dates in it.
+    pub observed: usize,
+    /// Churned, with the share and its 95% interval.
+    pub churned: Share,
+}
+
+/// AUC of `score` as a predictor of *not* churning, by ranks (Mann-Whitney):
+/// the share of (churner, stayer) pairs where the churner scored lower.
+pub fn churn_auc(pairs: &[(f64, bool)]) -> Option<f64> {
+    let mut sorted: Vec<(f64, bool)> = pairs.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let churners = sorted.iter().filter(|(_, churned)| *churned).count();
+    let stayers = sorted.len() - churners;
+    if churners == 0 || stayers == 0 {
+        return None;
+    }
+    // Sum of the stayers' ranks (1-based, ties averaged).
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < sorted.len() {
+        let mut end = start;
+        while end + 1 < sorted.len() && sorted[end + 1].0 == sorted[start].0 {
+            end += 1;
+        }
+        let rank = (start + end) as f64 / 2.0 + 1.0;
+        rank_sum += rank * sorted[start..=end].iter().filter(|(_, c)| !*c).count() as f64;
+        start = end + 1;
+    }
+    let stayers_f = stayers as f64;
+    Some((rank_sum - stayers_f * (stayers_f + 1.0) / 2.0) / (stayers_f * churners as f64))
+}
+
+/// Observed churn per score decile (by rank, lowest first).
+pub fn deciles(pairs: &[(f64, bool)]) -> Vec<Decile> {
+    let mut sorted: Vec<(f64, bool)> = pairs.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = sorted.len();
+    (0..10)
+        .filter_map(|d| {
+            let slice = &sorted[d * n / 10..(d + 1) * n / 10];
+            let (first, last) = (slice.first()?, slice.last()?);
+            let churned = slice.iter().filter(|(_, c)| *c).count();
+            Some(Decile {
+                low: first.0,
+                high: last.0,
+                observed: slice.len(),
+                churned: Share::of(churned, slice.len()),
+            })
+        })
+        .collect()
 }
 
 #[derive(Default, Clone, Copy)]
@@ -288,6 +364,7 @@ pub async fn backtest(
         .collect();
     let mut overall = Counts::default();
     let mut per_date = Vec::new();
+    let mut score_pairs: Vec<(f64, bool)> = Vec::new();
     for (done, date) in dates.iter().enumerate() {
         let result = pipeline::run(&alone, &RunOptions::at(Some(*date)), &pipeline::Quiet).await?;
         let Some(seg) = result
@@ -311,6 +388,14 @@ pub async fn backtest(
                 continue;
             };
             let end = mrr.get(&(account, end_month)).copied().unwrap_or(0.0);
+            if let Some(score) = seg
+                .scores
+                .as_ref()
+                .and_then(|scores| scores.get(idx))
+                .and_then(|s| s.score)
+            {
+                score_pairs.push((score, end <= 0.0));
+            }
             let name = seg.membership[idx]
                 .map(|s| seg.segments[s].name.clone())
                 .unwrap_or_else(|| UNASSIGNED.to_string());
@@ -373,7 +458,22 @@ pub async fn backtest(
         .filter(|(name, c)| c.observed > 0 || name != UNASSIGNED)
         .map(|(name, c)| outcome(name, *c))
         .collect();
-    let warnings = contradictions(&segments, params.horizon_days);
+    let mut warnings = contradictions(&segments, params.horizon_days);
+    let score = churn_auc(&score_pairs).map(|auc| ScoreBacktest {
+        observed: score_pairs.len(),
+        churned: score_pairs.iter().filter(|(_, c)| *c).count(),
+        auc,
+        deciles: deciles(&score_pairs),
+    });
+    if let Some(score) = score
+        .as_ref()
+        .filter(|s| s.auc <= 0.5 && s.churned >= MIN_OBSERVED)
+    {
+        warnings.push(format!(
+            "the score ranks churners no better than chance within {} days (AUC {:.2}): lower scores should mean more churn; revisit its measures",
+            params.horizon_days, score.auc
+        ));
+    }
     Ok(Backtest {
         segmentation: params.segmentation.clone(),
         as_of: now.as_of.to_string(),
@@ -382,6 +482,7 @@ pub async fn backtest(
         overall: outcome("(all)", overall),
         segments,
         per_date,
+        score,
         warnings,
     })
 }
@@ -443,6 +544,29 @@ mod tests {
             churn_recall: 0.0,
             churn_lift: 0.0,
         }
+    }
+
+    #[test]
+    fn auc_counts_pairs_by_hand() {
+        // Churners score 10 and 40, stayers 20, 40 and 90: of the 6 pairs the
+        // churner scored lower in (10,20) (10,40) (10,90) (40,90), tied in
+        // (40,40): (4 + 0.5) / 6 = 0.75.
+        let pairs = [
+            (10.0, true),
+            (40.0, true),
+            (20.0, false),
+            (40.0, false),
+            (90.0, false),
+        ];
+        assert!((churn_auc(&pairs).unwrap_or_default() - 0.75).abs() < 1e-12);
+        assert_eq!(churn_auc(&[(1.0, true)]), None);
+        let deciles = deciles(&(0..100).map(|i| (f64::from(i), i < 10)).collect::<Vec<_>>());
+        assert_eq!(deciles.len(), 10);
+        assert_eq!(
+            (deciles[0].low, deciles[0].high, deciles[0].churned.count),
+            (0.0, 9.0, 10)
+        );
+        assert_eq!(deciles[9].churned.count, 0);
     }
 
     #[test]
