@@ -9,6 +9,7 @@ import _thread
 import csv
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -173,6 +174,17 @@ def test_runs_release_the_gil(demo):
 
 
 def test_ctrl_c_interrupts_a_run(demo):
+    # Python turns SIGINT into KeyboardInterrupt unless the process started
+    # with SIGINT ignored (a background job of a non-interactive shell, as CI
+    # may be): install Python's handler as an interactive session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupted_run(demo)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_run(demo):
     project = strata.Project(demo)
 
     def interrupt(label, started):
