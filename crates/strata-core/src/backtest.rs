@@ -378,7 +378,8 @@ pub async fn backtest(
             )));
         };
         let end_month = month_of(outcome_date(*date));
-        let mut counts: Vec<(String, Counts)> = Vec::new();
+        // This date's counts, by the same slot as `totals`.
+        let mut counts: Vec<Counts> = vec![Counts::default(); totals.len()];
         for (idx, id) in result.account_ids().iter().enumerate() {
             let start = result.revenue.get(idx).map_or(0.0, |r| r.mrr_now);
             if start <= 0.0 {
@@ -396,40 +397,26 @@ pub async fn backtest(
             {
                 score_pairs.push((score, end <= 0.0));
             }
-            let name = seg.membership[idx]
-                .map(|s| seg.segments[s].name.clone())
-                .unwrap_or_else(|| UNASSIGNED.to_string());
+            let name = seg.membership[idx].map_or(UNASSIGNED, |s| seg.segments[s].name.as_str());
             overall.add(start, end);
-            let slot = match totals.iter().position(|(n, _)| *n == name) {
+            let slot = match totals.iter().position(|(n, _)| n == name) {
                 Some(slot) => slot,
                 None => {
-                    totals.push((name.clone(), Counts::default()));
+                    totals.push((name.to_string(), Counts::default()));
+                    counts.push(Counts::default());
                     totals.len() - 1
                 }
             };
             totals[slot].1.add(start, end);
-            match counts.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, c)) => c.add(start, end),
-                None => {
-                    let mut c = Counts::default();
-                    c.add(start, end);
-                    counts.push((name, c));
-                }
-            }
+            counts[slot].add(start, end);
         }
         per_date.push(DatePoint {
             as_of: date.to_string(),
-            observed: counts.iter().map(|(_, c)| c.observed).sum(),
+            observed: counts.iter().map(|c| c.observed).sum(),
             segments: totals
                 .iter()
-                .map(|(name, _)| {
-                    let c = counts
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, c)| *c)
-                        .unwrap_or_default();
-                    (name.clone(), c.observed, c.churned)
-                })
+                .zip(&counts)
+                .map(|((name, _), c)| (name.clone(), c.observed, c.churned))
                 .collect(),
         });
         progress(done + 1, dates.len());

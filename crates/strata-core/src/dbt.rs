@@ -166,11 +166,7 @@ pub fn project(inputs: &ScriptInputs<'_>, dialect: Dialect, name: &str) -> Resul
             yaml_string(&format!(
                 "strata segmentation `{segmentation}`: each account's segment"
             )),
-            names
-                .iter()
-                .map(|n| yaml_string(n))
-                .collect::<Vec<_>>()
-                .join(", ")
+            yaml_list(&names)
         );
         stacked.push(format!(
             "SELECT account_id, {} AS segmentation, segment FROM {{{{ ref('{model}') }}}}",
@@ -190,11 +186,7 @@ pub fn project(inputs: &ScriptInputs<'_>, dialect: Dialect, name: &str) -> Resul
         let _ = write!(
             schema,
             "  - name: strata_memberships\n    description: \"One row per account and segmentation: the account's segment (NULL when none).\"\n    columns:\n      - name: account_id\n        data_tests: [not_null]\n      - name: segmentation\n        data_tests:\n          - not_null\n          - accepted_values:\n              values: [{}]\n",
-            segmentations
-                .iter()
-                .map(|n| yaml_string(n))
-                .collect::<Vec<_>>()
-                .join(", ")
+            yaml_list(&segmentations)
         );
         files.push(DbtFile {
             path: "tests/strata_one_segment_per_account.sql".into(),
@@ -266,6 +258,15 @@ fn model_name(segmentation: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Items of a YAML flow list, each double-quoted.
+fn yaml_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| yaml_string(item))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A YAML double-quoted scalar (JSON's string syntax is YAML's).

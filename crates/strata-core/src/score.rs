@@ -259,15 +259,22 @@ fn credit(name: &str, scale: &Scale, value: f64) -> (f64, Option<&'static str>, 
 /// Scores one account on scorecard `card` from its measures' values.
 pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> AccountScore {
     let scorecard = &def.scorecards[card];
-    // Per group: its weight, and its available measures' (credit, weight).
+    // Each measure's credit, band and words, once; `None` is N/A.
+    let credits: Vec<Option<(f64, Option<&'static str>, String)>> = scorecard
+        .measures
+        .iter()
+        .zip(values)
+        .map(|(measure, value)| value.map(|v| credit(&measure.name, &measure.scale, v)))
+        .collect();
+    // Per group: its available measures' credit, weighted.
     let mut group_credit: Vec<Option<f64>> = Vec::new();
     for (group, _) in &scorecard.groups {
         let (mut sum, mut weights) = (0.0, 0.0);
-        for (measure, value) in scorecard.measures.iter().zip(values) {
+        for (measure, credit) in scorecard.measures.iter().zip(&credits) {
             if &measure.group == group
-                && let Some(value) = value
+                && let Some((credit, _, _)) = credit
             {
-                sum += credit(&measure.name, &measure.scale, *value).0 * measure.weight;
+                sum += credit * measure.weight;
                 weights += measure.weight;
             }
         }
@@ -295,24 +302,25 @@ pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> Account
             0.0
         };
         let points = credit_of_group.unwrap_or(0.0) * of;
-        let members: Vec<(&crate::project::score::MeasureDef, Option<f64>)> = scorecard
+        let members: Vec<(&crate::project::score::MeasureDef, Option<f64>, &Option<_>)> = scorecard
             .measures
             .iter()
             .zip(values)
-            .filter(|(m, _)| &m.group == group)
-            .map(|(m, v)| (m, *v))
+            .zip(&credits)
+            .filter(|((m, _), _)| &m.group == group)
+            .map(|((m, v), c)| (m, *v, c))
             .collect();
         let group_weights: f64 = members
             .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(m, _)| m.weight)
+            .filter(|(_, v, _)| v.is_some())
+            .map(|(m, _, _)| m.weight)
             .sum();
         let mut measures = Vec::new();
         let mut whys = Vec::new();
-        for (measure, value) in members {
-            match value {
-                Some(value) => {
-                    let (c, band, why) = credit(&measure.name, &measure.scale, value);
+        for (measure, value, scored) in members {
+            match (value, scored) {
+                (Some(value), Some((c, band, why))) => {
+                    let (c, band, why) = (*c, *band, why.clone());
                     let measure_of = of * measure.weight / group_weights;
                     whys.push(why.clone());
                     measures.push(MeasureScore {
@@ -324,7 +332,7 @@ pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> Account
                         why,
                     });
                 }
-                None => {
+                _ => {
                     let why = if credit_of_group.is_some() {
                         format!(
                             "{} has no value (N/A): its weight went to the rest of {group}",

@@ -14,6 +14,11 @@ use strata_core::service::{self, RecordSettings};
 use crate::errors::{StrataError, rule_error, to_python};
 use crate::runtime::{Progress, block_on};
 
+/// A report as JSON text, for the Python side to load.
+fn json_text(report: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(report).map_err(|e| StrataError::new_err(e.to_string()))
+}
+
 fn parse_date(as_of: Option<&str>) -> PyResult<Option<NaiveDate>> {
     as_of
         .map(|text| {
@@ -165,7 +170,7 @@ impl Project {
         let report = block_on(py, || {
             pipeline::icp(project, &options, days, &params, observer)
         })?;
-        serde_json::to_string(&report).map_err(|e| StrataError::new_err(e.to_string()))
+        json_text(&report)
     }
 
     /// Needs themes in the feedback verbatims, as the JSON of
@@ -182,7 +187,7 @@ impl Project {
         let observer = Progress(progress);
         let (project, observer) = (&self.project, &observer);
         let report = block_on(py, || pipeline::themes(project, &options, k, observer))?;
-        serde_json::to_string(&report).map_err(|e| StrataError::new_err(e.to_string()))
+        json_text(&report)
     }
 
     /// A segmentation recomputed at past dates under today's definitions,
@@ -218,7 +223,7 @@ impl Project {
         let report = block_on(py, || async move {
             strata_core::backtest::backtest(project, params, &pipeline::Quiet, &mut |_, _| {}).await
         })?;
-        serde_json::to_string(&report).map_err(|e| StrataError::new_err(e.to_string()))
+        json_text(&report)
     }
 
     /// Checks a rule against the project's accounts and features; raises
