@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 use strata_core::backtest::{self, Backtest, BacktestParams, Share};
 use strata_core::pipeline::Quiet;
 
+use crate::progress;
 use crate::render;
 use crate::state_cmd::Every;
-use crate::{analyses, progress};
 
 /// Arguments of `strata backtest`.
 #[derive(Debug, clap::Args)]
@@ -43,14 +43,9 @@ pub struct BacktestArgs {
     json: bool,
 }
 
-fn parse_horizon(text: &str) -> Result<u32, String> {
-    let days = text.strip_suffix('d').unwrap_or(text);
-    match days.parse::<u32>() {
-        Ok(days) if (1..=730).contains(&days) => Ok(days),
-        _ => Err(format!(
-            "`{text}` is not a horizon: write days, as 90d (1 to 730)"
-        )),
-    }
+pub fn parse_horizon(text: &str) -> Result<u32, String> {
+    strata_core::project::risk::parse_horizon(text)
+        .ok_or_else(|| format!("`{text}` is not a horizon: write days, as 90d (1 to 730)"))
 }
 
 /// Runs `strata backtest`.
@@ -60,6 +55,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         segmentation: args.segmentation.clone(),
         horizon_days: args.horizon,
         from: args.from,
+        months: 12,
         every: args.every.into(),
         as_of: args.as_of,
     };
@@ -74,13 +70,16 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
-    analyses::emit(
-        &report,
-        args.json,
-        args.out.as_deref(),
-        "backtest.json",
-        text,
-    )
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text(&report));
+    }
+    if let Some(out) = &args.out {
+        let path = strata_core::outputs::write_backtests(std::slice::from_ref(&report), out)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn share(share: &Share) -> String {

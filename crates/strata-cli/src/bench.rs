@@ -240,6 +240,7 @@ impl Observer for Recorder {
             Phase::Features => "features",
             Phase::Segments => "segments",
             Phase::Measures => "measures",
+            Phase::Backtest => "backtest",
             Phase::Outputs => "outputs",
         };
         self.end(name);

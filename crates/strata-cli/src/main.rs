@@ -7,6 +7,7 @@ mod analyses;
 mod backtest_cmd;
 mod bench;
 mod bench_decisions;
+mod bench_risk;
 mod bench_store;
 mod dbt_cmd;
 mod discover;
@@ -14,6 +15,7 @@ mod icp;
 mod progress;
 mod render;
 mod report;
+mod risk_cmd;
 mod serve;
 mod sql_cmd;
 mod state_cmd;
@@ -231,6 +233,8 @@ enum Command {
     /// and recall (share of all churners). Warns when a segment named for risk
     /// churns no more than one named for health.
     Backtest(backtest_cmd::BacktestArgs),
+    /// Learn churn_risk and expansion_likelihood from the base's history: report card, riskiest accounts, drivers.
+    Risk(risk_cmd::RiskArgs),
     /// Start a local Ballista cluster: a scheduler and executors in this process.
     ///
     /// For trying `engine = { ballista = "df://127.0.0.1:PORT" }` (or
@@ -303,6 +307,8 @@ enum Command {
     BenchDecisions(bench_decisions::BenchDecisionsArgs),
     /// Benchmark the state store run to run on a large synthetic base (see bench/store.sh).
     BenchStore(bench_store::BenchStoreArgs),
+    /// Benchmark learning churn_risk and expansion_likelihood, and their AUC against scikit-learn (see bench/risk.sh).
+    BenchRisk(bench_risk::BenchRiskArgs),
 }
 
 fn main() -> ExitCode {
@@ -483,10 +489,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
         Command::BenchStore(args) => bench_store::run(args).await,
+        Command::BenchRisk(args) => bench_risk::run(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Sql(args) => sql_cmd::run(args).await,
         Command::Dbt(args) => dbt_cmd::run(args).await,
         Command::Backtest(args) => backtest_cmd::run(args).await,
+        Command::Risk(args) => risk_cmd::run(args).await,
         Command::Cluster {
             executors,
             slots,

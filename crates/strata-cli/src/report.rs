@@ -51,10 +51,21 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     }
     let mut store = state_cmd::open_store(&project, args.store.as_deref()).await?;
     let history = strata_core::service::history_points(&mut store).await?;
+    let backtests = if project.backtest_on_run {
+        strata_core::backtest::in_run(&project, result.as_of)
+            .await
+            .unwrap_or_else(|error| {
+                eprintln!("warning: the report has no backtest section: {error}");
+                Vec::new()
+            })
+    } else {
+        Vec::new()
+    };
     let extras = Extras {
         icp: analyses.icp.as_ref(),
         cohorts: analyses.cohorts.as_ref(),
         roadmap: analyses.roadmap.as_ref(),
+        backtests: &backtests,
     };
     let path = strata_core::outputs::write_report(&result, &history, extras, &args.out)?;
     println!("wrote {}", path.display());

@@ -214,8 +214,9 @@ fn roadmap_names_the_core_segment_and_what_to_invest_in() {
 /// at-risk: 4 observed, 1 churned (25%); healthy: 6 observed, 1 churned,
 /// 1 contracted, 1 expanded; all: 10 observed, 2 churned (20%), so at-risk's
 /// lift is 1.25 and each segment holds half of the churners.
-#[test]
-fn backtest_follows_each_past_member_to_its_outcome() {
+/// The four accounts of [`backtest_follows_each_past_member_to_its_outcome`]:
+/// accounts, events and MRR from January to June 2026.
+fn four_accounts() -> Dir {
     let dir = Dir::new();
     dir.create(
         "accounts.csv",
@@ -240,6 +241,12 @@ fn backtest_follows_each_past_member_to_its_outcome() {
         }
     }
     dir.create("revenue.csv", &revenue);
+    dir
+}
+
+#[test]
+fn backtest_follows_each_past_member_to_its_outcome() {
+    let dir = four_accounts();
     dir.create(
         "strata.toml",
         "as_of = \"2026-06-30\"\n\n[sources]\naccounts = \"accounts.csv\"\nevents = \"events.csv\"\nrevenue = \"revenue.csv\"\n\n\
@@ -263,7 +270,7 @@ fn backtest_follows_each_past_member_to_its_outcome() {
         .stdout();
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
     assert_eq!(
-        json,
+        serde_json::json!({ "backtests": [json.clone()] }),
         serde_json::from_str::<serde_json::Value>(&dir.read("out/backtest.json")).expect("file")
     );
     assert_eq!(
@@ -374,4 +381,145 @@ fn backtest_follows_each_past_member_to_its_outcome() {
         .command(&["backtest", "--segmentation", "risk", "--horizon", "soon"])
         .failure();
     assert!(error.contains("write days, as 90d"), "{error}");
+}
+
+/// `strata risk` on the four accounts, as of 2026-06-30, 90 days ahead:
+/// the dates whose outcome month is observed by June are 01-31 (-> May),
+/// 02-28 (-> May) and 03-31 (-> June), back to the first revenue month;
+/// all four accounts pay at each: 12 account-dates. Churned: t1 at all three
+/// (nothing from April), p2 at 03-31 (nothing in June): 4. Expanded (at least
+/// 10% more): p1 at 01-31 and 02-28 (200 -> 300 in May): 2. Both are below
+/// the 30 outcomes a model needs, so both are refused with those counts, and
+/// a run whose rule reads `churn_risk` warns and matches no account.
+#[test]
+fn risk_refuses_to_learn_from_too_few_outcomes() {
+    let dir = four_accounts();
+    dir.create(
+        "strata.toml",
+        "as_of = \"2026-06-30\"\n\n[sources]\naccounts = \"accounts.csv\"\nevents = \"events.csv\"\nrevenue = \"revenue.csv\"\n\n\
+         [[segmentation]]\nname = \"risk\"\nkind = \"rules\"\nsegments = [\n  { name = \"likely to churn\", when = \"churn_risk > 0.3\" },\n]\n",
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&dir.command(&["risk", "--json"]).stdout()).expect("json");
+    assert_eq!(json["horizon_days"], 90);
+    assert_eq!(json["accounts"], serde_json::json!([]));
+    let models = json["models"].as_array().expect("models");
+    assert_eq!(models.len(), 2);
+    assert_eq!(models[0]["status"], "refused");
+    assert_eq!(models[0]["target"], "churn");
+    let reason = models[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("churn_risk not learned: 4 paying account-dates churned within 90 days over the 3 past dates from 2026-01-31 to 2026-03-31 (12 account-dates); it needs at least 30 (risk.min_outcomes)"),
+        "{reason}"
+    );
+    let reason = models[1]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("expansion_likelihood not learned: 2 paying account-dates expanded"),
+        "{reason}"
+    );
+    // The text says the same, and a run warns and assigns nobody.
+    let (stdout, _) = dir.command(&["risk"]).success();
+    assert!(
+        stdout.contains("churn_risk not learned: 4 paying"),
+        "{stdout}"
+    );
+    let (_, stderr) = dir.command(&["run", "--out", "out"]).success();
+    assert!(stderr.contains("churn_risk not learned"), "{stderr}");
+    let memberships = dir.read("out/memberships.csv");
+    assert_eq!(
+        memberships
+            .lines()
+            .filter(|line| line.ends_with(",likely to churn"))
+            .count(),
+        0,
+        "{memberships}"
+    );
+    assert!(
+        dir.read("out/risk.json")
+            .contains("\"status\": \"refused\"")
+    );
+    // Fewer than 10 outcomes is no setting.
+    let stderr = dir.command(&["risk", "--min-outcomes", "3"]).failure();
+    assert!(stderr.contains("use at least 10"), "{stderr}");
+}
+
+/// On a 2,000-account demo, `churn_risk` is learned (the demo's churn is
+/// planted in its behavior), beats chance clearly on the dates held out by
+/// time (measured 0.71; scikit-learn's LogisticRegression 0.59 and
+/// HistGradientBoosting 0.64 on the same examples, `bench/risk.sh`), and is
+/// a feature like any other: a rule reading it selects exactly the accounts
+/// whose probability in `risk.json` passes it, and a scorecard measures it.
+#[test]
+fn churn_risk_is_learned_on_the_demo_and_usable_in_rules() {
+    let dir = Dir::new();
+    dir.command(&["demo", "--out", ".", "--accounts", "2000", "--no-run"])
+        .success();
+    let mut project = dir.read("strata.toml");
+    project.push_str(
+        "\n[[segmentation]]\nname = \"churn_watch\"\nkind = \"rules\"\nsegments = [\n  { name = \"likely to churn\", when = \"churn_risk > 0.2\" },\n  { name = \"paying\", when = \"churn_risk IS NOT NULL\" },\n]\n\n\
+         [[segmentation]]\nname = \"risk_card\"\nkind = \"score\"\ngrades = [ { name = \"safe\", min = 50 }, { name = \"risky\", min = 0 } ]\n\
+         measures = [ { name = \"churn risk\", value = \"churn_risk\", bands = { green = \"< 0.05\", yellow = \"< 0.15\" } } ]\n",
+    );
+    dir.create("strata.toml", &project);
+    let (_, stderr) = dir
+        .command(&["run", "--out", "out", "--no-store"])
+        .success();
+    assert!(!stderr.contains("not learned"), "{stderr}");
+    let risk: serde_json::Value =
+        serde_json::from_str(&dir.read("out/risk.json")).expect("risk.json");
+    let churn = &risk["models"][0];
+    assert_eq!(churn["status"], "trained", "{churn}");
+    assert_eq!(churn["training"]["dates"], 24, "{churn}");
+    let auc = churn["holdout"]["auc"].as_f64().unwrap_or_default();
+    assert!(auc >= 0.65, "held-out AUC {auc}");
+    // Calibrated: over the held-out deciles, predicted and observed churn
+    // agree on average within 2 points.
+    let bins = churn["holdout"]["calibration"].as_array().expect("bins");
+    assert_eq!(bins.len(), 10);
+    let mean = |key: &str| {
+        bins.iter()
+            .map(|b| b[key].as_f64().unwrap_or_default())
+            .sum::<f64>()
+            / 10.0
+    };
+    assert!(
+        (mean("predicted") - mean("observed")).abs() < 0.02,
+        "{bins:?}"
+    );
+    assert_eq!(risk["models"][1]["target"], "expansion");
+    // The rule selects exactly the accounts above 0.2.
+    let above: std::collections::BTreeSet<String> = risk["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter(|a| a["churn_risk"].as_f64().unwrap_or_default() > 0.2)
+        .map(|a| a["account_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let members: std::collections::BTreeSet<String> = dir
+        .read("out/memberships.csv")
+        .lines()
+        .filter(|line| line.ends_with(",churn_watch,likely to churn"))
+        .map(|line| line.split(',').next().unwrap_or_default().to_string())
+        .collect();
+    assert!(!above.is_empty());
+    assert_eq!(members, above);
+    // Every scored account has drivers that raise its risk, largest first.
+    let first = &risk["accounts"][0];
+    let drivers = first["churn_risk_drivers"].as_array().expect("drivers");
+    assert!(drivers.len() <= 3);
+    for pair in drivers.windows(2) {
+        assert!(pair[0]["contribution"].as_f64() >= pair[1]["contribution"].as_f64());
+    }
+    // The scorecard on churn_risk is a score segmentation like the others.
+    let segments: serde_json::Value =
+        serde_json::from_str(&dir.read("out/segments.json")).expect("segments.json");
+    let cards = segments["scores"]["risk_card"]
+        .as_array()
+        .expect("risk_card scores");
+    let memberships = dir.read("out/memberships.csv");
+    let rows = memberships
+        .lines()
+        .filter(|line| line.contains(",risk_card,"))
+        .count();
+    assert_eq!(cards.len(), rows);
 }

@@ -393,8 +393,9 @@ con.execute("COPY (SELECT * FROM strata_memberships) TO 'dbt_memberships.csv' (H
         "{stderr}\n{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    // 5 segment models + features + memberships; 3 tests per segment model,
-    // 2 on features, 3 on memberships, and the singular test.
+    // 4 segment models (the `health` scorecard is left out, as scores are)
+    // + features + memberships; 3 tests per segment model, 2 on features,
+    // 3 on memberships, and the singular test.
     let nodes: usize = stderr
         .lines()
         .find_map(|line| {
@@ -403,7 +404,7 @@ con.execute("COPY (SELECT * FROM strata_memberships) TO 'dbt_memberships.csv' (H
         })
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
-    assert_eq!(nodes, 7 + 5 * 3 + 2 + 3 + 1, "{stderr}");
+    assert_eq!(nodes, 6 + 4 * 3 + 2 + 3 + 1, "{stderr}");
     assert!(stderr.contains("['pass', 'success']"), "{stderr}");
 
     // Memberships: those of the embedded run, segmentation by segmentation.
@@ -424,7 +425,7 @@ con.execute("COPY (SELECT * FROM strata_memberships) TO 'dbt_memberships.csv' (H
         .collect();
     assert_eq!(
         segmentations.iter().map(String::as_str).collect::<Vec<_>>(),
-        ["acv", "behavior_v1", "health", "size", "usage"]
+        ["acv", "behavior_v1", "size", "usage"]
     );
     let mut expected: Vec<String> = read_rows("out/memberships.csv")
         .into_iter()
@@ -433,7 +434,7 @@ con.execute("COPY (SELECT * FROM strata_memberships) TO 'dbt_memberships.csv' (H
         .collect();
     got.sort();
     expected.sort();
-    assert_eq!(got.len(), 5 * 300);
+    assert_eq!(got.len(), 4 * 300);
     assert_eq!(got, expected);
 
     // Features: every computed column equal (account attributes are the tables' own).

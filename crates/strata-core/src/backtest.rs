@@ -22,10 +22,10 @@ use std::collections::HashMap;
 use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
 
+use crate::dates::{Every, backfill_dates};
 use crate::error::{Error, Problem, Result};
 use crate::pipeline::{self, Observer, RunOptions};
 use crate::project::{Project, SegmentationKind};
-use crate::service::{Every, backfill_dates};
 
 /// What to backtest.
 #[derive(Debug, Clone)]
@@ -34,8 +34,11 @@ pub struct BacktestParams {
     pub segmentation: String,
     /// Days after each past date at which the outcome is read.
     pub horizon_days: u32,
-    /// The first past date [default: 12 months before the last testable one].
+    /// The first past date [default: `months - 1` months before the last
+    /// testable one].
     pub from: Option<NaiveDate>,
+    /// Without `from`: how many months back from the last testable date.
+    pub months: u32,
     /// Spacing of the past dates.
     pub every: Every,
     /// The current as-of date [default: the project's].
@@ -164,30 +167,14 @@ pub struct Decile {
     pub churned: Share,
 }
 
-/// AUC of `score` as a predictor of *not* churning, by ranks (Mann-Whitney):
-/// the share of (churner, stayer) pairs where the churner scored lower.
+/// AUC of `score` as a predictor of *not* churning: the share of
+/// (churner, stayer) pairs where the churner scored lower (ties half).
 pub fn churn_auc(pairs: &[(f64, bool)]) -> Option<f64> {
-    let mut sorted: Vec<(f64, bool)> = pairs.to_vec();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let churners = sorted.iter().filter(|(_, churned)| *churned).count();
-    let stayers = sorted.len() - churners;
-    if churners == 0 || stayers == 0 {
-        return None;
-    }
-    // Sum of the stayers' ranks (1-based, ties averaged).
-    let mut rank_sum = 0.0;
-    let mut start = 0;
-    while start < sorted.len() {
-        let mut end = start;
-        while end + 1 < sorted.len() && sorted[end + 1].0 == sorted[start].0 {
-            end += 1;
-        }
-        let rank = (start + end) as f64 / 2.0 + 1.0;
-        rank_sum += rank * sorted[start..=end].iter().filter(|(_, c)| !*c).count() as f64;
-        start = end + 1;
-    }
-    let stayers_f = stayers as f64;
-    Some((rank_sum - stayers_f * (stayers_f + 1.0) / 2.0) / (stayers_f * churners as f64))
+    let negated: Vec<(f64, bool)> = pairs
+        .iter()
+        .map(|&(score, churned)| (-score, churned))
+        .collect();
+    crate::ml::metrics::roc_auc(&negated)
 }
 
 /// Observed churn per score decile (by rank, lowest first).
@@ -257,40 +244,86 @@ pub async fn backtest(
     project: &Project,
     params: &BacktestParams,
     observer: &dyn Observer,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Backtest> {
-    let Some(segmentation) = project
-        .segmentations
-        .iter()
-        .find(|s| s.name == params.segmentation)
-    else {
-        let names: Vec<&str> = project
-            .segmentations
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        return Err(Error::invalid(
-            Problem::new(
-                "--segmentation",
-                format!("no segmentation `{}`", params.segmentation),
-            )
-            .with_help(format!("the project has: {}", names.join(", "))),
-        ));
-    };
-    if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
-        return Err(Error::invalid(
-            Problem::new(
-                "--segmentation",
-                format!("`{}` is a themes segmentation: feedback themes are found anew at every date, so there is no fixed definition to test", segmentation.name),
-            )
-            .with_help("backtest a rules segmentation, or freeze a clustering first (`strata discover --freeze`)"),
-        ));
+    let mut all = backtest_all(
+        project,
+        std::slice::from_ref(&params.segmentation),
+        params,
+        observer,
+        progress,
+    )
+    .await?;
+    all.pop()
+        .ok_or_else(|| Error::Internal("the backtest tested nothing".into()))
+}
+
+/// What one segmentation's backtest counts, date after date.
+struct Tally {
+    name: String,
+    /// Per segment name (definition order, then any other name met).
+    totals: Vec<(String, Counts)>,
+    overall: Counts,
+    per_date: Vec<DatePoint>,
+    score_pairs: Vec<(f64, bool)>,
+}
+
+/// Backtests several segmentations over the same past dates, each date
+/// computed once for all of them (`params.segmentation` is ignored).
+///
+/// # Errors
+///
+/// As [`backtest`].
+pub async fn backtest_all(
+    project: &Project,
+    names: &[String],
+    params: &BacktestParams,
+    observer: &dyn Observer,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Vec<Backtest>> {
+    let mut tallies = Vec::new();
+    for name in names {
+        let Some(segmentation) = project.segmentations.iter().find(|s| &s.name == name) else {
+            let names: Vec<&str> = project
+                .segmentations
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(Error::invalid(
+                Problem::new("--segmentation", format!("no segmentation `{name}`"))
+                    .with_help(format!("the project has: {}", names.join(", "))),
+            ));
+        };
+        if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
+            return Err(Error::invalid(
+                Problem::new(
+                    "--segmentation",
+                    format!("`{}` is a themes segmentation: feedback themes are found anew at every date, so there is no fixed definition to test", segmentation.name),
+                )
+                .with_help("backtest a rules segmentation, or freeze a clustering first (`strata discover --freeze`)"),
+            ));
+        }
+        let segment_names: Vec<String> = match &segmentation.kind {
+            SegmentationKind::Rules { segments, .. } => {
+                segments.iter().map(|s| s.name.clone()).collect()
+            }
+            SegmentationKind::Score(def) => def.grades.iter().map(|g| g.name.clone()).collect(),
+            _ => Vec::new(),
+        };
+        tallies.push(Tally {
+            name: name.clone(),
+            totals: segment_names
+                .into_iter()
+                .map(|name| (name, Counts::default()))
+                .collect(),
+            overall: Counts::default(),
+            per_date: Vec::new(),
+            score_pairs: Vec::new(),
+        });
     }
-    // Only this segmentation is computed at each past date.
+    // Only these segmentations are computed at each past date.
     let mut alone = project.clone();
-    alone
-        .segmentations
-        .retain(|s| s.name == params.segmentation);
+    alone.segmentations.retain(|s| names.contains(&s.name));
 
     // The revenue as of now: where the outcomes come from.
     let (_, now) = pipeline::prepare(&alone, &RunOptions::at(params.as_of), observer).await?;
@@ -320,20 +353,18 @@ pub async fn backtest(
             .unwrap_or(date)
     };
     // The last testable date: its outcome month is closed now.
-    // (Counted from the as-of date each time, so that month ends stay month ends.)
-    let mut last = now.as_of;
-    for back in 1..=240 {
-        if month_of(outcome_date(last)) <= current_month {
-            break;
-        }
-        match now.as_of.checked_sub_months(Months::new(back)) {
-            Some(earlier) => last = earlier,
-            None => break,
-        }
-    }
-    let from = params
-        .from
-        .unwrap_or_else(|| last.checked_sub_months(Months::new(11)).unwrap_or(last));
+    let last = if month_of(outcome_date(now.as_of)) <= current_month {
+        now.as_of
+    } else {
+        crate::risk::past_dates(now.as_of, current_month, i32::MIN, params.horizon_days, 1)
+            .first()
+            .copied()
+            .unwrap_or(now.as_of)
+    };
+    let from = params.from.unwrap_or_else(|| {
+        last.checked_sub_months(Months::new(params.months.max(1) - 1))
+            .unwrap_or(last)
+    });
     let mut dates = backfill_dates(from, now.as_of, params.every);
     dates.retain(|date| month_of(outcome_date(*date)) <= current_month);
     if dates.is_empty() {
@@ -351,77 +382,110 @@ pub async fn backtest(
         ));
     }
 
-    let segment_names: Vec<String> = match &segmentation.kind {
-        SegmentationKind::Rules { segments, .. } => {
-            segments.iter().map(|s| s.name.clone()).collect()
-        }
-        SegmentationKind::Score(def) => def.grades.iter().map(|g| g.name.clone()).collect(),
-        _ => Vec::new(),
-    };
-    let mut totals: Vec<(String, Counts)> = segment_names
-        .iter()
-        .map(|name| (name.clone(), Counts::default()))
-        .collect();
-    let mut overall = Counts::default();
-    let mut per_date = Vec::new();
-    let mut score_pairs: Vec<(f64, bool)> = Vec::new();
     for (done, date) in dates.iter().enumerate() {
         let result = pipeline::run(&alone, &RunOptions::at(Some(*date)), &pipeline::Quiet).await?;
-        let Some(seg) = result
-            .segmentations
-            .iter()
-            .find(|s| s.name == params.segmentation)
-        else {
-            return Err(Error::Internal(format!(
-                "the run at {date} has no segmentation `{}`",
-                params.segmentation
-            )));
-        };
         let end_month = month_of(outcome_date(*date));
-        // This date's counts, by the same slot as `totals`.
-        let mut counts: Vec<Counts> = vec![Counts::default(); totals.len()];
-        for (idx, id) in result.account_ids().iter().enumerate() {
-            let start = result.revenue.get(idx).map_or(0.0, |r| r.mrr_now);
-            if start <= 0.0 {
-                continue;
-            }
-            let Some(&account) = now.sources.accounts.index.get(id) else {
-                continue;
+        // Each account's start and end MRR, `None` when not paying then.
+        let paying: Vec<Option<(f64, f64)>> = result
+            .account_ids()
+            .iter()
+            .enumerate()
+            .map(|(idx, id)| {
+                let start = result.revenue.get(idx).map_or(0.0, |r| r.mrr_now);
+                let account = now.sources.accounts.index.get(id)?;
+                (start > 0.0).then(|| {
+                    (
+                        start,
+                        mrr.get(&(*account, end_month)).copied().unwrap_or(0.0),
+                    )
+                })
+            })
+            .collect();
+        for tally in &mut tallies {
+            let Some(seg) = result.segmentations.iter().find(|s| s.name == tally.name) else {
+                return Err(Error::Internal(format!(
+                    "the run at {date} has no segmentation `{}`",
+                    tally.name
+                )));
             };
-            let end = mrr.get(&(account, end_month)).copied().unwrap_or(0.0);
-            if let Some(score) = seg
-                .scores
-                .as_ref()
-                .and_then(|scores| scores.get(idx))
-                .and_then(|s| s.score)
-            {
-                score_pairs.push((score, end <= 0.0));
-            }
-            let name = seg.membership[idx].map_or(UNASSIGNED, |s| seg.segments[s].name.as_str());
-            overall.add(start, end);
-            let slot = match totals.iter().position(|(n, _)| n == name) {
-                Some(slot) => slot,
-                None => {
-                    totals.push((name.to_string(), Counts::default()));
-                    counts.push(Counts::default());
-                    totals.len() - 1
+            // This date's counts, by the same slot as `totals`.
+            let mut counts: Vec<Counts> = vec![Counts::default(); tally.totals.len()];
+            for (idx, outcome) in paying.iter().enumerate() {
+                let Some((start, end)) = *outcome else {
+                    continue;
+                };
+                if let Some(score) = seg
+                    .scores
+                    .as_ref()
+                    .and_then(|scores| scores.get(idx))
+                    .and_then(|s| s.score)
+                {
+                    tally.score_pairs.push((score, end <= 0.0));
                 }
-            };
-            totals[slot].1.add(start, end);
-            counts[slot].add(start, end);
+                let name =
+                    seg.membership[idx].map_or(UNASSIGNED, |s| seg.segments[s].name.as_str());
+                tally.overall.add(start, end);
+                let slot = match tally.totals.iter().position(|(n, _)| n == name) {
+                    Some(slot) => slot,
+                    None => {
+                        tally.totals.push((name.to_string(), Counts::default()));
+                        counts.push(Counts::default());
+                        tally.totals.len() - 1
+                    }
+                };
+                tally.totals[slot].1.add(start, end);
+                counts[slot].add(start, end);
+            }
+            tally.per_date.push(DatePoint {
+                as_of: date.to_string(),
+                observed: counts.iter().map(|c| c.observed).sum(),
+                segments: tally
+                    .totals
+                    .iter()
+                    .zip(&counts)
+                    .map(|((name, _), c)| (name.clone(), c.observed, c.churned))
+                    .collect(),
+            });
         }
-        per_date.push(DatePoint {
-            as_of: date.to_string(),
-            observed: counts.iter().map(|c| c.observed).sum(),
-            segments: totals
-                .iter()
-                .zip(&counts)
-                .map(|((name, _), c)| (name.clone(), c.observed, c.churned))
-                .collect(),
-        });
         progress(done + 1, dates.len());
     }
+    let date_texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
+    Ok(tallies
+        .into_iter()
+        .map(|tally| summarize(tally, &date_texts, now.as_of, params.horizon_days))
+        .collect())
+}
 
+/// A run's warnings from its backtests.
+pub fn run_warnings(backtests: &[Backtest]) -> Vec<Problem> {
+    backtests
+        .iter()
+        .flat_map(|backtest| {
+            backtest.warnings.iter().map(|warning| {
+                Problem::new(
+                    format!("backtest of `{}`", backtest.segmentation),
+                    format!(
+                        "{warning} (the last {} months whose outcomes are known)",
+                        backtest.dates.len()
+                    ),
+                )
+                .with_help(format!(
+                    "see `strata backtest --segmentation {}` for the last year",
+                    backtest.segmentation
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `backtest.json`: the backtests of one run (or one `strata backtest`).
+pub fn backtests_json(backtests: &[Backtest]) -> serde_json::Value {
+    serde_json::json!({ "backtests": backtests })
+}
+
+/// One segmentation's counts as its [`Backtest`].
+fn summarize(tally: Tally, dates: &[String], as_of: NaiveDate, horizon_days: u32) -> Backtest {
+    let overall = tally.overall;
     let base_churn = Share::of(overall.churned, overall.observed).share;
     let outcome = |name: &str, c: Counts| SegmentOutcome {
         segment: name.to_string(),
@@ -440,38 +504,85 @@ pub async fn backtest(
             0.0
         },
     };
-    let segments: Vec<SegmentOutcome> = totals
+    let segments: Vec<SegmentOutcome> = tally
+        .totals
         .iter()
         .filter(|(name, c)| c.observed > 0 || name != UNASSIGNED)
         .map(|(name, c)| outcome(name, *c))
         .collect();
-    let mut warnings = contradictions(&segments, params.horizon_days);
-    let score = churn_auc(&score_pairs).map(|auc| ScoreBacktest {
-        observed: score_pairs.len(),
-        churned: score_pairs.iter().filter(|(_, c)| *c).count(),
+    let mut warnings = contradictions(&segments, horizon_days);
+    let pairs = &tally.score_pairs;
+    let score = churn_auc(pairs).map(|auc| ScoreBacktest {
+        observed: pairs.len(),
+        churned: pairs.iter().filter(|(_, c)| *c).count(),
         auc,
-        deciles: deciles(&score_pairs),
+        deciles: deciles(pairs),
     });
     if let Some(score) = score
         .as_ref()
         .filter(|s| s.auc <= 0.5 && s.churned >= MIN_OBSERVED)
     {
         warnings.push(format!(
-            "the score ranks churners no better than chance within {} days (AUC {:.2}): lower scores should mean more churn; revisit its measures",
-            params.horizon_days, score.auc
+            "the score ranks churners no better than chance within {horizon_days} days (AUC {:.2}): lower scores should mean more churn; revisit its measures",
+            score.auc
         ));
     }
-    Ok(Backtest {
-        segmentation: params.segmentation.clone(),
-        as_of: now.as_of.to_string(),
-        horizon_days: params.horizon_days,
-        dates: dates.iter().map(ToString::to_string).collect(),
+    Backtest {
+        segmentation: tally.name,
+        as_of: as_of.to_string(),
+        horizon_days,
+        dates: dates.to_vec(),
         overall: outcome("(all)", overall),
         segments,
-        per_date,
+        per_date: tally.per_date,
         score,
         warnings,
-    })
+    }
+}
+
+/// The segmentations a run backtests: those whose segment names claim
+/// risk and health (`at-risk` against `healthy`), and scores.
+pub fn claiming(project: &Project) -> Vec<String> {
+    project
+        .segmentations
+        .iter()
+        .filter(|s| match &s.kind {
+            SegmentationKind::Score(_) => true,
+            SegmentationKind::Rules { segments, .. } => {
+                let claims: Vec<Option<bool>> = segments.iter().map(|s| claims(&s.name)).collect();
+                claims.contains(&Some(true)) && claims.contains(&Some(false))
+            }
+            _ => false,
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Past dates a run's own backtest looks at: the last six months whose
+/// outcomes are known.
+pub const RUN_DATES: u32 = 6;
+
+/// The backtest inside a run: [`claiming`] segmentations over the last
+/// [`RUN_DATES`] months whose 90-day outcomes are known. Empty when no
+/// segmentation claims anything.
+///
+/// # Errors
+///
+/// As [`backtest`]; the run reports it and goes on.
+pub async fn in_run(project: &Project, as_of: NaiveDate) -> Result<Vec<Backtest>> {
+    let names = claiming(project);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params = BacktestParams {
+        segmentation: String::new(),
+        horizon_days: 90,
+        from: None,
+        months: RUN_DATES,
+        every: Every::Month,
+        as_of: Some(as_of),
+    };
+    backtest_all(project, &names, &params, &pipeline::Quiet, &mut |_, _| {}).await
 }
 
 /// Fewest observations a segment needs before its name is held against it.

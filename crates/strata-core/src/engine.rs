@@ -126,7 +126,7 @@ impl Engine for DataFusionEngine {
         observer.phase_finished(Phase::Sources);
 
         observer.phase_started(Phase::Features);
-        let features = features::compute_with(
+        let mut features = features::compute_with(
             ctx,
             project,
             &sources,
@@ -135,7 +135,13 @@ impl Engine for DataFusionEngine {
             options.early_days,
         )
         .await?;
-        finish_prepare(project, as_of, sources, features, observer)
+        let risk = match &project.risk {
+            Some(settings) => Some(
+                crate::risk::learn(ctx, project, &sources, as_of, settings, &mut features).await?,
+            ),
+            None => None,
+        };
+        finish_prepare(project, as_of, sources, features, risk, observer)
     }
 
     async fn event_columns(&self) -> Result<Vec<String>> {

@@ -40,6 +40,7 @@ pub mod pipeline;
 pub mod prepare;
 pub mod project;
 pub mod pushdown;
+pub mod risk;
 pub mod roadmap;
 pub mod rules;
 pub mod score;

@@ -116,6 +116,8 @@ pub struct RunResult {
     pub revenue: Vec<AccountRevenue>,
     /// NPS answers of the window ending at as_of.
     pub nps: Vec<NpsAnswer>,
+    /// The learned risks, when the project asks for them.
+    pub risk: Option<crate::risk::RiskModels>,
 }
 
 impl RunResult {
@@ -164,6 +166,37 @@ pub async fn prepare(
     let engine = engine(project).await?;
     let prepared = engine.prepare(project, options, observer).await?;
     Ok((engine, prepared))
+}
+
+/// What the learned risks start from, on the embedded engine: the
+/// session (whose events table the snapshots scan), the sources, the as-of
+/// date and the feature table at that date (without the risk columns).
+pub struct RiskInputs {
+    /// The session that read the sources.
+    pub ctx: SessionContext,
+    /// Loaded sources (every account, signed up or not).
+    pub sources: Sources,
+    /// The as-of date.
+    pub as_of: NaiveDate,
+    /// The features at `as_of`.
+    pub features: FeatureTable,
+}
+
+/// Loads the sources and computes the features at the as-of date, as a
+/// run would before learning its risks (for `strata risk` and its bench,
+/// which time and export the steps one by one).
+pub async fn risk_inputs(project: &Project, options: &RunOptions) -> Result<RiskInputs> {
+    let ctx = session(project)?;
+    let sources = sources::load(&ctx, project).await?;
+    let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
+    let features =
+        features::compute_with(&ctx, project, &sources, day_number(as_of), None, None).await?;
+    Ok(RiskInputs {
+        ctx,
+        sources,
+        as_of,
+        features,
+    })
 }
 
 /// Validates a project end to end without measuring or writing anything.
@@ -570,23 +603,11 @@ pub fn signup_attributes(features: &FeatureTable) -> Vec<SignupColumn> {
 
 /// Every numeric feature (not the row index), as floats with NULLs.
 fn numeric_columns(features: &FeatureTable) -> Vec<(String, Vec<Option<f64>>)> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::{DataType, Float64Type};
     features
         .defs
         .iter()
         .filter(|def| def.value_type.is_numeric())
-        .filter_map(|def| {
-            let column = features.batch.column_by_name(&def.name)?;
-            let values = datafusion::arrow::compute::cast(column, &DataType::Float64).ok()?;
-            let values = values.as_primitive::<Float64Type>();
-            Some((
-                def.name.clone(),
-                (0..values.len())
-                    .map(|row| values.is_valid(row).then(|| values.value(row)))
-                    .collect(),
-            ))
-        })
+        .filter_map(|def| Some((def.name.clone(), features.floats(&def.name)?)))
         .collect()
 }
 
@@ -801,6 +822,7 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
     }
     let nrr_spread = context.nrr_spread();
     let MeasureContext { revenue, nps, .. } = context;
+    let risk = prepared.risk.clone();
     Ok(RunResult {
         as_of: prepared.as_of,
         // The ICP's early counts were read before measuring; a served run
@@ -816,6 +838,7 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
         warnings,
         revenue,
         nps,
+        risk,
     })
 }
 
@@ -1022,6 +1045,7 @@ pub fn icp_of(
         unknown: table.unknown.clone(),
         as_of_day: table.as_of_day,
         early: None,
+        top_events: table.top_events.clone(),
     };
     let inputs = IcpInputs {
         project,

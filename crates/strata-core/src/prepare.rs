@@ -23,6 +23,8 @@ pub enum Phase {
     Segments,
     /// Segment economics.
     Measures,
+    /// Recomputing the claiming segmentations at past dates.
+    Backtest,
     /// Writing files.
     Outputs,
 }
@@ -35,6 +37,7 @@ impl Phase {
             Phase::Features => "computing features",
             Phase::Segments => "assigning segments",
             Phase::Measures => "measuring segments",
+            Phase::Backtest => "backtesting segmentations",
             Phase::Outputs => "writing outputs",
         }
     }
@@ -110,6 +113,8 @@ pub struct Prepared {
     pub segmentations: Vec<CheckedSegmentation>,
     /// Warnings so far.
     pub warnings: Vec<Problem>,
+    /// The learned risks (their columns are in `features`).
+    pub risk: Option<crate::risk::RiskModels>,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -146,11 +151,18 @@ pub(crate) fn finish_prepare(
     as_of: NaiveDate,
     mut sources: Sources,
     mut features: FeatureTable,
+    mut risk: Option<crate::risk::RiskModels>,
     observer: &dyn Observer,
 ) -> Result<Prepared> {
     let mut warnings = feature_warnings(project, &sources, &features, as_of)?;
     warnings.extend(revenue_month_problem(project, &sources, as_of)?);
-    warnings.extend(keep_signed_up(&mut sources, &mut features, as_of)?);
+    warnings.extend(risk.iter().flat_map(crate::risk::RiskModels::warnings));
+    warnings.extend(keep_signed_up(
+        &mut sources,
+        &mut features,
+        risk.as_mut(),
+        as_of,
+    )?);
     observer.phase_finished(Phase::Features);
 
     observer.phase_started(Phase::Segments);
@@ -170,6 +182,7 @@ pub(crate) fn finish_prepare(
         features,
         segmentations,
         warnings,
+        risk,
         themes: std::sync::OnceLock::new(),
     })
 }
@@ -180,6 +193,7 @@ pub(crate) fn finish_prepare(
 fn keep_signed_up(
     sources: &mut Sources,
     features: &mut FeatureTable,
+    risk: Option<&mut crate::risk::RiskModels>,
     as_of: NaiveDate,
 ) -> Result<Option<Problem>> {
     let as_of_day = day_number(as_of);
@@ -213,6 +227,9 @@ fn keep_signed_up(
         ));
     }
     sources.retain_accounts(&keep)?;
+    if let Some(risk) = risk {
+        risk.retain(&keep);
+    }
     let mask = datafusion::arrow::array::BooleanArray::from(keep);
     features.batch = datafusion::arrow::compute::filter_record_batch(&features.batch, &mask)?;
     if let Some(early) = features.early.as_mut() {

@@ -325,6 +325,15 @@ async fn prepare(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<(Prepared, Pushed)> {
+    if project.risk.is_some() {
+        return Err(Error::invalid(
+            Problem::new(
+                "engine",
+                "churn_risk and expansion_likelihood are learned from feature tables at past dates, which engine = \"postgres\" does not compute yet",
+            )
+            .with_help("run this project on the embedded engine (--engine embedded), or drop [risk] and the rules that read them"),
+        ));
+    }
     observer.phase_started(Phase::Sources);
     let (events_source, events_table) = postgres_source(project, TableKind::Events)?;
     let pushed = Pushed {
@@ -422,8 +431,10 @@ async fn prepare(
         unknown: unknown_events(&pushed, project, as_of_day).await?,
         as_of_day,
         early: None,
+        top_events: skeleton.top_events,
     };
-    let prepared = crate::prepare::finish_prepare(project, as_of, sources, features, observer)?;
+    let prepared =
+        crate::prepare::finish_prepare(project, as_of, sources, features, None, observer)?;
     Ok((prepared, pushed))
 }
 

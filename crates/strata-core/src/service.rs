@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 
 use crate::destinations::{self, DeliveryReport};
 use crate::error::{Error, Result};
@@ -79,6 +79,9 @@ pub struct Executed {
     pub result: RunResult,
     /// The report's analyses (none for a quick report).
     pub analyses: Analyses,
+    /// The run's own backtest of the segmentations that claim risk and
+    /// health (none for a quick report, or when none claims anything).
+    pub backtests: Vec<crate::backtest::Backtest>,
     /// memberships.csv, features.parquet, segments.json.
     pub written: Vec<PathBuf>,
     /// report.html.
@@ -187,20 +190,42 @@ pub async fn execute(
             state::track::rename_in_roadmap(&mut roadmap.roadmap, &renamed);
         }
     }
+    // Do the segmentations that claim risk and health still predict it?
+    let mut backtests = Vec::new();
+    if !settings.quick_report && project.backtest_on_run {
+        timed.phase_started(Phase::Backtest);
+        match crate::backtest::in_run(project, result.as_of).await {
+            Ok(found) => {
+                result
+                    .warnings
+                    .extend(crate::backtest::run_warnings(&found));
+                backtests = found;
+            }
+            Err(error) => analyses
+                .problems
+                .push(format!("no backtest section: {error}")),
+        }
+        timed.phase_finished(Phase::Backtest);
+    }
     timed.phase_started(Phase::Outputs);
-    let written = crate::outputs::write_all(&result, out)?;
+    let mut written = crate::outputs::write_all(&result, out)?;
+    if !backtests.is_empty() {
+        written.push(crate::outputs::write_backtests(&backtests, out)?);
+    }
     timed.phase_finished(Phase::Outputs);
     let timings = timed.timings();
     let extras = crate::outputs::report::Extras {
         icp: analyses.icp.as_ref(),
         cohorts: analyses.cohorts.as_ref(),
         roadmap: analyses.roadmap.as_ref(),
+        backtests: &backtests,
     };
     let Some((mut store, lock)) = store_and_lock else {
         let report = crate::outputs::write_report(&result, &[], extras, out)?;
         return Ok(Executed {
             result,
             analyses,
+            backtests,
             written,
             report,
             recorded: None,
@@ -227,6 +252,7 @@ pub async fn execute(
     Ok(Executed {
         result,
         analyses,
+        backtests,
         written,
         report,
         recorded: Some((store, outcome)),
@@ -282,35 +308,7 @@ pub async fn history_points(store: &mut Store) -> Result<Vec<SizePoint>> {
         .collect())
 }
 
-/// How often a backfill computes a point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Every {
-    /// Every day.
-    Day,
-    /// Every 7 days.
-    Week,
-    /// Every calendar month, on the day of month of the first date.
-    Month,
-}
-
-/// The as_of dates of a backfill from `from` to `to`, both included.
-pub fn backfill_dates(from: NaiveDate, to: NaiveDate, every: Every) -> Vec<NaiveDate> {
-    let mut dates = Vec::new();
-    let mut step = 0u32;
-    loop {
-        let date = match every {
-            Every::Day => from.checked_add_days(chrono::Days::new(u64::from(step))),
-            Every::Week => from.checked_add_days(chrono::Days::new(7 * u64::from(step))),
-            Every::Month => from.checked_add_months(Months::new(step)),
-        };
-        match date {
-            Some(date) if date <= to => dates.push(date),
-            _ => break,
-        }
-        step += 1;
-    }
-    dates
-}
+pub use crate::dates::{Every, backfill_dates};
 
 /// What [`backfill`] recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

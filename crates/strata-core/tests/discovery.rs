@@ -387,3 +387,124 @@ fn themes_recover_the_needs_behind_the_verbatims() {
     assert!(with_text.len() <= report.account_themes.len() * 10);
     assert!(report.account_themes.iter().any(Option::is_none));
 }
+
+/// The learned risks read no event after a snapshot's date and no revenue
+/// after its month: every past date's feature table equals the table
+/// computed from copies of the data cut at that date (issue 22, "no
+/// leakage"). A feature that peeked past its date would differ.
+#[test]
+fn risk_snapshots_read_nothing_after_their_date() {
+    use strata_core::features;
+    use strata_core::project::risk::RiskSettings;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = demo_project(dir.path(), 400);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let inputs = pipeline::risk_inputs(&project, &RunOptions::default())
+            .await
+            .expect("inputs");
+        let settings = RiskSettings {
+            history_months: 6,
+            ..RiskSettings::default()
+        };
+        let snapshots = strata_core::risk::snapshots(
+            &inputs.ctx,
+            &project,
+            &inputs.sources,
+            inputs.as_of,
+            &settings,
+            &inputs.features.top_events,
+            &mut |_, _| {},
+        )
+        .await
+        .expect("snapshots");
+        assert_eq!(snapshots.len(), 6);
+        // As of 2026-10-31, 90 days ahead: the last date whose outcome is
+        // observed is 2026-07-31, each date a month end.
+        assert_eq!(snapshots[5].date.to_string(), "2026-07-31");
+        assert_eq!(snapshots[0].date.to_string(), "2026-02-28");
+        for snapshot in [&snapshots[0], &snapshots[3]] {
+            let date = snapshot.date;
+            assert!(!snapshot.rows.is_empty());
+            // The data cut at the end of `date` (events) and its month (revenue).
+            let cut = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir_all(cut.path().join("data")).expect("data dir");
+            let ctx = datafusion::prelude::SessionContext::new();
+            let data = dir.path().join("data");
+            ctx.register_parquet(
+                "events",
+                data.join("events.parquet").to_str().expect("path"),
+                Default::default(),
+            )
+            .await
+            .expect("events");
+            let next_day = date.succ_opt().expect("next day");
+            let events = ctx
+                .sql(&format!(
+                    "SELECT * FROM events WHERE ts < TIMESTAMP '{next_day}T00:00:00Z'"
+                ))
+                .await
+                .expect("cut events");
+            events
+                .write_parquet(
+                    cut.path()
+                        .join("data/events.parquet")
+                        .to_str()
+                        .expect("path"),
+                    datafusion::dataframe::DataFrameWriteOptions::new()
+                        .with_single_file_output(true),
+                    None,
+                )
+                .await
+                .expect("write events");
+            let revenue = std::fs::read_to_string(data.join("revenue.csv")).expect("revenue");
+            let month = date.format("%Y-%m-01").to_string();
+            let kept: Vec<&str> = revenue
+                .lines()
+                .enumerate()
+                .filter(|(i, line)| {
+                    *i == 0 || line.split(',').nth(1).is_some_and(|m| m <= month.as_str())
+                })
+                .map(|(_, line)| line)
+                .collect();
+            assert!(
+                kept.len() < revenue.lines().count(),
+                "the cut drops later months"
+            );
+            std::fs::write(cut.path().join("data/revenue.csv"), kept.join("\n") + "\n")
+                .expect("write revenue");
+            for table in ["accounts.csv", "feedback.csv"] {
+                std::fs::copy(data.join(table), cut.path().join("data").join(table)).expect("copy");
+            }
+            std::fs::write(
+                cut.path().join("strata.toml"),
+                demo::project_file(cut.path(), date).expect("project text"),
+            )
+            .expect("project file");
+            let cut_project = Project::load(cut.path()).expect("cut project");
+            let ctx = pipeline::session(&cut_project).expect("session");
+            let sources = strata_core::sources::load(&ctx, &cut_project)
+                .await
+                .expect("cut sources");
+            let table = features::compute_with(
+                &ctx,
+                &cut_project,
+                &sources,
+                pipeline::day_number(date),
+                Some(inputs.features.top_events.clone()),
+                None,
+            )
+            .await
+            .expect("cut features");
+            assert_eq!(table.batch.schema(), snapshot.table.batch.schema());
+            for (idx, field) in table.batch.schema().fields().iter().enumerate() {
+                assert_eq!(
+                    table.batch.column(idx).as_ref(),
+                    snapshot.table.batch.column(idx).as_ref(),
+                    "feature `{}` at {date} differs from the data cut at that date",
+                    field.name()
+                );
+            }
+        }
+    });
+}

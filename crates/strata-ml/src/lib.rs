@@ -20,9 +20,12 @@
 //! - [`tree`]: a small CART classification tree with balanced class weights,
 //!   cross-validated predictions and balanced accuracy, to measure whether a
 //!   segmentation can be detected from what is known at signup.
+//! - [`logistic`]: L2-regularized logistic regression by Newton's method,
+//!   with Platt calibration, for the learned churn and expansion risks.
 #![warn(missing_docs)]
 
 pub mod kmeans;
+pub mod logistic;
 pub mod matrix;
 pub mod metrics;
 pub mod preprocess;
@@ -33,6 +36,6 @@ pub use kmeans::{
     KMeansAlgorithm, KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansValidParams,
 };
 pub use matrix::{DataError, Float, Matrix, MatrixView};
-pub use metrics::{adjusted_rand_index, sample_indices, silhouette, silhouette_values};
+pub use metrics::{adjusted_rand_index, roc_auc, sample_indices, silhouette, silhouette_values};
 pub use preprocess::{Scaling, Transform, TransformParams};
 pub use select::{KScore, KSelection, SelectKParams};

@@ -218,6 +218,33 @@ pub fn silhouette_values<T: Float>(
     Ok(scores)
 }
 
+/// Area under the ROC curve of `score` for `positive` labels, by ranks
+/// (Mann-Whitney): the share of (positive, negative) pairs where the
+/// positive scored higher, ties counting half. `None` without both classes.
+pub fn roc_auc(pairs: &[(f64, bool)]) -> Option<f64> {
+    let mut sorted: Vec<(f64, bool)> = pairs.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let positives = sorted.iter().filter(|(_, positive)| *positive).count();
+    let negatives = sorted.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    // Sum of the positives' ranks (1-based, ties averaged).
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < sorted.len() {
+        let mut end = start;
+        while end + 1 < sorted.len() && sorted[end + 1].0 == sorted[start].0 {
+            end += 1;
+        }
+        let rank = (start + end) as f64 / 2.0 + 1.0;
+        rank_sum += rank * sorted[start..=end].iter().filter(|(_, p)| *p).count() as f64;
+        start = end + 1;
+    }
+    let positives_f = positives as f64;
+    Some((rank_sum - positives_f * (positives_f + 1.0) / 2.0) / (positives_f * negatives as f64))
+}
+
 /// Up to `max_sample` distinct row indices out of `n_rows`, sorted, chosen
 /// uniformly at random from `seed` (Floyd's algorithm); all rows when
 /// `n_rows ≤ max_sample`.

@@ -216,6 +216,7 @@ impl Project {
             segmentation: segmentation.to_string(),
             horizon_days,
             from: parse_date(start)?,
+            months: 12,
             every,
             as_of: parse_date(as_of)?,
         };

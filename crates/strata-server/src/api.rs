@@ -466,11 +466,19 @@ pub async fn account_scores(
             ))
         })
         .collect();
+    let risk = served.result.risk.as_ref().map_or(Value::Null, |risk| {
+        let mut entry = strata_core::risk::account_json(&account, &risk.of_account(row));
+        if let Some(map) = entry.as_object_mut() {
+            map.remove("account_id");
+        }
+        entry
+    });
     Ok(Json(serde_json::json!({
         "account_id": account,
         "as_of": served.result.as_of.to_string(),
         "run_id": served.run_id,
         "scores": scores,
+        "risk": risk,
     })))
 }
 
@@ -604,6 +612,24 @@ pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpRep
             .await
             .map(Arc::new)
             .map_err(|error| error.to_string())
+        })
+        .await
+        .clone()
+}
+
+/// The served run's backtests (see `strata_core::backtest::in_run`),
+/// computed once.
+pub async fn backtests_of(
+    served: &Served,
+) -> Result<Arc<Vec<strata_core::backtest::Backtest>>, String> {
+    let as_of = served.result.as_of;
+    served
+        .backtests
+        .get_or_init(|| async {
+            strata_core::backtest::in_run(&served.project, as_of)
+                .await
+                .map(Arc::new)
+                .map_err(|error| error.to_string())
         })
         .await
         .clone()

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/segments/{segmentation}/{segment}", get(segment_page))
         .route("/transitions", get(transitions_page))
         .route("/icp", get(icp_page))
+        .route("/backtest", get(backtest_page))
         .route("/definitions", get(definitions_page))
         .route("/editor", get(editor_page))
         .route("/login", get(|| async { login_page("/") }).post(login))
@@ -62,6 +63,7 @@ fn page(title: &str, here: &str, body: &str) -> Html<String> {
         ("/", "Overview"),
         ("/transitions", "Transitions"),
         ("/icp", "ICP"),
+        ("/backtest", "Backtest"),
         ("/definitions", "Definitions"),
         ("/editor", "Rule editor"),
     ] {
@@ -314,6 +316,29 @@ async fn icp_page(State(app): State<Arc<App>>) -> Response {
         }
     }
     page("ICP", "/icp", &body).into_response()
+}
+
+async fn backtest_page(State(app): State<Arc<App>>) -> Response {
+    let Some(served) = app.current() else {
+        return not_ready(&app, "/backtest");
+    };
+    let mut body = String::new();
+    match api::backtests_of(&served).await {
+        Ok(backtests) if backtests.is_empty() => body.push_str(
+            "<h1>Backtest</h1><p>No segmentation claims risk and health (segments named like \
+             <code>at-risk</code> and <code>healthy</code>) and none is a score, so there is nothing \
+             to hold against what happened. <code>strata backtest --segmentation NAME</code> tests any other.</p>",
+        ),
+        Ok(backtests) => report::backtest_section(&mut body, &backtests),
+        Err(error) => {
+            let _ = write!(
+                body,
+                "<h1>Backtest</h1><p class=\"error\">{}</p>",
+                escape(&error)
+            );
+        }
+    }
+    page("Backtest", "/backtest", &body).into_response()
 }
 
 async fn definitions_page(State(app): State<Arc<App>>) -> Response {

@@ -81,6 +81,9 @@ pub struct Served {
     pub project: Project,
     /// The ICP, computed on first request.
     pub icp: tokio::sync::OnceCell<Result<Arc<strata_core::pipeline::IcpReport>, String>>,
+    /// The backtests of the segmentations that claim risk and health,
+    /// computed on first request.
+    pub backtests: tokio::sync::OnceCell<Result<Arc<Vec<strata_core::backtest::Backtest>>, String>>,
 }
 
 impl Served {
@@ -97,6 +100,7 @@ impl Served {
             document,
             ids,
             icp: tokio::sync::OnceCell::new(),
+            backtests: tokio::sync::OnceCell::new(),
         })
     }
 }

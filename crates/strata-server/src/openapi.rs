@@ -146,6 +146,12 @@ fn schemas() -> Value {
                     "type": "object",
                     "description": "score segmentation name → the account's score, grade and explanation group by group and measure by measure",
                     "additionalProperties": {"type": "object", "required": ["score", "grade", "groups", "explanation"]}
+                },
+                "risk": {
+                    "type": "object",
+                    "nullable": true,
+                    "description": "the learned risks of a paying account (churn_risk, expansion_likelihood, each with its drivers: feature, value, contribution to the log-odds); null when the project learns none",
+                    "additionalProperties": true
                 }
             }
         },
@@ -380,7 +386,7 @@ pub fn document() -> Value {
             }},
             "/v1/accounts/{account}/scores": {"get": {
                 "operationId": "getAccountScores",
-                "summary": "An account's score in every score segmentation, explained measure by measure",
+                "summary": "An account's score in every score segmentation, explained measure by measure, and its learned churn and expansion risks with their drivers",
                 "parameters": [path_param("account", "account id")],
                 "responses": responses("AccountScores", &[401, 404, 503])
             }},

@@ -702,6 +702,7 @@ mod tests {
             unknown: Default::default(),
             as_of_day: 0,
             early: None,
+            top_events: Vec::new(),
         }
     }
 

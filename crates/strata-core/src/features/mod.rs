@@ -49,6 +49,8 @@ pub enum FeatureGroup {
     Value,
     /// Declared in the project file.
     Custom,
+    /// Learned from the base's history (`churn_risk`, `expansion_likelihood`).
+    Learned,
 }
 
 /// A feature's name, type and meaning.
@@ -196,6 +198,9 @@ pub struct FeatureTable {
     /// The early adoption the ICP reads, when the run was asked for it and
     /// its engine counts it in the run's scan.
     pub early: Option<EarlyAdoption>,
+    /// The events with a per-event count feature, in column order (pass
+    /// them to [`compute_with`] for the same columns at another date).
+    pub top_events: Vec<String>,
 }
 
 /// Early adoption within `days` of signup, counted in the run's events scan
@@ -229,6 +234,27 @@ impl FeatureTable {
     /// The rule-language schema of the table.
     pub fn rule_schema(&self) -> rules::Schema {
         rule_schema(&self.batch.schema())
+    }
+
+    /// A numeric or boolean column as floats, NULL (and NaN) as `None`;
+    /// `None` when there is no such column or it is not a number.
+    pub fn floats(&self, name: &str) -> Option<Vec<Option<f64>>> {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::Float64Type;
+        let column = self.batch.column_by_name(name)?;
+        if !(column.data_type().is_numeric() || *column.data_type() == DataType::Boolean) {
+            return None;
+        }
+        let values = datafusion::arrow::compute::cast(column, &DataType::Float64).ok()?;
+        let values = values.as_primitive::<Float64Type>();
+        Some(
+            (0..values.len())
+                .map(|row| {
+                    (values.is_valid(row) && values.value(row).is_finite())
+                        .then(|| values.value(row))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -381,7 +407,7 @@ async fn compute_by(
     let (customs, custom_defs) = custom_aggregates(project)?;
     let Aggregates {
         frame: joined,
-        per_event_defs,
+        per_event,
         unknown,
         early,
     } = {
@@ -434,6 +460,8 @@ async fn compute_by(
         select.push(expr.alias(measure.name()));
     }
     defs.extend(behavioral);
+    let top_events: Vec<String> = per_event.iter().map(|(event, _)| event.clone()).collect();
+    let per_event_defs: Vec<FeatureDef> = per_event.into_iter().map(|(_, f)| f).collect();
     for feature in &per_event_defs {
         select.push(zero_if_null(ident(&feature.name)).alias(feature.name.clone()));
     }
@@ -516,6 +544,7 @@ async fn compute_by(
         unknown,
         as_of_day,
         early,
+        top_events,
     })
 }
 
@@ -525,8 +554,8 @@ struct Aggregates {
     /// active_days_*, users_*, distinct_events*, per-event counts, adoption,
     /// and the intermediates events_prev_28d, api_total, api_28d, last_day.
     frame: DataFrame,
-    /// The per-event count features, in column order.
-    per_event_defs: Vec<FeatureDef>,
+    /// The per-event count features, in column order, with their events.
+    per_event: Vec<(String, FeatureDef)>,
     /// Events of unknown accounts.
     unknown: UnknownEvents,
     /// Early adoption, when asked for and counted.
@@ -641,7 +670,7 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
     };
     Ok(Aggregates {
         frame: inputs.ctx.read_batch(batch)?,
-        per_event_defs: per_event.into_iter().map(|(_, f)| f).collect(),
+        per_event,
         unknown: partial.unknown(),
         early,
     })
@@ -837,7 +866,7 @@ async fn planned(inputs: Inputs<'_>) -> Result<Aggregates> {
     let unknown = unknown_events(&day_features, &signup).await?;
     Ok(Aggregates {
         frame,
-        per_event_defs: per_event.into_iter().map(|(_, f)| f).collect(),
+        per_event,
         unknown,
         early: None,
     })

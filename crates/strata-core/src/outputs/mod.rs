@@ -27,6 +27,19 @@ pub const MEMBERSHIPS: &str = "memberships.csv";
 pub const FEATURES: &str = "features.parquet";
 /// The segments file name.
 pub const SEGMENTS: &str = "segments.json";
+/// The learned risks, when the project learns them.
+pub const RISK: &str = "risk.json";
+/// The backtests, when a run (or `strata backtest`) made them.
+pub const BACKTEST: &str = "backtest.json";
+
+/// Writes `OUT/backtest.json` (see [`crate::backtest::backtests_json`]).
+pub fn write_backtests(backtests: &[crate::backtest::Backtest], out_dir: &Path) -> Result<PathBuf> {
+    let path = out_dir.join(BACKTEST);
+    let text = serde_json::to_string_pretty(&crate::backtest::backtests_json(backtests))
+        .map_err(|e| Error::Internal(format!("cannot serialize backtests: {e}")))?;
+    write_file_atomically(&path, format!("{text}\n").as_bytes())?;
+    Ok(path)
+}
 
 /// Writes every output of `result` into `out_dir`; returns the paths written.
 pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -43,7 +56,16 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
         file.write_all(b"\n")
             .map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
     })?;
-    Ok(vec![memberships, features, segments])
+    let mut written = vec![memberships, features, segments];
+    if let Some(risk) = &result.risk {
+        let path = out_dir.join(RISK);
+        let json = risk.to_json(result.as_of, &result.account_ids());
+        let text = serde_json::to_string_pretty(&json)
+            .map_err(|e| Error::Internal(format!("cannot serialize risk: {e}")))?;
+        write_file_atomically(&path, format!("{text}\n").as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Writes `OUT/report.html` (see [`report`]); `history` adds segment sizes over time.
@@ -128,13 +150,28 @@ fn write_memberships(result: &RunResult, file: &mut std::fs::File) -> Result<()>
 }
 
 fn write_features(result: &RunResult, file: &mut std::fs::File) -> Result<()> {
+    write_batch(&result.features.batch, file)
+}
+
+fn write_batch(
+    batch: &datafusion::arrow::array::RecordBatch,
+    file: &mut std::fs::File,
+) -> Result<()> {
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(1 << 20))
         .build();
-    let mut writer = ArrowWriter::try_new(file, result.features.batch.schema(), Some(properties))?;
-    writer.write(&result.features.batch)?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties))?;
+    writer.write(batch)?;
     writer.close()?;
     Ok(())
+}
+
+/// Writes `batch` to a Parquet file at `path`, atomically.
+pub fn write_parquet(path: &Path, batch: &datafusion::arrow::array::RecordBatch) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    write_atomically(path, |file| write_batch(batch, file))
 }
 
 /// The content of `segments.json`.

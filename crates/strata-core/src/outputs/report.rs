@@ -21,6 +21,8 @@ pub struct Extras<'a> {
     pub cohorts: Option<&'a CohortReport>,
     /// What each segment relies on, ignores and needs.
     pub roadmap: Option<&'a RoadmapReport>,
+    /// The run's backtests of the segmentations that claim risk and health.
+    pub backtests: &'a [crate::backtest::Backtest],
 }
 
 /// Accounts of one segment at one as_of date, for the history chart.
@@ -541,6 +543,9 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     if let Some(roadmap) = extras.roadmap {
         roadmap_section(&mut out, roadmap);
     }
+    if !extras.backtests.is_empty() {
+        backtest_section(&mut out, extras.backtests);
+    }
     if let Some(chart) = extras.cohorts.and_then(retention_chart) {
         let by = extras
             .cohorts
@@ -554,6 +559,124 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// Horizontal bars with 95% whiskers: per row, a share and its interval,
+/// with a dashed reference line (the whole base's share).
+fn interval_chart(
+    title: &str,
+    rows: &[(String, usize, crate::backtest::Share)],
+    reference: f64,
+) -> String {
+    let top = rows
+        .iter()
+        .map(|(_, _, share)| share.high)
+        .fold(reference, f64::max)
+        .max(0.01);
+    let (label_width, bar_width, row_height) = (220.0, 360.0, 26.0);
+    let height = 34.0 + row_height * rows.len() as f64;
+    let x = |value: f64| label_width + value / top * bar_width;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\"><title>{}</title>",
+        escape(title),
+        w = label_width + bar_width + 150.0,
+    );
+    for (idx, (name, observed, share)) in rows.iter().enumerate() {
+        let y = 8.0 + row_height * idx as f64;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\
+             <rect class=\"bar\" x=\"{label_width}\" y=\"{y}\" width=\"{:.1}\" height=\"16\" fill=\"{}\"><title>{}: {:.1}% of {observed}</title></rect>\
+             <line class=\"whisker\" x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#333\"/>\
+             <text x=\"{:.1}\" y=\"{}\" class=\"value\">{:.1}% (n={observed})</text>",
+            label_width - 8.0,
+            y + 12.0,
+            escape(name),
+            (x(share.share) - label_width).max(1.0),
+            PALETTE[0],
+            escape(name),
+            100.0 * share.share,
+            x(share.low),
+            x(share.high),
+            y + 8.0,
+            y + 8.0,
+            x(share.high) + 6.0,
+            y + 12.0,
+            100.0 * share.share,
+        );
+    }
+    let axis_y = 8.0 + row_height * rows.len() as f64;
+    let _ = write!(
+        svg,
+        "<line class=\"reference\" x1=\"{r:.1}\" x2=\"{r:.1}\" y1=\"4\" y2=\"{axis_y}\" stroke=\"#e15759\" stroke-dasharray=\"4 3\"/>\
+         <text x=\"{r:.1}\" y=\"{}\" text-anchor=\"middle\" class=\"value\">all {:.1}%</text></svg>",
+        axis_y + 16.0,
+        100.0 * reference,
+        r = x(reference),
+    );
+    svg
+}
+
+/// The backtest section: per segmentation, each segment's churn rate at
+/// its past dates with 95% intervals against the whole base's, the score's
+/// AUC and churn by decile, and the warnings.
+pub fn backtest_section(out: &mut String, backtests: &[crate::backtest::Backtest]) {
+    let _ = write!(
+        out,
+        "<section id=\"backtest\"><h2>Backtest: do the segments predict churn?</h2>"
+    );
+    for backtest in backtests {
+        let first = backtest.dates.first().map_or("", String::as_str);
+        let last = backtest.dates.last().map_or("", String::as_str);
+        let _ = write!(
+            out,
+            "<h3>{} <small>{} past dates, {first} to {last}, today's definitions, churn within {} days</small></h3>",
+            escape(&backtest.segmentation),
+            backtest.dates.len(),
+            backtest.horizon_days
+        );
+        let rows: Vec<(String, usize, crate::backtest::Share)> = backtest
+            .segments
+            .iter()
+            .filter(|s| s.observed > 0)
+            .map(|s| (s.segment.clone(), s.observed, s.churned))
+            .collect();
+        out.push_str(&interval_chart(
+            &format!(
+                "{}: churn within {} days per segment, with 95% intervals",
+                backtest.segmentation, backtest.horizon_days
+            ),
+            &rows,
+            backtest.overall.churned.share,
+        ));
+        if let Some(score) = &backtest.score {
+            let rows: Vec<(String, usize, crate::backtest::Share)> = score
+                .deciles
+                .iter()
+                .map(|d| {
+                    (
+                        format!("score {:.0}–{:.0}", d.low, d.high),
+                        d.observed,
+                        d.churned,
+                    )
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "<p>The score ranks churners below stayers with AUC {:.2} (0.5 is chance) over {} scored account-dates, {} churned. Churn by score decile, lowest scores first:</p>",
+                score.auc, score.observed, score.churned
+            );
+            out.push_str(&interval_chart(
+                &format!("{}: churn by score decile", backtest.segmentation),
+                &rows,
+                backtest.overall.churned.share,
+            ));
+        }
+        for warning in &backtest.warnings {
+            let _ = write!(out, "<p class=\"warning\">⚠ {}</p>", escape(warning));
+        }
+    }
+    out.push_str("</section>");
 }
 
 #[cfg(test)]

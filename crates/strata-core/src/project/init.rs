@@ -367,14 +367,28 @@ pub fn render_project_file(
         mix.as_ref().map(|(_, names)| names.as_slice()),
     ));
     out.push_str(
-        "# Health, for customer success: at-risk when usage halved or stopped for three weeks.\n\
+        "# Health, for customer success: a scorecard (README, \"Scorecards\"). Each measure\n\
+         # earns full credit in its green band, half in yellow, none otherwise; the score is\n\
+         # the weighted credit out of 100 and its grade is the segment: healthy (80+) when\n\
+         # every measure is green but at most one yellow. A measure without a value (no trend\n\
+         # without activity in the 28 days before) is N/A: its weight goes to the others and\n\
+         # the explanation says so. Every score is explained measure by measure\n\
+         # in segments.json, GET /v1/accounts/{id}/scores and the transitions. Check that it\n\
+         # predicts churn with `strata backtest --segmentation health`; a run warns when\n\
+         # at-risk stops churning more than healthy.\n\
          [[segmentation]]\n\
          name = \"health\"\n\
-         kind = \"rules\"\n\
-         segments = [\n\
-         \x20 { name = \"at-risk\", when = \"trend_28d < 0.5 OR days_since_last_event > 21 OR days_since_last_event IS NULL\" },\n\
-         \x20 { name = \"watch\",   when = \"trend_28d < 0.8 OR active_days_28d < 4\" },\n\
-         \x20 { name = \"healthy\", when = \"TRUE\" },\n\
+         kind = \"score\"\n\
+         grades = [ { name = \"healthy\", min = 80 }, { name = \"watch\", min = 50 }, { name = \"at-risk\", min = 0 } ]\n\
+         measures = [\n\
+         \x20 # Recency: an account never active counts as long gone.\n\
+         \x20 { name = \"days since last event\", value = \"COALESCE(days_since_last_event, 9999)\", weight = 40, bands = { green = \"<= 7\", yellow = \"<= 21\" } },\n\
+         \x20 # Trend: events in the last 28 days over the 28 days before.\n\
+         \x20 { name = \"usage trend\", value = \"trend_28d\", weight = 30, bands = { green = \">= 0.8\", yellow = \">= 0.5\" } },\n\
+         \x20 # Activity: distinct active days in the last 28.\n\
+         \x20 { name = \"active days\", value = \"active_days_28d\", weight = 30, bands = { green = \">= 8\", yellow = \">= 3\" } },\n\
+         \x20 # Learned risk (README, \"Churn risk\"): add a measure on churn_risk, e.g.\n\
+         \x20 # { name = \"churn risk\", value = \"churn_risk\", weight = 30, bands = { green = \"< 0.05\", yellow = \"< 0.15\" } },\n\
          ]\n",
     );
     if has(TableKind::Feedback) && keeps("needs") {

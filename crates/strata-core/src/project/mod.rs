@@ -9,6 +9,7 @@
 //! which depends on the data.
 pub mod destination;
 pub mod init;
+pub mod risk;
 pub mod score;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,8 @@ pub struct RawProject {
     /// `"postgres"`. Read as a plain value so that a malformed one gets our
     /// own message.
     pub engine: Option<toml::Value>,
+    /// `[risk]`: how `churn_risk` and `expansion_likelihood` are learned.
+    pub risk: Option<risk::RawRisk>,
 }
 
 /// `[serve]`.
@@ -193,6 +196,9 @@ pub struct RawOptions {
     /// `"previous"` (default) or `"error"`: what a run does when the as-of
     /// month has no revenue rows yet.
     pub missing_revenue_month: Option<String>,
+    /// Whether a run backtests the segmentations that claim risk and
+    /// health over the last six months (default true).
+    pub backtest_on_run: Option<bool>,
 }
 
 /// One `[features]` entry.
@@ -802,6 +808,11 @@ pub struct Project {
     pub destinations: Vec<destination::Destination>,
     /// `strata serve` settings.
     pub serve: ServeSettings,
+    /// Whether a run backtests its claiming segmentations (`options.backtest_on_run`).
+    pub backtest_on_run: bool,
+    /// How the risk features are learned; `None` when no `[risk]` section
+    /// asks for them and no rule reads them.
+    pub risk: Option<risk::RiskSettings>,
 }
 
 /// The `store` of a project file.
@@ -976,6 +987,9 @@ impl Project {
             &mut problems,
         );
         let serve = validate_serve(raw.serve, origin, &mut problems);
+        let risk = raw
+            .risk
+            .map(|raw| risk::validate(raw, origin, &mut problems));
         let engine = validate_engine(raw.engine, &sources, origin, &mut problems);
         let missing_revenue_month = match raw.options.missing_revenue_month.as_deref() {
             None | Some("previous") => MissingRevenueMonth::Previous,
@@ -1036,6 +1050,53 @@ impl Project {
             schedule,
             destinations,
             serve,
+            backtest_on_run: raw.options.backtest_on_run.unwrap_or(true),
+            risk,
+        }
+        .with_risk_when_read())
+    }
+
+    /// Learns the risk features with the default settings when a rule or
+    /// scorecard reads one and no `[risk]` section says how.
+    fn with_risk_when_read(mut self) -> Project {
+        if self.risk.is_none() && self.reads_risk() {
+            self.risk = Some(risk::RiskSettings::default());
+        }
+        self
+    }
+
+    /// Whether any rule, scorecard measure or clustering feature reads
+    /// `churn_risk` or `expansion_likelihood`.
+    pub fn reads_risk(&self) -> bool {
+        let mut texts: Vec<&str> = Vec::new();
+        for segmentation in &self.segmentations {
+            match &segmentation.kind {
+                SegmentationKind::Rules { segments, .. } => {
+                    texts.extend(segments.iter().map(|s| s.when.as_str()));
+                }
+                SegmentationKind::Clusters(def) => {
+                    texts.extend(def.segments.iter().map(|s| s.when.as_str()));
+                    texts.extend(def.features.iter().map(String::as_str));
+                }
+                SegmentationKind::Themes { .. } => {}
+                SegmentationKind::Score(def) => {
+                    for card in &def.scorecards {
+                        texts.extend(card.applies_to.as_deref());
+                        texts.extend(card.measures.iter().map(|m| m.value.as_str()));
+                    }
+                }
+            }
+        }
+        texts.iter().any(|text| {
+            crate::rules::parse(text).is_ok_and(|expr| {
+                let mut found = false;
+                expr.walk(&mut |node| {
+                    if let crate::rules::ast::ExprKind::Column(name) = &node.kind {
+                        found |= name == risk::CHURN_RISK || name == risk::EXPANSION_LIKELIHOOD;
+                    }
+                });
+                found
+            })
         })
     }
 
