@@ -52,11 +52,14 @@ try {
   await page.screenshot({ path: `${shots}/dashboard-segment.png`, fullPage: true });
 
   // The other pages open without errors.
-  for (const [path, heading] of [["/transitions", "Transitions"], ["/icp", "Ideal customer profile"], ["/definitions", "Definitions"]]) {
+  for (const [path, heading] of [["/transitions", "Transitions"], ["/icp", "Ideal customer profile"], ["/backtest", "Backtest"], ["/definitions", "Definitions"]]) {
     await page.goto(url + path, { waitUntil: "load" });
     const text = await page.locator("h1, h2").first().textContent();
     if (!text.startsWith(heading)) fail(`${path}: heading is ${text}`);
     await page.screenshot({ path: `${shots}/dashboard-${path.slice(1)}.png`, fullPage: true });
+    if (path === "/backtest" && (await page.locator("#backtest rect.bar").count()) === 0) {
+      fail("the backtest page draws no bars");
+    }
   }
   if (errors.length) fail(errors.join("\n"));
 } finally {

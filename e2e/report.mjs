@@ -23,6 +23,11 @@ try {
   charts.forEach((chart, idx) => {
     if (chart.width < 100 || chart.height < 50 || chart.marks === 0) fail(`chart ${idx} did not render: ${JSON.stringify(chart)}`);
   });
+  // The backtest section: one bar per segment observed, with its whisker.
+  const bars = await page.locator("#backtest rect.bar").count();
+  const whiskers = await page.locator("#backtest line.whisker").count();
+  if (bars === 0 || bars !== whiskers) fail(`backtest chart: ${bars} bars, ${whiskers} whiskers`);
+  await page.locator("#backtest").screenshot({ path: `${shots}/report-backtest.png` });
   await page.screenshot({ path: `${shots}/report.png`, fullPage: true });
   if (remote.length) fail("the report requested " + remote.join(", "));
   if (errors.length) fail(errors.join("\n"));

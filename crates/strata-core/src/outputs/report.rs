@@ -692,6 +692,26 @@ mod tests {
     }
 
     #[test]
+    fn interval_bars_scale_to_the_highest_interval() {
+        use crate::backtest::Share;
+        // 10 of 100 (Wilson high 0.1744) and 30 of 100 (high 0.3935, the
+        // top): bar widths 360 x 0.1 / 0.3935 and 360 x 0.3 / 0.3935.
+        let rows = vec![
+            ("healthy".to_string(), 100, Share::of(10, 100)),
+            ("at-risk".to_string(), 100, Share::of(30, 100)),
+        ];
+        let svg = interval_chart("t", &rows, 0.2);
+        let top = Share::of(30, 100).high;
+        for share in [0.1, 0.3] {
+            let width = format!("width=\"{:.1}\"", 360.0 * share / top);
+            assert!(svg.contains(&width), "{width} in {svg}");
+        }
+        assert_eq!(svg.matches("class=\"bar\"").count(), 2);
+        assert_eq!(svg.matches("class=\"whisker\"").count(), 2);
+        assert!(svg.contains("all 20.0%"));
+    }
+
+    #[test]
     fn history_needs_two_dates() {
         let point = |day: u32, accounts: i64| SizePoint {
             as_of: NaiveDate::from_ymd_opt(2026, 1, day).unwrap_or_default(),
