@@ -23,6 +23,21 @@ try {
   charts.forEach((chart, idx) => {
     if (chart.width < 100 || chart.height < 50 || chart.marks === 0) fail(`chart ${idx} did not render: ${JSON.stringify(chart)}`);
   });
+  // The decision comes first.
+  const first = await page.locator("section").first().getAttribute("id");
+  if (first !== "decision") fail(`the first section is ${first}, not the decision`);
+  // Segment flows (after two runs): each band's width is proportional to
+  // its accounts; two bands of the first Sankey are checked.
+  if ((await page.locator("#flows").count()) > 0) {
+    const bands = await page.locator("#flows svg.sankey").first().locator("path.flow").evaluateAll((paths) =>
+      paths.map((p) => ({ value: Number(p.dataset.value), width: Number(p.getAttribute("stroke-width")) })));
+    if (bands.length < 2) fail(`the Sankey has ${bands.length} bands`);
+    const [a, b] = bands;
+    if (Math.abs(a.width / b.width - a.value / b.value) > 0.02 * (a.value / b.value)) {
+      fail(`band widths ${a.width}, ${b.width} are not proportional to ${a.value}, ${b.value}`);
+    }
+    console.log("flow bands:", bands.length);
+  }
   // The backtest section: one bar per segment observed, with its whisker.
   const bars = await page.locator("#backtest rect.bar").count();
   const whiskers = await page.locator("#backtest line.whisker").count();

@@ -66,6 +66,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         cohorts: analyses.cohorts.as_ref(),
         roadmap: analyses.roadmap.as_ref(),
         backtests: &backtests,
+        movement: None,
     };
     let path = strata_core::outputs::write_report(&result, &history, extras, &args.out)?;
     println!("wrote {}", path.display());

@@ -656,6 +656,10 @@ fn report_renders_in_chromium_without_console_errors() {
     );
     assert!(ok, "report check failed:\n{output}");
     assert!(output.contains("charts rendered:"), "{output}");
+    assert!(
+        output.contains("flow bands:"),
+        "the second run's report has flows: {output}"
+    );
 }
 
 #[test]

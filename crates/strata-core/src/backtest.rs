@@ -382,16 +382,20 @@ pub async fn backtest_all(
         ));
     }
 
-    for (done, date) in dates.iter().enumerate() {
-        let result = pipeline::run(&alone, &RunOptions::at(Some(*date)), &pipeline::Quiet).await?;
+    // Memberships only: a past date needs no measures.
+    let pasts = pipeline::memberships_at(&alone, &dates, progress).await?;
+    for (date, (past, assignments)) in dates.iter().zip(pasts) {
+        let revenue = pipeline::account_revenue(&past.sources, past.as_of);
         let end_month = month_of(outcome_date(*date));
         // Each account's start and end MRR, `None` when not paying then.
-        let paying: Vec<Option<(f64, f64)>> = result
-            .account_ids()
+        let paying: Vec<Option<(f64, f64)>> = past
+            .sources
+            .accounts
+            .ids
             .iter()
             .enumerate()
             .map(|(idx, id)| {
-                let start = result.revenue.get(idx).map_or(0.0, |r| r.mrr_now);
+                let start = revenue.get(idx).map_or(0.0, |r| r.mrr_now);
                 let account = now.sources.accounts.index.get(id)?;
                 (start > 0.0).then(|| {
                     (
@@ -402,7 +406,7 @@ pub async fn backtest_all(
             })
             .collect();
         for tally in &mut tallies {
-            let Some(seg) = result.segmentations.iter().find(|s| s.name == tally.name) else {
+            let Some(seg) = assignments.iter().find(|s| s.segmentation == tally.name) else {
                 return Err(Error::Internal(format!(
                     "the run at {date} has no segmentation `{}`",
                     tally.name
@@ -447,7 +451,6 @@ pub async fn backtest_all(
                     .collect(),
             });
         }
-        progress(done + 1, dates.len());
     }
     let date_texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
     Ok(tallies

@@ -309,6 +309,51 @@ pub async fn run_with_analyses(
     Ok((result, analyses))
 }
 
+/// Every segmentation's members at each of `dates`, without measuring
+/// anything (the backtest's past dates). On the embedded engine the sources
+/// are loaded once and only the features are computed per date; elsewhere,
+/// and when the project learns risks (which need their own history at each
+/// date), each date is a whole preparation.
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn memberships_at(
+    project: &Project,
+    dates: &[NaiveDate],
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Vec<(Prepared, Vec<Assignment>)>> {
+    let mut out = Vec::with_capacity(dates.len());
+    if project.engine != EngineKind::Embedded || project.risk.is_some() {
+        for (done, date) in dates.iter().enumerate() {
+            out.push(prepare_and_assign(project, &RunOptions::at(Some(*date)), &Quiet).await?);
+            progress(done + 1, dates.len());
+        }
+        return Ok(out);
+    }
+    let ctx = session(project)?;
+    let engine = DataFusionEngine::embedded(ctx.clone());
+    let sources = sources::load(&ctx, project).await?;
+    for (done, date) in dates.iter().enumerate() {
+        let features =
+            features::compute_with(&ctx, project, &sources, day_number(*date), None, None).await?;
+        let mut prepared = crate::prepare::finish_prepare(
+            project,
+            *date,
+            sources.clone(),
+            features,
+            None,
+            &Quiet,
+        )?;
+        let mut warnings = std::mem::take(&mut prepared.warnings);
+        let assignments = engine.assign(project, &prepared, &mut warnings).await?;
+        prepared.warnings = warnings;
+        out.push((prepared, assignments));
+        progress(done + 1, dates.len());
+    }
+    Ok(out)
+}
+
 /// Sources, features and every segmentation's members; assignment warnings
 /// join the prepared warnings.
 async fn prepare_and_assign(
@@ -762,12 +807,7 @@ impl<'a> MeasureContext<'a> {
             .zip(segment_quality)
             .enumerate()
             .map(|(idx, ((segment, economics), quality))| SegmentResult {
-                persona: crate::measures::persona::persona(
-                    &segment.name,
-                    &columns,
-                    &assignment.membership,
-                    idx,
-                ),
+                persona: crate::measures::persona::persona(&columns, &assignment.membership, idx),
                 name: segment.name,
                 rule: segment.rule,
                 description: segment.description,

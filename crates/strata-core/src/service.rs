@@ -214,11 +214,12 @@ pub async fn execute(
     }
     timed.phase_finished(Phase::Outputs);
     let timings = timed.timings();
-    let extras = crate::outputs::report::Extras {
+    let mut extras = crate::outputs::report::Extras {
         icp: analyses.icp.as_ref(),
         cohorts: analyses.cohorts.as_ref(),
         roadmap: analyses.roadmap.as_ref(),
         backtests: &backtests,
+        movement: None,
     };
     let Some((mut store, lock)) = store_and_lock else {
         let report = crate::outputs::write_report(&result, &[], extras, out)?;
@@ -243,6 +244,17 @@ pub async fn execute(
         state::record_run(&mut store, project, &state::Snapshot::of(&result), &options).await?;
     drop(lock);
     let history = history_points(&mut store).await?;
+    let movement = match &outcome {
+        RecordOutcome::Committed(summary) if !summary.baseline => {
+            let (sizes, arr) = movement_inputs(&result);
+            store
+                .movement(&summary.run, &summary.transitions, &sizes, &arr)
+                .await?
+        }
+        RecordOutcome::Committed(_) => None,
+        RecordOutcome::Unchanged(_) => None,
+    };
+    extras.movement = movement.as_ref();
     let report = crate::outputs::write_report(&result, &history, extras, out)?;
     let delivery = if !settings.no_deliver && !project.destinations.is_empty() {
         Some(destinations::deliver(&mut store, &project.destinations, settings.deliver_wait).await?)
@@ -258,6 +270,59 @@ pub async fn execute(
         recorded: Some((store, outcome)),
         delivery,
     })
+}
+
+/// What moved in the recorded run `run_id` (whose result is `result`)
+/// since the live run before it, for the dashboard.
+///
+/// # Errors
+///
+/// A store that cannot be read.
+pub async fn movement_of(
+    store: &mut Store,
+    run_id: i64,
+    result: &RunResult,
+) -> Result<Option<state::flows::Movement>> {
+    let Some(run) = store.run(run_id).await? else {
+        return Ok(None);
+    };
+    let transitions = store.transitions_in(run_id).await?;
+    let (sizes, arr) = movement_inputs(result);
+    store.movement(&run, &transitions, &sizes, &arr).await
+}
+
+/// This run's segment sizes and each account's ARR, for the flows since
+/// the previous run.
+pub fn movement_inputs(
+    result: &RunResult,
+) -> (
+    Vec<state::flows::SizeNow>,
+    std::collections::HashMap<String, f64>,
+) {
+    let mut sizes = Vec::new();
+    for segmentation in &result.segmentations {
+        let unassigned = std::iter::once(("(unassigned)", &segmentation.unassigned));
+        for (segment, economics) in segmentation
+            .segments
+            .iter()
+            .map(|s| (s.name.as_str(), &s.economics))
+            .chain(unassigned)
+        {
+            sizes.push(state::flows::SizeNow {
+                segmentation: segmentation.name.clone(),
+                segment: segment.to_string(),
+                accounts: economics.accounts as i64,
+                arr: economics.arr,
+            });
+        }
+    }
+    let arr = result
+        .account_ids()
+        .into_iter()
+        .zip(&result.revenue)
+        .map(|(id, revenue)| (id, revenue.mrr_now * 12.0))
+        .collect();
+    (sizes, arr)
 }
 
 /// Records a run whose pipeline failed, with its error; a store that

@@ -155,12 +155,26 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
             escape(tier)
         );
     }
-    let history = match api::open_store(&app).await {
-        Ok(mut store) => strata_core::service::history_points(&mut store)
-            .await
-            .unwrap_or_default(),
-        Err(_) => Vec::new(),
+    let (history, movement) = match api::open_store(&app).await {
+        Ok(mut store) => {
+            let history = strata_core::service::history_points(&mut store)
+                .await
+                .unwrap_or_default();
+            let movement = match served.run_id {
+                Some(run_id) => {
+                    strata_core::service::movement_of(&mut store, run_id, &served.result)
+                        .await
+                        .unwrap_or_default()
+                }
+                None => None,
+            };
+            (history, movement)
+        }
+        Err(_) => (Vec::new(), None),
     };
+    if let Some(movement) = &movement {
+        report::flows_section(&mut body, movement);
+    }
     for segmentation in &result.segmentations {
         let name = segmentation.name.clone();
         let link = move |segment: &str| segment_href(&name, segment);

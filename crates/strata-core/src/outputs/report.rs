@@ -23,6 +23,8 @@ pub struct Extras<'a> {
     pub roadmap: Option<&'a RoadmapReport>,
     /// The run's backtests of the segmentations that claim risk and health.
     pub backtests: &'a [crate::backtest::Backtest],
+    /// What moved since the previous run.
+    pub movement: Option<&'a crate::state::flows::Movement>,
 }
 
 /// Accounts of one segment at one as_of date, for the history chart.
@@ -39,7 +41,7 @@ pub struct SizePoint {
 }
 
 /// The page style of the report, shared with the dashboard.
-pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}";
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}.movers td{text-align:left}.lead{font-size:1.1em}";
 
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -304,7 +306,7 @@ fn roadmap_section(out: &mut String, report: &RoadmapReport) {
     let roadmap = &report.roadmap;
     let _ = write!(
         out,
-        "<section><h2>Segments to roadmap <small>({})</small></h2><p>{}</p>",
+        "<section id=\"roadmap\"><h2>Segments to roadmap <small>({})</small></h2><p>{}</p>",
         escape(&roadmap.segmentation),
         escape(&roadmap.recommendation)
     );
@@ -354,7 +356,7 @@ fn roadmap_section(out: &mut String, report: &RoadmapReport) {
 pub fn icp_section(out: &mut String, report: &IcpReport) {
     let _ = write!(
         out,
-        "<section><h2>Ideal customer profile <small>(known within {} days of signup, target {:?})</small></h2>",
+        "<section id=\"icp\"><h2>Ideal customer profile <small>(known within {} days of signup, target {:?})</small></h2>",
         report.days, report.result.target
     );
     if report.result.rules.is_empty() {
@@ -516,16 +518,9 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
         o.nps.map_or("–".to_string(), |nps| format!("{nps:+.0}")),
         as_of = result.as_of,
     );
-    let spread = &result.nrr_spread;
-    if let (Some(points), Some(tier)) = (spread.spread_points, spread.tier) {
-        let _ = write!(
-            out,
-            "<p>NRR spread between the most and the least engaged quartile: {points:.0} points ({}), \
-             {} vs {}.</p>",
-            escape(tier),
-            percent(spread.top_nrr),
-            percent(spread.bottom_nrr)
-        );
+    decision_section(&mut out, result, extras);
+    if let Some(movement) = extras.movement {
+        flows_section(&mut out, movement);
     }
     for warning in &result.warnings {
         let _ = write!(
@@ -559,6 +554,291 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The first screen: the decision and what to act on, each line linking to
+/// its section below. The seeds' questions in order: the core segment and
+/// the recommendation, the priority segments against the 60% bar, the ICP,
+/// the NRR spread, what moved since the previous run, and the warnings that
+/// say a segmentation no longer holds (backtests, stale frozen clusters).
+pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>) {
+    out.push_str("<section id=\"decision\" class=\"decision\"><h2>The decision</h2>");
+    match extras.roadmap {
+        Some(report) => {
+            let roadmap = &report.roadmap;
+            let _ = write!(
+                out,
+                "<p class=\"lead\">{} <a href=\"#roadmap\">roadmap</a></p>",
+                escape(&roadmap.recommendation)
+            );
+            let priority: Vec<String> = roadmap
+                .segments
+                .iter()
+                .filter(|s| s.priority)
+                .map(|s| {
+                    format!(
+                        "{} ({} of net new ARR)",
+                        escape(&s.segment),
+                        percent(s.share_of_net_new_arr)
+                    )
+                })
+                .collect();
+            let reached: f64 = roadmap
+                .segments
+                .iter()
+                .filter(|s| s.priority)
+                .filter_map(|s| s.share_of_net_new_arr)
+                .sum();
+            if !priority.is_empty() {
+                let verdict = if reached >= crate::roadmap::PRIORITY_NET_NEW_BAR {
+                    "meets"
+                } else {
+                    "falls short of"
+                };
+                let _ = write!(
+                    out,
+                    "<p>Priority segments: {}; together {:.0}% of net new ARR, which {verdict} the {:.0}% bar.</p>",
+                    priority.join(", "),
+                    100.0 * reached,
+                    100.0 * crate::roadmap::PRIORITY_NET_NEW_BAR
+                );
+            }
+        }
+        None => out.push_str(
+            "<p class=\"lead muted\">No roadmap in this report (a quick report, or no segmentation to plan for).</p>",
+        ),
+    }
+    if let Some(rule) = extras.icp.and_then(|icp| icp.result.rules.first()) {
+        let lift = rule
+            .lift
+            .map_or(String::new(), |lift| format!(", lift {lift:.2}x"));
+        let _ = write!(
+            out,
+            "<p>Ideal customer profile: <code>{}</code>: {} accounts, NRR {} inside vs {} outside{lift}. <a href=\"#icp\">ICP</a></p>",
+            escape(&rule.rule),
+            rule.accounts,
+            percent(Some(rule.inside)),
+            percent(rule.outside),
+        );
+    }
+    let spread = &result.nrr_spread;
+    if let (Some(points), Some(tier)) = (spread.spread_points, spread.tier) {
+        let _ = write!(
+            out,
+            "<p>NRR spread: {points:.0} points between the most and the least engaged quartile ({}), {} vs {}.</p>",
+            escape(tier),
+            percent(spread.top_nrr),
+            percent(spread.bottom_nrr)
+        );
+    }
+    match extras.movement {
+        Some(movement) => {
+            let mut moves: Vec<(String, i64)> = Vec::new();
+            for flows in &movement.segmentations {
+                for flow in flows.flows.iter().filter(|f| f.from != f.to) {
+                    moves.push((
+                        format!("{}: {} → {}", flows.segmentation, flow.from, flow.to),
+                        flow.accounts,
+                    ));
+                }
+            }
+            moves.sort_by(|a, b| b.1.cmp(&a.1));
+            let total: i64 = moves.iter().map(|m| m.1).sum();
+            let listed: Vec<String> = moves
+                .iter()
+                .take(6)
+                .map(|(what, n)| format!("{} {n}", escape(what)))
+                .collect();
+            let _ = write!(
+                out,
+                "<p>Since the previous run (as of {}): {total} changes of segment{}{}. <a href=\"#flows\">flows</a></p>",
+                movement.previous_as_of,
+                if listed.is_empty() { "" } else { ": " },
+                listed.join("; ")
+            );
+            if !movement.movers.is_empty() {
+                out.push_str("<table class=\"movers\"><thead><tr><th>account</th><th>segmentation</th><th>moved</th><th>ARR</th><th>why</th></tr></thead><tbody>");
+                for mover in movement.movers.iter().take(5) {
+                    let _ = write!(
+                        out,
+                        "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+                        escape(&mover.account_id),
+                        escape(&mover.segmentation),
+                        escape(&mover.from),
+                        escape(&mover.to),
+                        money(mover.arr),
+                        escape(&mover.reason)
+                    );
+                }
+                out.push_str("</tbody></table>");
+            }
+        }
+        None => out.push_str(
+            "<p class=\"muted\">Nothing to compare with yet: what moved appears from the second recorded run.</p>",
+        ),
+    }
+    let alarms: Vec<&crate::error::Problem> = result
+        .warnings
+        .iter()
+        .filter(|w| {
+            w.location.starts_with("backtest of")
+                || w.message.starts_with("should be refreshed")
+                || w.location == "risk"
+        })
+        .collect();
+    for alarm in alarms {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">⚠ {}</p>",
+            escape(&alarm.to_string())
+        );
+    }
+    out.push_str(
+        "<p class=\"muted\">Below: <a href=\"#flows\">flows</a> · the segmentations · <a href=\"#icp\">ICP</a> · \
+         <a href=\"#roadmap\">roadmap</a> · <a href=\"#backtest\">backtest</a> · cohort retention</p></section>",
+    );
+}
+
+/// Per segmentation with any change, a Sankey diagram of the accounts from
+/// the previous run's segments (left) to this run's (right), and the same
+/// by ARR under a disclosure.
+pub fn flows_section(out: &mut String, movement: &crate::state::flows::Movement) {
+    let _ = write!(
+        out,
+        "<section id=\"flows\"><h2>Segment flows <small>as of {} → {}</small></h2>",
+        movement.previous_as_of, movement.as_of
+    );
+    let mut any = false;
+    for flows in &movement.segmentations {
+        if flows.flows.iter().all(|f| f.from == f.to) {
+            continue;
+        }
+        any = true;
+        let _ = write!(out, "<h3>{}</h3>", escape(&flows.segmentation));
+        out.push_str(&sankey_chart(flows, false));
+        let _ = write!(
+            out,
+            "<details><summary>by ARR</summary>{}</details>",
+            sankey_chart(flows, true)
+        );
+    }
+    if !any {
+        out.push_str("<p>No account changed segment.</p>");
+    }
+    out.push_str("</section>");
+}
+
+/// A Sankey diagram: left nodes are the previous run's segments, right
+/// nodes this run's, each band a flow whose width is proportional to its
+/// accounts (or ARR).
+pub fn sankey_chart(flows: &crate::state::flows::SegmentationFlows, by_arr: bool) -> String {
+    let value = |f: &crate::state::flows::Flow| if by_arr { f.arr } else { f.accounts as f64 };
+    let bands: Vec<&crate::state::flows::Flow> =
+        flows.flows.iter().filter(|f| value(f) > 0.0).collect();
+    let mut left: Vec<&str> = Vec::new();
+    let mut right: Vec<&str> = Vec::new();
+    for band in &bands {
+        if !left.contains(&band.from.as_str()) {
+            left.push(&band.from);
+        }
+        if !right.contains(&band.to.as_str()) {
+            right.push(&band.to);
+        }
+    }
+    let total: f64 = bands.iter().map(|b| value(b)).sum();
+    let (height, gap, node_width, x_left, x_right) = (300.0, 8.0, 14.0, 170.0, 530.0);
+    let scale = |n: usize| {
+        if total > 0.0 {
+            (height - gap * n.saturating_sub(1) as f64) / total
+        } else {
+            0.0
+        }
+    };
+    let k = scale(left.len().max(right.len()));
+    // Node tops, and a running offset per node for the bands.
+    let tops = |nodes: &[&str], side: &dyn Fn(&crate::state::flows::Flow) -> &str| {
+        let mut y = 10.0;
+        nodes
+            .iter()
+            .map(|node| {
+                let size: f64 = bands
+                    .iter()
+                    .filter(|b| side(b) == *node)
+                    .map(|b| value(b))
+                    .sum::<f64>()
+                    * k;
+                let top = y;
+                y += size + gap;
+                (top, size)
+            })
+            .collect::<Vec<(f64, f64)>>()
+    };
+    let left_nodes = tops(&left, &|f| f.from.as_str());
+    let right_nodes = tops(&right, &|f| f.to.as_str());
+    let unit = if by_arr { "ARR" } else { "accounts" };
+    let mut svg = format!(
+        "<svg class=\"chart sankey\" role=\"img\" viewBox=\"0 0 720 {h}\" width=\"720\" height=\"{h}\"><title>{}: {unit} from the previous run's segments (left) to this run's (right)</title>",
+        escape(&flows.segmentation),
+        h = height + 30.0,
+    );
+    let mut left_offset: Vec<f64> = left_nodes.iter().map(|n| n.0).collect();
+    let mut right_offset: Vec<f64> = right_nodes.iter().map(|n| n.0).collect();
+    for band in &bands {
+        let (Some(l), Some(r)) = (
+            left.iter().position(|n| *n == band.from),
+            right.iter().position(|n| *n == band.to),
+        ) else {
+            continue;
+        };
+        let width = value(band) * k;
+        let (y0, y1) = (left_offset[l] + width / 2.0, right_offset[r] + width / 2.0);
+        left_offset[l] += width;
+        right_offset[r] += width;
+        let (x0, x1) = (x_left + node_width, x_right);
+        let mid = (x0 + x1) / 2.0;
+        let color = if band.from == band.to {
+            "#bbb"
+        } else {
+            PALETTE[l % PALETTE.len()]
+        };
+        let amount = if by_arr {
+            money(band.arr)
+        } else {
+            band.accounts.to_string()
+        };
+        let _ = write!(
+            svg,
+            "<path class=\"flow\" data-from=\"{f}\" data-to=\"{t}\" data-value=\"{v}\" d=\"M{x0:.1},{y0:.1} C{mid:.1},{y0:.1} {mid:.1},{y1:.1} {x1:.1},{y1:.1}\" \
+             stroke=\"{color}\" stroke-opacity=\"0.55\" stroke-width=\"{w:.2}\" fill=\"none\"><title>{f} → {t}: {amount}</title></path>",
+            f = escape(&band.from),
+            t = escape(&band.to),
+            v = value(band),
+            w = width.max(0.5),
+        );
+    }
+    for (nodes, tops, x, anchor, label_x) in [
+        (&left, &left_nodes, x_left, "end", x_left - 6.0),
+        (
+            &right,
+            &right_nodes,
+            x_right,
+            "start",
+            x_right + node_width + 6.0,
+        ),
+    ] {
+        for (node, (top, size)) in nodes.iter().zip(tops.iter()) {
+            let _ = write!(
+                svg,
+                "<rect class=\"node\" x=\"{x}\" y=\"{top:.1}\" width=\"{node_width}\" height=\"{:.1}\" fill=\"#555\"/>\
+                 <text x=\"{label_x}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                size.max(1.0),
+                top + size / 2.0 + 4.0,
+                escape(node)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
 }
 
 /// Horizontal bars with 95% whiskers: per row, a share and its interval,
@@ -709,6 +989,41 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar\"").count(), 2);
         assert_eq!(svg.matches("class=\"whisker\"").count(), 2);
         assert!(svg.contains("all 20.0%"));
+    }
+
+    #[test]
+    fn sankey_bands_are_proportional_to_their_accounts() {
+        use crate::state::flows::{Flow, SegmentationFlows};
+        let flow = |from: &str, to: &str, accounts: i64| Flow {
+            from: from.into(),
+            to: to.into(),
+            accounts,
+            arr: 0.0,
+        };
+        let flows = SegmentationFlows {
+            segmentation: "health".into(),
+            flows: vec![
+                flow("healthy", "healthy", 8),
+                flow("at-risk", "at-risk", 2),
+                flow("healthy", "at-risk", 2),
+                flow("(none)", "healthy", 1),
+                flow("at-risk", "healthy", 1),
+            ],
+        };
+        // 14 accounts over 300 px less one 8 px gap per extra node of the
+        // taller side (3 on the left): 284 / 14 px per account.
+        let svg = sankey_chart(&flows, false);
+        assert_eq!(svg.matches("class=\"flow\"").count(), 5);
+        for accounts in [8.0, 2.0, 1.0] {
+            let width = format!("stroke-width=\"{:.2}\"", accounts * 284.0 / 14.0);
+            assert!(svg.contains(&width), "{width} in {svg}");
+        }
+        assert_eq!(svg.matches("class=\"node\"").count(), 5);
+        // By ARR, flows without ARR draw nothing.
+        assert_eq!(
+            sankey_chart(&flows, true).matches("class=\"flow\"").count(),
+            0
+        );
     }
 
     #[test]

@@ -314,8 +314,9 @@ impl EventCounts {
     }
 }
 
-/// Every source, loaded and checked.
-#[derive(Debug)]
+/// Every source, loaded and checked (cloned to prepare another date from
+/// the same loaded tables).
+#[derive(Debug, Clone)]
 pub struct Sources {
     /// Accounts.
     pub accounts: Accounts,

@@ -20,6 +20,7 @@
 //! stores, logs or prints a secret (a store URL is shown redacted).
 pub mod definitions;
 mod diff;
+pub mod flows;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -604,6 +605,41 @@ impl Store {
     /// Definition versions, oldest first.
     pub async fn definitions(&mut self) -> Result<Vec<DefinitionVersion>> {
         backend!(self, store => store.definitions())
+    }
+
+    /// What moved in the live run `run` (its `transitions`) since the live
+    /// run before it (`None` without one); `arr` is each account's ARR
+    /// now, `sizes` this run's segments.
+    pub async fn movement(
+        &mut self,
+        run: &RunRecord,
+        transitions: &[Transition],
+        sizes: &[flows::SizeNow],
+        arr: &HashMap<String, f64>,
+    ) -> Result<Option<flows::Movement>> {
+        let previous = self
+            .runs(usize::MAX)
+            .await?
+            .into_iter()
+            .filter(|earlier| {
+                earlier.id < run.id && earlier.kind == RunKind::Run && earlier.status == "succeeded"
+            })
+            .max_by_key(|earlier| earlier.id);
+        Ok(previous
+            .map(|previous| flows::movement(previous.as_of, run.as_of, sizes, transitions, arr)))
+    }
+
+    /// The transitions of run `run_id`, definition changes included.
+    pub async fn transitions_in(&mut self, run_id: i64) -> Result<Vec<Transition>> {
+        self.changes(&ChangeFilter {
+            since: None,
+            segmentation: None,
+            account: None,
+            run: Some(run_id),
+            redefinitions: true,
+            limit: usize::MAX,
+        })
+        .await
     }
 
     /// Runs, newest first.
