@@ -55,16 +55,11 @@ pub async fn run(args: BenchRiskArgs) -> anyhow::Result<()> {
         clock.elapsed().as_secs_f64(),
     ));
     let clock = Instant::now();
-    let snapshots = risk::snapshots(
-        &inputs.ctx,
-        &project,
-        &inputs.sources,
-        inputs.as_of,
-        &settings,
-        &inputs.features.top_events,
-        &mut |done, total| eprint!("\rbench-risk: point-in-time features {done}/{total}"),
-    )
-    .await?;
+    let snapshots = inputs
+        .snapshots(&project, &settings, &mut |done, total| {
+            eprint!("\rbench-risk: point-in-time features {done}/{total}")
+        })
+        .await?;
     eprintln!();
     let examples: usize = snapshots.iter().map(|s| s.rows.len()).sum();
     phases.push((

@@ -72,19 +72,12 @@ pub async fn run(args: RiskArgs) -> anyhow::Result<()> {
     }
     let inputs = pipeline::risk_inputs(&project, &RunOptions::at(args.as_of)).await?;
     let bar = progress::counter("point-in-time features");
-    let snapshots = risk::snapshots(
-        &inputs.ctx,
-        &project,
-        &inputs.sources,
-        inputs.as_of,
-        &settings,
-        &inputs.features.top_events,
-        &mut |done, total| {
+    let snapshots = inputs
+        .snapshots(&project, &settings, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
-        },
-    )
-    .await;
+        })
+        .await;
     bar.finish_and_clear();
     let snapshots = snapshots?;
     let risks = risk::learn_from(&snapshots, &inputs.features, &settings)?;

@@ -284,15 +284,7 @@ pub async fn backtest_all(
     let mut tallies = Vec::new();
     for name in names {
         let Some(segmentation) = project.segmentations.iter().find(|s| &s.name == name) else {
-            let names: Vec<&str> = project
-                .segmentations
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect();
-            return Err(Error::invalid(
-                Problem::new("--segmentation", format!("no segmentation `{name}`"))
-                    .with_help(format!("the project has: {}", names.join(", "))),
-            ));
+            return Err(project.unknown_segmentation(name));
         };
         if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
             return Err(Error::invalid(

@@ -182,6 +182,32 @@ pub struct RiskInputs {
     pub features: FeatureTable,
 }
 
+impl RiskInputs {
+    /// The point-in-time snapshots of [`crate::risk::snapshots`] over these
+    /// inputs.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::risk::snapshots`].
+    pub async fn snapshots(
+        &self,
+        project: &Project,
+        settings: &crate::project::risk::RiskSettings,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<Vec<crate::risk::Snapshot>> {
+        crate::risk::snapshots(
+            &self.ctx,
+            project,
+            &self.sources,
+            self.as_of,
+            settings,
+            &self.features.top_events,
+            progress,
+        )
+        .await
+    }
+}
+
 /// Loads the sources and computes the features at the as-of date, as a
 /// run would before learning its risks (for `strata risk` and its bench,
 /// which time and export the steps one by one).

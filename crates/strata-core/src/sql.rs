@@ -707,18 +707,7 @@ pub fn script(
         }
     }
     if !found {
-        let names: Vec<&str> = project
-            .segmentations
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        return Err(Error::invalid(
-            crate::error::Problem::new(
-                "--segmentation",
-                format!("no segmentation `{}`", segmentation.unwrap_or_default()),
-            )
-            .with_help(format!("the project has: {}", names.join(", "))),
-        ));
+        return Err(project.unknown_segmentation(segmentation.unwrap_or_default()));
     }
     let mut select = vec!["features.*".to_string()];
     select.extend(selected);

@@ -407,17 +407,10 @@ fn risk_snapshots_read_nothing_after_their_date() {
             history_months: 6,
             ..RiskSettings::default()
         };
-        let snapshots = strata_core::risk::snapshots(
-            &inputs.ctx,
-            &project,
-            &inputs.sources,
-            inputs.as_of,
-            &settings,
-            &inputs.features.top_events,
-            &mut |_, _| {},
-        )
-        .await
-        .expect("snapshots");
+        let snapshots = inputs
+            .snapshots(&project, &settings, &mut |_, _| {})
+            .await
+            .expect("snapshots");
         assert_eq!(snapshots.len(), 6);
         // As of 2026-10-31, 90 days ahead: the last date whose outcome is
         // observed is 2026-07-31, each date a month end.

@@ -1100,6 +1100,16 @@ impl Project {
         })
     }
 
+    /// The error of a `--segmentation` flag naming no segmentation of the
+    /// project, listing those it has.
+    pub fn unknown_segmentation(&self, name: &str) -> Error {
+        let names: Vec<&str> = self.segmentations.iter().map(|s| s.name.as_str()).collect();
+        Error::invalid(
+            Problem::new("--segmentation", format!("no segmentation `{name}`"))
+                .with_help(format!("the project has: {}", names.join(", "))),
+        )
+    }
+
     /// The source of `kind`, if the project has one.
     pub fn source(&self, kind: TableKind) -> Option<&Source> {
         self.sources.get(&kind)
