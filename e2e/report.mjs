@@ -26,6 +26,12 @@ try {
   // The decision comes first.
   const first = await page.locator("section").first().getAttribute("id");
   if (first !== "decision") fail(`the first section is ${first}, not the decision`);
+  // Every segmentation ends its table with its quality verdict, collapsed.
+  const sections = await page.locator("section.segmentation").count();
+  const verdicts = await page.locator("section.segmentation details.verdict summary").allTextContents();
+  if (sections === 0 || verdicts.length !== sections || !verdicts.every((v) => /^Quality, judged as an? \w+ segmentation: (passes \d of \d tests|no test)/.test(v))) {
+    fail(`quality verdicts: ${sections} segmentations, ${JSON.stringify(verdicts)}`);
+  }
   // Segment flows (after two runs): each band's width is proportional to
   // its accounts; two bands of the first Sankey are checked.
   if ((await page.locator("#flows").count()) > 0) {

@@ -175,10 +175,17 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
     if let Some(movement) = &movement {
         report::flows_section(&mut body, movement);
     }
-    for segmentation in &result.segmentations {
+    let act_on = report::act_on(result);
+    for (idx, segmentation) in result.segmentations.iter().enumerate() {
         let name = segmentation.name.clone();
         let link = move |segment: &str| segment_href(&name, segment);
-        report::segmentation_section(&mut body, segmentation, &history, Some(&link));
+        report::segmentation_section(
+            &mut body,
+            segmentation,
+            &history,
+            Some(&link),
+            act_on == Some(idx),
+        );
     }
     page("Overview", "/", &body).into_response()
 }

@@ -411,9 +411,252 @@ pub fn nrr_spread(
     }
 }
 
+/// What a segmentation is for, which decides the tests that judge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// How accounts use the product (clusters, rules on behavior).
+    Behavior,
+    /// What accounts pay (rules on ARR or MRR).
+    Value,
+    /// Who accounts are (rules on account columns only).
+    Firmographic,
+    /// What accounts ask for (themes).
+    Needs,
+    /// How healthy accounts are (scorecards, rules that claim risk).
+    Health,
+}
+
+impl Purpose {
+    /// In words, for "judged as a ... segmentation".
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::Behavior => "behavioral",
+            Purpose::Value => "value",
+            Purpose::Firmographic => "firmographic",
+            Purpose::Needs => "needs",
+            Purpose::Health => "health",
+        }
+    }
+}
+
+/// One of the three tests, judged for a segmentation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestVerdict {
+    /// `cohesion`, `revenue concentration` or `detectability`.
+    pub test: &'static str,
+    /// The measured value, when it could be measured.
+    pub value: Option<f64>,
+    /// Whether it passes; `None` when not measured.
+    pub passes: Option<bool>,
+    /// A test that does not judge a segmentation of this purpose: shown,
+    /// not counted.
+    pub informational: bool,
+    /// What the value means, and what to do when it fails.
+    pub advice: String,
+}
+
+/// A segmentation's quality as a verdict: how many of the tests that judge
+/// it pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// What the segmentation is for.
+    pub purpose: Purpose,
+    /// Tests that judge it and pass.
+    pub passed: usize,
+    /// Tests that judge it and were measured.
+    pub judged: usize,
+    /// Each test.
+    pub tests: Vec<TestVerdict>,
+    /// "passes 2 of 3 tests (fails detectability: ...)".
+    pub summary: String,
+}
+
+/// Share of ARR the passing segments must hold for the segmentation to pass
+/// revenue concentration.
+pub const MIN_CONCENTRATION: f64 = 0.8;
+
+/// Judges a segmentation's quality by what it is for: every purpose is
+/// judged on revenue concentration (segments worth building for); behavior
+/// and needs also on cohesion (members behave alike) and on detectability
+/// (sales can tell them at signup) except health, which changes after
+/// signup by design; value and firmographic segmentations are not failed
+/// for behavioral cohesion, which is shown as informational.
+pub fn verdict(quality: &SegmentationQuality, purpose: Purpose) -> Verdict {
+    let cohesion_judges = matches!(purpose, Purpose::Behavior | Purpose::Needs);
+    let detectability_judges = !matches!(purpose, Purpose::Health | Purpose::Firmographic);
+    let tests = vec![
+        TestVerdict {
+            test: "cohesion",
+            value: quality.cohesion,
+            passes: quality.cohesion.map(|c| c >= MIN_COHESION),
+            informational: !cohesion_judges,
+            advice: if cohesion_judges {
+                "members should behave more like each other than like the nearest other segment (silhouette above 0); if not, cluster on other features or merge segments".into()
+            } else {
+                format!(
+                    "informational for a {} segmentation: its segments are not meant to behave alike",
+                    purpose.label()
+                )
+            },
+        },
+        TestVerdict {
+            test: "revenue concentration",
+            value: quality.revenue_concentration,
+            passes: quality
+                .revenue_concentration
+                .map(|r| r >= MIN_CONCENTRATION),
+            informational: false,
+            advice: format!(
+                "at least {:.0}% of ARR should sit in segments holding {:.0}% or more of it; if not, merge the small segments",
+                100.0 * MIN_CONCENTRATION,
+                100.0 * MIN_REVENUE_SHARE
+            ),
+        },
+        TestVerdict {
+            test: "detectability",
+            value: quality.detectability,
+            passes: quality.detectability.map(|d| d >= MIN_DETECTABILITY),
+            informational: !detectability_judges,
+            advice: if detectability_judges {
+                format!(
+                    "sales should tell the segment at signup (balanced accuracy {MIN_DETECTABILITY} or more from firmographics); if not, route new accounts by the ICP instead"
+                )
+            } else if purpose == Purpose::Firmographic {
+                "informational for a firmographic segmentation: it is defined by what is known at signup".into()
+            } else {
+                "informational for a health segmentation: health is earned after signup".into()
+            },
+        },
+    ];
+    let judged: Vec<&TestVerdict> = tests
+        .iter()
+        .filter(|t| !t.informational && t.passes.is_some())
+        .collect();
+    let passed = judged.iter().filter(|t| t.passes == Some(true)).count();
+    let failing: Vec<String> = judged
+        .iter()
+        .filter(|t| t.passes == Some(false))
+        .map(|t| {
+            format!(
+                "fails {} ({})",
+                t.test,
+                t.value.map_or("–".to_string(), |v| format!("{v:.2}"))
+            )
+        })
+        .collect();
+    let summary = if judged.is_empty() {
+        "no test could be measured".to_string()
+    } else if failing.is_empty() {
+        format!("passes {passed} of {} tests", judged.len())
+    } else {
+        format!(
+            "passes {passed} of {} tests; {}",
+            judged.len(),
+            failing.join(", ")
+        )
+    };
+    Verdict {
+        purpose,
+        passed,
+        judged: judged.len(),
+        tests,
+        summary,
+    }
+}
+
+/// The segmentation to act on: the one passing the most of the seeds'
+/// three tests (all three, whatever its purpose, except that a firmographic
+/// segmentation's detectability is no evidence: it is defined by what is
+/// known at signup), then the highest quality score; `None` when none
+/// passes any.
+pub fn to_act_on(segmentations: &[(&SegmentationQuality, Purpose)]) -> Option<usize> {
+    let passes = |(quality, purpose): &(&SegmentationQuality, Purpose)| {
+        verdict(quality, Purpose::Behavior)
+            .tests
+            .iter()
+            .filter(|t| t.passes == Some(true))
+            .filter(|t| !(t.test == "detectability" && *purpose == Purpose::Firmographic))
+            .count()
+    };
+    segmentations
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| passes(s) > 0)
+        .max_by(|(ia, a), (ib, b)| {
+            passes(a)
+                .cmp(&passes(b))
+                .then(
+                    a.0.score
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.0.score.unwrap_or(0.0)),
+                )
+                .then(ib.cmp(ia))
+        })
+        .map(|(idx, _)| idx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn quality(
+        cohesion: f64,
+        concentration: f64,
+        detectability: f64,
+        score: f64,
+    ) -> SegmentationQuality {
+        SegmentationQuality {
+            cohesion: Some(cohesion),
+            revenue_concentration: Some(concentration),
+            detectability: Some(detectability),
+            segments: 4,
+            score: Some(score),
+            warnings: Vec::new(),
+            detector: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_judge_by_purpose() {
+        let q = quality(-0.1, 0.9, 0.5, 0.0);
+        let behavior = verdict(&q, Purpose::Behavior);
+        assert_eq!((behavior.passed, behavior.judged), (1, 3));
+        assert_eq!(
+            behavior.summary,
+            "passes 1 of 3 tests; fails cohesion (-0.10), fails detectability (0.50)"
+        );
+        // A value segmentation is not failed for cohesion: it is shown as
+        // informational.
+        let value = verdict(&q, Purpose::Value);
+        assert_eq!((value.passed, value.judged), (1, 2));
+        assert!(
+            value.tests[0].informational
+                && value.tests[0]
+                    .advice
+                    .starts_with("informational for a value")
+        );
+        // Health is judged on revenue concentration alone.
+        let health = verdict(&q, Purpose::Health);
+        assert_eq!(health.summary, "passes 1 of 1 tests");
+        // The one to act on passes most of the three, then scores highest.
+        let good = quality(0.2, 0.9, 0.7, 0.1);
+        let middling = quality(0.2, 0.9, 0.5, 0.3);
+        let b = Purpose::Behavior;
+        assert_eq!(to_act_on(&[(&q, b), (&middling, b), (&good, b)]), Some(2));
+        assert_eq!(to_act_on(&[(&quality(-0.1, 0.5, 0.5, 0.0), b)]), None);
+        // A firmographic segmentation is told apart at signup by
+        // definition: that pass does not count, so a behavioral one passing
+        // the same other two tests wins on its score... and one passing all
+        // three wins outright.
+        let firmographic = quality(0.2, 0.9, 0.95, 0.5);
+        assert_eq!(
+            to_act_on(&[(&firmographic, Purpose::Firmographic), (&good, b)]),
+            Some(1)
+        );
+        let size = verdict(&firmographic, Purpose::Firmographic);
+        assert_eq!(size.summary, "passes 1 of 1 tests");
+    }
 
     fn revenue(pairs: &[(f64, f64)]) -> Vec<AccountRevenue> {
         pairs

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
+use crate::measures::quality::{Purpose, to_act_on, verdict};
 use crate::pipeline::{CohortReport, IcpReport, RoadmapReport, RunResult, SegmentationResult};
 
 /// Analyses `strata report` adds to a run's report.
@@ -41,7 +42,7 @@ pub struct SizePoint {
 }
 
 /// The page style of the report, shared with the dashboard.
-pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}.movers td{text-align:left}.lead{font-size:1.1em}";
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}.movers td{text-align:left}.verdict summary{cursor:pointer}.pass{color:#2a7}.act{color:#b60;font-size:.7em}.lead{font-size:1.1em}";
 
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -402,10 +403,16 @@ pub fn segmentation_section(
     segmentation: &SegmentationResult,
     history: &[SizePoint],
     link: Option<SegmentLink<'_>>,
+    act_on: bool,
 ) {
+    let star = if act_on {
+        " <span class=\"act\">★ the one to act on</span>"
+    } else {
+        ""
+    };
     let _ = write!(
         out,
-        "<section><h2>{} <small>({})</small></h2>",
+        "<section class=\"segmentation\"><h2>{} <small>({})</small>{star}</h2>",
         escape(&segmentation.name),
         escape(&segmentation.kind)
     );
@@ -464,9 +471,7 @@ pub fn segmentation_section(
         );
     }
     out.push_str("</tbody></table>");
-    for warning in &segmentation.quality.warnings {
-        let _ = write!(out, "<p class=\"warning\">⚠ {}</p>", escape(warning));
-    }
+    verdict_block(out, segmentation);
     if !segmentation.segments.is_empty() {
         out.push_str(&share_chart(segmentation));
     }
@@ -529,8 +534,9 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
             escape(&warning.to_string())
         );
     }
-    for segmentation in &result.segmentations {
-        segmentation_section(&mut out, segmentation, history, None);
+    let act_on = act_on(result);
+    for (idx, segmentation) in result.segmentations.iter().enumerate() {
+        segmentation_section(&mut out, segmentation, history, None, act_on == Some(idx));
     }
     if let Some(icp) = extras.icp {
         icp_section(&mut out, icp);
@@ -554,6 +560,88 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// What a segmentation is for: clusters are behavioral, themes needs,
+/// scores health; rules on revenue are value, rules on account columns
+/// only are firmographic, other rules behavioral.
+pub fn purpose_of(segmentation: &SegmentationResult) -> Purpose {
+    match segmentation.kind.as_str() {
+        "clusters" => return Purpose::Behavior,
+        "themes" => return Purpose::Needs,
+        "score" => return Purpose::Health,
+        _ => {}
+    }
+    let mut columns: Vec<String> = Vec::new();
+    for segment in &segmentation.segments {
+        if let Ok(expr) = crate::rules::parse(&segment.rule) {
+            expr.walk(&mut |node| {
+                if let crate::rules::ast::ExprKind::Column(name) = &node.kind {
+                    columns.push(name.clone());
+                }
+            });
+        }
+    }
+    let value = ["mrr", "arr", "mrr_12m_ago", "mrr_growth_12m"];
+    let accounts = crate::project::table_columns(crate::project::TableKind::Accounts);
+    if columns.iter().any(|c| value.contains(&c.as_str())) {
+        Purpose::Value
+    } else if !columns.is_empty()
+        && columns
+            .iter()
+            .all(|c| c == "days_since_signup" || accounts.iter().any(|(name, _)| name == c))
+    {
+        Purpose::Firmographic
+    } else {
+        Purpose::Behavior
+    }
+}
+
+/// The segmentation of the run to act on (see [`to_act_on`]).
+pub fn act_on(result: &RunResult) -> Option<usize> {
+    let judged: Vec<(&crate::measures::quality::SegmentationQuality, Purpose)> = result
+        .segmentations
+        .iter()
+        .map(|s| (&s.quality, purpose_of(s)))
+        .collect();
+    to_act_on(&judged)
+}
+
+/// The quality verdict under a segmentation's table: "passes 2 of 3 tests"
+/// with what fails, and every test with its advice collapsed below.
+fn verdict_block(out: &mut String, segmentation: &SegmentationResult) {
+    let verdict = verdict(&segmentation.quality, purpose_of(segmentation));
+    let class = if verdict.passed == verdict.judged {
+        "pass"
+    } else {
+        "warning"
+    };
+    let _ = write!(
+        out,
+        "<details class=\"verdict\"><summary class=\"{class}\">Quality, judged as a {} segmentation: {}</summary><ul>",
+        verdict.purpose.label(),
+        escape(&verdict.summary)
+    );
+    for test in &verdict.tests {
+        let status = match (test.informational, test.passes) {
+            (true, _) => "informational",
+            (false, Some(true)) => "passes",
+            (false, Some(false)) => "fails",
+            (false, None) => "not measured",
+        };
+        let _ = write!(
+            out,
+            "<li><b>{}</b> {}: {}: {}</li>",
+            test.test,
+            test.value.map_or("–".to_string(), |v| format!("{v:.2}")),
+            status,
+            escape(&test.advice)
+        );
+    }
+    for warning in &segmentation.quality.warnings {
+        let _ = write!(out, "<li class=\"warning\">{}</li>", escape(warning));
+    }
+    out.push_str("</ul></details>");
 }
 
 /// The first screen: the decision and what to act on, each line linking to
@@ -619,6 +707,16 @@ pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>
             rule.accounts,
             percent(Some(rule.inside)),
             percent(rule.outside),
+        );
+    }
+    if let Some(idx) = act_on(result) {
+        let segmentation = &result.segmentations[idx];
+        let full = verdict(&segmentation.quality, Purpose::Behavior);
+        let _ = write!(
+            out,
+            "<p>Act on <b>{}</b>: of the seeds' three tests (members behave alike, segments worth building for, told apart at signup) it {}; the best of the segmentations.</p>",
+            escape(&segmentation.name),
+            escape(&full.summary)
         );
     }
     let spread = &result.nrr_spread;
