@@ -74,6 +74,11 @@ def main(path):
     numeric = [c for c in features if c not in texts]
     early = frame[frame["split"] == "early"]
     held = frame[frame["split"] == "held_out"]
+    # A column without a value on the early dates teaches nothing (and
+    # HistGradientBoosting cannot bin it): left out for every peer.
+    features = [c for c in features if early[c].notna().any()]
+    texts = [c for c in texts if c in features]
+    numeric = [c for c in numeric if c in features]
     nonnegative = [c for c in numeric if early[c].min(skipna=True) >= 0]
     result = {}
     for label in LABELS:
