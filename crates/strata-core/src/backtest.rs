@@ -17,9 +17,8 @@
 //! than the revenue month that stands for "now"; each past run reads only
 //! events and revenue up to its own date (the pipeline's point-in-time
 //! features), and the outcomes come from the revenue table alone.
-use std::collections::HashMap;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 use serde::Serialize;
 
 use crate::dates::{Every, backfill_dates};
@@ -319,7 +318,7 @@ pub async fn backtest_all(
 
     // The revenue as of now: where the outcomes come from.
     let (_, now) = pipeline::prepare(&alone, &RunOptions::at(params.as_of), observer).await?;
-    let Some(revenue) = now.sources.revenue.as_ref() else {
+    if now.sources.revenue.is_none() {
         return Err(Error::invalid(
             Problem::new(
                 "backtest",
@@ -327,23 +326,12 @@ pub async fn backtest_all(
             )
             .with_help("add `revenue = \"...\"` under [sources]"),
         ));
-    };
+    }
     let current_month =
         crate::sources::revenue_month(&now.sources, pipeline::day_number(now.as_of));
-    let mut mrr: HashMap<(usize, i32), f64> = HashMap::new();
-    for ((&account, &month), &value) in revenue
-        .account_idx
-        .iter()
-        .zip(&revenue.month)
-        .zip(&revenue.mrr)
-    {
-        *mrr.entry((account, month)).or_default() += value;
-    }
-    let month_of = |date: NaiveDate| date.year() * 12 + date.month0() as i32;
-    let outcome_date = |date: NaiveDate| {
-        date.checked_add_days(chrono::Days::new(u64::from(params.horizon_days)))
-            .unwrap_or(date)
-    };
+    let mrr = crate::risk::mrr_by_month(&now.sources);
+    let month_of = crate::dates::month_number;
+    let outcome_date = |date: NaiveDate| crate::dates::days_after(date, params.horizon_days);
     // The last testable date: its outcome month is closed now.
     let last = if month_of(outcome_date(now.as_of)) <= current_month {
         now.as_of

@@ -14,6 +14,18 @@ pub fn date_of_day(day: i32) -> NaiveDate {
     epoch + chrono::Duration::days(i64::from(day))
 }
 
+/// The month number of a date, `year * 12 + month0` (as revenue months
+/// are counted).
+pub fn month_number(date: NaiveDate) -> i32 {
+    date.year() * 12 + date.month0() as i32
+}
+
+/// `days` after `date` (the date itself past the calendar's end).
+pub fn days_after(date: NaiveDate, days: u32) -> NaiveDate {
+    date.checked_add_days(chrono::Days::new(u64::from(days)))
+        .unwrap_or(date)
+}
+
 /// How often a backfill (or a backtest) computes a point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Every {

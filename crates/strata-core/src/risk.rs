@@ -41,14 +41,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use crate::dates::day_number;
+use crate::dates::{day_number, days_after, month_number};
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureDef, FeatureGroup, FeatureTable};
 use crate::ml::logistic::{self, LogisticModel, LogisticParams, Platt};
@@ -128,16 +128,6 @@ pub struct Snapshot {
     pub end: Vec<f64>,
 }
 
-/// `month number` of a date (`year * 12 + month0`).
-fn month_of(date: NaiveDate) -> i32 {
-    date.year() * 12 + date.month0() as i32
-}
-
-fn after_days(date: NaiveDate, days: u32) -> NaiveDate {
-    date.checked_add_days(chrono::Days::new(u64::from(days)))
-        .unwrap_or(date)
-}
-
 /// Up to `count` past dates, `as_of` minus 1, 2, ... months (each counted
 /// from `as_of`; from a month end, month ends: Jun 30 → May 31), oldest first, whose outcome
 /// `horizon_days` later falls in a month no later than `observed_month`
@@ -163,10 +153,10 @@ pub fn past_dates(
         } else {
             date
         };
-        if month_of(date) < first_month {
+        if month_number(date) < first_month {
             break;
         }
-        if month_of(after_days(date, horizon_days)) <= observed_month {
+        if month_number(days_after(date, horizon_days)) <= observed_month {
             dates.push(date);
         }
     }
@@ -175,7 +165,7 @@ pub fn past_dates(
 }
 
 /// MRR per (account, month), summed over rows.
-fn mrr_by_month(sources: &Sources) -> HashMap<(usize, i32), f64> {
+pub(crate) fn mrr_by_month(sources: &Sources) -> HashMap<(usize, i32), f64> {
     let mut mrr: HashMap<(usize, i32), f64> = HashMap::new();
     if let Some(revenue) = &sources.revenue {
         for ((&account, &month), &value) in revenue
@@ -230,8 +220,8 @@ pub async fn snapshots(
         let table =
             features::compute_with(ctx, project, sources, day, Some(top_events.to_vec()), None)
                 .await?;
-        let start_month = revenue.measured_month(month_of(*date));
-        let end_month = month_of(after_days(*date, settings.horizon_days));
+        let start_month = revenue.measured_month(month_number(*date));
+        let end_month = month_number(days_after(*date, settings.horizon_days));
         let mut snapshot = Snapshot {
             date: *date,
             table,
@@ -855,7 +845,7 @@ fn learn_one(
     // model judged on them learns only from dates whose outcomes were known
     // before the first of them.
     let first_held = first_held_out(snapshots).unwrap_or(NaiveDate::MAX);
-    let known_before = |date: NaiveDate| after_days(date, settings.horizon_days) <= first_held;
+    let known_before = |date: NaiveDate| days_after(date, settings.horizon_days) <= first_held;
     let (mut early, mut held) = (Vec::new(), Vec::new());
     for (example, &(snapshot, _)) in examples.at.iter().enumerate() {
         let date = snapshots[snapshot].date;
@@ -1139,7 +1129,7 @@ pub fn examples_table(
     for (idx, snapshot) in snapshots.iter().enumerate() {
         let part = match first_held {
             Some(first) if snapshot.date >= first => "held_out",
-            Some(first) if after_days(snapshot.date, settings.horizon_days) <= first => "early",
+            Some(first) if days_after(snapshot.date, settings.horizon_days) <= first => "early",
             _ => "gap",
         };
         for ((&row, &start), &end) in snapshot.rows.iter().zip(&snapshot.start).zip(&snapshot.end) {
@@ -1264,8 +1254,8 @@ mod tests {
         // As of 2026-10-31, revenue through October 2026 (month 24321):
         // a 90-day outcome of 2026-07-31 lands on 2026-10-29, observed; of
         // 2026-08-31 on 2026-11-29, not yet.
-        let observed = month_of(date("2026-10-01"));
-        let first = month_of(date("2025-11-01"));
+        let observed = month_number(date("2026-10-01"));
+        let first = month_number(date("2025-11-01"));
         let dates = past_dates(date("2026-10-31"), observed, first, 90, 24);
         assert_eq!(dates.first().copied(), Some(date("2025-11-30")));
         assert_eq!(dates.last().copied(), Some(date("2026-07-31")));
@@ -1274,7 +1264,7 @@ mod tests {
         assert!(dates.contains(&date("2026-02-28")));
         let june = past_dates(
             date("2026-06-30"),
-            month_of(date("2026-06-01")),
+            month_number(date("2026-06-01")),
             first,
             30,
             3,
