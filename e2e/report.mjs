@@ -1,10 +1,13 @@
 // report.html opens offline in Chromium: no console errors, no request to the
 // network, and every chart is an SVG that has drawn something.
-// Usage: node report.mjs REPORT_HTML SCREENSHOT_DIR
+// Usage: node report.mjs REPORT_HTML SCREENSHOT_DIR [SEGMENTATION TREND_POINTS]
+// (TREND_POINTS: the points the state store holds for SEGMENTATION's
+// segments over the recorded runs, one mark each in every trend chart but
+// NRR's, which leaves out the segments without an NRR.)
 import { pathToFileURL } from "node:url";
-import { launch, watchErrors, fail } from "./common.mjs";
+import { launch, watchErrors, fail, checkOverlap, checkTrends } from "./common.mjs";
 
-const [report, shots] = process.argv.slice(2);
+const [report, shots, trendSegmentation, trendPoints] = process.argv.slice(2);
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -44,6 +47,13 @@ try {
     }
     console.log("flow bands:", bands.length);
   }
+  // Trends: accounts and ARR per segment, a mark per recorded point.
+  if (trendSegmentation) await checkTrends(page, trendSegmentation, Number(trendPoints));
+  // Overlap: a cell per pair of rows of the two crossed segmentations'
+  // tables, holding every account once.
+  await checkOverlap(page, "#overlap svg.overlap");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${shots}/report-first-screen.png` });
   // The backtest section: one bar per segment observed, with its whisker.
   const bars = await page.locator("#backtest rect.bar").count();
   const whiskers = await page.locator("#backtest line.whisker").count();

@@ -196,9 +196,10 @@ fn snapshot<'a>(
                         rule: &segment.when,
                         accounts,
                         arr: accounts as f64 * 12_000.0,
+                        nrr: Some(1.0),
                     })
                     .collect(),
-                unassigned: (0, 0.0),
+                unassigned: (0, 0.0, None),
                 membership,
                 discovery: None,
                 scores: None,

@@ -593,6 +593,25 @@ fn demo_project(accounts: &str) -> Dir {
     dir
 }
 
+/// The first segmentation of the runs whose `segments.json` are `files`,
+/// and the points the state store keeps for it: every segment at each run,
+/// and the unassigned when any account is.
+fn trend_points(files: &[PathBuf]) -> (String, usize) {
+    let mut name = String::new();
+    let mut points = 0;
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+        let document: serde_json::Value = serde_json::from_str(&text).expect("segments.json");
+        let first = &document["segmentations"][0];
+        name = first["name"].as_str().unwrap_or_default().to_string();
+        points += first["segments"].as_array().map_or(0, Vec::len);
+        if first["unassigned"]["accounts"].as_u64().unwrap_or(0) > 0 {
+            points += 1;
+        }
+    }
+    (name, points)
+}
+
 #[test]
 fn dashboard_end_to_end_in_chromium() {
     let (e2e, chromium) = match browser_setup() {
@@ -600,6 +619,9 @@ fn dashboard_end_to_end_in_chromium() {
         Err(why) => return skip_or_fail("the dashboard browser test", &why),
     };
     let dir = demo_project("600");
+    // An earlier run, so that the served one has flows and trends.
+    dir.command(&["run", "--out", "out0", "--as-of", "2026-01-31"])
+        .success();
     let server = Server::start(&dir, &[], &[]);
     let (status, icp) = server.get("/v1/icp", None);
     assert_eq!(status, 200, "{icp}");
@@ -610,6 +632,14 @@ fn dashboard_end_to_end_in_chromium() {
     let (_, all) = server.get("/v1/segmentations", None);
     let first = &all["segmentations"][0];
     let segment = first["segments"][0]["name"].as_str().unwrap_or_default();
+    let (trend_segmentation, points) = trend_points(&[
+        dir.root.join("out0/segments.json"),
+        dir.root.join("out/segments.json"),
+    ]);
+    assert_eq!(
+        trend_segmentation,
+        first["name"].as_str().unwrap_or_default()
+    );
     let shots = artifacts();
     let (ok, output) = node(
         &e2e,
@@ -620,12 +650,27 @@ fn dashboard_end_to_end_in_chromium() {
             first["name"].as_str().unwrap_or_default(),
             segment,
             &shots.display().to_string(),
+            &points.to_string(),
         ],
     );
     assert!(ok, "dashboard e2e failed:\n{output}");
-    assert!(output.contains("preview count:"), "{output}");
+    for expected in [
+        "preview count:",
+        "trend marks:",
+        "keyboard: sidebar to",
+        "flow band listed:",
+        "overlap cells:",
+    ] {
+        assert!(
+            output.contains(expected),
+            "{expected} missing from:\n{output}"
+        );
+    }
     for shot in [
+        "dashboard-first-screen.png",
         "dashboard-overview.png",
+        "dashboard-flows.png",
+        "dashboard-overlap.png",
         "dashboard-editor.png",
         "dashboard-segment.png",
     ] {
@@ -643,23 +688,41 @@ fn report_renders_in_chromium_without_console_errors() {
         Err(why) => return skip_or_fail("the report browser test", &why),
     };
     let dir = demo_project("600");
-    dir.command(&["run", "--out", "out"]).success();
-    dir.command(&["run", "--out", "out", "--as-of", "2026-01-31"])
+    dir.command(&["run", "--out", "out1", "--as-of", "2026-01-31"])
         .success();
+    dir.command(&["run", "--out", "out"]).success();
     let report = dir.root.join("out/report.html");
+    let (segmentation, points) = trend_points(&[
+        dir.root.join("out1/segments.json"),
+        dir.root.join("out/segments.json"),
+    ]);
     let shots = artifacts();
     let (ok, output) = node(
         &e2e,
         &chromium,
         "report.mjs",
-        &[&report.display().to_string(), &shots.display().to_string()],
+        &[
+            &report.display().to_string(),
+            &shots.display().to_string(),
+            &segmentation,
+            &points.to_string(),
+        ],
     );
     assert!(ok, "report check failed:\n{output}");
-    assert!(output.contains("charts rendered:"), "{output}");
+    for expected in ["charts rendered:", "trend marks:", "overlap cells:"] {
+        assert!(
+            output.contains(expected),
+            "{expected} missing from:\n{output}"
+        );
+    }
     assert!(
         output.contains("flow bands:"),
         "the second run's report has flows: {output}"
     );
+    let size = std::fs::metadata(shots.join("report-first-screen.png"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(size > 10_000, "report-first-screen.png is {size} bytes");
 }
 
 #[test]

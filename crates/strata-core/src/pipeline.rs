@@ -269,6 +269,17 @@ pub struct Analyses {
     pub problems: Vec<String>,
 }
 
+/// The segmentation the report's roadmap plans for: `behavior`, else the
+/// first clustering, else the first segmentation.
+pub fn roadmap_segmentation(project: &Project) -> Option<String> {
+    let names = || project.segmentations.iter();
+    names()
+        .find(|s| s.name == "behavior")
+        .or_else(|| names().find(|s| s.kind.name() == "clusters"))
+        .or_else(|| names().next())
+        .map(|s| s.name.clone())
+}
+
 /// [`run`], plus the analyses of the report (cohorts and roadmap from the
 /// same sources and memberships; the ICP from features known `icp_days`
 /// after signup).
@@ -299,14 +310,10 @@ pub async fn run_with_analyses(
             .problems
             .push(format!("no cohort section: {error}")),
     }
-    let plan_for = plan.roadmap_for.clone().or_else(|| {
-        let names = || project.segmentations.iter();
-        names()
-            .find(|s| s.name == "behavior")
-            .or_else(|| names().find(|s| s.kind.name() == "clusters"))
-            .or_else(|| names().next())
-            .map(|s| s.name.clone())
-    });
+    let plan_for = plan
+        .roadmap_for
+        .clone()
+        .or_else(|| roadmap_segmentation(project));
     if let Some(name) = plan_for {
         match roadmap_of(&prepared, &assignments, &name) {
             Ok(report) => analyses.roadmap = Some(report),
@@ -491,6 +498,60 @@ pub async fn matrix(
         as_of: prepared.as_of.to_string(),
         matrix,
     })
+}
+
+/// Two segmentations of a run crossed without reading the sources again
+/// (the overlap heat map): every non-empty cell's accounts, ARR and NRR.
+/// Tickets are not in a run's result; they stay zero (`strata matrix`
+/// counts them).
+///
+/// # Errors
+///
+/// A name that is not a segmentation of the run.
+pub fn crossed(
+    result: &RunResult,
+    rows: &str,
+    columns: &str,
+) -> Result<crate::measures::matrix::SegmentMatrix> {
+    use crate::measures::matrix::{Dimension, segment_matrix};
+    let find = |name: &str| {
+        result
+            .segmentations
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = result
+                    .segmentations
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                Error::invalid(
+                    Problem::new(name, "no segmentation of that name in the run")
+                        .with_help(format!("the run has: {}", names.join(", "))),
+                )
+            })
+    };
+    let picked = [find(rows)?, find(columns)?];
+    let names: Vec<Vec<String>> = picked
+        .iter()
+        .map(|s| s.segments.iter().map(|seg| seg.name.clone()).collect())
+        .collect();
+    let dimensions: Vec<Dimension<'_>> = picked
+        .iter()
+        .zip(&names)
+        .map(|(s, segments)| Dimension {
+            name: &s.name,
+            segments,
+            membership: &s.membership,
+        })
+        .collect();
+    let tickets = vec![0; result.revenue.len()];
+    Ok(segment_matrix(
+        &dimensions,
+        &result.revenue,
+        &result.nps,
+        &tickets,
+    )?)
 }
 
 /// Cohort retention of one group: the whole base or a segment.

@@ -369,6 +369,8 @@ pub async fn history_points(store: &mut Store) -> Result<Vec<SizePoint>> {
             segmentation: size.segmentation,
             segment: size.segment,
             accounts: size.accounts,
+            arr: size.arr,
+            nrr: size.nrr,
         })
         .collect())
 }

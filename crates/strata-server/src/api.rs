@@ -617,6 +617,32 @@ pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpRep
         .clone()
 }
 
+/// The served run's segments-to-roadmap report (the report's), computed
+/// on first request when the run did not bring it.
+pub async fn roadmap_of(
+    served: &Served,
+) -> Result<Arc<strata_core::pipeline::RoadmapReport>, String> {
+    let as_of = served.result.as_of;
+    served
+        .roadmap
+        .get_or_init(|| async {
+            let Some(name) = strata_core::pipeline::roadmap_segmentation(&served.project) else {
+                return Err("the project has no segmentation to plan for".to_string());
+            };
+            strata_core::pipeline::roadmap(
+                &served.project,
+                &strata_core::pipeline::RunOptions::at(Some(as_of)),
+                &name,
+                &strata_core::pipeline::Quiet,
+            )
+            .await
+            .map(Arc::new)
+            .map_err(|error| error.to_string())
+        })
+        .await
+        .clone()
+}
+
 /// The served run's backtests (see `strata_core::backtest::in_run`),
 /// computed once.
 pub async fn backtests_of(

@@ -6,12 +6,14 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use strata_core::outputs::report::{self, escape, money, percent};
-use strata_core::state::ChangeFilter;
+use strata_core::state::{ChangeFilter, RunKind, RunRecord};
 
 use super::{App, Served, api};
 
@@ -20,7 +22,14 @@ const EXTRA_STYLE: &str = "nav{display:flex;gap:16px;align-items:baseline;border
 nav a{color:#245;text-decoration:none}nav a.here{font-weight:bold}nav .brand{font-weight:bold;font-size:16px;color:#222}\
 textarea{width:100%;font:14px ui-monospace,monospace;padding:6px;box-sizing:border-box}pre{background:#f6f6f6;padding:8px;overflow:auto}\
 .error{color:#b00}.figure{font-size:28px;font-weight:bold}.pager{display:flex;gap:8px;align-items:center;margin:6px 0}\
-input[type=search],input[type=password]{padding:4px 6px;min-width:240px}";
+input[type=search],input[type=password]{padding:4px 6px;min-width:240px}\
+body{max-width:1380px;padding:0 16px}.layout{display:flex;gap:24px;align-items:flex-start}main{flex:1;min-width:0}\
+aside{position:sticky;top:8px;width:220px;flex:none;font-size:13px;max-height:95vh;overflow:auto;border-right:1px solid #eee;padding-right:8px}\
+aside ul{list-style:none;padding-left:0;margin:2px 0}aside ul ul{padding-left:12px}aside a{color:#245;text-decoration:none;display:block;padding:1px 2px}\
+aside a.here{font-weight:bold;background:#eef3fa}aside .kind{color:#777;font-size:11px}\
+:focus-visible{outline:3px solid #f28e2b;outline-offset:2px}.skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:4px 8px;z-index:1}\
+path.flow{cursor:pointer}path.flow:hover,path.flow:focus{stroke-opacity:.9}form.pick{display:flex;gap:12px;align-items:end;flex-wrap:wrap;margin:8px 0}\
+form.pick label{display:flex;flex-direction:column;font-size:12px;color:#555}select{padding:3px 4px}.band-list{margin:4px 0 8px}";
 
 /// The dashboard's routes.
 pub fn routes() -> Router<Arc<App>> {
@@ -28,6 +37,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/", get(overview))
         .route("/segments/{segmentation}/{segment}", get(segment_page))
         .route("/transitions", get(transitions_page))
+        .route("/flows", get(flows_page))
+        .route("/overlap", get(overlap_page))
+        .route("/roadmap", get(roadmap_page))
         .route("/icp", get(icp_page))
         .route("/backtest", get(backtest_page))
         .route("/definitions", get(definitions_page))
@@ -56,29 +68,78 @@ async fn favicon() -> Response {
         .into_response()
 }
 
-/// A whole page with the navigation bar; `here` is the current path.
-fn page(title: &str, here: &str, body: &str) -> Html<String> {
+/// A whole page: the navigation bar, the sidebar of segmentations and
+/// their segments (when a run is served), and `body`; `here` is the
+/// current path.
+fn page(title: &str, here: &str, body: &str, served: Option<&Served>) -> Html<String> {
     let mut nav = String::new();
     for (path, label) in [
         ("/", "Overview"),
-        ("/transitions", "Transitions"),
+        ("/flows", "Flows"),
+        ("/overlap", "Overlap"),
+        ("/roadmap", "Roadmap"),
         ("/icp", "ICP"),
         ("/backtest", "Backtest"),
+        ("/transitions", "Transitions"),
         ("/definitions", "Definitions"),
         ("/editor", "Rule editor"),
     ] {
-        let class = if path == here { " class=\"here\"" } else { "" };
+        let class = if path == here {
+            " class=\"here\" aria-current=\"page\""
+        } else {
+            ""
+        };
         let _ = write!(nav, "<a href=\"{path}\"{class}>{label}</a>");
     }
+    let sidebar = served
+        .map(|served| sidebar(served, here))
+        .unwrap_or_default();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{} · strata</title>\
          <style>{}{EXTRA_STYLE}</style></head><body>\
-         <nav><span class=\"brand\">strata</span>{nav}</nav>{body}\
+         <a class=\"skip\" href=\"#main\">Skip to content</a>\
+         <nav aria-label=\"Pages\"><span class=\"brand\">strata</span>{nav}</nav>\
+         <div class=\"layout\">{sidebar}<main id=\"main\" tabindex=\"-1\">{body}</main></div>\
          <script src=\"/assets/dashboard.js\"></script></body></html>",
         escape(title),
         report::STYLE,
     ))
+}
+
+/// The sidebar: every segmentation of the served run (a link to its
+/// section of the overview) with its segments (links to their pages);
+/// arrow keys move between its links (`assets/dashboard.js`).
+fn sidebar(served: &Served, here: &str) -> String {
+    let mut out =
+        String::from("<aside id=\"sidebar\" aria-label=\"Segmentations and segments\"><ul>");
+    for segmentation in &served.result.segmentations {
+        let _ = write!(
+            out,
+            "<li><a href=\"/#{}\">{} <span class=\"kind\">{}</span></a><ul>",
+            report::section_id(&segmentation.name),
+            escape(&segmentation.name),
+            escape(&segmentation.kind)
+        );
+        for segment in &segmentation.segments {
+            let href = segment_href(&segmentation.name, &segment.name);
+            let class = if href == here {
+                " class=\"here\" aria-current=\"page\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<li><a href=\"{}\"{class}>{} <span class=\"kind\">{}</span></a></li>",
+                escape(&href),
+                escape(&segment.name),
+                segment.economics.accounts
+            );
+        }
+        out.push_str("</ul></li>");
+    }
+    out.push_str("</ul></aside>");
+    out
 }
 
 /// Shown until the first run is served: reloads itself every 2 seconds.
@@ -95,7 +156,7 @@ fn not_ready(app: &App, here: &str) -> Response {
     };
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        page("starting", here, &body),
+        page("starting", here, &body, None),
     )
         .into_response()
 }
@@ -132,6 +193,11 @@ fn run_line(served: &Served) -> String {
     )
 }
 
+/// Where the decision's links go in the dashboard.
+fn dashboard_link(section: &str) -> String {
+    format!("/{section}")
+}
+
 async fn overview(State(app): State<Arc<App>>) -> Response {
     let Some(served) = app.current() else {
         return not_ready(&app, "/");
@@ -148,13 +214,6 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
         percent(o.logo_churn),
         o.nps.map_or("–".to_string(), |nps| format!("{nps:+.0}")),
     );
-    if let (Some(points), Some(tier)) = (result.nrr_spread.spread_points, result.nrr_spread.tier) {
-        let _ = write!(
-            body,
-            "<p>NRR spread, most vs least engaged quartile: {points:.0} points ({}).</p>",
-            escape(tier)
-        );
-    }
     let (history, movement) = match api::open_store(&app).await {
         Ok(mut store) => {
             let history = strata_core::service::history_points(&mut store)
@@ -172,6 +231,18 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
         }
         Err(_) => (Vec::new(), None),
     };
+    // The decision first, as in the report: the roadmap and the ICP are
+    // the run's own, or computed once for a run recorded elsewhere.
+    let roadmap = api::roadmap_of(&served).await.ok();
+    let icp = api::icp_of(&served).await.ok();
+    let extras = report::Extras {
+        icp: icp.as_deref(),
+        cohorts: None,
+        roadmap: roadmap.as_deref(),
+        backtests: &[],
+        movement: movement.as_ref(),
+    };
+    report::decision_section(&mut body, result, extras, &dashboard_link);
     if let Some(movement) = &movement {
         report::flows_section(&mut body, movement);
     }
@@ -187,7 +258,349 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
             act_on == Some(idx),
         );
     }
-    page("Overview", "/", &body).into_response()
+    page("Overview", "/", &body, Some(&served)).into_response()
+}
+
+/// The live runs of the store, newest first (the dates flows can join).
+async fn live_runs(app: &App) -> Result<Vec<RunRecord>, String> {
+    let mut store = api::open_store(app)
+        .await
+        .map_err(|_| "this server records no runs".to_string())?;
+    let runs = store.runs(usize::MAX).await.map_err(|e| e.to_string())?;
+    Ok(runs
+        .into_iter()
+        .filter(|run| run.kind == RunKind::Run && run.status == "succeeded")
+        .collect())
+}
+
+/// A `<select>` of `options` (value, label) with `chosen` selected.
+fn select(name: &str, label: &str, options: &[(String, String)], chosen: &str) -> String {
+    let mut out = format!("<label>{label}<select name=\"{name}\" id=\"pick-{name}\">");
+    for (value, text) in options {
+        let selected = if value == chosen { " selected" } else { "" };
+        let _ = write!(
+            out,
+            "<option value=\"{}\"{selected}>{}</option>",
+            escape(value),
+            escape(text)
+        );
+    }
+    out.push_str("</select></label>");
+    out
+}
+
+/// Accounts listed under a band; the rest are counted.
+const BAND_LIST: usize = 200;
+
+/// `/flows?segmentation=S&from=RUN&to=RUN&by=accounts|arr`: the Sankey of
+/// one segmentation between two recorded runs (by default the served run
+/// and the live run before it); each band lists its accounts, with why they
+/// moved, under a disclosure that clicking the band (or Enter on it) opens.
+async fn flows_page(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(served) = app.current() else {
+        return not_ready(&app, "/flows");
+    };
+    let mut body = String::from("<h1>Segment flows</h1>");
+    let runs = match live_runs(&app).await {
+        Ok(runs) => runs,
+        Err(error) => {
+            let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
+            return page("Flows", "/flows", &body, Some(&served)).into_response();
+        }
+    };
+    if runs.len() < 2 {
+        body.push_str(
+            "<p>Flows need two recorded runs: the first run is the baseline; run again later \
+             (<code>strata run</code>, a schedule, or <code>POST /v1/runs</code>) to see who moved.</p>",
+        );
+        return page("Flows", "/flows", &body, Some(&served)).into_response();
+    }
+    let names: Vec<(String, String)> = served
+        .result
+        .segmentations
+        .iter()
+        .map(|s| (s.name.clone(), s.name.clone()))
+        .collect();
+    let segmentation = params
+        .get("segmentation")
+        .filter(|name| names.iter().any(|(n, _)| n == *name))
+        .cloned()
+        .unwrap_or_else(|| names.first().map(|n| n.0.clone()).unwrap_or_default());
+    let to_default = served
+        .run_id
+        .filter(|id| runs.iter().any(|r| r.id == *id))
+        .unwrap_or(runs[0].id);
+    let run_param = |key: &str, default: i64| {
+        params
+            .get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|id| runs.iter().any(|r| r.id == *id))
+            .unwrap_or(default)
+    };
+    let to = run_param("to", to_default);
+    let from_default = runs
+        .iter()
+        .filter(|r| r.id < to)
+        .map(|r| r.id)
+        .max()
+        .unwrap_or(runs[runs.len() - 1].id);
+    let from = run_param("from", from_default);
+    let by_arr = params.get("by").is_some_and(|by| by == "arr");
+    let run_options: Vec<(String, String)> = runs
+        .iter()
+        .map(|r| (r.id.to_string(), format!("{} (run #{})", r.as_of, r.id)))
+        .collect();
+    let by_options = [
+        ("accounts".to_string(), "accounts".to_string()),
+        ("arr".to_string(), "ARR now".to_string()),
+    ];
+    let _ = write!(
+        body,
+        "<form class=\"pick\" method=\"get\" action=\"/flows\">{}{}{}{}<button type=\"submit\">Show</button></form>\
+         <p class=\"muted\">Between any two recorded runs (backfilled dates keep sizes, not memberships). \
+         Click a band, or focus it with Tab and press Enter, to list its accounts.</p>",
+        select("segmentation", "segmentation", &names, &segmentation),
+        select("from", "from", &run_options, &from.to_string()),
+        select("to", "to", &run_options, &to.to_string()),
+        select(
+            "by",
+            "width by",
+            &by_options,
+            if by_arr { "arr" } else { "accounts" }
+        ),
+    );
+    let found = match flows_between(&app, &served, &segmentation, from, to).await {
+        Ok(found) => found,
+        Err(error) => {
+            let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
+            return page("Flows", "/flows", &body, Some(&served)).into_response();
+        }
+    };
+    let date = |id: i64| {
+        runs.iter()
+            .find(|r| r.id == id)
+            .map(|r| r.as_of.to_string())
+            .unwrap_or_default()
+    };
+    let _ = write!(
+        body,
+        "<h2>{} <small>{} → {}</small></h2>",
+        escape(&segmentation),
+        date(from),
+        date(to)
+    );
+    if found.flows.flows.is_empty() {
+        body.push_str("<p>No account is in a segment at either run.</p>");
+        return page("Flows", "/flows", &body, Some(&served)).into_response();
+    }
+    body.push_str(&report::sankey_chart(&found.flows, by_arr));
+    for (idx, (flow, accounts)) in found.flows.flows.iter().zip(&found.accounts).enumerate() {
+        let verb = if flow.from == flow.to {
+            "stayed in"
+        } else {
+            "moved"
+        };
+        let _ = write!(
+            body,
+            "<details class=\"band-list\" id=\"band-{idx}\" data-from=\"{f}\" data-to=\"{t}\"><summary>{f} → {t}: {} accounts, {} ARR now ({verb})</summary>\
+             <table class=\"movers\"><thead><tr><th>account</th><th>ARR</th><th>why</th></tr></thead><tbody>",
+            flow.accounts,
+            money(flow.arr),
+            f = escape(&flow.from),
+            t = escape(&flow.to),
+        );
+        for account in accounts.iter().take(BAND_LIST) {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+                escape(&account.account_id),
+                money(account.arr),
+                escape(&account.reason)
+            );
+        }
+        body.push_str("</tbody></table>");
+        if accounts.len() > BAND_LIST {
+            let _ = write!(
+                body,
+                "<p class=\"muted\">and {} more (<code>strata changes --segmentation {}</code> lists every transition).</p>",
+                accounts.len() - BAND_LIST,
+                escape(&segmentation)
+            );
+        }
+        body.push_str("</details>");
+    }
+    page("Flows", "/flows", &body, Some(&served)).into_response()
+}
+
+/// The flows of `segmentation` from run `from` to run `to`: memberships
+/// from the store, ARR from the served run, and each mover's latest
+/// transition reason in between.
+async fn flows_between(
+    app: &App,
+    served: &Served,
+    segmentation: &str,
+    from: i64,
+    to: i64,
+) -> Result<strata_core::state::flows::FlowsBetween, String> {
+    let mut store = api::open_store(app)
+        .await
+        .map_err(|_| "this server records no runs".to_string())?;
+    let side = |rows: Vec<(String, String, Option<String>)>| -> HashMap<String, Option<String>> {
+        rows.into_iter()
+            .filter(|(s, _, _)| s == segmentation)
+            .map(|(_, account, segment)| (account, segment))
+            .collect()
+    };
+    let before = side(
+        store
+            .memberships_at(from)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let after = side(store.memberships_at(to).await.map_err(|e| e.to_string())?);
+    let (low, high) = (from.min(to), from.max(to));
+    let changes = store
+        .changes(&ChangeFilter {
+            segmentation: Some(segmentation.to_string()),
+            limit: usize::MAX,
+            ..ChangeFilter::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    // Newest first: the first seen per account is its latest in between.
+    let mut reasons: HashMap<String, String> = HashMap::new();
+    for change in changes
+        .into_iter()
+        .filter(|c| c.run_id > low && c.run_id <= high)
+    {
+        reasons.entry(change.account_id).or_insert(change.reason);
+    }
+    let (_, arr) = strata_core::service::movement_inputs(&served.result);
+    Ok(strata_core::state::flows::between(
+        segmentation,
+        &before,
+        &after,
+        &arr,
+        &reasons,
+    ))
+}
+
+/// `/overlap?rows=A&columns=B&shade=accounts|arr|nrr`: two segmentations of
+/// the served run crossed, a heat map and its table.
+async fn overlap_page(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(served) = app.current() else {
+        return not_ready(&app, "/overlap");
+    };
+    let result = &served.result;
+    let mut body = format!(
+        "<h1>Overlap <small>{}</small></h1>",
+        escape(&run_line(&served))
+    );
+    if result.segmentations.len() < 2 {
+        body.push_str("<p>Overlap crosses two segmentations; the project has one.</p>");
+        return page("Overlap", "/overlap", &body, Some(&served)).into_response();
+    }
+    let names: Vec<(String, String)> = result
+        .segmentations
+        .iter()
+        .map(|s| (s.name.clone(), s.name.clone()))
+        .collect();
+    let pick = |key: &str, default: usize| {
+        params
+            .get(key)
+            .filter(|name| names.iter().any(|(n, _)| n == *name))
+            .cloned()
+            .unwrap_or_else(|| names[default].0.clone())
+    };
+    let first = report::act_on(result).unwrap_or(0);
+    let rows = pick("rows", first);
+    let columns = pick("columns", if first == 0 { 1 } else { 0 });
+    let shade = params
+        .get("shade")
+        .and_then(|s| report::Shade::parse(s))
+        .unwrap_or(report::Shade::Accounts);
+    let shades = [
+        ("accounts".to_string(), "share of accounts".to_string()),
+        ("arr".to_string(), "share of ARR".to_string()),
+        ("nrr".to_string(), "NRR".to_string()),
+    ];
+    let _ = write!(
+        body,
+        "<form class=\"pick\" method=\"get\" action=\"/overlap\">{}{}{}<button type=\"submit\">Show</button></form>",
+        select("rows", "rows", &names, &rows),
+        select("columns", "columns", &names, &columns),
+        select("shade", "shade by", &shades, shade.name()),
+    );
+    let matrix = match strata_core::pipeline::crossed(result, &rows, &columns) {
+        Ok(matrix) => matrix,
+        Err(error) => {
+            let _ = write!(
+                body,
+                "<p class=\"error\">{}</p>",
+                escape(&error.to_string())
+            );
+            return page("Overlap", "/overlap", &body, Some(&served)).into_response();
+        }
+    };
+    let segments = |name: &str| -> Vec<String> {
+        result
+            .segmentations
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.segments.iter().map(|seg| seg.name.clone()).collect())
+            .unwrap_or_default()
+    };
+    body.push_str(&report::overlap_chart(
+        &matrix,
+        &segments(&rows),
+        &segments(&columns),
+        shade,
+    ));
+    let _ = write!(
+        body,
+        "<details><summary>as a table</summary><table id=\"overlap-table\"><thead><tr><th>{}</th><th>{}</th><th>accounts</th><th>ARR</th><th>NRR</th><th>logo churn</th></tr></thead><tbody>",
+        escape(&rows),
+        escape(&columns)
+    );
+    for cell in &matrix.cells {
+        let e = &cell.economics;
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&cell.segments[0]),
+            escape(&cell.segments[1]),
+            e.accounts,
+            money(e.arr),
+            percent(e.nrr),
+            percent(e.logo_churn)
+        );
+    }
+    body.push_str("</tbody></table></details>");
+    page("Overlap", "/overlap", &body, Some(&served)).into_response()
+}
+
+async fn roadmap_page(State(app): State<Arc<App>>) -> Response {
+    let Some(served) = app.current() else {
+        return not_ready(&app, "/roadmap");
+    };
+    let mut body = String::new();
+    match api::roadmap_of(&served).await {
+        Ok(report) => report::roadmap_section(&mut body, &report),
+        Err(error) => {
+            let _ = write!(
+                body,
+                "<h1>Segments to roadmap</h1><p class=\"error\">{}</p>",
+                escape(&error)
+            );
+        }
+    }
+    page("Roadmap", "/roadmap", &body, Some(&served)).into_response()
 }
 
 async fn segment_page(
@@ -215,7 +628,11 @@ async fn segment_page(
             escape(&segment),
             escape(&segmentation)
         );
-        return (StatusCode::NOT_FOUND, page("not found", "", &body)).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            page("not found", "", &body, Some(&served)),
+        )
+            .into_response();
     };
     let e = &seg.economics;
     let mut body = format!(
@@ -276,7 +693,8 @@ async fn segment_page(
          <tbody></tbody></table>",
         api = escape(&api_path)
     );
-    page(&seg.name, "", &body).into_response()
+    let here = segment_href(&parent.name, &seg.name);
+    page(&seg.name, &here, &body, Some(&served)).into_response()
 }
 
 async fn transitions_page(State(app): State<Arc<App>>) -> Response {
@@ -318,7 +736,13 @@ async fn transitions_page(State(app): State<Arc<App>>) -> Response {
             let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
         }
     }
-    page("Transitions", "/transitions", &body).into_response()
+    page(
+        "Transitions",
+        "/transitions",
+        &body,
+        app.current().as_deref(),
+    )
+    .into_response()
 }
 
 async fn icp_page(State(app): State<Arc<App>>) -> Response {
@@ -336,7 +760,7 @@ async fn icp_page(State(app): State<Arc<App>>) -> Response {
             );
         }
     }
-    page("ICP", "/icp", &body).into_response()
+    page("ICP", "/icp", &body, Some(&served)).into_response()
 }
 
 async fn backtest_page(State(app): State<Arc<App>>) -> Response {
@@ -359,7 +783,7 @@ async fn backtest_page(State(app): State<Arc<App>>) -> Response {
             );
         }
     }
-    page("Backtest", "/backtest", &body).into_response()
+    page("Backtest", "/backtest", &body, Some(&served)).into_response()
 }
 
 async fn definitions_page(State(app): State<Arc<App>>) -> Response {
@@ -404,12 +828,19 @@ async fn definitions_page(State(app): State<Arc<App>>) -> Response {
             let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
         }
     }
-    page("Definitions", "/definitions", &body).into_response()
+    page(
+        "Definitions",
+        "/definitions",
+        &body,
+        app.current().as_deref(),
+    )
+    .into_response()
 }
 
 async fn editor_page(State(app): State<Arc<App>>) -> Response {
-    let columns = app
-        .current()
+    let served = app.current();
+    let columns = served
+        .as_ref()
         .map(|served| {
             served
                 .result
@@ -428,7 +859,7 @@ async fn editor_page(State(app): State<Arc<App>>) -> Response {
          <div id=\"preview\"><p class=\"muted\">The preview appears as you type.</p></div>\
          <h3>Columns</h3><p>{columns}</p>"
     );
-    page("Rule editor", "/editor", &body).into_response()
+    page("Rule editor", "/editor", &body, served.as_deref()).into_response()
 }
 
 /// The token form, shown instead of a page when a token is needed; `error`
@@ -448,7 +879,7 @@ fn login_form(next: &str, error: Option<&str>) -> Response {
          <button type=\"submit\">Sign in</button></form>",
         escape(next)
     );
-    (StatusCode::UNAUTHORIZED, page("Sign in", "", &body)).into_response()
+    (StatusCode::UNAUTHORIZED, page("Sign in", "", &body, None)).into_response()
 }
 
 /// `POST /login` with `token` and `next` (a form): a valid token is kept in

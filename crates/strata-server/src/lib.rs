@@ -84,6 +84,8 @@ pub struct Served {
     /// The backtests of the segmentations that claim risk and health,
     /// computed on first request.
     pub backtests: tokio::sync::OnceCell<Result<Arc<Vec<strata_core::backtest::Backtest>>, String>>,
+    /// Segments to roadmap (the report's), computed on first request.
+    pub roadmap: tokio::sync::OnceCell<Result<Arc<strata_core::pipeline::RoadmapReport>, String>>,
 }
 
 impl Served {
@@ -101,6 +103,7 @@ impl Served {
             ids,
             icp: tokio::sync::OnceCell::new(),
             backtests: tokio::sync::OnceCell::new(),
+            roadmap: tokio::sync::OnceCell::new(),
         })
     }
 }
@@ -238,8 +241,16 @@ impl App {
             None => (None, "not_recorded", 0),
         };
         let mut served = Served::new(project, executed.result, run_id)?;
+        // What the run's report computed is served as is.
         if let Some(icp) = executed.analyses.icp {
             served.icp = tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(icp))));
+        }
+        if let Some(roadmap) = executed.analyses.roadmap {
+            served.roadmap = tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(roadmap))));
+        }
+        if !executed.backtests.is_empty() {
+            served.backtests =
+                tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(executed.backtests))));
         }
         let summary = RunSummary {
             run_id,

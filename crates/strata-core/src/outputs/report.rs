@@ -28,7 +28,8 @@ pub struct Extras<'a> {
     pub movement: Option<&'a crate::state::flows::Movement>,
 }
 
-/// Accounts of one segment at one as_of date, for the history chart.
+/// One segment at one as_of date (a recorded run or a backfilled point),
+/// for the trends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SizePoint {
     /// The as_of date.
@@ -39,10 +40,14 @@ pub struct SizePoint {
     pub segment: String,
     /// Accounts.
     pub accounts: i64,
+    /// ARR.
+    pub arr: f64,
+    /// NRR (`None`: not measurable, or recorded before NRR was kept).
+    pub nrr: Option<f64>,
 }
 
 /// The page style of the report, shared with the dashboard.
-pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}.movers td{text-align:left}.verdict summary{cursor:pointer}.pass{color:#2a7}.act{color:#b60;font-size:.7em}.lead{font-size:1.1em}";
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}.muted{color:#888}.warning{color:#a60}.chart text{font-size:12px}.chart .value{fill:#555}.axis{stroke:#999}.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;max-width:340px}small{color:#777;font-weight:normal}.movers td,.movers th{text-align:left}.verdict summary{cursor:pointer}.pass{color:#2a7}.act{color:#b60;font-size:.7em}.lead{font-size:1.1em}.trends{display:flex;flex-wrap:wrap;gap:8px}.trends figure{margin:0}figcaption{font-weight:600;color:#444}.overlap .cell-text{font-size:11px;fill:#222}";
 
 const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -214,43 +219,87 @@ fn line_chart(
             top + 14.0 * (idx as f64 + 1.0),
             escape(name)
         );
+        // A mark per point, with its value on hover.
+        for (i, value) in values.iter().enumerate() {
+            if let Some(v) = value {
+                let _ = write!(
+                    svg,
+                    "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{}, {}: {}</title></circle>",
+                    x(i),
+                    y(*v),
+                    escape(name),
+                    escape(&x_labels[i]),
+                    escape(&unit(*v))
+                );
+            }
+        }
     }
     svg.push_str("</svg>");
     Some(svg)
 }
 
-/// Lines: accounts per segment over as_of dates.
-fn history_chart(segmentation: &str, points: &[&SizePoint]) -> Option<String> {
+/// The trends of one segmentation over its as_of dates (recorded runs and
+/// backfilled points): accounts, ARR and NRR per segment, one line chart
+/// each (NRR with a dashed line at 100%); none with fewer than two dates.
+fn trend_charts(segmentation: &str, points: &[&SizePoint]) -> Vec<String> {
     let mut dates: Vec<NaiveDate> = points.iter().map(|p| p.as_of).collect();
     dates.sort();
     dates.dedup();
-    let mut series: BTreeMap<&str, BTreeMap<NaiveDate, i64>> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_segment: BTreeMap<(&str, NaiveDate), &SizePoint> = BTreeMap::new();
     for point in points {
-        series
-            .entry(point.segment.as_str())
-            .or_default()
-            .insert(point.as_of, point.accounts);
+        if !order.contains(&point.segment.as_str()) {
+            order.push(&point.segment);
+        }
+        by_segment.insert((point.segment.as_str(), point.as_of), point);
     }
-    let series: Vec<(String, Vec<Option<f64>>)> = series
-        .into_iter()
-        .map(|(segment, values)| {
-            (
-                segment.to_string(),
-                dates
-                    .iter()
-                    .map(|d| values.get(d).map(|v| *v as f64))
-                    .collect(),
-            )
-        })
-        .collect();
     let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
-    line_chart(
-        &format!("{segmentation}: accounts per segment over time"),
-        &labels,
-        &series,
-        |max| format!("{max:.0}"),
-        None,
-    )
+    let series = |measure: &dyn Fn(&SizePoint) -> Option<f64>| -> Vec<(String, Vec<Option<f64>>)> {
+        order
+            .iter()
+            .map(|segment| {
+                let values = dates
+                    .iter()
+                    .map(|d| by_segment.get(&(*segment, *d)).and_then(|p| measure(p)))
+                    .collect();
+                (segment.to_string(), values)
+            })
+            .filter(|(_, values): &(String, Vec<Option<f64>>)| values.iter().any(Option::is_some))
+            .collect()
+    };
+    let charts: [(
+        &str,
+        Vec<(String, Vec<Option<f64>>)>,
+        fn(f64) -> String,
+        Option<f64>,
+    ); 3] = [
+        (
+            "accounts",
+            series(&|p| Some(p.accounts as f64)),
+            |v| format!("{v:.0}"),
+            None,
+        ),
+        ("ARR", series(&|p| Some(p.arr)), money, None),
+        (
+            "NRR",
+            series(&|p| p.nrr),
+            |v| format!("{:.0}%", 100.0 * v),
+            Some(1.0),
+        ),
+    ];
+    charts
+        .into_iter()
+        .filter_map(|(what, series, unit, reference)| {
+            line_chart(
+                &format!("{segmentation}: {what} per segment over time"),
+                &labels,
+                &series,
+                unit,
+                reference,
+            )
+            .map(|svg| format!("<figure class=\"trend\" data-measure=\"{what}\"><figcaption>{what}</figcaption>{svg}</figure>"))
+        })
+        .collect()
 }
 
 /// Signup cohorts a retention point needs.
@@ -303,7 +352,9 @@ fn retention_chart(report: &CohortReport) -> Option<String> {
     )
 }
 
-fn roadmap_section(out: &mut String, report: &RoadmapReport) {
+/// The segments-to-roadmap section: the recommendation and, per segment,
+/// what it relies on, ignores and needs.
+pub fn roadmap_section(out: &mut String, report: &RoadmapReport) {
     let roadmap = &report.roadmap;
     let _ = write!(
         out,
@@ -392,6 +443,22 @@ pub fn icp_section(out: &mut String, report: &IcpReport) {
     out.push_str("</section>");
 }
 
+/// The id of a segmentation's section: `segmentation-` and its name with
+/// every character but letters, digits, `-` and `_` as `-`.
+pub fn section_id(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("segmentation-{slug}")
+}
+
 /// A link for a segment name (the dashboard's segment pages).
 pub type SegmentLink<'a> = &'a dyn Fn(&str) -> String;
 
@@ -412,7 +479,8 @@ pub fn segmentation_section(
     };
     let _ = write!(
         out,
-        "<section class=\"segmentation\"><h2>{} <small>({})</small>{star}</h2>",
+        "<section class=\"segmentation\" id=\"{}\"><h2>{} <small>({})</small>{star}</h2>",
+        section_id(&segmentation.name),
         escape(&segmentation.name),
         escape(&segmentation.kind)
     );
@@ -479,9 +547,13 @@ pub fn segmentation_section(
         .iter()
         .filter(|p| p.segmentation == segmentation.name)
         .collect();
-    if let Some(chart) = history_chart(&segmentation.name, &points) {
-        out.push_str("<h3>Accounts per segment over time</h3>");
-        out.push_str(&chart);
+    let trends = trend_charts(&segmentation.name, &points);
+    if !trends.is_empty() {
+        out.push_str("<h3>Trends <small>accounts, ARR and NRR per segment at each recorded run and backfilled date</small></h3><div class=\"trends\">");
+        for chart in trends {
+            out.push_str(&chart);
+        }
+        out.push_str("</div>");
     }
     let personas: Vec<_> = segmentation
         .segments
@@ -523,7 +595,7 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
         o.nps.map_or("–".to_string(), |nps| format!("{nps:+.0}")),
         as_of = result.as_of,
     );
-    decision_section(&mut out, result, extras);
+    decision_section(&mut out, result, extras, &|name| format!("#{name}"));
     if let Some(movement) = extras.movement {
         flows_section(&mut out, movement);
     }
@@ -538,6 +610,7 @@ pub fn report_html(result: &RunResult, history: &[SizePoint], extras: Extras<'_>
     for (idx, segmentation) in result.segmentations.iter().enumerate() {
         segmentation_section(&mut out, segmentation, history, None, act_on == Some(idx));
     }
+    overlap_section(&mut out, result);
     if let Some(icp) = extras.icp {
         icp_section(&mut out, icp);
     }
@@ -649,15 +722,24 @@ fn verdict_block(out: &mut String, segmentation: &SegmentationResult) {
 /// the recommendation, the priority segments against the 60% bar, the ICP,
 /// the NRR spread, what moved since the previous run, and the warnings that
 /// say a segmentation no longer holds (backtests, stale frozen clusters).
-pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>) {
+/// `link` maps a section (`roadmap`, `icp`, `flows`, `overlap`,
+/// `backtest`) to its address: an anchor in the report, a page in the
+/// dashboard.
+pub fn decision_section(
+    out: &mut String,
+    result: &RunResult,
+    extras: Extras<'_>,
+    link: &dyn Fn(&str) -> String,
+) {
     out.push_str("<section id=\"decision\" class=\"decision\"><h2>The decision</h2>");
     match extras.roadmap {
         Some(report) => {
             let roadmap = &report.roadmap;
             let _ = write!(
                 out,
-                "<p class=\"lead\">{} <a href=\"#roadmap\">roadmap</a></p>",
-                escape(&roadmap.recommendation)
+                "<p class=\"lead\">{} <a href=\"{}\">roadmap</a></p>",
+                escape(&roadmap.recommendation),
+                link("roadmap")
             );
             let priority: Vec<String> = roadmap
                 .segments
@@ -702,11 +784,12 @@ pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>
             .map_or(String::new(), |lift| format!(", lift {lift:.2}x"));
         let _ = write!(
             out,
-            "<p>Ideal customer profile: <code>{}</code>: {} accounts, NRR {} inside vs {} outside{lift}. <a href=\"#icp\">ICP</a></p>",
+            "<p>Ideal customer profile: <code>{}</code>: {} accounts, NRR {} inside vs {} outside{lift}. <a href=\"{}\">ICP</a></p>",
             escape(&rule.rule),
             rule.accounts,
             percent(Some(rule.inside)),
             percent(rule.outside),
+            link("icp"),
         );
     }
     if let Some(idx) = act_on(result) {
@@ -749,10 +832,11 @@ pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>
                 .collect();
             let _ = write!(
                 out,
-                "<p>Since the previous run (as of {}): {total} changes of segment{}{}. <a href=\"#flows\">flows</a></p>",
+                "<p>Since the previous run (as of {}): {total} changes of segment{}{}. <a href=\"{}\">flows</a></p>",
                 movement.previous_as_of,
                 if listed.is_empty() { "" } else { ": " },
-                listed.join("; ")
+                listed.join("; "),
+                link("flows")
             );
             if !movement.movers.is_empty() {
                 out.push_str("<table class=\"movers\"><thead><tr><th>account</th><th>segmentation</th><th>moved</th><th>ARR</th><th>why</th></tr></thead><tbody>");
@@ -791,9 +875,14 @@ pub fn decision_section(out: &mut String, result: &RunResult, extras: Extras<'_>
             escape(&alarm.to_string())
         );
     }
-    out.push_str(
-        "<p class=\"muted\">Below: <a href=\"#flows\">flows</a> · the segmentations · <a href=\"#icp\">ICP</a> · \
-         <a href=\"#roadmap\">roadmap</a> · <a href=\"#backtest\">backtest</a> · cohort retention</p></section>",
+    let links: Vec<String> = ["flows", "overlap", "icp", "roadmap", "backtest"]
+        .iter()
+        .map(|name| format!("<a href=\"{}\">{name}</a>", link(name)))
+        .collect();
+    let _ = write!(
+        out,
+        "<p class=\"muted\">More: {}</p></section>",
+        links.join(" · ")
     );
 }
 
@@ -937,6 +1026,247 @@ pub fn sankey_chart(flows: &crate::state::flows::SegmentationFlows, by_arr: bool
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// What shades an overlap heat map's cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shade {
+    /// The cell's share of accounts.
+    Accounts,
+    /// The cell's share of ARR.
+    Arr,
+    /// The cell's NRR: red below 100%, green above.
+    Nrr,
+}
+
+impl Shade {
+    /// Parses `accounts`, `arr` or `nrr`.
+    pub fn parse(text: &str) -> Option<Shade> {
+        match text {
+            "accounts" => Some(Shade::Accounts),
+            "arr" => Some(Shade::Arr),
+            "nrr" => Some(Shade::Nrr),
+            _ => None,
+        }
+    }
+
+    /// The name `parse` reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shade::Accounts => "accounts",
+            Shade::Arr => "arr",
+            Shade::Nrr => "nrr",
+        }
+    }
+}
+
+/// The labels of one side of a heat map: the segments in order, then
+/// `(unassigned)` when a cell holds it.
+fn overlap_labels(
+    matrix: &crate::measures::matrix::SegmentMatrix,
+    side: usize,
+    segments: &[String],
+) -> Vec<String> {
+    let mut labels = segments.to_vec();
+    let unassigned = crate::measures::matrix::UNASSIGNED;
+    if matrix.cells.iter().any(|c| c.segments[side] == unassigned) {
+        labels.push(unassigned.to_string());
+    }
+    labels
+}
+
+/// A heat map of two segmentations crossed: a cell per pair of segments
+/// (empty ones pale), each with its accounts, ARR and NRR, shaded by
+/// `shade`.
+pub fn overlap_chart(
+    matrix: &crate::measures::matrix::SegmentMatrix,
+    row_segments: &[String],
+    column_segments: &[String],
+    shade: Shade,
+) -> String {
+    let rows = overlap_labels(matrix, 0, row_segments);
+    let columns = overlap_labels(matrix, 1, column_segments);
+    let total_accounts: usize = matrix.cells.iter().map(|c| c.economics.accounts).sum();
+    let total_arr: f64 = matrix.cells.iter().map(|c| c.economics.arr).sum();
+    let (label_width, top, cell_w, cell_h) = (200.0, 44.0, 124.0, 56.0);
+    let width = label_width + cell_w * columns.len() as f64 + 10.0;
+    let height = top + cell_h * rows.len() as f64 + 10.0;
+    // Row labels have the label column; column labels a cell's width.
+    let short = |text: &str, room: usize| {
+        if text.chars().count() > room {
+            format!("{}…", text.chars().take(room - 1).collect::<String>())
+        } else {
+            text.to_string()
+        }
+    };
+    let shade_name = match shade {
+        Shade::Accounts => "share of accounts",
+        Shade::Arr => "share of ARR",
+        Shade::Nrr => "NRR (red below 100%, green above)",
+    };
+    let mut svg = format!(
+        "<svg class=\"chart overlap\" data-rows=\"{}\" data-columns=\"{}\" role=\"img\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\">\
+         <title>{} (rows) crossed with {} (columns): accounts, ARR and NRR per cell, shaded by {shade_name}</title>\
+         <text x=\"{}\" y=\"14\" class=\"value\">{} →</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"value\">{} ↓</text>",
+        escape(&matrix.segmentations[0]),
+        escape(&matrix.segmentations[1]),
+        escape(&matrix.segmentations[0]),
+        escape(&matrix.segmentations[1]),
+        label_width,
+        escape(&matrix.segmentations[1]),
+        label_width - 8.0,
+        top - 8.0,
+        escape(&matrix.segmentations[0]),
+    );
+    for (c, column) in columns.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}<title>{}</title></text>",
+            label_width + cell_w * (c as f64 + 0.5),
+            top - 8.0,
+            escape(&short(column, 18)),
+            escape(column)
+        );
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let y = top + cell_h * r as f64;
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}<title>{}</title></text>",
+            label_width - 8.0,
+            y + cell_h / 2.0 + 4.0,
+            escape(&short(row, 28)),
+            escape(row)
+        );
+        for (c, column) in columns.iter().enumerate() {
+            let x = label_width + cell_w * c as f64;
+            let cell = matrix
+                .cells
+                .iter()
+                .find(|cell| &cell.segments[0] == row && &cell.segments[1] == column);
+            let Some(cell) = cell else {
+                let _ = write!(
+                    svg,
+                    "<rect class=\"cell empty\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{}\" height=\"{}\" fill=\"#f4f4f4\" stroke=\"#fff\"><title>{} × {}: no account</title></rect>",
+                    cell_w - 2.0,
+                    cell_h - 2.0,
+                    escape(row),
+                    escape(column)
+                );
+                continue;
+            };
+            let e = &cell.economics;
+            let fill = match shade {
+                Shade::Accounts => blue(e.accounts as f64 / total_accounts.max(1) as f64),
+                Shade::Arr => blue(if total_arr > 0.0 {
+                    e.arr / total_arr
+                } else {
+                    0.0
+                }),
+                Shade::Nrr => e.nrr.map_or("#eee".to_string(), diverging),
+            };
+            let _ = write!(
+                svg,
+                "<rect class=\"cell\" data-row=\"{r_}\" data-column=\"{c_}\" data-accounts=\"{}\" data-arr=\"{:.0}\" data-nrr=\"{}\" \
+                 x=\"{x:.1}\" y=\"{y:.1}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" stroke=\"#fff\">\
+                 <title>{r_} × {c_}: {} accounts, ARR {}, NRR {}</title></rect>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"cell-text\">{} accounts</text>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"cell-text\">{} · NRR {}</text>",
+                e.accounts,
+                e.arr,
+                e.nrr.map_or(String::new(), |v| format!("{v:.4}")),
+                cell_w - 2.0,
+                cell_h - 2.0,
+                e.accounts,
+                money(e.arr),
+                percent(e.nrr),
+                x + cell_w / 2.0,
+                y + 22.0,
+                e.accounts,
+                x + cell_w / 2.0,
+                y + 40.0,
+                money(e.arr),
+                e.nrr
+                    .map_or("–".to_string(), |v| format!("{:.0}%", 100.0 * v)),
+                r_ = escape(row),
+                c_ = escape(column),
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A pale-to-dark blue for a share in [0, 1] (square-root scaled, so that
+/// small cells still show), light enough to read dark text on.
+fn blue(share: f64) -> String {
+    let t = share.clamp(0.0, 1.0).sqrt();
+    let channel = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        channel(239.0, 107.0),
+        channel(243.0, 153.0),
+        channel(255.0, 205.0)
+    )
+}
+
+/// Red below an NRR of 100%, green above, white at 100%; saturated at
+/// 70% and 130%.
+fn diverging(nrr: f64) -> String {
+    let t = ((nrr - 1.0) / 0.3).clamp(-1.0, 1.0);
+    let (r, g, b) = if t < 0.0 {
+        (255.0, 255.0 + 120.0 * t, 255.0 + 120.0 * t)
+    } else {
+        (255.0 - 120.0 * t, 255.0 - 40.0 * t, 255.0 - 120.0 * t)
+    };
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        r.round() as u8,
+        g.round() as u8,
+        b.round() as u8
+    )
+}
+
+/// The overlap section of the report: the segmentation to act on (else the
+/// first) crossed with each other one, the first map open, the others under
+/// disclosures.
+pub fn overlap_section(out: &mut String, result: &RunResult) {
+    let Some(rows_idx) = act_on(result).or((!result.segmentations.is_empty()).then_some(0)) else {
+        return;
+    };
+    let rows = &result.segmentations[rows_idx];
+    let others: Vec<&SegmentationResult> = result
+        .segmentations
+        .iter()
+        .enumerate()
+        .filter(|(idx, _)| *idx != rows_idx)
+        .map(|(_, s)| s)
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"overlap\"><h2>Overlap <small>two segmentations crossed: accounts, ARR and NRR per cell</small></h2>",
+    );
+    for (idx, columns) in others.iter().enumerate() {
+        let Ok(matrix) = crate::pipeline::crossed(result, &rows.name, &columns.name) else {
+            continue;
+        };
+        let names = |s: &SegmentationResult| {
+            s.segments
+                .iter()
+                .map(|seg| seg.name.clone())
+                .collect::<Vec<_>>()
+        };
+        let chart = overlap_chart(&matrix, &names(rows), &names(columns), Shade::Accounts);
+        let title = format!("{} × {}", escape(&rows.name), escape(&columns.name));
+        if idx == 0 {
+            let _ = write!(out, "<h3>{title}</h3>{chart}");
+        } else {
+            let _ = write!(out, "<details><summary>{title}</summary>{chart}</details>");
+        }
+    }
+    out.push_str("<p class=\"muted\">Shaded by share of accounts; <code>strata matrix A B</code> adds tickets, the dashboard's overlap page shades by ARR or NRR.</p></section>");
 }
 
 /// Horizontal bars with 95% whiskers: per row, a share and its interval,
@@ -1125,18 +1455,96 @@ mod tests {
     }
 
     #[test]
-    fn history_needs_two_dates() {
-        let point = |day: u32, accounts: i64| SizePoint {
+    fn trends_need_two_dates_and_mark_every_point() {
+        let point = |day: u32, segment: &str, accounts: i64, nrr: Option<f64>| SizePoint {
             as_of: NaiveDate::from_ymd_opt(2026, 1, day).unwrap_or_default(),
             segmentation: "health".into(),
-            segment: "at-risk".into(),
+            segment: segment.into(),
             accounts,
+            arr: accounts as f64 * 1000.0,
+            nrr,
         };
-        let one = [point(1, 5)];
-        assert!(history_chart("health", &one.iter().collect::<Vec<_>>()).is_none());
-        let two = [point(1, 5), point(2, 10)];
-        let svg = history_chart("health", &two.iter().collect::<Vec<_>>()).unwrap_or_default();
-        // The larger value sits at the top of the plot, the smaller halfway down.
-        assert!(svg.contains("points=\"60.0,120.0 580.0,20.0\""), "{svg}");
+        let one = [point(1, "at-risk", 5, Some(0.9))];
+        assert!(trend_charts("health", &one.iter().collect::<Vec<_>>()).is_empty());
+        let two = [
+            point(1, "at-risk", 5, Some(0.9)),
+            point(2, "at-risk", 10, None),
+            point(2, "healthy", 4, Some(1.2)),
+        ];
+        let charts = trend_charts("health", &two.iter().collect::<Vec<_>>());
+        assert_eq!(charts.len(), 3);
+        // Accounts: the larger value at the top of the plot, the smaller
+        // halfway down; a mark per point (3); healthy's line has one point.
+        assert!(
+            charts[0].contains("points=\"60.0,120.0 580.0,20.0\""),
+            "{}",
+            charts[0]
+        );
+        assert_eq!(charts[0].matches("class=\"mark\"").count(), 3);
+        assert_eq!(charts[0].matches("<polyline").count(), 2);
+        assert!(charts[1].contains("$10k"), "{}", charts[1]);
+        // NRR: two known values, so two marks, with the 100% reference.
+        assert_eq!(charts[2].matches("class=\"mark\"").count(), 2);
+        assert!(charts[2].contains(">100%<"), "{}", charts[2]);
+        assert!(
+            charts[2].contains("at-risk, 2026-01-01: 90%"),
+            "{}",
+            charts[2]
+        );
+    }
+
+    /// Four accounts, size (SMB, Ent) x health (ok, risk), one without a
+    /// health segment: a 2 x 3 grid (the unassigned column appears), four
+    /// filled cells and two empty ones, each with its numbers by hand.
+    #[test]
+    fn overlap_heat_map_by_hand() {
+        use crate::measures::AccountRevenue;
+        use crate::measures::matrix::{Dimension, segment_matrix};
+        let size = vec!["SMB".to_string(), "Ent".to_string()];
+        let health = vec!["ok".to_string(), "risk".to_string()];
+        let revenue =
+            [(100.0, 100.0), (50.0, 100.0), (700.0, 500.0), (150.0, 0.0)].map(|(now, ago)| {
+                AccountRevenue {
+                    mrr_now: now,
+                    mrr_12m_ago: ago,
+                }
+            });
+        let matrix = segment_matrix(
+            &[
+                Dimension {
+                    name: "size",
+                    segments: &size,
+                    membership: &[Some(0), Some(0), Some(1), Some(1)],
+                },
+                Dimension {
+                    name: "health",
+                    segments: &health,
+                    membership: &[Some(0), Some(1), Some(1), None],
+                },
+            ],
+            &revenue,
+            &[],
+            &[0, 0, 0, 0],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let svg = overlap_chart(&matrix, &size, &health, Shade::Accounts);
+        assert_eq!(svg.matches("class=\"cell\"").count(), 4, "{svg}");
+        assert_eq!(svg.matches("class=\"cell empty\"").count(), 2, "{svg}");
+        assert!(svg.contains(">(unassigned)<"), "{svg}");
+        // Ent x risk: $700 MRR now against $500 a year ago.
+        assert!(
+            svg.contains("data-row=\"Ent\" data-column=\"risk\" data-accounts=\"1\" data-arr=\"8400\" data-nrr=\"1.4000\""),
+            "{svg}"
+        );
+        assert!(svg.contains("$8k · NRR 140%"), "{svg}");
+        // Each cell holds a quarter of the accounts: sqrt(1/4) of the way
+        // from the palest blue to the darkest.
+        assert_eq!(svg.matches("fill=\"#adc6e6\"").count(), 4, "{svg}");
+        // By NRR: SMB x risk halved its revenue, saturated red.
+        let by_nrr = overlap_chart(&matrix, &size, &health, Shade::Nrr);
+        assert!(
+            by_nrr.contains("data-row=\"SMB\" data-column=\"risk\" data-accounts=\"1\" data-arr=\"600\" data-nrr=\"0.5000\" x=\"324.0\" y=\"44.0\" width=\"122\" height=\"54\" fill=\"#ff8787\""),
+            "{by_nrr}"
+        );
     }
 }

@@ -190,6 +190,99 @@ pub fn movement(
     }
 }
 
+/// One account of a band between two runs, for the list a click opens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BandAccount {
+    /// Account.
+    pub account_id: String,
+    /// ARR now.
+    pub arr: f64,
+    /// Why it moved: its latest transition in the segmentation between the
+    /// two runs (empty for an account that stayed).
+    pub reason: String,
+}
+
+/// One segmentation's flows between two recorded runs, with each band's
+/// accounts (most ARR first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowsBetween {
+    /// The bands, as [`Movement`]'s.
+    pub flows: SegmentationFlows,
+    /// Per band (same order as `flows.flows`): its accounts.
+    pub accounts: Vec<Vec<BandAccount>>,
+}
+
+/// The flows of `segmentation` from one run's memberships (`before`:
+/// account -> segment, `None` unassigned) to another's (`after`), an account
+/// missing on a side being [`OUTSIDE`] there; `arr` is each account's ARR
+/// now and `reasons` each account's latest transition reason between them.
+pub fn between(
+    segmentation: &str,
+    before: &HashMap<String, Option<String>>,
+    after: &HashMap<String, Option<String>>,
+    arr: &HashMap<String, f64>,
+    reasons: &HashMap<String, String>,
+) -> FlowsBetween {
+    let label = |side: &HashMap<String, Option<String>>, account: &str| {
+        side.get(account)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| OUTSIDE.to_string())
+    };
+    let mut accounts: Vec<&String> = before.keys().chain(after.keys()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let mut bands: BTreeMap<(String, String), Vec<BandAccount>> = BTreeMap::new();
+    for account in accounts {
+        let (from, to) = (label(before, account), label(after, account));
+        if from == OUTSIDE && to == OUTSIDE {
+            continue;
+        }
+        let reason = if from == to {
+            String::new()
+        } else {
+            reasons.get(account.as_str()).cloned().unwrap_or_default()
+        };
+        bands.entry((from, to)).or_default().push(BandAccount {
+            account_id: account.clone(),
+            arr: arr.get(account.as_str()).copied().unwrap_or(0.0),
+            reason,
+        });
+    }
+    // Stayers first, then movers by accounts (as `movement`).
+    let mut ordered: Vec<((String, String), Vec<BandAccount>)> = bands.into_iter().collect();
+    ordered.sort_by(|a, b| {
+        let stays = |band: &(String, String)| band.0 == band.1;
+        stays(&b.0)
+            .cmp(&stays(&a.0))
+            .then(b.1.len().cmp(&a.1.len()))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut flows = Vec::new();
+    let mut lists = Vec::new();
+    for ((from, to), mut members) in ordered {
+        members.sort_by(|a, b| {
+            b.arr
+                .total_cmp(&a.arr)
+                .then(a.account_id.cmp(&b.account_id))
+        });
+        flows.push(Flow {
+            from,
+            to,
+            accounts: members.len() as i64,
+            arr: members.iter().map(|m| m.arr).sum(),
+        });
+        lists.push(members);
+    }
+    FlowsBetween {
+        flows: SegmentationFlows {
+            segmentation: segmentation.to_string(),
+            flows,
+        },
+        accounts: lists,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +360,58 @@ mod tests {
             .map(|m| m.account_id.as_str())
             .collect();
         assert_eq!(movers, ["a1", "a3", "a2"]);
+    }
+
+    /// Two runs' memberships by hand: a stays healthy, b goes healthy ->
+    /// at-risk, c stays at-risk, d leaves (missing after), e is new and
+    /// unassigned: outside on both sides, in no band.
+    #[test]
+    fn flows_between_two_runs() {
+        let side = |pairs: &[(&str, Option<&str>)]| -> HashMap<String, Option<String>> {
+            pairs
+                .iter()
+                .map(|(a, s)| (a.to_string(), s.map(str::to_string)))
+                .collect()
+        };
+        let before = side(&[
+            ("a", Some("healthy")),
+            ("b", Some("healthy")),
+            ("c", Some("at-risk")),
+            ("d", Some("at-risk")),
+        ]);
+        let after = side(&[
+            ("a", Some("healthy")),
+            ("b", Some("at-risk")),
+            ("c", Some("at-risk")),
+            ("e", None),
+        ]);
+        let arr: HashMap<String, f64> = [("a", 100.0), ("b", 40.0), ("c", 10.0)]
+            .into_iter()
+            .map(|(a, v)| (a.to_string(), v))
+            .collect();
+        let reasons: HashMap<String, String> = [("b", "usage fell"), ("d", "left")]
+            .into_iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect();
+        let found = between("health", &before, &after, &arr, &reasons);
+        let flows: Vec<(&str, &str, i64, f64)> = found
+            .flows
+            .flows
+            .iter()
+            .map(|f| (f.from.as_str(), f.to.as_str(), f.accounts, f.arr))
+            .collect();
+        assert_eq!(
+            flows,
+            [
+                ("at-risk", "at-risk", 1, 10.0),
+                ("healthy", "healthy", 1, 100.0),
+                ("at-risk", "(none)", 1, 0.0),
+                ("healthy", "at-risk", 1, 40.0),
+            ]
+        );
+        assert_eq!(found.accounts[3][0].account_id, "b");
+        assert_eq!(found.accounts[3][0].reason, "usage fell");
+        assert_eq!(found.accounts[2][0].reason, "left");
+        assert_eq!(found.accounts[1][0].reason, "", "stayers need no reason");
     }
 }

@@ -65,8 +65,8 @@ pub struct SegmentationSnapshot<'a> {
     pub kind: &'a str,
     /// Segments in priority order.
     pub segments: Vec<SegmentSnapshot<'a>>,
-    /// Accounts and ARR no segment holds.
-    pub unassigned: (usize, f64),
+    /// Accounts, ARR and NRR of those no segment holds.
+    pub unassigned: (usize, f64, Option<f64>),
     /// Per account (feature-table order): segment index or `None`.
     pub membership: &'a [Option<usize>],
     /// For clusters: the fit.
@@ -86,6 +86,8 @@ pub struct SegmentSnapshot<'a> {
     pub accounts: usize,
     /// ARR.
     pub arr: f64,
+    /// NRR.
+    pub nrr: Option<f64>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -108,9 +110,10 @@ impl<'a> Snapshot<'a> {
                             rule: &segment.rule,
                             accounts: segment.economics.accounts,
                             arr: segment.economics.arr,
+                            nrr: segment.economics.nrr,
                         })
                         .collect(),
-                    unassigned: (s.unassigned.accounts, s.unassigned.arr),
+                    unassigned: (s.unassigned.accounts, s.unassigned.arr, s.unassigned.nrr),
                     membership: &s.membership,
                     discovery: s.discovery.as_ref(),
                     scores: s.scores.as_deref(),
@@ -438,6 +441,8 @@ pub struct SegmentSize {
     pub accounts: i64,
     /// ARR.
     pub arr: f64,
+    /// NRR (`None`: no revenue a year before, or recorded before NRR was).
+    pub nrr: Option<f64>,
 }
 
 /// A membership interval to open.
@@ -981,23 +986,21 @@ pub async fn record_run(
 fn segment_sizes(run_id: i64, result: &Snapshot<'_>) -> Vec<SegmentSize> {
     let mut sizes = Vec::new();
     for segmentation in &result.segmentations {
-        let unassigned = (
-            "(unassigned)",
-            segmentation.unassigned.0,
-            segmentation.unassigned.1,
-        );
+        let (accounts, arr, nrr) = segmentation.unassigned;
+        let unassigned = ("(unassigned)", accounts, arr, nrr);
         let segments = segmentation
             .segments
             .iter()
-            .map(|segment| (segment.name, segment.accounts, segment.arr))
+            .map(|segment| (segment.name, segment.accounts, segment.arr, segment.nrr))
             .chain((unassigned.1 > 0).then_some(unassigned));
-        for (segment, accounts, arr) in segments {
+        for (segment, accounts, arr, nrr) in segments {
             sizes.push(SegmentSize {
                 run_id,
                 segmentation: segmentation.name.to_string(),
                 segment: segment.to_string(),
                 accounts: accounts as i64,
                 arr,
+                nrr,
             });
         }
     }

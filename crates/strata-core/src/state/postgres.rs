@@ -483,7 +483,14 @@ impl Postgres {
         for s in &plan.sizes {
             tx.execute(
                 &insert,
-                &[&s.run_id, &s.segmentation, &s.segment, &s.accounts, &s.arr],
+                &[
+                    &s.run_id,
+                    &s.segmentation,
+                    &s.segment,
+                    &s.accounts,
+                    &s.arr,
+                    &s.nrr,
+                ],
             )
             .await
             .map_err(e)?;

@@ -21,6 +21,7 @@ pub(super) trait Row {
     fn int(&self, idx: usize) -> Result<i64>;
     fn opt_int(&self, idx: usize) -> Result<Option<i64>>;
     fn float(&self, idx: usize) -> Result<f64>;
+    fn opt_float(&self, idx: usize) -> Result<Option<f64>>;
 }
 
 /// Implements [`Row`] for a driver's row wrapper through its generic `cell`
@@ -41,6 +42,9 @@ macro_rules! impl_row {
                 $cell(self.0, idx)
             }
             fn float(&self, idx: usize) -> Result<f64> {
+                $cell(self.0, idx)
+            }
+            fn opt_float(&self, idx: usize) -> Result<Option<f64>> {
                 $cell(self.0, idx)
             }
         }
@@ -191,7 +195,7 @@ pub(super) fn transition(row: &impl Row) -> Result<Transition> {
 
 pub(super) const INSERT_TRANSITION: &str = "INSERT INTO transitions (run_id, seq, segmentation, account_id, from_segment, to_segment, from_version, to_version, cause, from_rule, to_rule, reason, explanation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
-pub(super) const SIZES: &str = "SELECT run_id, segmentation, segment, accounts, arr FROM segment_sizes ORDER BY run_id, segmentation, segment";
+pub(super) const SIZES: &str = "SELECT run_id, segmentation, segment, accounts, arr, nrr FROM segment_sizes ORDER BY run_id, segmentation, segment";
 
 pub(super) fn size(row: &impl Row) -> Result<SegmentSize> {
     Ok(SegmentSize {
@@ -200,10 +204,11 @@ pub(super) fn size(row: &impl Row) -> Result<SegmentSize> {
         segment: row.text(2)?,
         accounts: row.int(3)?,
         arr: row.float(4)?,
+        nrr: row.opt_float(5)?,
     })
 }
 
-pub(super) const INSERT_SIZE: &str = "INSERT INTO segment_sizes (run_id, segmentation, segment, accounts, arr) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const INSERT_SIZE: &str = "INSERT INTO segment_sizes (run_id, segmentation, segment, accounts, arr, nrr) VALUES ($1, $2, $3, $4, $5, $6)";
 
 const OUTBOX_COLUMNS: &str = "id, destination, run_id, transition_seq, owner, idempotency_key, payload, status, attempts, next_attempt_at, last_error, delivered_at";
 
@@ -256,9 +261,10 @@ pub(super) const INSERT_FEATURES: &str = "INSERT INTO run_features (run_id, data
 
 /// The schema, one migration per version, shared except for column types:
 /// `{blob}` and `{float}` are filled in per backend.
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE definitions (
     id BIGINT PRIMARY KEY,
     segmentation TEXT NOT NULL,
@@ -334,7 +340,10 @@ CREATE TABLE outbox (
     created_at TEXT NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);",
-)];
+    ),
+    // Version 2: each segment's NRR at each run, for the trends.
+    (2, "ALTER TABLE segment_sizes ADD COLUMN nrr {float};"),
+];
 
 /// A migration's SQL for a backend.
 pub(super) fn migration_sql(sql: &str, blob: &str, float: &str) -> String {

@@ -442,7 +442,8 @@ impl Sqlite {
                         s.segmentation,
                         s.segment,
                         s.accounts,
-                        s.arr
+                        s.arr,
+                        s.nrr
                     ])
                     .map_err(e)?;
             }

@@ -1,5 +1,5 @@
-// strata dashboard: the live rule editor, member search and paging, and the
-// token form. Plain browser JavaScript, no dependencies, same-origin only.
+// strata dashboard: the live rule editor, member search and paging, the
+// flows' band lists, keyboard moves in the sidebar, and the token form. Plain browser JavaScript, no dependencies, same-origin only.
 "use strict";
 
 (function () {
@@ -127,4 +127,38 @@
     load();
   }
 
+  // Flows: a band of the Sankey opens the list of its accounts below it,
+  // on a click or on Enter/Space once focused with Tab.
+  for (const band of document.querySelectorAll("svg.sankey path.flow")) {
+    const list = Array.from(document.querySelectorAll("details.band-list")).find(
+      (d) => d.dataset.from === band.dataset.from && d.dataset.to === band.dataset.to);
+    if (!list) continue;
+    band.setAttribute("tabindex", "0");
+    band.setAttribute("role", "button");
+    band.setAttribute("aria-label", band.dataset.from + " to " + band.dataset.to + ": list the accounts");
+    const open = () => {
+      for (const other of document.querySelectorAll("details.band-list[open]")) other.open = false;
+      list.open = true;
+      list.scrollIntoView({ block: "nearest" });
+      list.querySelector("summary").focus();
+    };
+    band.addEventListener("click", open);
+    band.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); }
+    });
+  }
+
+  // Sidebar: arrow keys move between its links, Home and End to the ends.
+  const sidebar = document.getElementById("sidebar");
+  if (sidebar) {
+    sidebar.addEventListener("keydown", (event) => {
+      const links = Array.from(sidebar.querySelectorAll("a"));
+      const at = links.indexOf(document.activeElement);
+      if (at < 0) return;
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: links.length - 1 }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      links[Math.max(0, Math.min(links.length - 1, to))].focus();
+    });
+  }
 })();
