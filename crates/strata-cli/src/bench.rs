@@ -1,24 +1,33 @@
 //! `strata bench`: per-phase wall time, events per second and peak memory on
-//! generated data, beside DuckDB computing the same features from the same
-//! Parquet file (see `bench/run.sh`, which installs DuckDB with pip).
+//! generated data, beside DuckDB (the reference query of
+//! `../shared/peers/duckdb_features.sql`) and Polars computing the same nine
+//! features from the same files (see `bench/run.sh`, which installs both
+//! with pip).
 //!
-//! Each size runs in a child process so that its peak memory is its own; in
-//! the child, the kernel's peak-RSS counter is reset before every phase
-//! (`/proc/self/clear_refs`), so each phase reports its own peak. DuckDB's
-//! results are compared value by value with ours, so the ratio is between two
-//! programs that computed the same thing.
+//! Every size is measured on two layouts of the same events: in time order,
+//! as event logs are appended (the demo writes them so), and clustered by
+//! account (the same rows sorted by account and time), so that the ratio a
+//! layout favours is never the only one shown. Two strata timings: the
+//! features phase of a plain run, and the whole `strata run --no-store`
+//! (features, segments, measures with the ICP, cohorts and roadmap, the
+//! backtest, outputs and the report).
+//!
+//! Each (size, layout) runs in a child process so that its peak memory is its
+//! own; in the child, the kernel's peak-RSS counter is reset before every
+//! phase (`/proc/self/clear_refs`), so each phase reports its own peak. The
+//! peers' results are compared value by value with ours, so the ratios are
+//! between programs that computed the same thing.
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use datafusion::arrow::array::{Array, AsArray};
 use strata_core::demo::{self, DemoParams};
-use strata_core::pipeline::{self, Observer, Phase, RunOptions};
+use strata_core::pipeline::{self, RunOptions};
 
+use crate::progress::{PhaseTime as PhaseResult, Profile};
 use crate::render;
 
-/// The nine event features of DATA.md that DuckDB also computes.
+/// The nine event features of DATA.md that the peers also compute.
 const COMPARED: [&str; 9] = [
     "events_28d",
     "active_days_28d",
@@ -31,43 +40,83 @@ const COMPARED: [&str; 9] = [
     "trend_28d",
 ];
 
+/// How the events file is laid out.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// In time order, as event logs are appended (the demo's).
+    Time,
+    /// Sorted by account, then time.
+    Account,
+}
+
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Time => "time-ordered",
+            Layout::Account => "by account",
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Event counts to benchmark, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
     events: Vec<u64>,
-    /// Python with duckdb installed, or "none" to skip the peer.
+    /// Layouts of the events file, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "time,account")]
+    layouts: Vec<Layout>,
+    /// Python with duckdb (and polars, optional) installed, or "none" to
+    /// skip the peers.
     #[arg(long, default_value = "python3")]
     python: String,
-    /// The DuckDB feature script.
-    #[arg(long, default_value = "bench/duckdb_features.py")]
+    /// The peers' script.
+    #[arg(long, default_value = "bench/peers.py")]
     script: PathBuf,
+    /// DuckDB's query.
+    #[arg(long, default_value = "../shared/peers/duckdb_features.sql")]
+    peer_sql: PathBuf,
     /// Accounts to spread the events over [default: one per 1,470 events].
     #[arg(long)]
     accounts: Option<usize>,
     /// Folder for generated data (reused between runs of the same size).
     #[arg(long, default_value = "target/bench-data")]
     dir: PathBuf,
+    /// Time the features only, not the whole run.
+    #[arg(long)]
+    features_only: bool,
     /// Internal: run one size in this process and print one JSON line.
     #[arg(long, hide = true)]
     one: Option<u64>,
+    /// Internal: the layout of `--one`.
+    #[arg(long, hide = true, default_value = "time")]
+    layout: Layout,
 }
 
+/// A peer's time, memory and agreement with strata.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct PhaseResult {
-    phase: String,
+struct PeerResult {
+    name: String,
     seconds: f64,
     peak_mib: f64,
+    mismatches: usize,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct SizeResult {
     events: u64,
     accounts: usize,
-    phases: Vec<PhaseResult>,
-    duckdb_seconds: Option<f64>,
-    duckdb_peak_mib: Option<f64>,
-    mismatches: Option<usize>,
+    layout: Layout,
+    /// The features phase of a plain run.
+    features: PhaseResult,
+    /// The phases of the whole run (`strata run --no-store`).
+    run: Vec<PhaseResult>,
+    peers: Vec<PeerResult>,
+    /// Why a peer did not run.
+    skipped: Vec<String>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -76,37 +125,55 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&result)?);
         return Ok(());
     }
+    if args.python != "none" && !args.peer_sql.exists() {
+        bail!(
+            "DuckDB's query {} is missing: pass --peer-sql FILE, or --python none to skip the peers",
+            args.peer_sql.display()
+        );
+    }
     let exe = std::env::current_exe().context("cannot find the strata executable")?;
     let mut results = Vec::new();
     for &events in &args.events {
-        eprintln!("bench: {events} events ...");
-        let output = std::process::Command::new(&exe)
-            .args([
-                "bench",
-                "--one",
-                &events.to_string(),
-                "--python",
-                &args.python,
-            ])
-            .arg("--script")
-            .arg(&args.script)
-            .arg("--dir")
-            .arg(&args.dir)
-            .args(
-                args.accounts
-                    .map(|n| vec!["--accounts".to_string(), n.to_string()])
-                    .unwrap_or_default(),
-            )
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("cannot start the benchmark child process")?;
-        if !output.status.success() {
-            bail!("benchmark of {events} events failed");
+        for &layout in &args.layouts {
+            eprintln!("bench: {events} events, {} ...", layout.name());
+            let mut command = std::process::Command::new(&exe);
+            command
+                .args([
+                    "bench",
+                    "--one",
+                    &events.to_string(),
+                    "--python",
+                    &args.python,
+                ])
+                .arg("--layout")
+                .arg(match layout {
+                    Layout::Time => "time",
+                    Layout::Account => "account",
+                })
+                .arg("--script")
+                .arg(&args.script)
+                .arg("--peer-sql")
+                .arg(&args.peer_sql)
+                .arg("--dir")
+                .arg(&args.dir);
+            if let Some(n) = args.accounts {
+                command.arg("--accounts").arg(n.to_string());
+            }
+            if args.features_only {
+                command.arg("--features-only");
+            }
+            let output = command
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .context("cannot start the benchmark child process")?;
+            if !output.status.success() {
+                bail!("benchmark of {events} events ({}) failed", layout.name());
+            }
+            let line = String::from_utf8_lossy(&output.stdout);
+            let result: SizeResult =
+                serde_json::from_str(line.trim()).context("unreadable benchmark result")?;
+            results.push(result);
         }
-        let line = String::from_utf8_lossy(&output.stdout);
-        let result: SizeResult =
-            serde_json::from_str(line.trim()).context("unreadable benchmark result")?;
-        results.push(result);
     }
     print!("{}", report(&results));
     Ok(())
@@ -115,12 +182,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 fn report(results: &[SizeResult]) -> String {
     let mut rows = Vec::new();
     for result in results {
-        for phase in &result.phases {
+        let label = format!("{} {}", human(result.events), result.layout.name());
+        let mut phases = vec![&result.features];
+        phases.extend(result.run.iter());
+        for (idx, phase) in phases.into_iter().enumerate() {
+            let name = if idx == 0 {
+                "features (plain run)".to_string()
+            } else {
+                format!("run: {}", phase.phase)
+            };
             rows.push(vec![
-                format!("{}", human(result.events)),
-                phase.phase.clone(),
+                label.clone(),
+                name,
                 format!("{:.3}", phase.seconds),
-                if phase.phase == "generate" {
+                if phase.phase == "generate" || phase.phase == "layout" {
                     "–".into()
                 } else {
                     human((result.events as f64 / phase.seconds) as u64)
@@ -128,13 +203,13 @@ fn report(results: &[SizeResult]) -> String {
                 format!("{:.0}", phase.peak_mib),
             ]);
         }
-        if let (Some(seconds), Some(peak)) = (result.duckdb_seconds, result.duckdb_peak_mib) {
+        for peer in &result.peers {
             rows.push(vec![
-                human(result.events),
-                "duckdb features".into(),
-                format!("{seconds:.3}"),
-                human((result.events as f64 / seconds) as u64),
-                format!("{peak:.0}"),
+                label.clone(),
+                format!("{} features", peer.name),
+                format!("{:.3}", peer.seconds),
+                human((result.events as f64 / peer.seconds) as u64),
+                format!("{:.0}", peer.peak_mib),
             ]);
         }
     }
@@ -143,30 +218,64 @@ fn report(results: &[SizeResult]) -> String {
         &rows,
     );
     out.push('\n');
+    let mut ratios = Vec::new();
     for result in results {
-        let ours = result
-            .phases
+        let run_seconds = whole_run(result);
+        let duckdb = result.peers.iter().find(|p| p.name == "DuckDB");
+        let ratio =
+            |ours: f64| duckdb.map_or("–".to_string(), |d| format!("{:.2}", ours / d.seconds));
+        let agreement: Vec<String> = result
+            .peers
             .iter()
-            .find(|p| p.phase == "features")
-            .map(|p| p.seconds);
-        match (ours, result.duckdb_seconds) {
-            (Some(ours), Some(theirs)) => out.push_str(&format!(
-                "{} events, {} accounts: features {:.3} s vs DuckDB {:.3} s, ratio {:.2} (<= 1.0 is the target); values {}\n",
-                human(result.events),
-                result.accounts,
-                ours,
-                theirs,
-                ours / theirs,
-                match result.mismatches {
-                    Some(0) => "identical".to_string(),
-                    Some(n) => format!("DIFFER in {n} cells"),
-                    None => "not compared".to_string(),
-                }
-            )),
-            _ => out.push_str(&format!("{} events: DuckDB not run\n", human(result.events))),
-        }
+            .map(|p| match p.mismatches {
+                0 => format!("{} identical", p.name),
+                n => format!("{} DIFFERS in {n} cells", p.name),
+            })
+            .chain(result.skipped.iter().cloned())
+            .collect();
+        ratios.push(vec![
+            human(result.events),
+            result.accounts.to_string(),
+            result.layout.name().to_string(),
+            format!("{:.3}", result.features.seconds),
+            duckdb.map_or("–".to_string(), |d| format!("{:.3}", d.seconds)),
+            result
+                .peers
+                .iter()
+                .find(|p| p.name == "Polars")
+                .map_or("–".to_string(), |p| format!("{:.3}", p.seconds)),
+            ratio(result.features.seconds),
+            run_seconds.map_or("–".to_string(), |s| format!("{s:.3}")),
+            run_seconds.map_or("–".to_string(), ratio),
+            agreement.join("; "),
+        ]);
     }
+    out.push_str(&render::table(
+        &[
+            "events",
+            "accounts",
+            "layout",
+            "strata features s",
+            "DuckDB s",
+            "Polars s",
+            "features / DuckDB (target <= 0.5)",
+            "whole run s",
+            "run / DuckDB (target <= 2.5)",
+            "values",
+        ],
+        &ratios,
+    ));
     out
+}
+
+/// The whole run's seconds: every phase but the data's generation.
+fn whole_run(result: &SizeResult) -> Option<f64> {
+    let phases: Vec<&PhaseResult> = result
+        .run
+        .iter()
+        .filter(|p| p.phase != "generate" && p.phase != "layout")
+        .collect();
+    (!phases.is_empty()).then(|| phases.iter().map(|p| p.seconds).sum())
 }
 
 fn human(n: u64) -> String {
@@ -179,76 +288,8 @@ fn human(n: u64) -> String {
     }
 }
 
-/// Peak resident memory of this process since the last reset, in MiB.
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn reset_peak() {
-    // Writing 5 resets the peak RSS counter (Linux >= 4.0); elsewhere the
-    // peak simply stays cumulative.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-struct Recorder {
-    current: Mutex<Option<Instant>>,
-    phases: Mutex<Vec<PhaseResult>>,
-}
-
-impl Recorder {
-    fn begin(&self) {
-        reset_peak();
-        if let Ok(mut current) = self.current.lock() {
-            *current = Some(Instant::now());
-        }
-    }
-
-    fn end(&self, name: &str) {
-        let Ok(mut current) = self.current.lock() else {
-            return;
-        };
-        if let Some(started) = current.take()
-            && let Ok(mut phases) = self.phases.lock()
-        {
-            phases.push(PhaseResult {
-                phase: name.to_string(),
-                seconds: started.elapsed().as_secs_f64(),
-                peak_mib: peak_mib(),
-            });
-        }
-    }
-}
-
-impl Observer for Recorder {
-    fn phase_started(&self, _phase: Phase) {
-        self.begin();
-    }
-    fn phase_finished(&self, phase: Phase) {
-        let name = match phase {
-            Phase::Sources => "sources",
-            Phase::Features => "features",
-            Phase::Segments => "segments",
-            Phase::Measures => "measures",
-            Phase::Backtest => "backtest",
-            Phase::Outputs => "outputs",
-        };
-        self.end(name);
-    }
-}
-
 async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
-    let (params, dir) = match args.accounts {
+    let (params, base) = match args.accounts {
         None => (
             DemoParams::for_events(events),
             args.dir.join(format!("events-{events}")),
@@ -263,68 +304,137 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
                 .join(format!("events-{events}-accounts-{n_accounts}")),
         ),
     };
-    let recorder = Recorder {
-        current: Mutex::new(None),
-        phases: Mutex::new(Vec::new()),
-    };
-    let marker = dir.join("data").join(".complete");
+    let recorder = Profile::new(&pipeline::Quiet);
+    let marker = base.join("data").join(".complete");
     // Data is generated once per size and reused; only a fresh generation is timed.
     if !marker.exists() {
         recorder.begin();
-        demo::generate(&dir.join("data"), &params, &mut |_, _| {})?;
+        demo::generate(&base.join("data"), &params, &mut |_, _| {})?;
         std::fs::write(&marker, "").context("cannot mark the bench data complete")?;
         recorder.end("generate");
     }
+    let dir = match args.layout {
+        Layout::Time => base,
+        Layout::Account => {
+            let dir = PathBuf::from(format!("{}-by-account", base.display()));
+            let marker = dir.join("data").join(".complete");
+            if !marker.exists() {
+                recorder.begin();
+                by_account(&base.join("data"), &dir.join("data")).await?;
+                std::fs::write(&marker, "").context("cannot mark the bench data complete")?;
+                recorder.end("layout");
+            }
+            dir
+        }
+    };
     std::fs::write(
         dir.join("strata.toml"),
         demo::project_file(&dir, params.as_of)?,
     )?;
     let project = crate::load_project(&dir)?;
-    let result = pipeline::run(&project, &RunOptions::default(), &recorder).await?;
-    recorder.begin();
-    strata_core::outputs::write_all(&result, &dir.join("out"))?;
-    recorder.end("outputs");
-    let mut phases = recorder
-        .phases
-        .lock()
-        .map(|p| p.clone())
-        .unwrap_or_default();
-    phases.retain(|p| p.seconds > 0.0);
+    // The features of a plain run.
+    let plain = Profile::new(&pipeline::Quiet);
+    let result = pipeline::run(&project, &RunOptions::default(), &plain).await?;
+    let features = plain
+        .phases()
+        .into_iter()
+        .find(|p| p.phase == "features")
+        .context("the run reported no features phase")?;
+    // The whole run, as `strata run --no-store`.
+    if !args.features_only {
+        let settings = strata_core::service::RecordSettings {
+            no_store: true,
+            ..Default::default()
+        };
+        strata_core::service::execute(&project, &dir.join("out"), None, &settings, &recorder)
+            .await?;
+    }
+    let run = recorder.phases();
 
-    let (mut duckdb_seconds, mut duckdb_peak_mib, mut mismatches) = (None, None, None);
+    let (mut peers, mut skipped) = (Vec::new(), Vec::new());
     if args.python != "none" {
-        let csv = dir.join("duckdb_features.csv");
-        let output = std::process::Command::new(&args.python)
-            .arg(&args.script)
-            .arg(dir.join("data").join("events.parquet"))
-            .arg(params.as_of.to_string())
-            .arg(&csv)
-            .output()
-            .with_context(|| format!("cannot run {} {}", args.python, args.script.display()))?;
-        if !output.status.success() {
-            bail!(
-                "the DuckDB script failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+        for (name, peer) in [("DuckDB", "duckdb"), ("Polars", "polars")] {
+            let csv = dir.join(format!("{peer}_features.csv"));
+            let output = std::process::Command::new(&args.python)
+                .arg(&args.script)
+                .arg(peer)
+                .arg(dir.join("data"))
+                .arg(params.as_of.to_string())
+                .arg(&csv)
+                .arg(&args.peer_sql)
+                .output()
+                .with_context(|| format!("cannot run {} {}", args.python, args.script.display()))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if !output.status.success() {
+                if peer == "polars" && stderr.contains("No module named 'polars'") {
+                    skipped.push("Polars not installed".to_string());
+                    continue;
+                }
+                bail!("the {name} peer failed: {stderr}");
+            }
+            let reported: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .with_context(|| format!("unreadable {name} result"))?;
+            peers.push(PeerResult {
+                name: name.to_string(),
+                seconds: reported["seconds"].as_f64().unwrap_or(f64::NAN),
+                peak_mib: reported["peak_mib"].as_f64().unwrap_or(f64::NAN),
+                mismatches: compare(&result, &csv)?,
+            });
         }
-        let reported: serde_json::Value =
-            serde_json::from_slice(&output.stdout).context("unreadable DuckDB result")?;
-        duckdb_seconds = reported["seconds"].as_f64();
-        duckdb_peak_mib = reported["peak_mib"].as_f64();
-        mismatches = Some(compare(&result, &csv)?);
     }
     Ok(SizeResult {
         events,
         accounts: params.n_accounts,
-        phases,
-        duckdb_seconds,
-        duckdb_peak_mib,
-        mismatches,
+        layout: args.layout,
+        features,
+        run,
+        peers,
+        skipped,
     })
 }
 
-/// Counts cells where DuckDB's features differ from ours (accounts without
-/// events are absent from DuckDB's output and must be 0/NULL in ours).
+/// The bench data of `from` with its events sorted by account, then time
+/// (the other tables linked).
+async fn by_account(from: &Path, to: &Path) -> anyhow::Result<()> {
+    use datafusion::dataframe::DataFrameWriteOptions;
+    use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "events.parquet" || name == ".complete" {
+            continue;
+        }
+        let target = to.join(&name);
+        if !target.exists() {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
+    let ctx = SessionContext::new();
+    let events = ctx
+        .read_parquet(
+            from.join("events.parquet").to_string_lossy().to_string(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
+    let sorted = events.sort(vec![
+        col("account_id").sort(true, false),
+        col("ts").sort(true, false),
+    ])?;
+    let out = to.join("events.parquet");
+    sorted
+        .write_parquet(
+            &out.to_string_lossy(),
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Counts cells where a peer's features differ from ours (an account absent
+/// from the peer's output must be 0/NULL in ours).
 fn compare(result: &pipeline::RunResult, csv: &Path) -> anyhow::Result<usize> {
     let text =
         std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;

@@ -150,6 +150,9 @@ enum Command {
         /// Print segments.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
+        /// Print where the time and memory went, phase by phase (to stderr).
+        #[arg(long)]
+        profile: bool,
         #[command(flatten)]
         record: state_cmd::RecordArgs,
     },
@@ -436,10 +439,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             out,
             as_of,
             json,
+            profile,
             record,
         } => {
             let project = load_project(&project)?;
-            state_cmd::run_and_record(&project, &out, as_of, json, &record).await
+            state_cmd::run_and_record(&project, &out, as_of, json, profile, &record).await
         }
         Command::Report(args) => report::run(args).await,
         Command::Runs(args) => state_cmd::runs(args).await,
@@ -571,6 +575,7 @@ async fn run_demo(
         &project,
         &out.join("out"),
         None,
+        false,
         false,
         &state_cmd::RecordArgs::default(),
     )

@@ -111,20 +111,6 @@ impl RecordArgs {
     }
 }
 
-/// Runs the project through the run service with a progress display that
-/// is cleared whatever the outcome.
-pub async fn execute(
-    project: &Project,
-    out: &Path,
-    as_of: Option<NaiveDate>,
-    record: &RecordArgs,
-    observer: &progress::PhaseProgress,
-) -> anyhow::Result<service::Executed> {
-    let executed = service::execute(project, out, as_of, &record.settings(), observer).await;
-    observer.finish_all();
-    Ok(executed?)
-}
-
 /// Runs the pipeline, writes the outputs, records the run and delivers:
 /// what `strata run` and `strata demo` do.
 pub async fn run_and_record(
@@ -132,11 +118,27 @@ pub async fn run_and_record(
     out: &Path,
     as_of: Option<NaiveDate>,
     json: bool,
+    profile: bool,
     record: &RecordArgs,
 ) -> anyhow::Result<()> {
     let observer = progress::PhaseProgress::new();
-    let executed = execute(project, out, as_of, record, &observer).await?;
+    let profiled = progress::Profile::new(&observer);
+    let executed = if profile {
+        service::execute(project, out, as_of, &record.settings(), &profiled).await
+    } else {
+        service::execute(project, out, as_of, &record.settings(), &observer).await
+    };
+    observer.finish_all();
+    let executed = executed?;
     let result = &executed.result;
+    if profile {
+        eprintln!(
+            "profile ({} accounts, {} events; each phase's own peak memory):\n{}",
+            result.features.batch.num_rows(),
+            result.event_rows,
+            profiled.table(result.event_rows)
+        );
+    }
     for warning in &result.warnings {
         eprintln!("warning: {warning}");
     }
@@ -351,6 +353,13 @@ pub async fn runs(args: RunsArgs) -> anyhow::Result<()> {
         .iter()
         .map(|run| {
             let seconds: f64 = run.timings.values().sum();
+            let slowest = run
+                .timings
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(String::new(), |(phase, s)| {
+                    format!("{phase} {s:.1}s ({:.0}%)", 100.0 * s / seconds.max(1e-9))
+                });
             vec![
                 run.id.to_string(),
                 format!("{:?}", run.kind).to_lowercase(),
@@ -361,6 +370,7 @@ pub async fn runs(args: RunsArgs) -> anyhow::Result<()> {
                 run.transitions.to_string(),
                 run.redefinitions.to_string(),
                 format!("{seconds:.1}s"),
+                slowest,
                 run.versions
                     .iter()
                     .map(|(name, v)| format!("{name}=v{v}"))
@@ -382,6 +392,7 @@ pub async fn runs(args: RunsArgs) -> anyhow::Result<()> {
                 "moved",
                 "redefined",
                 "time",
+                "slowest phase",
                 "definitions"
             ],
             &rows
@@ -899,7 +910,7 @@ pub async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
             Ok(project) => {
                 let mut record = args.record.clone();
                 record.wait = true;
-                run_and_record(&project, &args.out, None, false, &record).await
+                run_and_record(&project, &args.out, None, false, false, &record).await
             }
             Err(error) => Err(error.into()),
         };

@@ -835,3 +835,36 @@ measures = [ { name = "seats", value = "seats", bands = { green = ">= 100", yell
     assert!(error.contains("employees"), "{error}");
     assert!(error.contains("but its scale needs a number"), "{error}");
 }
+
+/// `strata run --profile` prints each phase of the run once, in order, with
+/// a total that is their sum; stdout keeps the segment tables.
+#[test]
+fn run_profile_lists_every_phase_and_their_total() {
+    let dir = Dir::fixture("tiny");
+    let (stdout, stderr) = dir
+        .command(&["run", "--out", "out", "--no-store", "--profile"])
+        .success();
+    assert!(stdout.contains("wrote:"), "{stdout}");
+    assert!(!stdout.contains("profile ("), "the profile goes to stderr");
+    let table: Vec<(&str, f64)> = stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("profile ("))
+        .skip(3)
+        .filter_map(|line| {
+            let mut cells = line.split_whitespace();
+            Some((cells.next()?, cells.next()?.parse().ok()?))
+        })
+        .collect();
+    let phases: Vec<&str> = table.iter().map(|(phase, _)| *phase).collect();
+    assert_eq!(
+        phases,
+        [
+            "sources", "features", "segments", "analyses", "measures", "backtest", "outputs",
+            "total"
+        ],
+        "{stderr}"
+    );
+    let sum: f64 = table[..table.len() - 1].iter().map(|(_, s)| s).sum();
+    let total = table[table.len() - 1].1;
+    assert!((sum - total).abs() < 0.01, "{sum} vs {total}: {stderr}");
+}

@@ -295,7 +295,7 @@ pub async fn run_with_analyses(
         ..options.clone()
     };
     let (prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
-    observer.phase_started(Phase::Measures);
+    observer.phase_started(Phase::Analyses);
     let mut analyses = Analyses::default();
     let icp_here = plan
         .icp_days
@@ -322,6 +322,8 @@ pub async fn run_with_analyses(
                 .push(format!("no roadmap section: {error}")),
         }
     }
+    observer.phase_finished(Phase::Analyses);
+    observer.phase_started(Phase::Measures);
     let as_of = prepared.as_of;
     let result = measure(prepared, assignments)?;
     observer.phase_finished(Phase::Measures);

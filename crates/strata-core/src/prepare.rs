@@ -23,6 +23,9 @@ pub enum Phase {
     Segments,
     /// Segment economics.
     Measures,
+    /// The report's analyses: the ideal customer profile, cohort retention
+    /// and segments to roadmap.
+    Analyses,
     /// Recomputing the claiming segmentations at past dates.
     Backtest,
     /// Writing files.
@@ -37,8 +40,22 @@ impl Phase {
             Phase::Features => "computing features",
             Phase::Segments => "assigning segments",
             Phase::Measures => "measuring segments",
+            Phase::Analyses => "finding the ICP, cohorts and roadmap",
             Phase::Backtest => "backtesting segmentations",
             Phase::Outputs => "writing outputs",
+        }
+    }
+
+    /// A one-word name for tables (`strata run --profile`, `strata bench`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Sources => "sources",
+            Phase::Features => "features",
+            Phase::Segments => "segments",
+            Phase::Measures => "measures",
+            Phase::Analyses => "analyses",
+            Phase::Backtest => "backtest",
+            Phase::Outputs => "outputs",
         }
     }
 }

@@ -10,9 +10,12 @@
 //!   population counts are the active days of every window;
 //! - a bitmap of the adoption window (bit `day - created_day`);
 //!
-//! and, growing with distinct pairs rather than with events, two maps:
-//! (account, event name) -> latest day and 28-day count, and (account, user)
-//! -> latest day, over the widest window only (user features are windowed).
+//! and, growing with distinct pairs rather than with events, two maps keyed
+//! by integers: (account, event name) -> latest day and 28-day count, and
+//! (account, user) -> latest day, over the widest window only (user features
+//! are windowed). Strings are turned into ids once per distinct value of a
+//! batch ([`Ids`]: a `Utf8View` value is keyed by its 16-byte view), not
+//! hashed row by row: in a log in time order, each row is another account.
 //!
 //! So memory is bounded by accounts x (event names + recent users), never by
 //! the number of events, and every event is decoded once (the DataFusion plan
@@ -205,23 +208,89 @@ struct EventCell {
     n_early: i64,
 }
 
-/// An (account, user) pair, owned.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct UserKey {
-    account: u32,
-    user: Box<str>,
+/// Ids of a string column's values, looked up once per distinct value of a
+/// batch rather than once per row (event logs in time order touch accounts
+/// all over the file, so the previous row rarely helps): a `Utf8View` value
+/// is keyed by its 16-byte view. A view of at most 12 bytes holds the string
+/// itself, so with `keep_inline` those keys hold across batches; a longer
+/// string's view points into its batch's buffers, so those keys are
+/// forgotten after each batch. Other string arrays are looked up row by row.
+#[derive(Debug)]
+struct Ids<V> {
+    keep_inline: bool,
+    inline: HashMap<u128, V>,
+    batch: HashMap<u128, V>,
+    /// The previous row's view and id: events often come in runs.
+    last: Option<(u128, V)>,
 }
 
-/// An (account, user) pair, borrowed from a batch; hashes as [`UserKey`].
-#[derive(Hash)]
-struct UserRef<'a> {
-    account: u32,
-    user: &'a str,
+impl<V: Copy> Ids<V> {
+    fn new(keep_inline: bool) -> Ids<V> {
+        Ids {
+            keep_inline,
+            inline: HashMap::new(),
+            batch: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// The id of row `row`'s value (`None` for a null), from `lookup` the
+    /// first time the value is seen.
+    #[inline]
+    fn get(&mut self, text: &Text<'_>, row: usize, lookup: impl FnOnce(&str) -> V) -> Option<V> {
+        let Text::View(array) = text else {
+            return text.get(row).map(lookup);
+        };
+        if array.is_null(row) {
+            return None;
+        }
+        let view = array.views()[row];
+        if let Some((last, id)) = self.last
+            && last == view
+        {
+            return Some(id);
+        }
+        let map = if self.keep_inline && (view as u32) <= 12 {
+            &mut self.inline
+        } else {
+            &mut self.batch
+        };
+        let id = match map.get(&view) {
+            Some(id) => *id,
+            None => {
+                let id = lookup(array.value(row));
+                map.insert(view, id);
+                id
+            }
+        };
+        self.last = Some((view, id));
+        Some(id)
+    }
+
+    /// Forgets the keys that point into the batch just added.
+    fn end_batch(&mut self) {
+        self.batch.clear();
+        self.last = None;
+    }
 }
 
-impl Equivalent<UserKey> for UserRef<'_> {
-    fn equivalent(&self, key: &UserKey) -> bool {
-        self.account == key.account && self.user == &*key.user
+/// The string columns' id caches of a [`Partial`].
+#[derive(Debug)]
+struct Caches {
+    /// Account position, `None` for an id not in the accounts table.
+    accounts: Ids<Option<u32>>,
+    names: Ids<u32>,
+    /// Users are many: only a batch's are kept.
+    users: Ids<u32>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            accounts: Ids::new(true),
+            names: Ids::new(true),
+            users: Ids::new(false),
+        }
     }
 }
 
@@ -262,13 +331,17 @@ pub(super) struct Partial {
     /// Events per name, unknown accounts included (for the most common names).
     name_totals: Vec<i64>,
     events: HashMap<u64, EventCell>,
-    users: HashMap<UserKey, i32>,
+    /// User ids, interned per partial.
+    user_ids: HashMap<Box<str>, u32>,
+    /// (account, user) -> latest day.
+    users: HashMap<u64, i32>,
     /// Matching events per account and custom count feature
     /// (`customs` per account).
     custom_counts: Vec<i64>,
     custom_distinct: HashSet<DistinctKey>,
     unknown_ids: HashSet<Box<str>>,
     unknown_events: u64,
+    caches: Caches,
 }
 
 /// A string column of the typed events.
@@ -312,12 +385,23 @@ impl Partial {
             name_list: Vec::new(),
             name_totals: Vec::new(),
             events: HashMap::new(),
+            user_ids: HashMap::new(),
             users: HashMap::new(),
             custom_counts: vec![0; accounts * known.customs.len()],
             custom_distinct: HashSet::new(),
             unknown_ids: HashSet::new(),
             unknown_events: 0,
+            caches: Caches::default(),
         }
+    }
+
+    fn intern_user(&mut self, user: &str) -> u32 {
+        if let Some(id) = self.user_ids.get(user) {
+            return *id;
+        }
+        let id = self.user_ids.len() as u32;
+        self.user_ids.insert(Box::from(user), id);
+        id
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -350,48 +434,48 @@ impl Partial {
                     .ok_or_else(|| Error::Internal("feature scan: filter is not boolean".into()))?,
             );
         }
-        // Events often come grouped by account: skip the lookup on a repeat.
-        let mut previous: Option<(&str, Option<u32>)> = None;
+        let mut caches = std::mem::take(&mut self.caches);
         for row in 0..batch.num_rows() {
             if day.is_null(row) || day.value(row) > known.as_of_day {
                 continue;
             }
             let day = day.value(row);
             // Sources reject events without a name; skip rather than count one.
-            let Some(name_text) = event.get(row) else {
+            let Some(name) = caches.names.get(&event, row, |text| self.intern(text)) else {
                 continue;
             };
-            let name = self.intern(name_text);
             self.name_totals[name as usize] += 1;
-            let id = account.get(row);
-            let idx = match (id, previous) {
-                (Some(id), Some((last, idx))) if last == id => idx,
-                (Some(id), _) => {
-                    let idx = known.index.get(id).copied();
-                    previous = Some((id, idx));
-                    idx
-                }
-                (None, _) => None,
-            };
-            let Some(idx) = idx else {
-                self.unknown_events += 1;
-                if let Some(id) = id
-                    && !self.unknown_ids.contains(id)
-                {
+            let idx = caches.accounts.get(&account, row, |id| {
+                let idx = known.index.get(id).copied();
+                if idx.is_none() && !self.unknown_ids.contains(id) {
                     self.unknown_ids.insert(Box::from(id));
                 }
+                idx
+            });
+            let Some(idx) = idx.flatten() else {
+                self.unknown_events += 1;
                 continue;
             };
-            let (user, source) = (user.get(row), source.get(row));
-            let is_api = matches!(source, Some("api" | "integration"));
-            self.record(known, idx, day, name, is_api, user);
+            let source_text = source.get(row);
+            let is_api = matches!(source_text, Some("api" | "integration"));
+            let age = i64::from(known.as_of_day) - i64::from(day);
+            let user_id = if age < USER_DAYS {
+                caches.users.get(&user, row, |text| self.intern_user(text))
+            } else {
+                None
+            };
+            self.record(known, idx, day, name, is_api, user_id);
             for (position, filter) in filters.iter().enumerate() {
                 if filter.is_valid(row) && filter.value(row) {
-                    let values = [user, Some(name_text), source];
+                    let values = [user.get(row), event.get(row), source_text];
                     self.record_custom(known, idx, day, position, values);
                 }
             }
         }
+        caches.accounts.end_batch();
+        caches.names.end_batch();
+        caches.users.end_batch();
+        self.caches = caches;
         Ok(())
     }
 
@@ -446,7 +530,7 @@ impl Partial {
         day: i32,
         name: u32,
         is_api: bool,
-        user: Option<&str>,
+        user: Option<u32>,
     ) {
         let at = idx as usize;
         let age = i64::from(known.as_of_day) - i64::from(day);
@@ -485,19 +569,10 @@ impl Partial {
         cell.n_28d += i64::from(age < trend);
         cell.n_early += i64::from(early);
         if let Some(user) = user.filter(|_| age < USER_DAYS) {
-            let key = UserRef { account: idx, user };
-            match self.users.get_mut(&key) {
-                Some(last) => *last = (*last).max(day),
-                None => {
-                    self.users.insert(
-                        UserKey {
-                            account: idx,
-                            user: Box::from(user),
-                        },
-                        day,
-                    );
-                }
-            }
+            self.users
+                .entry(pair(idx, user))
+                .and_modify(|last| *last = (*last).max(day))
+                .or_insert(day);
         }
     }
 
@@ -527,7 +602,15 @@ impl Partial {
                 })
                 .or_insert(cell);
         }
+        let mut renamed_users = vec![0u32; other.user_ids.len()];
+        for (user, id) in &other.user_ids {
+            renamed_users[*id as usize] = self.intern_user(user);
+        }
         for (key, day) in other.users {
+            let key = pair(
+                (key >> 32) as u32,
+                renamed_users[(key & 0xffff_ffff) as usize],
+            );
             self.users
                 .entry(key)
                 .and_modify(|mine| *mine = (*mine).max(day))
@@ -671,7 +754,7 @@ impl Partial {
         let mut users = vec![vec![0i64; accounts]; WINDOWS.len()];
         for (key, last_day) in &self.users {
             for (k, days) in WINDOWS.iter().enumerate() {
-                users[k][key.account as usize] += i64::from(age(*last_day) < i64::from(*days));
+                users[k][(key >> 32) as usize] += i64::from(age(*last_day) < i64::from(*days));
             }
         }
         let mut distinct = vec![0i64; accounts];
@@ -801,7 +884,12 @@ mod tests {
     type Row = (usize, Option<u8>, u8, i32, Option<u8>, Option<bool>, bool);
 
     fn known() -> Known {
-        let ids: Vec<String> = (0..5).map(|k| format!("a{k}")).collect();
+        known_with("")
+    }
+
+    /// [`known`] with every account id prefixed.
+    fn known_with(prefix: &str) -> Known {
+        let ids: Vec<String> = (0..5).map(|k| format!("{prefix}a{k}")).collect();
         let created: Vec<i32> = (0..5).map(|k| AS_OF - 40 * k).collect();
         let customs = vec![
             Custom::new(EventWindow::LastDays(10), None).unwrap(),
@@ -811,13 +899,42 @@ mod tests {
     }
 
     fn batch(rows: &[Row]) -> RecordBatch {
-        let text =
-            |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+        batch_with(rows, "", false)
+    }
+
+    /// The rows as one batch, account ids, users and event names prefixed
+    /// with `prefix`; with `views`, the strings are Utf8View whose repeated
+    /// values share one view, as Parquet's dictionary pages give them.
+    fn batch_with(rows: &[Row], prefix: &str, views: bool) -> RecordBatch {
+        let text = |values: Vec<Option<String>>| -> ArrayRef {
+            if views {
+                let mut builder =
+                    datafusion::arrow::array::StringViewBuilder::new().with_deduplicate_strings();
+                for value in values {
+                    builder.append_option(value);
+                }
+                Arc::new(builder.finish())
+            } else {
+                Arc::new(StringArray::from(values))
+            }
+        };
         let sources = ["app", "api", "integration"];
         let columns: Vec<ArrayRef> = vec![
-            text(rows.iter().map(|r| Some(format!("a{}", r.0))).collect()),
-            text(rows.iter().map(|r| r.1.map(|u| format!("u{u}"))).collect()),
-            text(rows.iter().map(|r| Some(format!("e{}", r.2))).collect()),
+            text(
+                rows.iter()
+                    .map(|r| Some(format!("{prefix}a{}", r.0)))
+                    .collect(),
+            ),
+            text(
+                rows.iter()
+                    .map(|r| r.1.map(|u| format!("{prefix}u{u}")))
+                    .collect(),
+            ),
+            text(
+                rows.iter()
+                    .map(|r| Some(format!("{prefix}e{}", r.2)))
+                    .collect(),
+            ),
             Arc::new(Int32Array::from_iter_values(
                 rows.iter().map(|r| AS_OF - r.3),
             )),
@@ -855,8 +972,16 @@ mod tests {
         known: &Known,
         partial: &Partial,
     ) -> (Vec<(Field, ArrayRef)>, UnknownEvents, Vec<String>) {
+        outputs_with(known, partial, "")
+    }
+
+    fn outputs_with(
+        known: &Known,
+        partial: &Partial,
+        prefix: &str,
+    ) -> (Vec<(Field, ArrayRef)>, UnknownEvents, Vec<String>) {
         let per_event: Vec<(String, String)> = (0..4)
-            .map(|e| (format!("e{e}"), format!("event_e{e}_28d")))
+            .map(|e| (format!("{prefix}e{e}"), format!("event_e{e}_28d")))
             .collect();
         let customs = ["recent".to_string(), "early_users".to_string()];
         (
@@ -1031,6 +1156,29 @@ mod tests {
             }
             prop_assert_eq!(whole_unknown, merged_unknown);
             prop_assert_eq!(whole_top, merged_top);
+        }
+
+        /// Utf8View batches, short (inline) or long strings, in batches of
+        /// any size, give what one Utf8 batch gives: ids looked up by view
+        /// are the ids looked up by text.
+        #[test]
+        fn views_give_what_text_gives(rows in proptest::collection::vec(row(), 0..200), size in 1usize..64, long in any::<bool>()) {
+            let prefix = if long { "a-long-identifier-" } else { "" };
+            let known = known_with(prefix);
+            let mut text = Partial::new(&known);
+            text.add(&known, &batch_with(&rows, prefix, false)).unwrap();
+            let mut views = Partial::new(&known);
+            for chunk in rows.chunks(size) {
+                views.add(&known, &batch_with(chunk, prefix, true)).unwrap();
+            }
+            let (text_columns, text_unknown, text_top) = outputs_with(&known, &text, prefix);
+            let (view_columns, view_unknown, view_top) = outputs_with(&known, &views, prefix);
+            prop_assert_eq!(text_columns.len(), view_columns.len());
+            for ((field, a), (_, b)) in text_columns.iter().zip(&view_columns) {
+                prop_assert_eq!(a.as_ref(), b.as_ref(), "{}", field.name());
+            }
+            prop_assert_eq!(text_unknown, view_unknown);
+            prop_assert_eq!(text_top, view_top);
         }
     }
 }
