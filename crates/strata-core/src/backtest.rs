@@ -317,8 +317,11 @@ pub async fn backtest_all(
     alone.segmentations.retain(|s| names.contains(&s.name));
 
     // The revenue as of now: where the outcomes come from.
-    let (_, now) = pipeline::prepare(&alone, &RunOptions::at(params.as_of), observer).await?;
-    if now.sources.revenue.is_none() {
+    observer.phase_started(crate::pipeline::Phase::Sources);
+    let (now_sources, now_as_of) =
+        pipeline::sources_at(&alone, &RunOptions::at(params.as_of)).await?;
+    observer.phase_finished(crate::pipeline::Phase::Sources);
+    if now_sources.revenue.is_none() {
         return Err(Error::invalid(
             Problem::new(
                 "backtest",
@@ -328,24 +331,24 @@ pub async fn backtest_all(
         ));
     }
     let current_month =
-        crate::sources::revenue_month(&now.sources, pipeline::day_number(now.as_of));
-    let mrr = crate::risk::mrr_by_month(&now.sources);
+        crate::sources::revenue_month(&now_sources, pipeline::day_number(now_as_of));
+    let mrr = crate::risk::mrr_by_month(&now_sources);
     let month_of = crate::dates::month_number;
     let outcome_date = |date: NaiveDate| crate::dates::days_after(date, params.horizon_days);
     // The last testable date: its outcome month is closed now.
-    let last = if month_of(outcome_date(now.as_of)) <= current_month {
-        now.as_of
+    let last = if month_of(outcome_date(now_as_of)) <= current_month {
+        now_as_of
     } else {
-        crate::risk::past_dates(now.as_of, current_month, i32::MIN, params.horizon_days, 1)
+        crate::risk::past_dates(now_as_of, current_month, i32::MIN, params.horizon_days, 1)
             .first()
             .copied()
-            .unwrap_or(now.as_of)
+            .unwrap_or(now_as_of)
     };
     let from = params.from.unwrap_or_else(|| {
         last.checked_sub_months(Months::new(params.months.max(1) - 1))
             .unwrap_or(last)
     });
-    let mut dates = backfill_dates(from, now.as_of, params.every);
+    let mut dates = backfill_dates(from, now_as_of, params.every);
     dates.retain(|date| month_of(outcome_date(*date)) <= current_month);
     if dates.is_empty() {
         return Err(Error::invalid(
@@ -354,7 +357,7 @@ pub async fn backtest_all(
                 format!(
                     "no past date from {from} has its outcome {} days later observed by {} (revenue through {})",
                     params.horizon_days,
-                    now.as_of,
+                    now_as_of,
                     crate::sources::month_start(current_month).format("%Y-%m")
                 ),
             )
@@ -376,7 +379,7 @@ pub async fn backtest_all(
             .enumerate()
             .map(|(idx, id)| {
                 let start = revenue.get(idx).map_or(0.0, |r| r.mrr_now);
-                let account = now.sources.accounts.index.get(id)?;
+                let account = now_sources.accounts.index.get(id)?;
                 (start > 0.0).then(|| {
                     (
                         start,
@@ -435,7 +438,7 @@ pub async fn backtest_all(
     let date_texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
     Ok(tallies
         .into_iter()
-        .map(|tally| summarize(tally, &date_texts, now.as_of, params.horizon_days))
+        .map(|tally| summarize(tally, &date_texts, now_as_of, params.horizon_days))
         .collect())
 }
 

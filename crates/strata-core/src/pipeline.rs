@@ -168,6 +168,24 @@ pub async fn prepare(
     Ok((engine, prepared))
 }
 
+/// The sources and the as-of date of `options`, without the features on
+/// the embedded engine (what the backtest measures outcomes from); a whole
+/// prepare on the other engines.
+///
+/// # Errors
+///
+/// As [`prepare`].
+pub async fn sources_at(project: &Project, options: &RunOptions) -> Result<(Sources, NaiveDate)> {
+    if project.engine != EngineKind::Embedded {
+        let (_, prepared) = prepare(project, options, &Quiet).await?;
+        return Ok((prepared.sources, prepared.as_of));
+    }
+    let ctx = session(project)?;
+    let sources = sources::load(&ctx, project).await?;
+    let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
+    Ok((sources, as_of))
+}
+
 /// What the learned risks start from, on the embedded engine: the
 /// session (whose events table the snapshots scan), the sources, the as-of
 /// date and the feature table at that date (without the risk columns).
@@ -369,9 +387,10 @@ pub async fn memberships_at(
     let ctx = session(project)?;
     let engine = DataFusionEngine::embedded(ctx.clone());
     let sources = sources::load(&ctx, project).await?;
-    for (done, date) in dates.iter().enumerate() {
-        let features =
-            features::compute_with(&ctx, project, &sources, day_number(*date), None, None).await?;
+    // One pass over the events for the dates' features.
+    let days: Vec<i32> = dates.iter().map(|date| day_number(*date)).collect();
+    let tables = features::compute_many(&ctx, project, &sources, &days, None, progress).await?;
+    for (date, features) in dates.iter().zip(tables) {
         let mut prepared = crate::prepare::finish_prepare(
             project,
             *date,
@@ -384,7 +403,6 @@ pub async fn memberships_at(
         let assignments = engine.assign(project, &prepared, &mut warnings).await?;
         prepared.warnings = warnings;
         out.push((prepared, assignments));
-        progress(done + 1, dates.len());
     }
     Ok(out)
 }

@@ -215,11 +215,19 @@ pub async fn snapshots(
     );
     let mrr = mrr_by_month(sources);
     let mut out = Vec::with_capacity(dates.len());
-    for (done, date) in dates.iter().enumerate() {
+    // The dates' features from one pass over the events per group of dates.
+    let days: Vec<i32> = dates.iter().map(|date| day_number(*date)).collect();
+    let tables = features::compute_many(
+        ctx,
+        project,
+        sources,
+        &days,
+        Some(top_events.to_vec()),
+        progress,
+    )
+    .await?;
+    for (date, table) in dates.iter().zip(tables) {
         let day = day_number(*date);
-        let table =
-            features::compute_with(ctx, project, sources, day, Some(top_events.to_vec()), None)
-                .await?;
         let start_month = revenue.measured_month(month_number(*date));
         let end_month = month_number(days_after(*date, settings.horizon_days));
         let mut snapshot = Snapshot {
@@ -241,7 +249,6 @@ pub async fn snapshots(
                 .push(mrr.get(&(account, end_month)).copied().unwrap_or(0.0));
         }
         out.push(snapshot);
-        progress(done + 1, dates.len());
     }
     Ok(out)
 }

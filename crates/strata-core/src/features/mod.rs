@@ -377,6 +377,84 @@ pub async fn compute_with(
     .await
 }
 
+/// The feature tables at several as-of days (`days`), as [`compute_with`]
+/// gives each (with `top_events` for every date when given), from one pass
+/// over the events for a group of dates rather than one per date: the
+/// backtest's past dates and the risk snapshots. Groups hold as many dates
+/// as keep their per-account state within about [`MANY_STATE_BYTES`]; on a
+/// cluster, one plan per date.
+pub async fn compute_many(
+    ctx: &SessionContext,
+    project: &Project,
+    sources: &Sources,
+    days: &[i32],
+    top_events: Option<Vec<String>>,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Vec<FeatureTable>> {
+    let mut out = Vec::with_capacity(days.len());
+    if crate::distributed::on_cluster(ctx) {
+        for &day in days {
+            out.push(compute_with(ctx, project, sources, day, top_events.clone(), None).await?);
+            progress(out.len(), days.len());
+        }
+        return Ok(out);
+    }
+    let typed = typed_events(ctx, project)?.await?;
+    let (customs, custom_defs) = custom_aggregates(project)?;
+    let group = (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * 512)).max(1);
+    for chunk in days.chunks(group) {
+        let mut inputs = Vec::with_capacity(chunk.len());
+        let mut knowns = Vec::with_capacity(chunk.len());
+        let mut columns = Vec::new();
+        for &day in chunk {
+            let one = Inputs {
+                ctx,
+                project,
+                sources,
+                typed: typed.clone(),
+                base_batch: base_batch(sources, project, day)?,
+                as_of_day: day,
+                top_events: top_events.clone(),
+                early_days: None,
+                customs: &customs,
+            };
+            let (projection, known) = scan_setup(&one)?;
+            columns = projection;
+            knowns.push(Arc::new(known));
+            inputs.push(one);
+        }
+        let partials = scan::scan_many(typed.clone().select(columns)?, knowns.clone()).await?;
+        for ((one, partial), known) in inputs.into_iter().zip(&partials).zip(&knowns) {
+            let day = one.as_of_day;
+            let base_columns: Vec<String> = one
+                .base_batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let aggregates = aggregates_of(one, partial, known)?;
+            out.push(
+                finish(
+                    project,
+                    sources,
+                    day,
+                    aggregates,
+                    custom_defs.clone(),
+                    &base_columns,
+                )
+                .await?,
+            );
+        }
+        progress(out.len(), days.len());
+    }
+    Ok(out)
+}
+
+/// About how much per-account scan state [`compute_many`] keeps at once
+/// (some 512 bytes per account and date).
+const MANY_STATE_BYTES: usize = 2 << 30;
+
 /// How the event aggregates are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Aggregator {
@@ -428,6 +506,40 @@ async fn compute_by(
         }
     };
 
+    finish(
+        project,
+        sources,
+        d,
+        Aggregates {
+            frame: joined,
+            per_event,
+            unknown,
+            early,
+        },
+        custom_defs,
+        &base_columns,
+    )
+    .await
+}
+
+/// The feature table of `as_of_day` from its event aggregates: the default
+/// features finished from the intermediates, the per-event and custom
+/// features, the ratios, in accounts order.
+async fn finish(
+    project: &Project,
+    sources: &Sources,
+    as_of_day: i32,
+    aggregates: Aggregates,
+    custom_defs: Vec<FeatureDef>,
+    base_columns: &[String],
+) -> Result<FeatureTable> {
+    let d = as_of_day;
+    let Aggregates {
+        frame: joined,
+        per_event,
+        unknown,
+        early,
+    } = aggregates;
     let mut select: Vec<Expr> = base_columns
         .iter()
         .filter(|name| name.as_str() != "account_idx")
@@ -603,9 +715,16 @@ fn per_event_features(top_events: &[String]) -> Vec<(String, FeatureDef)> {
 
 /// The aggregates from one pass over the events (the embedded engine).
 async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
+    let (columns, known) = scan_setup(&inputs)?;
+    let known = Arc::new(known);
+    let partial = scan::scan(inputs.typed.clone().select(columns)?, Arc::clone(&known)).await?;
+    aggregates_of(inputs, &partial, &known)
+}
+
+/// The scan's projection of the typed events (the five event columns, then
+/// one boolean per custom filter, computed vectorized) and what it knows.
+fn scan_setup(inputs: &Inputs<'_>) -> Result<(Vec<Expr>, scan::Known)> {
     let (project, accounts) = (inputs.project, &inputs.sources.accounts);
-    // The custom filters run vectorized in the scan's projection, one
-    // boolean column each after the five event columns.
     let mut columns: Vec<Expr> = ["account_id", "user_id", "event", "day", "source"]
         .iter()
         .map(|name| ident(*name))
@@ -618,15 +737,24 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
             custom.distinct.as_deref(),
         )?);
     }
-    let known = Arc::new(scan::Known::new(
+    let known = scan::Known::new(
         &accounts.ids,
         &accounts.created_day,
         inputs.as_of_day,
         project.adoption_days,
         inputs.early_days,
         scan_customs,
-    )?);
-    let partial = scan::scan(inputs.typed.select(columns)?, Arc::clone(&known)).await?;
+    )?;
+    Ok((columns, known))
+}
+
+/// The aggregates of [`Inputs`]'s date from what the scan saw.
+fn aggregates_of(
+    inputs: Inputs<'_>,
+    partial: &scan::Partial,
+    known: &scan::Known,
+) -> Result<Aggregates> {
+    let project = inputs.project;
     let top_events = inputs
         .top_events
         .unwrap_or_else(|| partial.most_common_events(project.top_events));
@@ -644,7 +772,7 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
         .collect();
     let mut columns = base_batch.columns().to_vec();
     let customs: Vec<String> = inputs.customs.iter().map(|c| c.name.clone()).collect();
-    for (field, column) in partial.columns(&known, project.adoption_days, &names, &customs)? {
+    for (field, column) in partial.columns(known, project.adoption_days, &names, &customs)? {
         fields.push(field);
         columns.push(column);
     }
@@ -657,7 +785,7 @@ async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
                 .map(|event| early_event_feature(event, days))
                 .collect();
             let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = partial
-                .early_columns(&known, &events, &names)
+                .early_columns(known, &events, &names)
                 .into_iter()
                 .unzip();
             Some(EarlyAdoption {
@@ -1282,6 +1410,26 @@ mod tests {
             assert_eq!(a.as_ref(), b.as_ref(), "column {}", field.name());
         }
         assert_eq!(scanned.unknown, planned.unknown);
+        // Several dates in one pass give what one pass per date gives,
+        // custom features and unknown accounts included.
+        let days = [as_of_day - 61, as_of_day - 30, as_of_day];
+        let mut heard = Vec::new();
+        let many = compute_many(&ctx, &project, &sources, &days, None, &mut |done, all| {
+            heard.push((done, all))
+        })
+        .await
+        .expect("many");
+        assert_eq!(heard.last(), Some(&(3, 3)));
+        for (day, table) in days.iter().zip(&many) {
+            let one = compute_with(&ctx, &project, &sources, *day, None, None)
+                .await
+                .expect("one date");
+            assert_eq!(table.defs, one.defs, "day {day}");
+            assert_eq!(table.batch, one.batch, "day {day}");
+            assert_eq!(table.unknown, one.unknown, "day {day}");
+            assert_eq!(table.top_events, one.top_events, "day {day}");
+        }
+        assert_ne!(many[0].batch, many[2].batch, "the dates differ");
         // Ten accounts were removed; one without events before as_of may
         // leave no trace.
         assert!(

@@ -845,29 +845,46 @@ impl Partial {
 /// Streams every partition of `events` (account_id, user_id, event, day,
 /// source) into its own [`Partial`], each on a task, and merges them.
 pub(super) async fn scan(events: DataFrame, known: Arc<Known>) -> Result<Partial> {
+    let mut partials = scan_many(events, vec![known]).await?;
+    partials
+        .pop()
+        .ok_or_else(|| Error::Internal("feature scan: no partial".into()))
+}
+
+/// [`scan`] for several as-of dates at once: each batch is decoded once and
+/// added to one [`Partial`] per date (`knowns` differ by their as-of day);
+/// the partials come back in `knowns`' order.
+pub(super) async fn scan_many(events: DataFrame, knowns: Vec<Arc<Known>>) -> Result<Vec<Partial>> {
     let streams = events.execute_stream_partitioned().await?;
     let mut tasks = Vec::new();
     for mut stream in streams {
-        let known = Arc::clone(&known);
+        let knowns = knowns.clone();
         tasks.push(tokio::spawn(async move {
-            let mut partial = Partial::new(&known);
+            let mut partials: Vec<Partial> = knowns.iter().map(|k| Partial::new(k)).collect();
             while let Some(batch) = stream.next().await {
-                partial.add(&known, &batch?)?;
+                let batch = batch?;
+                for (partial, known) in partials.iter_mut().zip(&knowns) {
+                    partial.add(known, &batch)?;
+                }
             }
-            Ok::<Partial, Error>(partial)
+            Ok::<Vec<Partial>, Error>(partials)
         }));
     }
-    let mut merged: Option<Partial> = None;
+    let mut merged: Option<Vec<Partial>> = None;
     for task in tasks {
-        let partial = task
+        let partials = task
             .await
             .map_err(|error| Error::Internal(format!("feature scan task failed: {error}")))??;
         merged = Some(match merged {
-            None => partial,
-            Some(merged) => merged.merge(partial),
+            None => partials,
+            Some(merged) => merged
+                .into_iter()
+                .zip(partials)
+                .map(|(mine, theirs)| mine.merge(theirs))
+                .collect(),
         });
     }
-    Ok(merged.unwrap_or_else(|| Partial::new(&known)))
+    Ok(merged.unwrap_or_else(|| knowns.iter().map(|k| Partial::new(k)).collect()))
 }
 
 #[cfg(test)]
