@@ -39,10 +39,11 @@ def duckdb_features(data, as_of, sql_file):
     con.execute(f"CREATE VIEW accounts AS SELECT * FROM read_csv('{data}/accounts.csv', all_varchar = true)")
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{data}/events.parquet')")
     con.execute(f"SET VARIABLE as_of = DATE '{as_of}'")
+    # Whole-line comments out first (they hold semicolons), then one
+    # statement per semicolon: the settings, then the query.
     with open(sql_file) as handle:
-        statements = [s.strip() for s in handle.read().split(";")]
-    statements = [s for s in statements if s and not all(
-        line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
+        code = "\n".join(line for line in handle if not line.strip().startswith("--"))
+    statements = [s.strip() for s in code.split(";") if s.strip()]
     *setup, query = statements
     for statement in setup:
         con.execute(statement)

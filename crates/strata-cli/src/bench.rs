@@ -135,6 +135,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &events in &args.events {
         for &layout in &args.layouts {
+            bench_data(&args, events, layout).await?;
             eprintln!("bench: {events} events, {} ...", layout.name());
             let mut command = std::process::Command::new(&exe);
             command
@@ -195,11 +196,7 @@ fn report(results: &[SizeResult]) -> String {
                 label.clone(),
                 name,
                 format!("{:.3}", phase.seconds),
-                if phase.phase == "generate" || phase.phase == "layout" {
-                    "–".into()
-                } else {
-                    human((result.events as f64 / phase.seconds) as u64)
-                },
+                human((result.events as f64 / phase.seconds) as u64),
                 format!("{:.0}", phase.peak_mib),
             ]);
         }
@@ -268,14 +265,9 @@ fn report(results: &[SizeResult]) -> String {
     out
 }
 
-/// The whole run's seconds: every phase but the data's generation.
+/// The whole run's seconds: the sum of its phases.
 fn whole_run(result: &SizeResult) -> Option<f64> {
-    let phases: Vec<&PhaseResult> = result
-        .run
-        .iter()
-        .filter(|p| p.phase != "generate" && p.phase != "layout")
-        .collect();
-    (!phases.is_empty()).then(|| phases.iter().map(|p| p.seconds).sum())
+    (!result.run.is_empty()).then(|| result.run.iter().map(|p| p.seconds).sum())
 }
 
 fn human(n: u64) -> String {
@@ -288,7 +280,14 @@ fn human(n: u64) -> String {
     }
 }
 
-async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
+/// The data of one size and layout, generated (and laid out) the first time
+/// and reused after; the parent process prepares it before each child runs,
+/// so that no child's peak memory holds the generation or the sort.
+async fn bench_data(
+    args: &BenchArgs,
+    events: u64,
+    layout: Layout,
+) -> anyhow::Result<(DemoParams, PathBuf)> {
     let (params, base) = match args.accounts {
         None => (
             DemoParams::for_events(events),
@@ -304,29 +303,40 @@ async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
                 .join(format!("events-{events}-accounts-{n_accounts}")),
         ),
     };
-    let recorder = Profile::new(&pipeline::Quiet);
     let marker = base.join("data").join(".complete");
-    // Data is generated once per size and reused; only a fresh generation is timed.
     if !marker.exists() {
-        recorder.begin();
+        let started = std::time::Instant::now();
         demo::generate(&base.join("data"), &params, &mut |_, _| {})?;
         std::fs::write(&marker, "").context("cannot mark the bench data complete")?;
-        recorder.end("generate");
+        eprintln!(
+            "bench: generated {} in {:.1} s",
+            base.display(),
+            started.elapsed().as_secs_f64()
+        );
     }
-    let dir = match args.layout {
+    let dir = match layout {
         Layout::Time => base,
         Layout::Account => {
             let dir = PathBuf::from(format!("{}-by-account", base.display()));
             let marker = dir.join("data").join(".complete");
             if !marker.exists() {
-                recorder.begin();
+                let started = std::time::Instant::now();
                 by_account(&base.join("data"), &dir.join("data")).await?;
                 std::fs::write(&marker, "").context("cannot mark the bench data complete")?;
-                recorder.end("layout");
+                eprintln!(
+                    "bench: sorted the events by account in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
             dir
         }
     };
+    Ok((params, dir))
+}
+
+async fn one_size(args: &BenchArgs, events: u64) -> anyhow::Result<SizeResult> {
+    let (params, dir) = bench_data(args, events, args.layout).await?;
+    let recorder = Profile::new(&pipeline::Quiet);
     std::fs::write(
         dir.join("strata.toml"),
         demo::project_file(&dir, params.as_of)?,

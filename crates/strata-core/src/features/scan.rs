@@ -274,14 +274,65 @@ impl<V: Copy> Ids<V> {
     }
 }
 
+/// Bytes of a user id kept in the key itself ([`UserKey::Short`]).
+const SHORT_USER: usize = 23;
+
+/// An (account, user) pair. Most user ids are short: those are stored in
+/// the key, so that a lookup hashes and compares 28 bytes in place instead
+/// of following a pointer to the id (a cache miss per row in a log in time
+/// order); longer ids are owned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum UserKey {
+    Short {
+        account: u32,
+        len: u8,
+        bytes: [u8; SHORT_USER],
+    },
+    Long {
+        account: u32,
+        user: Box<str>,
+    },
+}
+
+impl UserKey {
+    fn account(&self) -> u32 {
+        match self {
+            UserKey::Short { account, .. } | UserKey::Long { account, .. } => *account,
+        }
+    }
+}
+
+/// A long (account, user) pair borrowed from a batch; hashes as
+/// [`UserKey::Long`] (the derived `Hash`: the variant, then the fields).
+struct LongRef<'a> {
+    account: u32,
+    user: &'a str,
+}
+
+impl std::hash::Hash for LongRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(&UserKey::Long {
+            account: 0,
+            user: Box::from(""),
+        })
+        .hash(state);
+        self.account.hash(state);
+        self.user.hash(state);
+    }
+}
+
+impl Equivalent<UserKey> for LongRef<'_> {
+    fn equivalent(&self, key: &UserKey) -> bool {
+        matches!(key, UserKey::Long { account, user } if *account == self.account && &**user == self.user)
+    }
+}
+
 /// The string columns' id caches of a [`Partial`].
 #[derive(Debug)]
 struct Caches {
     /// Account position, `None` for an id not in the accounts table.
     accounts: Ids<Option<u32>>,
     names: Ids<u32>,
-    /// Users are many: only a batch's are kept.
-    users: Ids<u32>,
 }
 
 impl Default for Caches {
@@ -289,7 +340,6 @@ impl Default for Caches {
         Caches {
             accounts: Ids::new(true),
             names: Ids::new(true),
-            users: Ids::new(false),
         }
     }
 }
@@ -331,10 +381,8 @@ pub(super) struct Partial {
     /// Events per name, unknown accounts included (for the most common names).
     name_totals: Vec<i64>,
     events: HashMap<u64, EventCell>,
-    /// User ids, interned per partial.
-    user_ids: HashMap<Box<str>, u32>,
     /// (account, user) -> latest day.
-    users: HashMap<u64, i32>,
+    users: HashMap<UserKey, i32>,
     /// Matching events per account and custom count feature
     /// (`customs` per account).
     custom_counts: Vec<i64>,
@@ -385,7 +433,6 @@ impl Partial {
             name_list: Vec::new(),
             name_totals: Vec::new(),
             events: HashMap::new(),
-            user_ids: HashMap::new(),
             users: HashMap::new(),
             custom_counts: vec![0; accounts * known.customs.len()],
             custom_distinct: HashSet::new(),
@@ -395,13 +442,36 @@ impl Partial {
         }
     }
 
-    fn intern_user(&mut self, user: &str) -> u32 {
-        if let Some(id) = self.user_ids.get(user) {
-            return *id;
+    /// Keeps the latest `day` of `user` in account `idx`.
+    #[inline]
+    fn see_user(&mut self, idx: u32, user: &str, day: i32) {
+        if user.len() <= SHORT_USER {
+            let mut bytes = [0u8; SHORT_USER];
+            bytes[..user.len()].copy_from_slice(user.as_bytes());
+            let key = UserKey::Short {
+                account: idx,
+                len: user.len() as u8,
+                bytes,
+            };
+            self.users
+                .entry(key)
+                .and_modify(|last| *last = (*last).max(day))
+                .or_insert(day);
+            return;
         }
-        let id = self.user_ids.len() as u32;
-        self.user_ids.insert(Box::from(user), id);
-        id
+        let key = LongRef { account: idx, user };
+        match self.users.get_mut(&key) {
+            Some(last) => *last = (*last).max(day),
+            None => {
+                self.users.insert(
+                    UserKey::Long {
+                        account: idx,
+                        user: Box::from(user),
+                    },
+                    day,
+                );
+            }
+        }
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -458,13 +528,13 @@ impl Partial {
             };
             let source_text = source.get(row);
             let is_api = matches!(source_text, Some("api" | "integration"));
+            self.record(known, idx, day, name, is_api);
             let age = i64::from(known.as_of_day) - i64::from(day);
-            let user_id = if age < USER_DAYS {
-                caches.users.get(&user, row, |text| self.intern_user(text))
-            } else {
-                None
-            };
-            self.record(known, idx, day, name, is_api, user_id);
+            if age < USER_DAYS
+                && let Some(user) = user.get(row)
+            {
+                self.see_user(idx, user, day);
+            }
             for (position, filter) in filters.iter().enumerate() {
                 if filter.is_valid(row) && filter.value(row) {
                     let values = [user.get(row), event.get(row), source_text];
@@ -474,7 +544,6 @@ impl Partial {
         }
         caches.accounts.end_batch();
         caches.names.end_batch();
-        caches.users.end_batch();
         self.caches = caches;
         Ok(())
     }
@@ -523,15 +592,7 @@ impl Partial {
     }
 
     #[inline]
-    fn record(
-        &mut self,
-        known: &Known,
-        idx: u32,
-        day: i32,
-        name: u32,
-        is_api: bool,
-        user: Option<u32>,
-    ) {
+    fn record(&mut self, known: &Known, idx: u32, day: i32, name: u32, is_api: bool) {
         let at = idx as usize;
         let age = i64::from(known.as_of_day) - i64::from(day);
         let api = i64::from(is_api);
@@ -568,12 +629,6 @@ impl Partial {
         cell.last_day = cell.last_day.max(day);
         cell.n_28d += i64::from(age < trend);
         cell.n_early += i64::from(early);
-        if let Some(user) = user.filter(|_| age < USER_DAYS) {
-            self.users
-                .entry(pair(idx, user))
-                .and_modify(|last| *last = (*last).max(day))
-                .or_insert(day);
-        }
     }
 
     fn merge(mut self, other: Partial) -> Partial {
@@ -602,15 +657,7 @@ impl Partial {
                 })
                 .or_insert(cell);
         }
-        let mut renamed_users = vec![0u32; other.user_ids.len()];
-        for (user, id) in &other.user_ids {
-            renamed_users[*id as usize] = self.intern_user(user);
-        }
         for (key, day) in other.users {
-            let key = pair(
-                (key >> 32) as u32,
-                renamed_users[(key & 0xffff_ffff) as usize],
-            );
             self.users
                 .entry(key)
                 .and_modify(|mine| *mine = (*mine).max(day))
@@ -754,7 +801,7 @@ impl Partial {
         let mut users = vec![vec![0i64; accounts]; WINDOWS.len()];
         for (key, last_day) in &self.users {
             for (k, days) in WINDOWS.iter().enumerate() {
-                users[k][(key >> 32) as usize] += i64::from(age(*last_day) < i64::from(*days));
+                users[k][key.account() as usize] += i64::from(age(*last_day) < i64::from(*days));
             }
         }
         let mut distinct = vec![0i64; accounts];
@@ -1014,6 +1061,45 @@ mod tests {
         &columns.iter().find(|(f, _)| f.name() == name).unwrap().1
     }
 
+    /// Users of any length count once per account and window, across
+    /// batches and partitions: ids of at most 23 bytes are kept in the key,
+    /// longer ones owned.
+    #[test]
+    fn short_and_long_user_ids_count_once() {
+        for prefix in ["", "an-identifier-longer-than-23-bytes-"] {
+            let known = known_with(prefix);
+            // a1: u1 three times (today, then 40 and 10 days ago: its latest
+            // day must stay today), u2 once; a2: u1 once (another
+            // account's user of the same id).
+            let rows: Vec<Row> = vec![
+                (1, Some(1), 0, 0, Some(0), None, false),
+                (1, Some(1), 2, 40, Some(0), None, false),
+                (1, Some(2), 0, 6, Some(0), None, false),
+                (2, Some(1), 0, 1, Some(0), None, false),
+                (1, Some(1), 1, 10, Some(0), None, false),
+            ];
+            let mut partial = Partial::new(&known);
+            partial
+                .add(&known, &batch_with(&rows[..2], prefix, true))
+                .unwrap();
+            let mut other = Partial::new(&known);
+            other
+                .add(&known, &batch_with(&rows[2..], prefix, false))
+                .unwrap();
+            let merged = partial.merge(other);
+            let (columns, _, _) = outputs_with(&known, &merged, prefix);
+            let users = |name: &str, account: usize| {
+                column(&columns, name)
+                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(account)
+            };
+            assert_eq!(users("users_7d", 1), 2, "{prefix}");
+            assert_eq!(users("users_90d", 1), 2, "{prefix}");
+            assert_eq!(users("users_7d", 2), 1, "{prefix}");
+            assert_eq!(merged.users.len(), 3, "{prefix}: one entry per pair");
+        }
+    }
+
     #[test]
     fn one_account_by_hand() {
         let known = known();
@@ -1180,7 +1266,7 @@ mod tests {
         /// are the ids looked up by text.
         #[test]
         fn views_give_what_text_gives(rows in proptest::collection::vec(row(), 0..200), size in 1usize..64, long in any::<bool>()) {
-            let prefix = if long { "a-long-identifier-" } else { "" };
+            let prefix = if long { "an-identifier-longer-than-23-bytes-" } else { "" };
             let known = known_with(prefix);
             let mut text = Partial::new(&known);
             text.add(&known, &batch_with(&rows, prefix, false)).unwrap();

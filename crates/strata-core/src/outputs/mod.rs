@@ -51,9 +51,12 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let segments = out_dir.join(SEGMENTS);
     write_atomically(&segments, |file| {
         let json = segments_json(result);
-        serde_json::to_writer_pretty(&mut *file, &json)
+        // Buffered: serde writes a pretty document piece by piece.
+        let mut out = std::io::BufWriter::new(&mut *file);
+        serde_json::to_writer_pretty(&mut out, &json)
             .map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
-        file.write_all(b"\n")
+        out.write_all(b"\n")
+            .and_then(|()| out.flush())
             .map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
     })?;
     let mut written = vec![memberships, features, segments];
