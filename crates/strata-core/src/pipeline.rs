@@ -454,11 +454,17 @@ fn find_assignment<'a>(assignments: &'a [Assignment], name: &str) -> Result<&'a 
                 .iter()
                 .map(|a| a.segmentation.as_str())
                 .collect();
-            Error::invalid(
-                Problem::new(name, "no segmentation of that name in the project")
-                    .with_help(format!("the project has: {}", names.join(", "))),
-            )
+            no_segmentation(name, &names, "project")
         })
+}
+
+/// "No segmentation of that name", listing the names `whose` (the project,
+/// the run) has.
+fn no_segmentation(name: &str, names: &[&str], whose: &str) -> Error {
+    Error::invalid(
+        Problem::new(name, format!("no segmentation of that name in the {whose}"))
+            .with_help(format!("the {whose} has: {}", names.join(", "))),
+    )
 }
 
 /// What `strata matrix` shows.
@@ -545,10 +551,7 @@ pub fn crossed(
                     .iter()
                     .map(|s| s.name.as_str())
                     .collect();
-                Error::invalid(
-                    Problem::new(name, "no segmentation of that name in the run")
-                        .with_help(format!("the run has: {}", names.join(", "))),
-                )
+                no_segmentation(name, &names, "run")
             })
     };
     let picked = [find(rows)?, find(columns)?];

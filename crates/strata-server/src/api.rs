@@ -595,26 +595,41 @@ pub async fn trigger_run(State(app): State<Arc<App>>, body: Bytes) -> ApiResult<
     }
 }
 
-/// The ICP of the served run, computed on first request and cached until
-/// the next run; an error says why it could not be found.
-pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpReport>, String> {
-    let as_of = served.result.as_of;
-    served
-        .icp
-        .get_or_init(|| async {
-            strata_core::pipeline::icp(
-                &served.project,
-                &strata_core::pipeline::RunOptions::at(Some(as_of)),
-                strata_core::service::REPORT_PLAN.icp_days.unwrap_or(60),
-                &strata_core::icp::IcpParams::default(),
-                &strata_core::pipeline::Quiet,
-            )
+/// What `cell` holds, computing it with `compute` on first request; an
+/// error is kept as its message (the served run's analyses are computed at
+/// most once per run).
+async fn computed_once<T, F>(
+    cell: &tokio::sync::OnceCell<Result<Arc<T>, String>>,
+    compute: F,
+) -> Result<Arc<T>, String>
+where
+    F: std::future::Future<Output = strata_core::error::Result<T>>,
+{
+    cell.get_or_init(|| async {
+        compute
             .await
             .map(Arc::new)
             .map_err(|error| error.to_string())
-        })
-        .await
-        .clone()
+    })
+    .await
+    .clone()
+}
+
+/// The ICP of the served run, computed on first request and cached until
+/// the next run; an error says why it could not be found.
+pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpReport>, String> {
+    let options = strata_core::pipeline::RunOptions::at(Some(served.result.as_of));
+    computed_once(
+        &served.icp,
+        strata_core::pipeline::icp(
+            &served.project,
+            &options,
+            strata_core::service::REPORT_PLAN.icp_days.unwrap_or(60),
+            &strata_core::icp::IcpParams::default(),
+            &strata_core::pipeline::Quiet,
+        ),
+    )
+    .await
 }
 
 /// The served run's segments-to-roadmap report (the report's), computed
@@ -622,25 +637,20 @@ pub async fn icp_of(served: &Served) -> Result<Arc<strata_core::pipeline::IcpRep
 pub async fn roadmap_of(
     served: &Served,
 ) -> Result<Arc<strata_core::pipeline::RoadmapReport>, String> {
-    let as_of = served.result.as_of;
-    served
-        .roadmap
-        .get_or_init(|| async {
-            let Some(name) = strata_core::pipeline::roadmap_segmentation(&served.project) else {
-                return Err("the project has no segmentation to plan for".to_string());
-            };
-            strata_core::pipeline::roadmap(
-                &served.project,
-                &strata_core::pipeline::RunOptions::at(Some(as_of)),
-                &name,
-                &strata_core::pipeline::Quiet,
-            )
-            .await
-            .map(Arc::new)
-            .map_err(|error| error.to_string())
-        })
-        .await
-        .clone()
+    let Some(name) = strata_core::pipeline::roadmap_segmentation(&served.project) else {
+        return Err("the project has no segmentation to plan for".to_string());
+    };
+    let options = strata_core::pipeline::RunOptions::at(Some(served.result.as_of));
+    computed_once(
+        &served.roadmap,
+        strata_core::pipeline::roadmap(
+            &served.project,
+            &options,
+            &name,
+            &strata_core::pipeline::Quiet,
+        ),
+    )
+    .await
 }
 
 /// The served run's backtests (see `strata_core::backtest::in_run`),
@@ -648,17 +658,11 @@ pub async fn roadmap_of(
 pub async fn backtests_of(
     served: &Served,
 ) -> Result<Arc<Vec<strata_core::backtest::Backtest>>, String> {
-    let as_of = served.result.as_of;
-    served
-        .backtests
-        .get_or_init(|| async {
-            strata_core::backtest::in_run(&served.project, as_of)
-                .await
-                .map(Arc::new)
-                .map_err(|error| error.to_string())
-        })
-        .await
-        .clone()
+    computed_once(
+        &served.backtests,
+        strata_core::backtest::in_run(&served.project, served.result.as_of),
+    )
+    .await
 }
 
 /// `GET /v1/icp`: the ideal customer profile of the served run.
