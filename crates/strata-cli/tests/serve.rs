@@ -593,22 +593,31 @@ fn demo_project(accounts: &str) -> Dir {
     dir
 }
 
-/// The first segmentation of the runs whose `segments.json` are `files`,
-/// and the points the state store keeps for it: every segment at each run,
-/// and the unassigned when any account is.
-fn trend_points(files: &[PathBuf]) -> (String, usize) {
-    let mut name = String::new();
-    let mut points = 0;
-    for file in files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
-        let document: serde_json::Value = serde_json::from_str(&text).expect("segments.json");
-        let first = &document["segmentations"][0];
-        name = first["name"].as_str().unwrap_or_default().to_string();
-        points += first["segments"].as_array().map_or(0, Vec::len);
-        if first["unassigned"]["accounts"].as_u64().unwrap_or(0) > 0 {
-            points += 1;
-        }
-    }
+/// The first segmentation of the run whose `segments.json` is `file`, and
+/// the points the project's state store holds for it (one per segment and
+/// recorded run or backfilled date): the marks its accounts trend draws.
+fn trend_points(dir: &Dir, file: &Path) -> (String, usize) {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file:?}: {e}"));
+    let document: serde_json::Value = serde_json::from_str(&text).expect("segments.json");
+    let name = document["segmentations"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sizes = runtime.block_on(async {
+        let location = strata_core::state::Location::parse(".strata/strata.db", &dir.root);
+        let mut store = strata_core::state::Store::open(&location)
+            .await
+            .expect("the project's store");
+        store.sizes().await.expect("sizes")
+    });
+    let points = sizes
+        .iter()
+        .filter(|(_, size)| size.segmentation == name)
+        .count();
     (name, points)
 }
 
@@ -619,9 +628,20 @@ fn dashboard_end_to_end_in_chromium() {
         Err(why) => return skip_or_fail("the dashboard browser test", &why),
     };
     let dir = demo_project("600");
-    // An earlier run, so that the served one has flows and trends.
+    // An earlier run, so that the served one has flows and trends, and two
+    // backfilled dates before it (sizes only: their flows are recomputed).
     dir.command(&["run", "--out", "out0", "--as-of", "2026-01-31"])
         .success();
+    dir.command(&[
+        "backfill",
+        "--from",
+        "2025-11-30",
+        "--to",
+        "2025-12-31",
+        "--every",
+        "month",
+    ])
+    .success();
     let server = Server::start(&dir, &[], &[]);
     let (status, icp) = server.get("/v1/icp", None);
     assert_eq!(status, 200, "{icp}");
@@ -632,10 +652,7 @@ fn dashboard_end_to_end_in_chromium() {
     let (_, all) = server.get("/v1/segmentations", None);
     let first = &all["segmentations"][0];
     let segment = first["segments"][0]["name"].as_str().unwrap_or_default();
-    let (trend_segmentation, points) = trend_points(&[
-        dir.root.join("out0/segments.json"),
-        dir.root.join("out/segments.json"),
-    ]);
+    let (trend_segmentation, points) = trend_points(&dir, &dir.root.join("out/segments.json"));
     assert_eq!(
         trend_segmentation,
         first["name"].as_str().unwrap_or_default()
@@ -659,6 +676,7 @@ fn dashboard_end_to_end_in_chromium() {
         "trend marks:",
         "keyboard: sidebar to",
         "flow band listed:",
+        "flows from a backfilled date:",
         "overlap cells:",
     ] {
         assert!(
@@ -692,10 +710,7 @@ fn report_renders_in_chromium_without_console_errors() {
         .success();
     dir.command(&["run", "--out", "out"]).success();
     let report = dir.root.join("out/report.html");
-    let (segmentation, points) = trend_points(&[
-        dir.root.join("out1/segments.json"),
-        dir.root.join("out/segments.json"),
-    ]);
+    let (segmentation, points) = trend_points(&dir, &dir.root.join("out/segments.json"));
     let shots = artifacts();
     let (ok, output) = node(
         &e2e,

@@ -362,6 +362,44 @@ pub async fn run_with_analyses(
     Ok((result, analyses))
 }
 
+/// Each account's segment of `segmentation` at `date` (`None`:
+/// unassigned), recomputed under today's definitions (the flows between
+/// dates the state store holds no memberships for, such as backfilled
+/// points); accounts not signed up by then are absent.
+///
+/// # Errors
+///
+/// An unknown segmentation, and as [`memberships_at`].
+pub async fn members_at(
+    project: &Project,
+    segmentation: &str,
+    date: NaiveDate,
+) -> Result<std::collections::HashMap<String, Option<String>>> {
+    let mut alone = project.clone();
+    alone.segmentations.retain(|s| s.name == segmentation);
+    if alone.segmentations.is_empty() {
+        return Err(project.unknown_segmentation(segmentation));
+    }
+    let mut found = memberships_at(&alone, &[date], &mut |_, _| {}).await?;
+    let Some((prepared, assignments)) = found.pop() else {
+        return Ok(Default::default());
+    };
+    let assignment = find_assignment(&assignments, segmentation)?;
+    Ok(prepared
+        .sources
+        .accounts
+        .ids
+        .iter()
+        .zip(&assignment.membership)
+        .map(|(id, member)| {
+            (
+                id.clone(),
+                member.map(|s| assignment.segments[s].name.clone()),
+            )
+        })
+        .collect())
+}
+
 /// Every segmentation's members at each of `dates`, without measuring
 /// anything (the backtest's past dates). On the embedded engine the sources
 /// are loaded once and only the features are computed per date; elsewhere,

@@ -261,15 +261,16 @@ async fn overview(State(app): State<Arc<App>>) -> Response {
     page("Overview", "/", &body, Some(&served)).into_response()
 }
 
-/// The live runs of the store, newest first (the dates flows can join).
-async fn live_runs(app: &App) -> Result<Vec<RunRecord>, String> {
+/// The points of the store, newest first (the dates flows can join):
+/// recorded runs and backfilled dates.
+async fn points(app: &App) -> Result<Vec<RunRecord>, String> {
     let mut store = api::open_store(app)
         .await
         .map_err(|_| "this server records no runs".to_string())?;
     let runs = store.runs(usize::MAX).await.map_err(|e| e.to_string())?;
     Ok(runs
         .into_iter()
-        .filter(|run| run.kind == RunKind::Run && run.status == "succeeded")
+        .filter(|run| run.status == "succeeded")
         .collect())
 }
 
@@ -304,7 +305,7 @@ async fn flows_page(
         return not_ready(&app, "/flows");
     };
     let mut body = String::from("<h1>Segment flows</h1>");
-    let runs = match live_runs(&app).await {
+    let runs = match points(&app).await {
         Ok(runs) => runs,
         Err(error) => {
             let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
@@ -313,8 +314,9 @@ async fn flows_page(
     };
     if runs.len() < 2 {
         body.push_str(
-            "<p>Flows need two recorded runs: the first run is the baseline; run again later \
-             (<code>strata run</code>, a schedule, or <code>POST /v1/runs</code>) to see who moved.</p>",
+            "<p>Flows need two recorded runs or backfilled dates: the first run is the baseline; run again later \
+             (<code>strata run</code>, a schedule, or <code>POST /v1/runs</code>), or \
+             <code>strata backfill --from DATE</code>, to see who moved.</p>",
         );
         return page("Flows", "/flows", &body, Some(&served)).into_response();
     }
@@ -341,17 +343,25 @@ async fn flows_page(
             .unwrap_or(default)
     };
     let to = run_param("to", to_default);
+    // The live run before `to`, else any point before it.
     let from_default = runs
         .iter()
-        .filter(|r| r.id < to)
+        .filter(|r| r.id < to && r.kind == RunKind::Run)
         .map(|r| r.id)
         .max()
+        .or_else(|| runs.iter().filter(|r| r.id < to).map(|r| r.id).max())
         .unwrap_or(runs[runs.len() - 1].id);
     let from = run_param("from", from_default);
     let by_arr = params.get("by").is_some_and(|by| by == "arr");
     let run_options: Vec<(String, String)> = runs
         .iter()
-        .map(|r| (r.id.to_string(), format!("{} (run #{})", r.as_of, r.id)))
+        .map(|r| {
+            let what = match r.kind {
+                RunKind::Run => format!("run #{}", r.id),
+                RunKind::Backfill => "backfilled".to_string(),
+            };
+            (r.id.to_string(), format!("{} ({what})", r.as_of))
+        })
         .collect();
     let by_options = [
         ("accounts".to_string(), "accounts".to_string()),
@@ -360,7 +370,8 @@ async fn flows_page(
     let _ = write!(
         body,
         "<form class=\"pick\" method=\"get\" action=\"/flows\">{}{}{}{}<button type=\"submit\">Show</button></form>\
-         <p class=\"muted\">Between any two recorded runs (backfilled dates keep sizes, not memberships). \
+         <p class=\"muted\">Between any two recorded runs or backfilled dates (a backfilled date keeps sizes, \
+         not memberships: its segments are recomputed under today's definitions). \
          Click a band, or focus it with Tab and press Enter, to list its accounts.</p>",
         select("segmentation", "segmentation", &names, &segmentation),
         select("from", "from", &run_options, &from.to_string()),
@@ -372,7 +383,11 @@ async fn flows_page(
             if by_arr { "arr" } else { "accounts" }
         ),
     );
-    let found = match flows_between(&app, &served, &segmentation, from, to).await {
+    let record = |id: i64| runs.iter().find(|r| r.id == id).cloned();
+    let (Some(from_run), Some(to_run)) = (record(from), record(to)) else {
+        return page("Flows", "/flows", &body, Some(&served)).into_response();
+    };
+    let found = match flows_between(&app, &served, &segmentation, &from_run, &to_run).await {
         Ok(found) => found,
         Err(error) => {
             let _ = write!(body, "<p class=\"error\">{}</p>", escape(&error));
@@ -435,48 +450,66 @@ async fn flows_page(
     page("Flows", "/flows", &body, Some(&served)).into_response()
 }
 
-/// The flows of `segmentation` from run `from` to run `to`: memberships
-/// from the store, ARR from the served run, and each mover's latest
-/// transition reason in between.
+/// The flows of `segmentation` from one point of the store to another:
+/// a run's memberships in force, a backfilled date's recomputed under
+/// today's definitions; ARR from the served run; each mover's latest
+/// transition reason in between when both are runs.
 async fn flows_between(
     app: &App,
     served: &Served,
     segmentation: &str,
-    from: i64,
-    to: i64,
+    from: &RunRecord,
+    to: &RunRecord,
 ) -> Result<strata_core::state::flows::FlowsBetween, String> {
     let mut store = api::open_store(app)
         .await
         .map_err(|_| "this server records no runs".to_string())?;
-    let side = |rows: Vec<(String, String, Option<String>)>| -> HashMap<String, Option<String>> {
-        rows.into_iter()
-            .filter(|(s, _, _)| s == segmentation)
-            .map(|(_, account, segment)| (account, segment))
-            .collect()
-    };
-    let before = side(
-        store
-            .memberships_at(from)
+    let mut members = async |point: &RunRecord| -> Result<HashMap<String, Option<String>>, String> {
+        if point.kind == RunKind::Run {
+            let rows = store
+                .memberships_at(point.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(rows
+                .into_iter()
+                .filter(|(s, _, _)| s == segmentation)
+                .map(|(_, account, segment)| (account, segment))
+                .collect());
+        }
+        strata_core::pipeline::members_at(&served.project, segmentation, point.as_of)
             .await
-            .map_err(|e| e.to_string())?,
-    );
-    let after = side(store.memberships_at(to).await.map_err(|e| e.to_string())?);
-    let (low, high) = (from.min(to), from.max(to));
-    let changes = store
-        .changes(&ChangeFilter {
-            segmentation: Some(segmentation.to_string()),
-            limit: usize::MAX,
-            ..ChangeFilter::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    // Newest first: the first seen per account is its latest in between.
+            .map_err(|e| e.to_string())
+    };
+    let before = members(from).await?;
+    let after = members(to).await?;
     let mut reasons: HashMap<String, String> = HashMap::new();
-    for change in changes
-        .into_iter()
-        .filter(|c| c.run_id > low && c.run_id <= high)
-    {
-        reasons.entry(change.account_id).or_insert(change.reason);
+    if from.kind == RunKind::Run && to.kind == RunKind::Run {
+        let (low, high) = (from.id.min(to.id), from.id.max(to.id));
+        let changes = store
+            .changes(&ChangeFilter {
+                segmentation: Some(segmentation.to_string()),
+                limit: usize::MAX,
+                ..ChangeFilter::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        // Newest first: the first seen per account is its latest in between.
+        for change in changes
+            .into_iter()
+            .filter(|c| c.run_id > low && c.run_id <= high)
+        {
+            reasons.entry(change.account_id).or_insert(change.reason);
+        }
+    } else {
+        let why = "a backfilled date's segment, recomputed under today's definitions";
+        for (account, segment) in &after {
+            if before.get(account) != Some(segment) {
+                reasons.insert(account.clone(), why.to_string());
+            }
+        }
+        for account in before.keys().filter(|a| !after.contains_key(*a)) {
+            reasons.insert(account.clone(), why.to_string());
+        }
     }
     let (_, arr) = strata_core::service::movement_inputs(&served.result);
     Ok(strata_core::state::flows::between(
