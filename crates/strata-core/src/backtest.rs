@@ -318,8 +318,8 @@ pub async fn backtest_all(
 
     // The revenue as of now: where the outcomes come from.
     observer.phase_started(crate::pipeline::Phase::Sources);
-    let (now_sources, now_as_of) =
-        pipeline::sources_at(&alone, &RunOptions::at(params.as_of)).await?;
+    let loaded = pipeline::sources_at(&alone, &RunOptions::at(params.as_of)).await?;
+    let (now_sources, now_as_of) = (&loaded.sources, loaded.as_of);
     observer.phase_finished(crate::pipeline::Phase::Sources);
     if now_sources.revenue.is_none() {
         return Err(Error::invalid(
@@ -330,9 +330,8 @@ pub async fn backtest_all(
             .with_help("add `revenue = \"...\"` under [sources]"),
         ));
     }
-    let current_month =
-        crate::sources::revenue_month(&now_sources, pipeline::day_number(now_as_of));
-    let mrr = crate::risk::mrr_by_month(&now_sources);
+    let current_month = crate::sources::revenue_month(now_sources, pipeline::day_number(now_as_of));
+    let mrr = crate::risk::mrr_by_month(now_sources);
     let month_of = crate::dates::month_number;
     let outcome_date = |date: NaiveDate| crate::dates::days_after(date, params.horizon_days);
     // The last testable date: its outcome month is closed now.
@@ -366,7 +365,7 @@ pub async fn backtest_all(
     }
 
     // Memberships only: a past date needs no measures.
-    let pasts = pipeline::memberships_at(&alone, &dates, progress).await?;
+    let pasts = pipeline::memberships_at(&alone, &dates, Some(&loaded), progress).await?;
     for (date, (past, assignments)) in dates.iter().zip(pasts) {
         let revenue = pipeline::account_revenue(&past.sources, past.as_of);
         let end_month = month_of(outcome_date(*date));

@@ -168,22 +168,41 @@ pub async fn prepare(
     Ok((engine, prepared))
 }
 
+/// A project's sources, loaded once for several dates.
+pub struct Loaded {
+    /// The session that read them, on the embedded engine (whose events
+    /// table [`memberships_at`] scans); `None` elsewhere.
+    pub ctx: Option<SessionContext>,
+    /// The sources.
+    pub sources: Sources,
+    /// The as-of date of the options they were loaded for.
+    pub as_of: NaiveDate,
+}
+
 /// The sources and the as-of date of `options`, without the features on
-/// the embedded engine (what the backtest measures outcomes from); a whole
-/// prepare on the other engines.
+/// the embedded engine (what the backtest measures outcomes from, and
+/// [`memberships_at`] reuses); a whole prepare on the other engines.
 ///
 /// # Errors
 ///
 /// As [`prepare`].
-pub async fn sources_at(project: &Project, options: &RunOptions) -> Result<(Sources, NaiveDate)> {
+pub async fn sources_at(project: &Project, options: &RunOptions) -> Result<Loaded> {
     if project.engine != EngineKind::Embedded {
         let (_, prepared) = prepare(project, options, &Quiet).await?;
-        return Ok((prepared.sources, prepared.as_of));
+        return Ok(Loaded {
+            ctx: None,
+            sources: prepared.sources,
+            as_of: prepared.as_of,
+        });
     }
     let ctx = session(project)?;
     let sources = sources::load(&ctx, project).await?;
     let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
-    Ok((sources, as_of))
+    Ok(Loaded {
+        ctx: Some(ctx),
+        sources,
+        as_of,
+    })
 }
 
 /// What the learned risks start from, on the embedded engine: the
@@ -380,7 +399,7 @@ pub async fn members_at(
     if alone.segmentations.is_empty() {
         return Err(project.unknown_segmentation(segmentation));
     }
-    let mut found = memberships_at(&alone, &[date], &mut |_, _| {}).await?;
+    let mut found = memberships_at(&alone, &[date], None, &mut |_, _| {}).await?;
     let Some((prepared, assignments)) = found.pop() else {
         return Ok(Default::default());
     };
@@ -402,7 +421,8 @@ pub async fn members_at(
 
 /// Every segmentation's members at each of `dates`, without measuring
 /// anything (the backtest's past dates). On the embedded engine the sources
-/// are loaded once and only the features are computed per date; elsewhere,
+/// are loaded once (or `loaded`'s are used) and the dates' features come
+/// from one pass over the events; elsewhere,
 /// and when the project learns risks (which need their own history at each
 /// date), each date is a whole preparation.
 ///
@@ -412,6 +432,7 @@ pub async fn members_at(
 pub async fn memberships_at(
     project: &Project,
     dates: &[NaiveDate],
+    loaded: Option<&Loaded>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<(Prepared, Vec<Assignment>)>> {
     let mut out = Vec::with_capacity(dates.len());
@@ -422,9 +443,19 @@ pub async fn memberships_at(
         }
         return Ok(out);
     }
-    let ctx = session(project)?;
+    let (ctx, sources) = match loaded {
+        Some(Loaded {
+            ctx: Some(ctx),
+            sources,
+            ..
+        }) => (ctx.clone(), sources.clone()),
+        _ => {
+            let ctx = session(project)?;
+            let sources = sources::load(&ctx, project).await?;
+            (ctx, sources)
+        }
+    };
     let engine = DataFusionEngine::embedded(ctx.clone());
-    let sources = sources::load(&ctx, project).await?;
     // One pass over the events for the dates' features.
     let days: Vec<i32> = dates.iter().map(|date| day_number(*date)).collect();
     let tables = features::compute_many(&ctx, project, &sources, &days, None, progress).await?;

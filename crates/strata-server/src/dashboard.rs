@@ -622,18 +622,32 @@ async fn roadmap_page(State(app): State<Arc<App>>) -> Response {
     let Some(served) = app.current() else {
         return not_ready(&app, "/roadmap");
     };
+    let found = api::roadmap_of(&served).await;
+    let body = section_or_error(found, "Segments to roadmap", |body, report| {
+        report::roadmap_section(body, report)
+    });
+    page("Roadmap", "/roadmap", &body, Some(&served)).into_response()
+}
+
+/// A page's body: `section` of an analysis of the served run, or, when it
+/// could not be computed, `heading` and why.
+fn section_or_error<T>(
+    found: Result<Arc<T>, String>,
+    heading: &str,
+    section: impl FnOnce(&mut String, &T),
+) -> String {
     let mut body = String::new();
-    match api::roadmap_of(&served).await {
-        Ok(report) => report::roadmap_section(&mut body, &report),
+    match found {
+        Ok(report) => section(&mut body, &report),
         Err(error) => {
             let _ = write!(
                 body,
-                "<h1>Segments to roadmap</h1><p class=\"error\">{}</p>",
+                "<h1>{heading}</h1><p class=\"error\">{}</p>",
                 escape(&error)
             );
         }
     }
-    page("Roadmap", "/roadmap", &body, Some(&served)).into_response()
+    body
 }
 
 async fn segment_page(
@@ -782,17 +796,10 @@ async fn icp_page(State(app): State<Arc<App>>) -> Response {
     let Some(served) = app.current() else {
         return not_ready(&app, "/icp");
     };
-    let mut body = String::new();
-    match api::icp_of(&served).await {
-        Ok(report) => report::icp_section(&mut body, &report),
-        Err(error) => {
-            let _ = write!(
-                body,
-                "<h1>Ideal customer profile</h1><p class=\"error\">{}</p>",
-                escape(&error)
-            );
-        }
-    }
+    let found = api::icp_of(&served).await;
+    let body = section_or_error(found, "Ideal customer profile", |body, report| {
+        report::icp_section(body, report)
+    });
     page("ICP", "/icp", &body, Some(&served)).into_response()
 }
 
