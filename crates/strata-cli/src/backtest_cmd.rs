@@ -58,6 +58,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         months: 12,
         every: args.every.into(),
         as_of: args.as_of,
+        cache: None,
     };
     let bar = progress::counter("backtesting");
     let report = backtest::backtest(&project, &params, &Quiet, &mut |done, total| {

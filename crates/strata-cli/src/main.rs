@@ -7,6 +7,7 @@ mod analyses;
 mod backtest_cmd;
 mod bench;
 mod bench_decisions;
+mod bench_incremental;
 mod bench_risk;
 mod bench_store;
 mod dbt_cmd;
@@ -310,6 +311,8 @@ enum Command {
     BenchDecisions(bench_decisions::BenchDecisionsArgs),
     /// Benchmark the state store run to run on a large synthetic base (see bench/store.sh).
     BenchStore(bench_store::BenchStoreArgs),
+    /// Benchmark a daily run that reads only the day's new events file against the same run with --full (see bench/incremental.sh).
+    BenchIncremental(bench_incremental::BenchIncrementalArgs),
     /// Benchmark learning churn_risk and expansion_likelihood, and their AUC against scikit-learn (see bench/risk.sh).
     BenchRisk(bench_risk::BenchRiskArgs),
 }
@@ -493,6 +496,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::BenchDecisions(args) => bench_decisions::run(args).await,
         Command::BenchStore(args) => bench_store::run(args).await,
+        Command::BenchIncremental(args) => bench_incremental::run(args).await,
         Command::BenchRisk(args) => bench_risk::run(args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Sql(args) => sql_cmd::run(args).await,

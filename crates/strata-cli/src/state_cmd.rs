@@ -75,6 +75,12 @@ pub struct RecordArgs {
     /// (they take about as long again as the run itself).
     #[arg(long)]
     pub quick_report: bool,
+    /// Read every event. Without it, a recorded run keeps its features scan
+    /// (in scans/ beside the store) and the next run reads only the event
+    /// files added since, when the others are unchanged (an events folder
+    /// that gains a file a day); the summary says which happened and why.
+    #[arg(long)]
+    pub full: bool,
     /// Testing only: sleep this long inside the commit transaction.
     #[arg(long, hide = true)]
     pub fault_pause_ms: Option<u64>,
@@ -90,6 +96,7 @@ impl Default for RecordArgs {
             no_deliver: false,
             deliver_wait: 10,
             quick_report: false,
+            full: false,
             fault_pause_ms: None,
         }
     }
@@ -107,6 +114,7 @@ impl RecordArgs {
             deliver_wait: Duration::from_secs(self.deliver_wait),
             quick_report: self.quick_report,
             pause_before_commit: self.fault_pause_ms.map(Duration::from_millis),
+            full: self.full,
         }
     }
 }
@@ -165,6 +173,9 @@ pub async fn run_and_record(
             print!("{text}");
         }
     };
+    if let Some(scan) = &result.scan {
+        show(format!("events: {}\n", scan.describe()));
+    }
     if let Some((store, outcome)) = &executed.recorded {
         show(outcome_text(outcome, result, store));
     }

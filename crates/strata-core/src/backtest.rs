@@ -42,6 +42,9 @@ pub struct BacktestParams {
     pub every: Every,
     /// The current as-of date [default: the project's].
     pub as_of: Option<NaiveDate>,
+    /// Where the past dates' scans are kept between runs (a run's own
+    /// backtest); `None`: every date reads every event.
+    pub cache: Option<crate::features::ScanCache>,
 }
 
 /// An observed share with its Wilson 95% interval.
@@ -318,7 +321,11 @@ pub async fn backtest_all(
 
     // The revenue as of now: where the outcomes come from.
     observer.phase_started(crate::pipeline::Phase::Sources);
-    let loaded = pipeline::sources_at(&alone, &RunOptions::at(params.as_of)).await?;
+    let options = RunOptions {
+        cache: params.cache.clone(),
+        ..RunOptions::at(params.as_of)
+    };
+    let loaded = pipeline::sources_at(&alone, &options).await?;
     let (now_sources, now_as_of) = (&loaded.sources, loaded.as_of);
     observer.phase_finished(crate::pipeline::Phase::Sources);
     if now_sources.revenue.is_none() {
@@ -554,7 +561,11 @@ pub const RUN_DATES: u32 = 6;
 /// # Errors
 ///
 /// As [`backtest`]; the run reports it and goes on.
-pub async fn in_run(project: &Project, as_of: NaiveDate) -> Result<Vec<Backtest>> {
+pub async fn in_run(
+    project: &Project,
+    as_of: NaiveDate,
+    cache: Option<crate::features::ScanCache>,
+) -> Result<Vec<Backtest>> {
     let names = claiming(project);
     if names.is_empty() {
         return Ok(Vec::new());
@@ -566,6 +577,7 @@ pub async fn in_run(project: &Project, as_of: NaiveDate) -> Result<Vec<Backtest>
         months: RUN_DATES,
         every: Every::Month,
         as_of: Some(as_of),
+        cache,
     };
     backtest_all(project, &names, &params, &pipeline::Quiet, &mut |_, _| {}).await
 }

@@ -120,28 +120,56 @@ impl Engine for DataFusionEngine {
         observer: &dyn Observer,
     ) -> Result<Prepared> {
         let ctx = self.reader();
+        // A kept scan serves the embedded engine only (a cluster plans).
+        let cache = options
+            .cache
+            .as_ref()
+            .filter(|_| !crate::distributed::on_cluster(ctx));
         observer.phase_started(Phase::Sources);
-        let sources = sources::load(ctx, project).await?;
+        let check = match cache {
+            Some(cache) => sources::Check::Since(cache.earlier_checks()),
+            None => sources::Check::All,
+        };
+        let sources = sources::load_with(ctx, project, check).await?;
         let as_of = resolve_as_of(project, options, &sources)?;
         observer.phase_finished(Phase::Sources);
 
         observer.phase_started(Phase::Features);
-        let mut features = features::compute_with(
-            ctx,
-            project,
-            &sources,
-            day_number(as_of),
-            None,
-            options.early_days,
-        )
-        .await?;
+        let (mut features, scan) = match cache {
+            Some(cache) => {
+                let (table, mode) = features::compute_cached(
+                    ctx,
+                    project,
+                    &sources,
+                    day_number(as_of),
+                    options.early_days,
+                    cache,
+                )
+                .await?;
+                (table, Some(mode))
+            }
+            None => (
+                features::compute_with(
+                    ctx,
+                    project,
+                    &sources,
+                    day_number(as_of),
+                    None,
+                    options.early_days,
+                )
+                .await?,
+                None,
+            ),
+        };
         let risk = match &project.risk {
             Some(settings) => Some(
                 crate::risk::learn(ctx, project, &sources, as_of, settings, &mut features).await?,
             ),
             None => None,
         };
-        finish_prepare(project, as_of, sources, features, risk, observer)
+        let mut prepared = finish_prepare(project, as_of, sources, features, risk, observer)?;
+        prepared.scan = scan;
+        Ok(prepared)
     }
 
     async fn event_columns(&self) -> Result<Vec<String>> {

@@ -118,6 +118,9 @@ pub struct RunResult {
     pub nps: Vec<NpsAnswer>,
     /// The learned risks, when the project asks for them.
     pub risk: Option<crate::risk::RiskModels>,
+    /// How the features scan read the events, when it was kept between
+    /// runs (recorded runs on the embedded engine).
+    pub scan: Option<crate::features::ScanMode>,
 }
 
 impl RunResult {
@@ -177,6 +180,8 @@ pub struct Loaded {
     pub sources: Sources,
     /// The as-of date of the options they were loaded for.
     pub as_of: NaiveDate,
+    /// Where the scans of other dates are kept between runs (the options').
+    pub cache: Option<crate::features::ScanCache>,
 }
 
 /// The sources and the as-of date of `options`, without the features on
@@ -193,15 +198,21 @@ pub async fn sources_at(project: &Project, options: &RunOptions) -> Result<Loade
             ctx: None,
             sources: prepared.sources,
             as_of: prepared.as_of,
+            cache: None,
         });
     }
     let ctx = session(project)?;
-    let sources = sources::load(&ctx, project).await?;
+    let check = match &options.cache {
+        Some(cache) => sources::Check::Since(cache.earlier_checks()),
+        None => sources::Check::All,
+    };
+    let sources = sources::load_with(&ctx, project, check).await?;
     let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
     Ok(Loaded {
         ctx: Some(ctx),
         sources,
         as_of,
+        cache: options.cache.clone(),
     })
 }
 
@@ -458,7 +469,9 @@ pub async fn memberships_at(
     let engine = DataFusionEngine::embedded(ctx.clone());
     // One pass over the events for the dates' features.
     let days: Vec<i32> = dates.iter().map(|date| day_number(*date)).collect();
-    let tables = features::compute_many(&ctx, project, &sources, &days, None, progress).await?;
+    let cache = loaded.and_then(|l| l.cache.as_ref());
+    let tables =
+        features::compute_many(&ctx, project, &sources, &days, None, cache, progress).await?;
     for (date, features) in dates.iter().zip(tables) {
         let mut prepared = crate::prepare::finish_prepare(
             project,
@@ -1043,6 +1056,7 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
     let MeasureContext { revenue, nps, .. } = context;
     let risk = prepared.risk.clone();
     Ok(RunResult {
+        scan: prepared.scan.clone(),
         as_of: prepared.as_of,
         // The ICP's early counts were read before measuring; a served run
         // need not keep them.

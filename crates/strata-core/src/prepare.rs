@@ -82,6 +82,9 @@ pub struct RunOptions {
     /// Also count the early adoption the ICP reads, within this many days
     /// of signup, in the run's events scan ([`FeatureTable::early`]).
     pub early_days: Option<u32>,
+    /// Keep the features scan between runs, and start from the kept one
+    /// where the events only gained files (the embedded engine).
+    pub cache: Option<crate::features::ScanCache>,
 }
 
 impl RunOptions {
@@ -90,6 +93,7 @@ impl RunOptions {
         RunOptions {
             as_of,
             early_days: None,
+            cache: None,
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct Prepared {
     pub warnings: Vec<Problem>,
     /// The learned risks (their columns are in `features`).
     pub risk: Option<crate::risk::RiskModels>,
+    /// How the features scan read the events, when it was kept between runs.
+    pub scan: Option<crate::features::ScanMode>,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -200,6 +206,7 @@ pub(crate) fn finish_prepare(
         segmentations,
         warnings,
         risk,
+        scan: None,
         themes: std::sync::OnceLock::new(),
     })
 }

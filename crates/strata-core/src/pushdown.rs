@@ -350,7 +350,7 @@ async fn prepare(
         .await?;
     let event_columns = pg::columns(&pushed.client, events_table).await?;
     let stats = check_events(&pushed, events_source, events_table, &event_columns).await?;
-    let sources = sources::load_with(ctx, project, Some(stats)).await?;
+    let sources = sources::load_with(ctx, project, sources::Check::Done(stats)).await?;
     let as_of = crate::prepare::resolve_as_of(project, options, &sources)?;
     observer.phase_finished(Phase::Sources);
 

@@ -223,6 +223,7 @@ pub async fn snapshots(
         sources,
         &days,
         Some(top_events.to_vec()),
+        None,
         progress,
     )
     .await?;

@@ -48,6 +48,8 @@ pub struct RecordSettings {
     pub quick_report: bool,
     /// Testing only: a pause inside the commit transaction.
     pub pause_before_commit: Option<Duration>,
+    /// Read every event, not only the files added since the kept scan.
+    pub full: bool,
 }
 
 impl Default for RecordSettings {
@@ -61,6 +63,7 @@ impl Default for RecordSettings {
             deliver_wait: Duration::from_secs(10),
             quick_report: false,
             pause_before_commit: None,
+            full: false,
         }
     }
 }
@@ -164,7 +167,19 @@ pub async fn execute(
     };
     let timed = Timed::new(observer);
     let started_at = Utc::now();
-    let options = RunOptions::at(as_of);
+    // A recorded run keeps its features scan beside the store, and starts
+    // from the kept one when the events only gained files.
+    let cache = match settings.no_store {
+        true => None,
+        false => Some(crate::features::ScanCache {
+            dir: Location::resolve(project, settings.store.as_deref())?.scans_dir(&project.dir),
+            full: settings.full,
+        }),
+    };
+    let options = RunOptions {
+        cache: cache.clone(),
+        ..RunOptions::at(as_of)
+    };
     let outcome = if settings.quick_report {
         pipeline::run(project, &options, &timed)
             .await
@@ -194,7 +209,7 @@ pub async fn execute(
     let mut backtests = Vec::new();
     if !settings.quick_report && project.backtest_on_run {
         timed.phase_started(Phase::Backtest);
-        match crate::backtest::in_run(project, result.as_of).await {
+        match crate::backtest::in_run(project, result.as_of, cache).await {
             Ok(found) => {
                 result
                     .warnings

@@ -219,6 +219,7 @@ impl Project {
             months: 12,
             every,
             as_of: parse_date(as_of)?,
+            cache: None,
         };
         let (project, params) = (&self.project, &params);
         let report = block_on(py, || async move {

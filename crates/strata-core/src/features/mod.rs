@@ -19,6 +19,7 @@
 //! accounts never reach a feature (they are counted and reported).
 use crate::catalog::{Measure, Period, default_measures};
 pub use crate::catalog::{TREND_DAYS, WINDOWS, event_feature_name, is_reserved};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
@@ -35,7 +36,10 @@ use crate::project::{CustomFeatureKind, EventWindow, Project, TableKind};
 use crate::rules::{self, ToDataFusion, ValueType};
 use crate::sources::{self, EVENTS_RAW, Sources};
 
+mod cache;
 mod scan;
+
+pub use cache::{ScanCache, ScanMode};
 
 /// Where a feature comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -296,7 +300,7 @@ fn zero_if_null(expr: Expr) -> Expr {
     coalesce(vec![expr, lit(0i64)])
 }
 
-/// The event rows before `t_end`, with the columns features use.
+/// The event rows, with the columns features use.
 fn typed_events(
     ctx: &SessionContext,
     project: &Project,
@@ -306,37 +310,39 @@ fn typed_events(
         .ok_or_else(|| Error::Internal("project without events".into()))?
         .clone();
     let ctx = ctx.clone();
-    Ok(async move {
-        let raw = ctx.table(EVENTS_RAW).await?;
-        let schema = raw.schema().clone();
-        // String columns are used as they come (often Utf8View from Parquet):
-        // casting them would copy every string of every event.
-        let text = |canonical: &str| -> Option<Expr> {
-            let field = schema
-                .field_with_unqualified_name(source.file_column(canonical))
-                .ok()?;
-            let column = ident(source.file_column(canonical));
-            Some(match field.data_type() {
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => column,
-                _ => to_text(column),
-            })
-        };
-        let missing = || lit(ScalarValue::Utf8(None));
-        let ts_type = schema
-            .field_with_unqualified_name(source.file_column("ts"))
-            .map(|f| f.data_type().clone())
-            .unwrap_or(DataType::Utf8);
-        let frame = raw.select(vec![
-            text("account_id")
-                .unwrap_or_else(missing)
-                .alias("account_id"),
-            text("user_id").unwrap_or_else(missing).alias("user_id"),
-            text("event").unwrap_or_else(missing).alias("event"),
-            sources::day_expr(ident(source.file_column("ts")), &ts_type).alias("day"),
-            text("source").unwrap_or_else(missing).alias("source"),
-        ])?;
-        Ok(frame)
-    })
+    Ok(async move { typed_from(ctx.table(EVENTS_RAW).await?, &source) })
+}
+
+/// The rows of `raw`, read from the events `source`, with the columns
+/// features use: account_id, user_id, event, day, source.
+fn typed_from(raw: DataFrame, source: &crate::project::Source) -> Result<DataFrame> {
+    let schema = raw.schema().clone();
+    // String columns are used as they come (often Utf8View from Parquet):
+    // casting them would copy every string of every event.
+    let text = |canonical: &str| -> Option<Expr> {
+        let field = schema
+            .field_with_unqualified_name(source.file_column(canonical))
+            .ok()?;
+        let column = ident(source.file_column(canonical));
+        Some(match field.data_type() {
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => column,
+            _ => to_text(column),
+        })
+    };
+    let missing = || lit(ScalarValue::Utf8(None));
+    let ts_type = schema
+        .field_with_unqualified_name(source.file_column("ts"))
+        .map(|f| f.data_type().clone())
+        .unwrap_or(DataType::Utf8);
+    Ok(raw.select(vec![
+        text("account_id")
+            .unwrap_or_else(missing)
+            .alias("account_id"),
+        text("user_id").unwrap_or_else(missing).alias("user_id"),
+        text("event").unwrap_or_else(missing).alias("event"),
+        sources::day_expr(ident(source.file_column("ts")), &ts_type).alias("day"),
+        text("source").unwrap_or_else(missing).alias("source"),
+    ])?)
 }
 
 /// Computes the feature table for `as_of_day`.
@@ -371,16 +377,46 @@ pub async fn compute_with(
     } else {
         Aggregator::Scan
     };
-    compute_by(
-        ctx, project, sources, as_of_day, top_events, early_days, aggregator,
+    let (table, _) = compute_by(
+        ctx, project, sources, as_of_day, top_events, early_days, aggregator, None,
     )
-    .await
+    .await?;
+    Ok(table)
+}
+
+/// [`compute_with`] on the embedded engine, starting from the scan `cache`
+/// keeps when it can (reading only the event files added since) and keeping
+/// this one; says how the events were read.
+pub async fn compute_cached(
+    ctx: &SessionContext,
+    project: &Project,
+    sources: &Sources,
+    as_of_day: i32,
+    early_days: Option<u32>,
+    cache: &ScanCache,
+) -> Result<(FeatureTable, ScanMode)> {
+    let (table, mode) = compute_by(
+        ctx,
+        project,
+        sources,
+        as_of_day,
+        None,
+        early_days,
+        Aggregator::Scan,
+        Some(cache),
+    )
+    .await?;
+    let mode = mode.ok_or_else(|| Error::Internal("a cached scan without its mode".into()))?;
+    Ok((table, mode))
 }
 
 /// The feature tables at several as-of days (`days`), as [`compute_with`]
 /// gives each (with `top_events` for every date when given), from one pass
-/// over the events for a group of dates rather than one per date: the
-/// backtest's past dates and the risk snapshots. Groups hold as many dates
+/// over the events for a group of dates rather than one per date (each
+/// event added to one date's state, the dates' states chained,
+/// [`scan::scan_chain`]): the backtest's past dates and the risk snapshots;
+/// with `cache`, each date from its kept scan where it can
+/// ([`ScanCache`]). Groups hold as many dates
 /// as keep their per-account state within about [`MANY_STATE_BYTES`]; on a
 /// cluster, one plan per date.
 pub async fn compute_many(
@@ -389,10 +425,11 @@ pub async fn compute_many(
     sources: &Sources,
     days: &[i32],
     top_events: Option<Vec<String>>,
+    cache: Option<&ScanCache>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<FeatureTable>> {
-    let mut out = Vec::with_capacity(days.len());
     if crate::distributed::on_cluster(ctx) {
+        let mut out = Vec::with_capacity(days.len());
         for &day in days {
             out.push(compute_with(ctx, project, sources, day, top_events.clone(), None).await?);
             progress(out.len(), days.len());
@@ -402,7 +439,15 @@ pub async fn compute_many(
     let typed = typed_events(ctx, project)?.await?;
     let (customs, custom_defs) = custom_aggregates(project)?;
     let group = (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * 512)).max(1);
-    for chunk in days.chunks(group) {
+    // In day order, so that each group's dates chain on from the last.
+    let mut order: Vec<usize> = (0..days.len()).collect();
+    order.sort_by_key(|&i| days[i]);
+    let sorted: Vec<i32> = order.iter().map(|&i| days[i]).collect();
+    let mut chained: Option<scan::Carry> = None;
+    let mut out: Vec<Option<FeatureTable>> = (0..days.len()).map(|_| None).collect();
+    let mut done = 0;
+    for (chunk_at, chunk) in sorted.chunks(group).enumerate() {
+        let first = chunk_at * group;
         let mut inputs = Vec::with_capacity(chunk.len());
         let mut knowns = Vec::with_capacity(chunk.len());
         let mut columns = Vec::new();
@@ -420,11 +465,43 @@ pub async fn compute_many(
             };
             let (projection, known) = scan_setup(&one)?;
             columns = projection;
-            knowns.push(Arc::new(known));
+            knowns.push(Arc::new(known.keeping(&sources.accounts.ids)));
             inputs.push(one);
         }
-        let partials = scan::scan_many(typed.clone().select(columns)?, knowns.clone()).await?;
-        for ((one, partial), known) in inputs.into_iter().zip(&partials).zip(&knowns) {
+        let partials: Vec<scan::Partial> = match cache {
+            Some(cache) => {
+                let settings = scan_settings(project, &customs, &knowns[0])?;
+                let kept = Kept {
+                    ctx,
+                    project,
+                    sources,
+                    settings: &settings,
+                    columns: &columns,
+                };
+                kept.scan(typed.clone(), knowns.clone(), cache)
+                    .await?
+                    .into_iter()
+                    .map(|(partial, _)| partial)
+                    .collect()
+            }
+            None => {
+                // One pass, each event added once; the dates chain on from
+                // the previous group's last.
+                let carries =
+                    scan::scan_chain(typed.clone().select(columns)?, &knowns, chained.take())
+                        .await?;
+                let partials = carries
+                    .iter()
+                    .zip(&knowns)
+                    .map(|(carry, known)| carry.at(known))
+                    .collect::<Result<Vec<_>>>()?;
+                chained = carries.into_iter().max_by_key(|carry| carry.through);
+                partials
+            }
+        };
+        for (at, ((one, partial), known)) in
+            inputs.into_iter().zip(&partials).zip(&knowns).enumerate()
+        {
             let day = one.as_of_day;
             let base_columns: Vec<String> = one
                 .base_batch
@@ -434,7 +511,7 @@ pub async fn compute_many(
                 .map(|f| f.name().clone())
                 .collect();
             let aggregates = aggregates_of(one, partial, known)?;
-            out.push(
+            out[order[first + at]] = Some(
                 finish(
                     project,
                     sources,
@@ -445,10 +522,13 @@ pub async fn compute_many(
                 )
                 .await?,
             );
+            done += 1;
         }
-        progress(out.len(), days.len());
+        progress(done, days.len());
     }
-    Ok(out)
+    out.into_iter()
+        .map(|table| table.ok_or_else(|| Error::Internal("a date's features not computed".into())))
+        .collect()
 }
 
 /// About how much per-account scan state [`compute_many`] keeps at once
@@ -472,7 +552,8 @@ async fn compute_by(
     top_events: Option<Vec<String>>,
     early_days: Option<u32>,
     aggregator: Aggregator,
-) -> Result<FeatureTable> {
+    cache: Option<&ScanCache>,
+) -> Result<(FeatureTable, Option<ScanMode>)> {
     let d = as_of_day;
     let typed = typed_events(ctx, project)?.await?;
     let base_batch = base_batch(sources, project, d)?;
@@ -483,12 +564,15 @@ async fn compute_by(
         .map(|f| f.name().clone())
         .collect();
     let (customs, custom_defs) = custom_aggregates(project)?;
-    let Aggregates {
-        frame: joined,
-        per_event,
-        unknown,
-        early,
-    } = {
+    let (
+        Aggregates {
+            frame: joined,
+            per_event,
+            unknown,
+            early,
+        },
+        mode,
+    ) = {
         let inputs = Inputs {
             ctx,
             project,
@@ -501,12 +585,12 @@ async fn compute_by(
             customs: &customs,
         };
         match aggregator {
-            Aggregator::Plan => planned(inputs).await?,
-            Aggregator::Scan => scanned(inputs).await?,
+            Aggregator::Plan => (planned(inputs).await?, None),
+            Aggregator::Scan => scanned(inputs, cache).await?,
         }
     };
 
-    finish(
+    let table = finish(
         project,
         sources,
         d,
@@ -519,7 +603,8 @@ async fn compute_by(
         custom_defs,
         &base_columns,
     )
-    .await
+    .await?;
+    Ok((table, mode))
 }
 
 /// The feature table of `as_of_day` from its event aggregates: the default
@@ -713,12 +798,165 @@ fn per_event_features(top_events: &[String]) -> Vec<(String, FeatureDef)> {
     features
 }
 
-/// The aggregates from one pass over the events (the embedded engine).
-async fn scanned(inputs: Inputs<'_>) -> Result<Aggregates> {
+/// The aggregates from one pass over the events (the embedded engine),
+/// from the scan `cache` keeps when given (and how the events were read).
+async fn scanned(
+    inputs: Inputs<'_>,
+    cache: Option<&ScanCache>,
+) -> Result<(Aggregates, Option<ScanMode>)> {
     let (columns, known) = scan_setup(&inputs)?;
-    let known = Arc::new(known);
-    let partial = scan::scan(inputs.typed.clone().select(columns)?, Arc::clone(&known)).await?;
-    aggregates_of(inputs, &partial, &known)
+    let Some(cache) = cache else {
+        let known = Arc::new(known);
+        let partial = scan::scan(inputs.typed.clone().select(columns)?, Arc::clone(&known)).await?;
+        return Ok((aggregates_of(inputs, &partial, &known)?, None));
+    };
+    let known = Arc::new(known.keeping(&inputs.sources.accounts.ids));
+    let settings = scan_settings(inputs.project, inputs.customs, &known)?;
+    let kept = Kept {
+        ctx: inputs.ctx,
+        project: inputs.project,
+        sources: inputs.sources,
+        settings: &settings,
+        columns: &columns,
+    };
+    let mut found = kept
+        .scan(inputs.typed.clone(), vec![Arc::clone(&known)], cache)
+        .await?;
+    let (partial, mode) = found
+        .pop()
+        .ok_or_else(|| Error::Internal("feature scan: no partial".into()))?;
+    Ok((aggregates_of(inputs, &partial, &known)?, Some(mode)))
+}
+
+/// What a kept scan depends on besides the events and the accounts: the
+/// events source (its columns), the scan's windows and the custom
+/// features' definitions.
+fn scan_settings(
+    project: &Project,
+    customs: &[CustomAggregate],
+    known: &scan::Known,
+) -> Result<String> {
+    let source = project
+        .source(TableKind::Events)
+        .ok_or_else(|| Error::Internal("project without events".into()))?;
+    let filters: Vec<String> = customs
+        .iter()
+        .map(|c| format!("{} {} {:?} {:?}", c.name, c.filter, c.window, c.distinct))
+        .collect();
+    Ok(format!(
+        "{} | {:?} | {:?}",
+        known.settings(),
+        filters,
+        source.columns
+    ))
+}
+
+/// A scan kept between runs ([`ScanCache`]): what it needs of the run.
+struct Kept<'a> {
+    ctx: &'a SessionContext,
+    project: &'a Project,
+    sources: &'a Sources,
+    settings: &'a str,
+    /// The scan's projection of the typed events ([`scan_setup`]).
+    columns: &'a [Expr],
+}
+
+impl Kept<'_> {
+    /// The partials at `knowns`' days (kept scans, [`scan::Known::keeping`]):
+    /// each from its kept scan advanced by the event files added since, or
+    /// from every event of `typed` (one pass for all such days); each kept
+    /// for the next run.
+    async fn scan(
+        &self,
+        typed: DataFrame,
+        knowns: Vec<Arc<scan::Known>>,
+        cache: &ScanCache,
+    ) -> Result<Vec<(scan::Partial, ScanMode)>> {
+        let files = &self.sources.event_files;
+        let accounts = &self.sources.accounts;
+        // Per date: the kept state and the files to add to it, or why not.
+        let mut plans: Vec<std::result::Result<(scan::Carry, i32, Vec<PathBuf>), String>> =
+            Vec::new();
+        for known in &knowns {
+            plans.push(match cache.plan(self.settings, files, known.as_of_day()) {
+                cache::Plan::Full(reason) => Err(reason),
+                cache::Plan::Kept {
+                    body,
+                    through,
+                    new_files,
+                } => cache
+                    .load(&body)
+                    .and_then(|carry| carry.remap(&accounts.ids, &accounts.created_day))
+                    .map(|carry| (carry, through, new_files)),
+            });
+        }
+        let full: Vec<usize> = (0..knowns.len()).filter(|&i| plans[i].is_err()).collect();
+        let mut carries: Vec<Option<(scan::Carry, ScanMode)>> =
+            (0..knowns.len()).map(|_| None).collect();
+        if !full.is_empty() {
+            let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
+            let found =
+                scan::scan_chain(typed.select(self.columns.to_vec())?, &group, None).await?;
+            for (&i, carry) in full.iter().zip(found) {
+                let reason = match &plans[i] {
+                    Err(reason) => reason.clone(),
+                    Ok(_) => String::new(),
+                };
+                carries[i] = Some((carry, ScanMode::Full { reason }));
+            }
+        }
+        // The dates that start from a kept scan, grouped by the files they
+        // read: usually one group, the files that landed since the last run.
+        let mut groups: Vec<(Vec<PathBuf>, Vec<usize>)> = Vec::new();
+        for (i, plan) in plans.iter().enumerate() {
+            if let Ok((_, _, new_files)) = plan {
+                match groups.iter_mut().find(|(f, _)| f == new_files) {
+                    Some((_, members)) => members.push(i),
+                    None => groups.push((new_files.clone(), vec![i])),
+                }
+            }
+        }
+        let source = self
+            .project
+            .source(TableKind::Events)
+            .ok_or_else(|| Error::Internal("project without events".into()))?;
+        for (new_files, members) in groups {
+            let group: Vec<Arc<scan::Known>> = members.iter().map(|&i| knowns[i].clone()).collect();
+            let found = if new_files.is_empty() {
+                group.iter().map(|k| scan::Partial::empty(k)).collect()
+            } else {
+                let raw = sources::open_files(self.ctx, source, Some(&new_files)).await?;
+                let frame = typed_from(raw, source)?.select(self.columns.to_vec())?;
+                scan::scan_many(frame, group).await?
+            };
+            for (&i, partial) in members.iter().zip(found) {
+                let Ok((kept, through, _)) = std::mem::replace(&mut plans[i], Err(String::new()))
+                else {
+                    continue;
+                };
+                let events = partial.events_read();
+                let newer = scan::Carry::of(partial, &knowns[i])?;
+                carries[i] = Some((
+                    kept.advance(newer, &knowns[i])?,
+                    ScanMode::Incremental {
+                        from_day: through,
+                        files: new_files.len(),
+                        events,
+                    },
+                ));
+            }
+        }
+        let mut out = Vec::with_capacity(knowns.len());
+        for (known, found) in knowns.iter().zip(carries) {
+            let (carry, mode) =
+                found.ok_or_else(|| Error::Internal("feature scan: a date not scanned".into()))?;
+            if let Err(error) = cache.save(self.settings, files, self.sources.events, &carry) {
+                tracing::warn!(%error, "the features scan could not be kept for the next run");
+            }
+            out.push((carry.at(known)?, mode));
+        }
+        Ok(out)
+    }
 }
 
 /// The scan's projection of the typed events (the five event columns, then
@@ -1384,9 +1622,11 @@ mod tests {
             None,
             None,
             Aggregator::Scan,
+            None,
         )
         .await
-        .expect("scan");
+        .expect("scan")
+        .0;
         let planned = compute_by(
             &ctx,
             &project,
@@ -1395,9 +1635,11 @@ mod tests {
             None,
             None,
             Aggregator::Plan,
+            None,
         )
         .await
-        .expect("plan");
+        .expect("plan")
+        .0;
         assert_eq!(scanned.defs, planned.defs);
         assert_eq!(scanned.batch.schema(), planned.batch.schema());
         for (field, (a, b)) in scanned
@@ -1414,9 +1656,15 @@ mod tests {
         // custom features and unknown accounts included.
         let days = [as_of_day - 61, as_of_day - 30, as_of_day];
         let mut heard = Vec::new();
-        let many = compute_many(&ctx, &project, &sources, &days, None, &mut |done, all| {
-            heard.push((done, all))
-        })
+        let many = compute_many(
+            &ctx,
+            &project,
+            &sources,
+            &days,
+            None,
+            None,
+            &mut |done, all| heard.push((done, all)),
+        )
         .await
         .expect("many");
         assert_eq!(heard.last(), Some(&(3, 3)));

@@ -37,9 +37,12 @@ use futures::StreamExt;
 use hashbrown::{Equivalent, HashMap, HashSet};
 
 use super::{TREND_DAYS, UnknownEvents, WINDOWS};
+
+mod carry;
 use crate::catalog::{Measure, Period, default_measures};
 use crate::error::{Error, Result};
 use crate::project::EventWindow;
+pub(super) use carry::Carry;
 
 /// Days the activity bitmap covers; the widest window must fit.
 const BITMAP_DAYS: i64 = 128;
@@ -92,7 +95,7 @@ impl Custom {
 
 /// What the scan knows about the accounts and the run.
 pub(super) struct Known {
-    index: HashMap<Box<str>, u32>,
+    index: Arc<HashMap<Box<str>, u32>>,
     created_day: Vec<i32>,
     as_of_day: i32,
     adoption_days: i64,
@@ -102,6 +105,15 @@ pub(super) struct Known {
     /// both windows.
     adoption_words: usize,
     customs: Vec<Custom>,
+    /// Account ids (in positions order), kept only by [`Known::keeping`].
+    ids: Vec<String>,
+    /// Whether the scan keeps what a [`Carry`] needs beyond the features of
+    /// its as-of day: per-day counts of the recent days, so that the state
+    /// can be advanced to a later day by newer events alone.
+    keep: bool,
+    /// Events on or before this day are left to another partial
+    /// ([`scan_chain`]); `i32::MIN`: none.
+    since: i32,
 }
 
 impl Known {
@@ -119,11 +131,12 @@ impl Known {
                 ids.len()
             )));
         }
-        let index = ids
-            .iter()
-            .enumerate()
-            .map(|(idx, id)| (Box::from(id.as_str()), idx as u32))
-            .collect();
+        let index = Arc::new(
+            ids.iter()
+                .enumerate()
+                .map(|(idx, id)| (Box::from(id.as_str()), idx as u32))
+                .collect(),
+        );
         Ok(Known {
             index,
             created_day: created_day.to_vec(),
@@ -132,7 +145,33 @@ impl Known {
             early_days: i64::from(early_days.unwrap_or(0)),
             adoption_words: (adoption_days.max(early_days.unwrap_or(0)) as usize).div_ceil(64),
             customs,
+            ids: Vec::new(),
+            keep: false,
+            since: i32::MIN,
         })
+    }
+
+    /// The same, keeping what a [`Carry`] needs; `ids` are the accounts'
+    /// ids given to [`Known::new`].
+    pub(super) fn keeping(mut self, ids: &[String]) -> Known {
+        self.ids = ids.to_vec();
+        self.keep = true;
+        self
+    }
+
+    /// The as-of day.
+    pub(super) fn as_of_day(&self) -> i32 {
+        self.as_of_day
+    }
+
+    /// What the scan's state depends on besides the events and accounts:
+    /// the windows after signup and the custom features' windows. A
+    /// [`Carry`] made under other settings cannot be advanced.
+    pub(super) fn settings(&self) -> String {
+        format!(
+            "adoption {} early {} customs {:?}",
+            self.adoption_days, self.early_days, self.customs
+        )
     }
 }
 
@@ -295,6 +334,34 @@ enum UserKey {
 }
 
 impl UserKey {
+    /// The key of `user` in account `account`.
+    fn new(account: u32, user: &str) -> UserKey {
+        if user.len() <= SHORT_USER {
+            let mut bytes = [0u8; SHORT_USER];
+            bytes[..user.len()].copy_from_slice(user.as_bytes());
+            UserKey::Short {
+                account,
+                len: user.len() as u8,
+                bytes,
+            }
+        } else {
+            UserKey::Long {
+                account,
+                user: Box::from(user),
+            }
+        }
+    }
+
+    /// The user id.
+    fn user(&self) -> &str {
+        match self {
+            UserKey::Short { len, bytes, .. } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            UserKey::Long { user, .. } => user,
+        }
+    }
+
     fn account(&self) -> u32 {
         match self {
             UserKey::Short { account, .. } | UserKey::Long { account, .. } => *account,
@@ -386,11 +453,26 @@ pub(super) struct Partial {
     /// Matching events per account and custom count feature
     /// (`customs` per account).
     custom_counts: Vec<i64>,
-    custom_distinct: HashSet<DistinctKey>,
+    /// Values of custom distinct features -> the latest day seen.
+    custom_distinct: HashMap<DistinctKey, i32>,
     unknown_ids: HashSet<Box<str>>,
     unknown_events: u64,
+    /// Events later than the as-of day (left out).
+    after: u64,
+    /// With [`Known::keep`]: (account, day) -> events and API events, for
+    /// the last [`KEEP_DAYS`] days.
+    day_counts: HashMap<u64, [u32; 2]>,
+    /// With [`Known::keep`]: ((account, event name), day) -> events, for
+    /// the last [`TREND_DAYS`] days.
+    cell_days: HashMap<(u64, i32), u32>,
+    /// With [`Known::keep`]: (account, custom, day) -> matching events of
+    /// custom count features over the last days.
+    custom_days: HashMap<(u32, u32, i32), u32>,
     caches: Caches,
 }
+
+/// Days of per-day counts a kept scan holds: the activity bitmap's.
+const KEEP_DAYS: i64 = BITMAP_DAYS;
 
 /// A string column of the typed events.
 enum Text<'a> {
@@ -424,6 +506,18 @@ impl<'a> Text<'a> {
 }
 
 impl Partial {
+    /// The state of no events.
+    pub(super) fn empty(known: &Known) -> Partial {
+        Partial::new(known)
+    }
+
+    /// Events the scan read: of known accounts, of unknown ones, and later
+    /// than the as-of day.
+    pub(super) fn events_read(&self) -> u64 {
+        let known: i64 = self.counts.iter().map(|c| c.total).sum();
+        known as u64 + self.unknown_events + self.after
+    }
+
     fn new(known: &Known) -> Partial {
         let accounts = known.created_day.len();
         Partial {
@@ -435,9 +529,13 @@ impl Partial {
             events: HashMap::new(),
             users: HashMap::new(),
             custom_counts: vec![0; accounts * known.customs.len()],
-            custom_distinct: HashSet::new(),
+            custom_distinct: HashMap::new(),
             unknown_ids: HashSet::new(),
             unknown_events: 0,
+            after: 0,
+            day_counts: HashMap::new(),
+            cell_days: HashMap::new(),
+            custom_days: HashMap::new(),
             caches: Caches::default(),
         }
     }
@@ -446,13 +544,7 @@ impl Partial {
     #[inline]
     fn see_user(&mut self, idx: u32, user: &str, day: i32) {
         if user.len() <= SHORT_USER {
-            let mut bytes = [0u8; SHORT_USER];
-            bytes[..user.len()].copy_from_slice(user.as_bytes());
-            let key = UserKey::Short {
-                account: idx,
-                len: user.len() as u8,
-                bytes,
-            };
+            let key = UserKey::new(idx, user);
             self.users
                 .entry(key)
                 .and_modify(|last| *last = (*last).max(day))
@@ -506,7 +598,11 @@ impl Partial {
         }
         let mut caches = std::mem::take(&mut self.caches);
         for row in 0..batch.num_rows() {
-            if day.is_null(row) || day.value(row) > known.as_of_day {
+            if day.is_null(row) || day.value(row) <= known.since {
+                continue;
+            }
+            if day.value(row) > known.as_of_day {
+                self.after += 1;
                 continue;
             }
             let day = day.value(row);
@@ -568,6 +664,12 @@ impl Partial {
         let column = match custom.distinct {
             None => {
                 self.custom_counts[at * known.customs.len() + position] += 1;
+                if known.keep && matches!(custom.window, EventWindow::LastDays(_)) {
+                    *self
+                        .custom_days
+                        .entry((idx, position as u32, day))
+                        .or_insert(0) += 1;
+                }
                 return;
             }
             Some(EventColumn::User) => 0,
@@ -582,12 +684,18 @@ impl Partial {
             custom: position as u32,
             value,
         };
-        if !self.custom_distinct.contains(&key) {
-            self.custom_distinct.insert(DistinctKey {
-                account: idx,
-                custom: position as u32,
-                value: Box::from(value),
-            });
+        match self.custom_distinct.get_mut(&key) {
+            Some(last) => *last = (*last).max(day),
+            None => {
+                self.custom_distinct.insert(
+                    DistinctKey {
+                        account: idx,
+                        custom: position as u32,
+                        value: Box::from(value),
+                    },
+                    day,
+                );
+            }
         }
     }
 
@@ -629,6 +737,16 @@ impl Partial {
         cell.last_day = cell.last_day.max(day);
         cell.n_28d += i64::from(age < trend);
         cell.n_early += i64::from(early);
+        if known.keep {
+            if age < KEEP_DAYS {
+                let counts = self.day_counts.entry(pair(idx, day as u32)).or_default();
+                counts[0] += 1;
+                counts[1] += u32::from(is_api);
+            }
+            if age < trend {
+                *self.cell_days.entry((pair(idx, name), day)).or_insert(0) += 1;
+            }
+        }
     }
 
     fn merge(mut self, other: Partial) -> Partial {
@@ -666,9 +784,27 @@ impl Partial {
         for (mine, theirs) in self.custom_counts.iter_mut().zip(&other.custom_counts) {
             *mine += theirs;
         }
-        self.custom_distinct.extend(other.custom_distinct);
+        for (key, day) in other.custom_distinct {
+            self.custom_distinct
+                .entry(key)
+                .and_modify(|mine| *mine = (*mine).max(day))
+                .or_insert(day);
+        }
         self.unknown_ids.extend(other.unknown_ids);
         self.unknown_events += other.unknown_events;
+        self.after += other.after;
+        for (key, [events, api]) in other.day_counts {
+            let mine = self.day_counts.entry(key).or_default();
+            mine[0] += events;
+            mine[1] += api;
+        }
+        for ((key, day), n) in other.cell_days {
+            let key = pair((key >> 32) as u32, renamed[(key & 0xffff_ffff) as usize]);
+            *self.cell_days.entry((key, day)).or_insert(0) += n;
+        }
+        for (key, n) in other.custom_days {
+            *self.custom_days.entry(key).or_insert(0) += n;
+        }
         self
     }
 
@@ -864,7 +1000,7 @@ impl Partial {
         }
         let n_customs = known.customs.len();
         let mut distinct_counts = vec![vec![0i64; accounts]; n_customs];
-        for key in &self.custom_distinct {
+        for key in self.custom_distinct.keys() {
             distinct_counts[key.custom as usize][key.account as usize] += 1;
         }
         for (position, (custom, name)) in known.customs.iter().zip(customs).enumerate() {
@@ -887,6 +1023,76 @@ impl Partial {
         ));
         Ok(out)
     }
+}
+
+/// The states at several as-of days from one pass in which each event is
+/// added once: to the partial of the first of `knowns`' days on or after its
+/// own (`knowns` kept, [`Known::keeping`], over the same accounts and
+/// settings, in any order), each partial then a [`Carry`] advanced from the
+/// previous day's. So dates a month apart cost about one date's work, not
+/// one per date (the backtest's six, the risk snapshots), where
+/// [`scan_many`] adds every event to every date's partial. `start`: a carry
+/// of the same events through a day before all of them, which the first is
+/// advanced from.
+/// The carries come back in `knowns`' order.
+pub(super) async fn scan_chain(
+    events: DataFrame,
+    knowns: &[Arc<Known>],
+    start: Option<Carry>,
+) -> Result<Vec<Carry>> {
+    let mut order: Vec<usize> = (0..knowns.len()).collect();
+    order.sort_by_key(|&i| knowns[i].as_of_day);
+    let mut bounded = Vec::with_capacity(order.len());
+    let mut previous = start.as_ref().map_or(i32::MIN, |carry| carry.through);
+    for &i in &order {
+        let known = &knowns[i];
+        if !known.keep {
+            return Err(Error::Internal("a chained scan needs kept dates".into()));
+        }
+        bounded.push(Arc::new(Known {
+            index: known.index.clone(),
+            created_day: known.created_day.clone(),
+            ids: known.ids.clone(),
+            customs: known.customs.clone(),
+            since: previous,
+            ..**known
+        }));
+        previous = known.as_of_day;
+    }
+    let partials = scan_many(events, bounded.clone()).await?;
+    let last = partials.len().saturating_sub(1);
+    // Events later than each date: those of the later dates' partials.
+    let mut later = vec![0u64; partials.len()];
+    for position in (0..last).rev() {
+        later[position] = later[position + 1] + partials[position + 1].events_read();
+    }
+    let mut chained: Vec<Option<Carry>> = (0..knowns.len()).map(|_| None).collect();
+    // The start's later events are among `events`: the dates after it read them.
+    let mut carry = start.map(|mut start| {
+        start.after = 0;
+        start
+    });
+    for (position, (mut partial, known)) in partials.into_iter().zip(&bounded).enumerate() {
+        // Events after this day went to later dates' partials: the chain
+        // moves on without them, and the date's carry says they exist (a
+        // kept carry that left events out is never advanced).
+        if position != last {
+            partial.after = 0;
+        }
+        let newer = Carry::of(partial, known)?;
+        let next = match carry {
+            None => newer,
+            Some(earlier) => earlier.advance(newer, known)?,
+        };
+        let mut kept = next.clone();
+        kept.after += later[position];
+        chained[order[position]] = Some(kept);
+        carry = Some(next);
+    }
+    chained
+        .into_iter()
+        .map(|carry| carry.ok_or_else(|| Error::Internal("a chained date not scanned".into())))
+        .collect()
 }
 
 /// Streams every partition of `events` (account_id, user_id, event, day,
@@ -1242,6 +1448,110 @@ mod tests {
         )
     }
 
+    /// Accounts a0..a4 signed up 40 days apart, the custom features over
+    /// the last days ([`known_with`]'s are over the last 10 days and the
+    /// first 30 after signup), at `as_of`, keeping or not.
+    fn known_at(as_of: i32, keep: bool, windows: bool) -> Known {
+        let ids: Vec<String> = (0..5).map(|k| format!("a{k}")).collect();
+        let created: Vec<i32> = (0..5).map(|k| AS_OF - 40 * k).collect();
+        let customs = if windows {
+            vec![
+                Custom::new(EventWindow::LastDays(10), Some("user_id")).unwrap(),
+                Custom::new(EventWindow::LastDays(5), None).unwrap(),
+            ]
+        } else {
+            vec![
+                Custom::new(EventWindow::LastDays(10), None).unwrap(),
+                Custom::new(EventWindow::DaysAfterSignup(30), Some("user_id")).unwrap(),
+            ]
+        };
+        let known = Known::new(&ids, &created, as_of, 45, Some(20), customs).unwrap();
+        if keep { known.keeping(&ids) } else { known }
+    }
+
+    /// Asserts two partials give the same columns, unknowns, most common
+    /// events and early adoption.
+    fn assert_same(known: &Known, a: &Partial, b: &Partial) {
+        let (a_columns, a_unknown, a_top) = outputs(known, a);
+        let (b_columns, b_unknown, b_top) = outputs(known, b);
+        assert_eq!(a_columns.len(), b_columns.len());
+        for ((field, x), (_, y)) in a_columns.iter().zip(&b_columns) {
+            assert_eq!(x.as_ref(), y.as_ref(), "{}", field.name());
+        }
+        assert_eq!(a_unknown, b_unknown);
+        assert_eq!(a_top, b_top);
+        let events = ["e0".to_string(), "e1".to_string()];
+        let names = ["f0".to_string(), "f1".to_string()];
+        let a_early = a.early_columns(known, &events, &names);
+        let b_early = b.early_columns(known, &events, &names);
+        for ((field, x), (_, y)) in a_early.iter().zip(&b_early) {
+            assert_eq!(x.as_ref(), y.as_ref(), "{}", field.name());
+        }
+    }
+
+    /// Accounts reordered, one added: the carry follows each account by id;
+    /// an account gone, one whose signup moved, or a new one that had
+    /// events counted as unknown cannot be followed.
+    #[test]
+    fn carry_follows_accounts_by_id() {
+        let rows: Vec<Row> = vec![
+            (1, Some(1), 0, 0, Some(1), Some(true), true),
+            (3, Some(2), 1, 12, Some(0), Some(true), false),
+            (5, Some(1), 2, 3, None, None, true), // unknown a5
+        ];
+        let known = known_at(AS_OF, true, true);
+        let carry = Carry::of(partial(&known, &rows), &known).unwrap();
+        let ids: Vec<String> = ["a4", "a3", "a2", "a1", "a0", "b7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let created: Vec<i32> = vec![
+            AS_OF - 160,
+            AS_OF - 120,
+            AS_OF - 80,
+            AS_OF - 40,
+            AS_OF,
+            AS_OF,
+        ];
+        let customs = known.customs.clone();
+        let moved_known = Known::new(&ids, &created, AS_OF, 45, Some(20), customs.clone())
+            .unwrap()
+            .keeping(&ids);
+        let moved = carry.clone().remap(&ids, &created).unwrap();
+        let plain = Known::new(&ids, &created, AS_OF, 45, Some(20), customs).unwrap();
+        assert_same(
+            &plain,
+            &partial(&plain, &rows),
+            &moved.at(&moved_known).unwrap(),
+        );
+
+        let gone = &ids[1..];
+        let error = carry.clone().remap(gone, &created[1..]).unwrap_err();
+        assert!(error.contains("`a4` left the accounts table"), "{error}");
+        let mut shifted = created.clone();
+        shifted[3] += 1;
+        let error = carry.clone().remap(&ids, &shifted).unwrap_err();
+        assert!(error.contains("`a1` changed its signup date"), "{error}");
+        let mut with_unknown = ids.clone();
+        with_unknown[5] = "a5".into();
+        let error = carry.remap(&with_unknown, &created).unwrap_err();
+        assert!(error.contains("`a5` is new"), "{error}");
+    }
+
+    /// A carry that left later events out moves to no later day.
+    #[test]
+    fn a_carry_with_later_events_left_out_stays_on_its_day() {
+        let rows: Vec<Row> = vec![(1, Some(1), 0, -2, Some(1), None, true)];
+        let known = known_at(AS_OF, true, false);
+        let carry = Carry::of(partial(&known, &rows), &known).unwrap();
+        assert_eq!(carry.after, 1);
+        let later = known_at(AS_OF + 5, true, false);
+        let newer = Carry::of(Partial::empty(&later), &later).unwrap();
+        assert!(carry.clone().advance(newer, &later).is_err());
+        let same = Carry::of(partial(&known, &rows), &known).unwrap();
+        assert_eq!(carry.advance(same, &known).unwrap().after, 2);
+    }
+
     proptest! {
         /// Scanning in partitions and merging gives what one partition gives,
         /// whatever order the partitions meet event names in.
@@ -1282,6 +1592,34 @@ mod tests {
             }
             prop_assert_eq!(text_unknown, view_unknown);
             prop_assert_eq!(text_top, view_top);
+        }
+
+        /// The events through day C kept as a carry, advanced to day D by a
+        /// scan of other events (any days, later than D too), give exactly
+        /// what one scan of all the events at D gives; a carry survives
+        /// being written and read back.
+        #[test]
+        fn carry_advanced_equals_a_whole_scan(
+            rows in proptest::collection::vec((row(), any::<bool>()), 0..200),
+            gap in 0i32..40,
+            windows in any::<bool>(),
+        ) {
+            let old: Vec<Row> = rows.iter().filter(|(r, old)| *old && r.3 >= gap).map(|(r, _)| *r).collect();
+            let new: Vec<Row> = rows.iter().filter(|(r, old)| !(*old && r.3 >= gap)).map(|(r, _)| *r).collect();
+            let all: Vec<Row> = rows.iter().map(|(r, _)| *r).collect();
+            let at_c = known_at(AS_OF - gap, true, windows);
+            let at_d = known_at(AS_OF, true, windows);
+            let plain = known_at(AS_OF, false, windows);
+            let kept = Carry::of(partial(&at_c, &old), &at_c).unwrap();
+            prop_assert_eq!(kept.after, 0);
+            let bytes = postcard::to_stdvec(&kept).unwrap();
+            let kept: Carry = postcard::from_bytes(&bytes).unwrap();
+            let newer = Carry::of(partial(&at_d, &new), &at_d).unwrap();
+            let advanced = kept.advance(newer, &at_d).unwrap();
+            assert_same(&plain, &partial(&plain, &all), &advanced.at(&at_d).unwrap());
+            // A full scan kept and finished gives the same too.
+            let whole = Carry::of(partial(&at_d, &all), &at_d).unwrap();
+            assert_same(&plain, &partial(&plain, &all), &whole.at(&at_d).unwrap());
         }
     }
 }

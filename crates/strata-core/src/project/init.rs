@@ -38,10 +38,12 @@ pub fn detect_sources(dir: &Path) -> Result<Vec<DetectedSource>> {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
+        // Files, and folders of files (an events folder that gains a file a day).
         let mut names: Vec<String> = entries
             .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.path().is_file())
+            .filter(|entry| entry.path().is_file() || entry.path().is_dir())
             .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+            .filter(|name| !name.starts_with('.'))
             .collect();
         names.sort();
         for name in names {
@@ -57,7 +59,14 @@ pub fn detect_sources(dir: &Path) -> Result<Vec<DetectedSource>> {
     let mut detected = Vec::new();
     for kind in TableKind::ALL {
         let found = candidates.iter().find_map(|(relative, path)| {
-            let format = Format::from_path(path)?;
+            let format = if path.is_dir() {
+                // Only events may be a folder.
+                (kind == TableKind::Events)
+                    .then(|| super::folder_format(path))
+                    .flatten()?
+            } else {
+                Format::from_path(path)?
+            };
             let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
             let matches = stem
                 .split(|c: char| !c.is_ascii_alphanumeric())

@@ -1279,7 +1279,7 @@ fn file_location(
     let path = dir.join(path_text);
     let format = match format {
         Some(name) => Format::from_name(&name.to_ascii_lowercase()),
-        None => Format::from_path(&path),
+        None => Format::from_path(&path).or_else(|| folder_format(&path)),
     };
     match format {
         Some(format) if format != Format::Csv && !csv.is_default() => Err(Problem::new(
@@ -1291,6 +1291,22 @@ fn file_location(
         None => Err(Problem::new("", format!("cannot tell the format of `{path_text}`"))
             .with_help("name the file .csv, .parquet or .ndjson, or set format = \"csv\" | \"parquet\" | \"ndjson\"")),
     }
+}
+
+/// The format of a folder's files: that of its first file (in name order)
+/// whose extension names one.
+fn folder_format(dir: &Path) -> Option<Format> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+        })
+        .collect();
+    files.sort();
+    files.iter().find_map(|path| Format::from_path(path))
 }
 
 /// The location of a source written as a table: `path` (+ `format`), or

@@ -11,10 +11,13 @@
 //! collected and returned together; timestamps are normalized to UTC.
 pub mod convert;
 pub mod csv;
+mod files;
 pub mod postgres;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
@@ -32,6 +35,7 @@ use crate::project::{
     Format, Location, Project, Source, TableKind, UnknownAccounts, table_columns,
 };
 use convert::{BadValue, Target, convert_column, utc_micros};
+pub use files::{FileStamp, source_files};
 
 /// The name the raw events table is registered under.
 pub const EVENTS_RAW: &str = "events_raw";
@@ -182,7 +186,7 @@ pub struct Feedback {
 }
 
 /// What the event check found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventStats {
     /// Rows in the events table.
     pub rows: u64,
@@ -322,6 +326,8 @@ pub struct Sources {
     pub accounts: Accounts,
     /// Statistics of the events table, which stays registered in the context.
     pub events: EventStats,
+    /// The events' files and their stamps (none for a database table).
+    pub event_files: Vec<FileStamp>,
     /// Revenue, when the project has it.
     pub revenue: Option<Revenue>,
     /// Feedback, when the project has it.
@@ -333,23 +339,59 @@ pub struct Sources {
 /// Loads and validates every source of `project`, registering the raw events
 /// table in `ctx` as [`EVENTS_RAW`]. Collects all problems before failing.
 pub async fn load(ctx: &SessionContext, project: &Project) -> Result<Sources> {
-    load_with(ctx, project, None).await
+    load_with(ctx, project, Check::All).await
 }
 
-/// [`load`], with the events already checked elsewhere (by the database
-/// that holds them) when `events` is given: they are then not read at all.
-pub async fn load_with(
-    ctx: &SessionContext,
-    project: &Project,
-    events: Option<EventStats>,
-) -> Result<Sources> {
+/// How much of the events [`load_with`] checks.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Every event.
+    All,
+    /// None: they were checked elsewhere (by the database that holds them).
+    Done(EventStats),
+    /// Only the files none of these earlier checks covered: the check of
+    /// the most files that are all still there unchanged stands for them.
+    Since(Vec<Checked>),
+}
+
+/// Event files an earlier run checked, and what it found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checked {
+    /// The files, as they were.
+    pub files: Vec<FileStamp>,
+    /// Their statistics.
+    pub stats: EventStats,
+}
+
+impl EventStats {
+    /// The statistics of two sets of events together.
+    pub fn plus(self, other: EventStats) -> EventStats {
+        let min = |a: Option<i32>, b: Option<i32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let max = |a: Option<i32>, b: Option<i32>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        EventStats {
+            rows: self.rows + other.rows,
+            min_day: min(self.min_day, other.min_day),
+            max_day: max(self.max_day, other.max_day),
+        }
+    }
+}
+
+/// [`load`], checking the events as `check` says.
+pub async fn load_with(ctx: &SessionContext, project: &Project, check: Check) -> Result<Sources> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for source in project.sources.values() {
         let Location::File { path, .. } = &source.location else {
             continue;
         };
-        if !path.is_file() {
+        let folder_ok = source.kind == TableKind::Events && path.is_dir();
+        if !path.is_file() && !folder_ok {
             problems.push(
                 Problem::new(
                     path.display().to_string(),
@@ -379,9 +421,19 @@ pub async fn load_with(
         }
         Err(other) => return Err(other),
     };
-    let checked = match events {
-        Some(stats) => Ok(stats),
-        None => check_events(ctx, events_source).await,
+    let event_files = source_files(events_source)?
+        .iter()
+        .map(|path| FileStamp::of(path))
+        .collect::<Result<Vec<_>>>()?;
+    let checked = match check {
+        Check::Done(stats) => Ok(stats),
+        Check::All => check_events(ctx, events_source, None).await,
+        Check::Since(earlier) => match covered(&earlier, &event_files) {
+            Some((stats, rest)) => check_events(ctx, events_source, Some(rest))
+                .await
+                .map(|new| stats.plus(new)),
+            None => check_events(ctx, events_source, None).await,
+        },
     };
     let events = match checked {
         Ok(stats) => Some(stats),
@@ -424,10 +476,26 @@ pub async fn load_with(
     Ok(Sources {
         accounts,
         events,
+        event_files,
         revenue,
         feedback,
         warnings,
     })
+}
+
+/// The earlier check that covers the most of `files`, all of whose files
+/// are among them unchanged, and the files it did not cover.
+fn covered(earlier: &[Checked], files: &[FileStamp]) -> Option<(EventStats, Vec<PathBuf>)> {
+    let best = earlier
+        .iter()
+        .filter(|checked| checked.files.iter().all(|file| files.contains(file)))
+        .max_by_key(|checked| checked.files.len())?;
+    let rest = files
+        .iter()
+        .filter(|file| !best.files.contains(file))
+        .map(|file| PathBuf::from(&file.path))
+        .collect();
+    Some((best.stats, rest))
 }
 
 fn required(project: &Project, kind: TableKind) -> Result<&Source> {
@@ -515,47 +583,97 @@ fn ordered_context() -> SessionContext {
 /// Opens a source as a DataFrame. CSV columns are all read as text so that
 /// conversion (and its errors) is ours, not the CSV reader's.
 async fn open(ctx: &SessionContext, source: &Source) -> Result<DataFrame> {
+    open_files(ctx, source, None).await
+}
+
+/// The rows of `files` of a file source (`None`: all its files; a folder's
+/// files are read as one table).
+pub(crate) async fn open_files(
+    ctx: &SessionContext,
+    source: &Source,
+    files: Option<&[PathBuf]>,
+) -> Result<DataFrame> {
     let (path, format, csv_options) = match &source.location {
         Location::File { path, format, csv } => (path, *format, csv),
         Location::Postgres(table) => {
             return Ok(ctx.read_batch(postgres::read_table(table).await?)?);
         }
     };
-    let extension = file_extension(path);
+    let files = match files {
+        Some(files) => files.to_vec(),
+        None => source_files(source)?,
+    };
+    let folder = path.is_dir();
+    // A single file is named as it is; a folder's files are listed
+    // already, so no extension filters them.
+    let extension = |file: &Path| {
+        if folder {
+            String::new()
+        } else {
+            file_extension(file)
+        }
+    };
+    let first = files.first().cloned().unwrap_or_else(|| path.clone());
     let name = path.to_string_lossy().to_string();
-    let path_name = name.clone();
+    let names = |paths: &[PathBuf]| -> Vec<String> {
+        paths
+            .iter()
+            .map(|p| p.to_string_lossy().to_string())
+            .collect()
+    };
     let opened = match format {
         Format::Csv => {
-            let ready = csv::ready(path, csv_options)?;
+            let mut ready_paths = Vec::with_capacity(files.len());
+            let mut first_ready: Option<csv::ReadyCsv> = None;
+            for file in &files {
+                let ready = csv::ready(file, csv_options)?;
+                if let Some(first) = &first_ready
+                    && (first.header != ready.header || first.delimiter != ready.delimiter)
+                {
+                    return Err(Error::invalid(
+                        Problem::new(
+                            file.display().to_string(),
+                            "its header differs from the folder's first file's",
+                        )
+                        .with_help("every file of an events folder needs the same columns"),
+                    ));
+                }
+                ready_paths.push(ready.path.clone());
+                first_ready.get_or_insert(ready);
+            }
+            let Some(ready) = first_ready else {
+                return Err(Error::Internal(format!("{name}: no files to read")));
+            };
             let fields: Vec<Field> = ready
                 .header
                 .iter()
                 .map(|name| Field::new(name, DataType::Utf8, true))
                 .collect();
             let schema = Schema::new(fields);
-            let extension = file_extension(&ready.path);
+            let extension = extension(&ready.path);
             let options = CsvReadOptions::new()
                 .has_header(true)
                 .delimiter(ready.delimiter)
                 .quote(ready.quote)
                 .file_extension(&extension)
                 .schema(&schema);
-            ctx.read_csv(ready.path.to_string_lossy().to_string(), options)
-                .await
+            ctx.read_csv(names(&ready_paths), options).await
         }
         Format::Parquet => {
+            let extension = extension(&first);
             let options = ParquetReadOptions {
                 file_extension: &extension,
                 ..Default::default()
             };
-            ctx.read_parquet(path_name, options).await
+            ctx.read_parquet(names(&files), options).await
         }
         Format::NdJson => {
+            let extension = extension(&first);
             let options = JsonReadOptions {
                 file_extension: &extension,
                 ..Default::default()
             };
-            ctx.read_json(path_name, options).await
+            ctx.read_json(names(&files), options).await
         }
     };
     opened.map_err(|error| {
@@ -865,15 +983,32 @@ pub fn day_expr(ts: Expr, data_type: &DataType) -> Expr {
 
 /// Registers the raw events table and checks it with one aggregate query:
 /// required columns, empty ids and names, timestamps that do not parse.
-async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStats> {
-    let frame = open(ctx, source).await?;
-    let schema = frame.schema().as_arrow().clone();
+///
+/// With `only`, every file is registered but only those files are checked
+/// (the others were, by an earlier run).
+async fn check_events(
+    ctx: &SessionContext,
+    source: &Source,
+    only: Option<Vec<PathBuf>>,
+) -> Result<EventStats> {
+    let all = open(ctx, source).await?;
+    let schema = all.schema().as_arrow().clone();
     let problems = missing_columns(source, &schema);
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
     ctx.deregister_table(EVENTS_RAW)?;
-    ctx.register_table(EVENTS_RAW, frame.clone().into_view())?;
+    ctx.register_table(EVENTS_RAW, all.clone().into_view())?;
+    let files = match only {
+        Some(files) if files.is_empty() => return Ok(EventStats::default()),
+        Some(files) => files,
+        None => source_files(source)?,
+    };
+    let frame = if files.len() == source_files(source)?.len() {
+        all
+    } else {
+        open_files(ctx, source, Some(&files)).await?
+    };
 
     let account = column_expr(source.file_column("account_id"));
     let event = column_expr(source.file_column("event"));
@@ -965,17 +1100,21 @@ async fn check_events(ctx: &SessionContext, source: &Source) -> Result<EventStat
             EventCheck::BadTs => bad_ts.clone(),
         };
         let column = source.file_column(check.column());
-        let located = match first_row_where(source, condition).await? {
-            Some((row, value)) => Located {
-                location: row_location(source, row, column),
-                found: format!(" (first: `{value}`)"),
-                hint: None,
-            },
-            None => Located {
-                location: source.label(),
-                ..Located::default()
-            },
+        let mut located = Located {
+            location: source.label(),
+            ..Located::default()
         };
+        for file in &files {
+            let one = files::one_file(source, file);
+            if let Some((row, value)) = first_row_where(&one, condition.clone()).await? {
+                located = Located {
+                    location: row_location(&one, row, column),
+                    found: format!(" (first: `{value}`)"),
+                    hint: None,
+                };
+                break;
+            }
+        }
         failed.push((check, count, located));
     }
     counts.verdict(failed)

@@ -197,6 +197,19 @@ impl Location {
         Ok(Location::parse(&text, &project.dir))
     }
 
+    /// Where runs recorded in this store keep their features scans between
+    /// runs: `scans/` beside a SQLite file, `.strata/scans/` in the project
+    /// (`dir`) for a PostgreSQL store.
+    pub fn scans_dir(&self, dir: &Path) -> PathBuf {
+        match self {
+            Location::Sqlite(path) => path
+                .parent()
+                .map(|parent| parent.join("scans"))
+                .unwrap_or_else(|| dir.join(".strata").join("scans")),
+            Location::Postgres(_) => dir.join(".strata").join("scans"),
+        }
+    }
+
     /// A `postgres://`/`postgresql://` URL, else a SQLite path relative to `dir`.
     pub fn parse(text: &str, dir: &Path) -> Location {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
