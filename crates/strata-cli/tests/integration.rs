@@ -868,3 +868,95 @@ fn run_profile_lists_every_phase_and_their_total() {
     let total = table[table.len() - 1].1;
     assert!((sum - total).abs() < 0.01, "{sum} vs {total}: {stderr}");
 }
+
+/// An events folder that gains files: the first recorded run reads every
+/// file, the next only those added since (a late event included), with the
+/// features of a run that reads everything; a later as-of date after a scan
+/// that left a later event out reads everything and says why; a bad row in
+/// a new file is located in that file, a file with other columns refused.
+#[test]
+fn an_events_folder_is_read_incrementally() {
+    let dir = Dir::fixture("tiny");
+    let lines: Vec<String> = dir.read("events.csv").lines().map(String::from).collect();
+    let file = |rows: &[String]| format!("{}\n{}\n", lines[0], rows.join("\n"));
+    std::fs::create_dir(dir.root.join("events")).expect("events folder");
+    dir.create("events/1.csv", &file(&lines[1..5]));
+    dir.create("events/2.csv", &file(&lines[5..]));
+    std::fs::remove_file(dir.root.join("events.csv")).expect("one events source");
+    dir.edit(
+        "strata.toml",
+        "events = \"events.csv\"",
+        "events = \"events\"",
+    );
+
+    let stdout = dir.command(&["run", "--out", "out"]).stdout();
+    assert!(
+        stdout.contains("events: full scan (no earlier scan is kept)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        dir.read("out/memberships.csv"),
+        dir.read("expected_memberships.csv")
+    );
+    let stdout = dir.command(&["run", "--out", "out"]).stdout();
+    assert!(
+        stdout.contains("events: incremental: the scan through 2026-10-31 advanced by 0 event(s) in 0 new file(s)"),
+        "{stdout}"
+    );
+
+    // A day's file lands, with a late event of a2 (10-30).
+    dir.create(
+        "events/3.csv",
+        &file(&["a2,u4,report_viewed,2026-10-30T08:00:00Z,app".to_string()]),
+    );
+    let stdout = dir.command(&["run", "--out", "out"]).stdout();
+    assert!(
+        stdout.contains("advanced by 1 event(s) in 1 new file(s)"),
+        "{stdout}"
+    );
+    let incremental = read_features(&dir);
+    assert_eq!(feature(&incremental, "events_7d")[1], Some(1.0));
+    let stdout = dir.command(&["run", "--out", "out", "--full"]).stdout();
+    assert!(stdout.contains("events: full scan (--full)"), "{stdout}");
+    assert_eq!(read_features(&dir), incremental);
+
+    // The kept scan through 10-31 left the 11-01 event out: a later date
+    // cannot start from it.
+    let stdout = dir
+        .command(&["run", "--out", "out", "--as-of", "2026-11-02"])
+        .stdout();
+    assert!(
+        stdout.contains("full scan (the kept scan through 2026-10-31 left out 1 later event(s)"),
+        "{stdout}"
+    );
+
+    dir.create(
+        "events/4.csv",
+        &file(&["a1,u1,login,yesterday,app".to_string()]),
+    );
+    let stderr = dir.command(&["run", "--out", "out"]).failure();
+    assert!(
+        stderr.contains("4.csv, row 1 (line 2), column `ts`"),
+        "{stderr}"
+    );
+    std::fs::remove_file(dir.root.join("events/4.csv")).expect("remove");
+    dir.create("events/5.csv", "account,event,ts\na1,login,2026-10-31\n");
+    let stderr = dir.command(&["run", "--out", "out"]).failure();
+    assert!(
+        stderr.contains("5.csv") && stderr.contains("its header differs"),
+        "{stderr}"
+    );
+
+    // `strata init` finds the folder.
+    std::fs::remove_file(dir.root.join("events/5.csv")).expect("remove");
+    std::fs::remove_file(dir.root.join("strata.toml")).expect("remove");
+    dir.command(&["init", ".", "--as-of", "2026-10-31"])
+        .stdout();
+    let text = dir.read("strata.toml");
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("events ") && line.ends_with("= \"events\"")),
+        "{text}"
+    );
+    dir.command(&["run", "--out", "out"]).stdout();
+}

@@ -96,6 +96,36 @@ fn base(dir: &Path) -> (Project, NaiveDate, Vec<PathBuf>) {
     (Project::load(dir).expect("project"), first, files)
 }
 
+/// A [`base`] in a temporary folder, a scan cache beside it, a runtime.
+struct Setup {
+    dir: tempfile::TempDir,
+    project: Project,
+    first: NaiveDate,
+    files: Vec<PathBuf>,
+    cache: ScanCache,
+    runtime: tokio::runtime::Runtime,
+    events_dir: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (project, first, files) = base(dir.path());
+    let cache = ScanCache {
+        dir: dir.path().join("scans"),
+        full: false,
+    };
+    let events_dir = dir.path().join("data").join("events");
+    Setup {
+        dir,
+        project,
+        first,
+        files,
+        cache,
+        runtime: tokio::runtime::Runtime::new().expect("runtime"),
+        events_dir,
+    }
+}
+
 fn run(
     runtime: &tokio::runtime::Runtime,
     project: &Project,
@@ -129,14 +159,15 @@ fn assert_same(kept: &RunResult, full: &RunResult, what: &str) {
 
 #[test]
 fn day_by_day_incremental_runs_equal_full_runs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (project, first, files) = base(dir.path());
-    let cache = ScanCache {
-        dir: dir.path().join("scans"),
-        full: false,
-    };
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let events_dir = dir.path().join("data").join("events");
+    let Setup {
+        dir,
+        project,
+        first,
+        files,
+        cache,
+        runtime,
+        events_dir,
+    } = setup();
     for (offset, file) in files.iter().enumerate() {
         let date = first + Days::new(offset as u64);
         let name = file.file_name().expect("file name");
@@ -250,14 +281,15 @@ fn day_by_day_incremental_runs_equal_full_runs() {
 /// day's dates read only the new file, and give the full scan's memberships.
 #[test]
 fn past_dates_start_from_their_kept_scans() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (project, first, files) = base(dir.path());
-    let cache = ScanCache {
-        dir: dir.path().join("scans"),
-        full: false,
-    };
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let events_dir = dir.path().join("data").join("events");
+    let Setup {
+        dir,
+        project,
+        first,
+        files,
+        cache,
+        runtime,
+        events_dir,
+    } = setup();
     let past: Vec<NaiveDate> = (1..=3)
         .map(|months| first - chrono::Months::new(months))
         .collect();
