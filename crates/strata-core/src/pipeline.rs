@@ -250,6 +250,7 @@ impl RiskInputs {
             self.as_of,
             settings,
             &self.features.top_events,
+            None,
             progress,
         )
         .await

@@ -181,7 +181,8 @@ pub(crate) fn mrr_by_month(sources: &Sources) -> HashMap<(usize, i32), f64> {
 }
 
 /// The point-in-time snapshots a model at `as_of` learns from, oldest
-/// first; `progress(done, total)` hears each date.
+/// first; `progress(done, total)` hears each date. With `cache`, each
+/// date's features start from its kept scan where they can.
 ///
 /// # Errors
 ///
@@ -193,6 +194,7 @@ pub async fn snapshots(
     as_of: NaiveDate,
     settings: &RiskSettings,
     top_events: &[String],
+    cache: Option<&features::ScanCache>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<Snapshot>> {
     let Some(revenue) = &sources.revenue else {
@@ -223,7 +225,7 @@ pub async fn snapshots(
         sources,
         &days,
         Some(top_events.to_vec()),
-        None,
+        cache,
         progress,
     )
     .await?;
@@ -1059,7 +1061,8 @@ fn display_value(columns: &Columns, feature: &str, row: usize) -> String {
 
 /// Learns the risks the project asks for from point-in-time snapshots
 /// before `as_of`, scores `features` (the run's table, every account) and
-/// appends the `churn_risk` and `expansion_likelihood` columns to it.
+/// appends the `churn_risk` and `expansion_likelihood` columns to it; the
+/// snapshots' features start from their kept scans in `cache` when given.
 ///
 /// # Errors
 ///
@@ -1073,6 +1076,7 @@ pub async fn learn(
     as_of: NaiveDate,
     settings: &RiskSettings,
     features: &mut FeatureTable,
+    cache: Option<&features::ScanCache>,
 ) -> Result<RiskModels> {
     let snapshots = snapshots(
         ctx,
@@ -1081,6 +1085,7 @@ pub async fn learn(
         as_of,
         settings,
         &features.top_events,
+        cache,
         &mut |_, _| {},
     )
     .await?;

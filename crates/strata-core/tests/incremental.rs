@@ -282,7 +282,7 @@ fn day_by_day_incremental_runs_equal_full_runs() {
 #[test]
 fn past_dates_start_from_their_kept_scans() {
     let Setup {
-        dir,
+        dir: _kept_until_the_end,
         project,
         first,
         files,
