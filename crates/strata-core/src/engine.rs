@@ -163,8 +163,16 @@ impl Engine for DataFusionEngine {
         };
         let risk = match &project.risk {
             Some(settings) => Some(
-                crate::risk::learn(ctx, project, &sources, as_of, settings, &mut features, cache)
-                    .await?,
+                crate::risk::learn(
+                    ctx,
+                    project,
+                    &sources,
+                    as_of,
+                    settings,
+                    &mut features,
+                    cache,
+                )
+                .await?,
             ),
             None => None,
         };
