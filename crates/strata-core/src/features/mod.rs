@@ -438,7 +438,8 @@ pub async fn compute_many(
     }
     let typed = typed_events(ctx, project)?.await?;
     let (customs, custom_defs) = custom_aggregates(project)?;
-    let group = (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * 512)).max(1);
+    let group =
+        (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
     // In day order, so that each group's dates chain on from the last.
     let mut order: Vec<usize> = (0..days.len()).collect();
     order.sort_by_key(|&i| days[i]);
@@ -532,8 +533,15 @@ pub async fn compute_many(
 }
 
 /// About how much per-account scan state [`compute_many`] keeps at once
-/// (some 512 bytes per account and date).
+/// ([`STATE_BYTES_PER_DATE`] per account and date).
 const MANY_STATE_BYTES: usize = 2 << 30;
+
+/// About how much a date's state takes per account while [`compute_many`]
+/// holds it: the partial, its carry (counters, adoption bitmaps, the
+/// (account, event) cells, recent users, per-day counts) and the finished
+/// partial. Measured: 1M accounts with 6 dates at once peaked at 18 GiB, so
+/// large bases take one date per pass (each pass chained on from the last).
+const STATE_BYTES_PER_DATE: usize = 4096;
 
 /// How the event aggregates are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
