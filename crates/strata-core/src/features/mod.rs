@@ -428,6 +428,26 @@ pub async fn compute_many(
     cache: Option<&ScanCache>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<FeatureTable>> {
+    let group =
+        (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
+    compute_grouped(
+        ctx, project, sources, days, top_events, cache, group, progress,
+    )
+    .await
+}
+
+/// [`compute_many`], `group` dates per pass over the events.
+#[allow(clippy::too_many_arguments)] // reason: compute_many's arguments and the group size a test sets
+async fn compute_grouped(
+    ctx: &SessionContext,
+    project: &Project,
+    sources: &Sources,
+    days: &[i32],
+    top_events: Option<Vec<String>>,
+    cache: Option<&ScanCache>,
+    group: usize,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Vec<FeatureTable>> {
     if crate::distributed::on_cluster(ctx) {
         let mut out = Vec::with_capacity(days.len());
         for &day in days {
@@ -438,8 +458,6 @@ pub async fn compute_many(
     }
     let typed = typed_events(ctx, project)?.await?;
     let (customs, custom_defs) = custom_aggregates(project)?;
-    let group =
-        (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
     // In day order, so that each group's dates chain on from the last.
     let mut order: Vec<usize> = (0..days.len()).collect();
     order.sort_by_key(|&i| days[i]);
@@ -1686,6 +1704,27 @@ mod tests {
             assert_eq!(table.top_events, one.top_events, "day {day}");
         }
         assert_ne!(many[0].batch, many[2].batch, "the dates differ");
+        // One date per pass, each chained on from the last, out of order.
+        let shuffled = [days[1], days[2], days[0]];
+        let grouped = compute_grouped(
+            &ctx,
+            &project,
+            &sources,
+            &shuffled,
+            None,
+            None,
+            1,
+            &mut |_, _| {},
+        )
+        .await
+        .expect("one date per pass");
+        for (at, &position) in [1usize, 2, 0].iter().enumerate() {
+            assert_eq!(
+                grouped[at].batch, many[position].batch,
+                "day {}",
+                shuffled[at]
+            );
+        }
         // Ten accounts were removed; one without events before as_of may
         // leave no trace.
         assert!(
