@@ -47,17 +47,6 @@ fn base(dir: &Path) -> (Project, NaiveDate, Vec<PathBuf>) {
         let day = datafusion::functions::datetime::expr_fn::date_trunc(lit("day"), col("ts"));
         let late = col("account_id").like(lit("%0"));
         let mut files = Vec::new();
-        let write = |frame: datafusion::prelude::DataFrame, path: PathBuf| async move {
-            frame
-                .write_parquet(
-                    &path.to_string_lossy(),
-                    DataFrameWriteOptions::new().with_single_file_output(true),
-                    None,
-                )
-                .await
-                .expect("write events file");
-            path
-        };
         let at = |date: NaiveDate| lit(format!("{date}T00:00:00"));
         // History: every event before the first day; late ones of its
         // last day wait for the first day's file.
@@ -70,7 +59,7 @@ fn base(dir: &Path) -> (Project, NaiveDate, Vec<PathBuf>) {
                     .and(col("account_id").not_like(lit("%0")))),
             )
             .expect("filter");
-        write(history, data.join("events").join("0000-history.parquet")).await;
+        write_parquet(history, data.join("events").join("0000-history.parquet")).await;
         for offset in 0..DAYS {
             let date = first + Days::new(offset);
             let on_time = day
@@ -84,7 +73,7 @@ fn base(dir: &Path) -> (Project, NaiveDate, Vec<PathBuf>) {
                 today = today.or(day.clone().eq(at(date)));
             }
             let frame = events.clone().filter(today).expect("filter");
-            files.push(write(frame, staged.join(format!("{date}.parquet"))).await);
+            files.push(write_parquet(frame, staged.join(format!("{date}.parquet"))).await);
         }
         files
     });
@@ -94,6 +83,19 @@ fn base(dir: &Path) -> (Project, NaiveDate, Vec<PathBuf>) {
     assert!(text.contains("data/events\""), "{text}");
     std::fs::write(dir.join("strata.toml"), text).expect("project file");
     (Project::load(dir).expect("project"), first, files)
+}
+
+/// Writes `frame` as one Parquet file at `path`.
+async fn write_parquet(frame: datafusion::prelude::DataFrame, path: PathBuf) -> PathBuf {
+    frame
+        .write_parquet(
+            &path.to_string_lossy(),
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            None,
+        )
+        .await
+        .expect("write a Parquet file");
+    path
 }
 
 /// A [`base`] in a temporary folder, a scan cache beside it, a runtime.
@@ -253,15 +255,7 @@ fn day_by_day_incremental_runs_equal_full_runs() {
             .await
             .expect("rows");
         let rewritten = ctx.read_batches(batches).expect("frame");
-        let temporary = dir.path().join("rewritten.parquet");
-        rewritten
-            .write_parquet(
-                &temporary.to_string_lossy(),
-                DataFrameWriteOptions::new().with_single_file_output(true),
-                None,
-            )
-            .await
-            .expect("rewrite");
+        let temporary = write_parquet(rewritten, dir.path().join("rewritten.parquet")).await;
         std::fs::rename(&temporary, &history).expect("replace history");
     });
     let rewritten = run(&runtime, &project, last, Some(&cache));

@@ -999,15 +999,13 @@ async fn check_events(
     }
     ctx.deregister_table(EVENTS_RAW)?;
     ctx.register_table(EVENTS_RAW, all.clone().into_view())?;
-    let files = match only {
+    let (files, frame) = match only {
         Some(files) if files.is_empty() => return Ok(EventStats::default()),
-        Some(files) => files,
-        None => source_files(source)?,
-    };
-    let frame = if files.len() == source_files(source)?.len() {
-        all
-    } else {
-        open_files(ctx, source, Some(&files)).await?
+        Some(files) => {
+            let frame = open_files(ctx, source, Some(&files)).await?;
+            (files, frame)
+        }
+        None => (source_files(source)?, all),
     };
 
     let account = column_expr(source.file_column("account_id"));
