@@ -88,6 +88,12 @@ pub async fn run(args: BenchIncrementalArgs) -> anyhow::Result<()> {
         &quiet,
     )
     .await?;
+    let before = quiet.phases();
+    eprintln!(
+        "bench: the run of {yesterday} took {:.1} s, peak {:.0} MiB",
+        before.iter().map(|p| p.seconds).sum::<f64>(),
+        before.iter().map(|p| p.peak_mib).fold(0.0, f64::max)
+    );
     std::fs::rename(&held, &landed).context("cannot land the last day")?;
 
     eprintln!("bench: the run of {} after its file landed", params.as_of);
@@ -129,17 +135,22 @@ pub async fn run(args: BenchIncrementalArgs) -> anyhow::Result<()> {
     let (daily, whole) = (daily.phases(), whole.phases());
     let mut rows = Vec::new();
     for phase in &whole {
-        let mine = daily
+        let (mine, mine_peak) = daily
             .iter()
             .find(|p| p.phase == phase.phase)
-            .map_or(0.0, |p| p.seconds);
+            .map_or((0.0, 0.0), |p| (p.seconds, p.peak_mib));
         rows.push(vec![
             phase.phase.clone(),
             format!("{mine:.3}"),
             format!("{:.3}", phase.seconds),
             format!("{:.0}%", 100.0 * mine / phase.seconds.max(1e-9)),
+            format!("{mine_peak:.0}"),
+            format!("{:.0}", phase.peak_mib),
         ]);
     }
+    let peak = |phases: &[crate::progress::PhaseTime]| {
+        phases.iter().map(|p| p.peak_mib).fold(0.0, f64::max)
+    };
     let total =
         |phases: &[crate::progress::PhaseTime]| phases.iter().map(|p| p.seconds).sum::<f64>();
     let (mine, theirs) = (total(&daily), total(&whole));
@@ -148,6 +159,8 @@ pub async fn run(args: BenchIncrementalArgs) -> anyhow::Result<()> {
         format!("{mine:.3}"),
         format!("{theirs:.3}"),
         format!("{:.0}%", 100.0 * mine / theirs.max(1e-9)),
+        format!("{:.0}", peak(&daily)),
+        format!("{:.0}", peak(&whole)),
     ]);
     let describe = |executed: &service::Executed| {
         executed
@@ -171,7 +184,9 @@ pub async fn run(args: BenchIncrementalArgs) -> anyhow::Result<()> {
                 "phase",
                 "daily s",
                 "--full s",
-                "daily / full (target <= 10%)"
+                "daily / full (target <= 10%)",
+                "daily peak MiB",
+                "--full peak MiB"
             ],
             &rows
         )

@@ -372,8 +372,12 @@ pub async fn backtest_all(
     }
 
     // Memberships only: a past date needs no measures.
-    let pasts = pipeline::memberships_at(&alone, &dates, Some(&loaded), progress).await?;
-    for (date, (past, assignments)) in dates.iter().zip(pasts) {
+    // Each date tallied and dropped before the next is computed.
+    let mut tally_date = |at: usize,
+                          past: pipeline::Prepared,
+                          assignments: Vec<crate::segment::Assignment>|
+     -> Result<()> {
+        let date = &dates[at];
         let revenue = pipeline::account_revenue(&past.sources, past.as_of);
         let end_month = month_of(outcome_date(*date));
         // Each account's start and end MRR, `None` when not paying then.
@@ -440,7 +444,9 @@ pub async fn backtest_all(
                     .collect(),
             });
         }
-    }
+        Ok(())
+    };
+    pipeline::memberships_each(&alone, &dates, Some(&loaded), progress, &mut tally_date).await?;
     let date_texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
     Ok(tallies
         .into_iter()

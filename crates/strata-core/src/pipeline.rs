@@ -447,13 +447,47 @@ pub async fn memberships_at(
     loaded: Option<&Loaded>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<(Prepared, Vec<Assignment>)>> {
-    let mut out = Vec::with_capacity(dates.len());
+    let mut out: Vec<Option<(Prepared, Vec<Assignment>)>> =
+        (0..dates.len()).map(|_| None).collect();
+    memberships_each(
+        project,
+        dates,
+        loaded,
+        progress,
+        &mut |at, prepared, assignments| {
+            out[at] = Some((prepared, assignments));
+            Ok(())
+        },
+    )
+    .await?;
+    out.into_iter()
+        .map(|found| found.ok_or_else(|| Error::Internal("a past date not computed".into())))
+        .collect()
+}
+
+/// [`memberships_at`], each date handed to `visit` (with its position in
+/// `dates`) as soon as it is computed and dropped after: what is held at
+/// once is one group of dates, not every date's features and sources (a
+/// backtest at a million accounts).
+///
+/// # Errors
+///
+/// As [`run`], and what `visit` returns.
+pub async fn memberships_each(
+    project: &Project,
+    dates: &[NaiveDate],
+    loaded: Option<&Loaded>,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+    visit: &mut (dyn FnMut(usize, Prepared, Vec<Assignment>) -> Result<()> + Send),
+) -> Result<()> {
     if project.engine != EngineKind::Embedded || project.risk.is_some() {
         for (done, date) in dates.iter().enumerate() {
-            out.push(prepare_and_assign(project, &RunOptions::at(Some(*date)), &Quiet).await?);
+            let (prepared, assignments) =
+                prepare_and_assign(project, &RunOptions::at(Some(*date)), &Quiet).await?;
+            visit(done, prepared, assignments)?;
             progress(done + 1, dates.len());
         }
-        return Ok(out);
+        return Ok(());
     }
     let (ctx, sources) = match loaded {
         Some(Loaded {
@@ -468,26 +502,30 @@ pub async fn memberships_at(
         }
     };
     let engine = DataFusionEngine::embedded(ctx.clone());
-    // One pass over the events for the dates' features.
+    // One pass over the events for a group of dates' features.
     let days: Vec<i32> = dates.iter().map(|date| day_number(*date)).collect();
     let cache = loaded.and_then(|l| l.cache.as_ref());
-    let tables =
-        features::compute_many(&ctx, project, &sources, &days, None, cache, progress).await?;
-    for (date, features) in dates.iter().zip(tables) {
-        let mut prepared = crate::prepare::finish_prepare(
-            project,
-            *date,
-            sources.clone(),
-            features,
-            None,
-            &Quiet,
-        )?;
-        let mut warnings = std::mem::take(&mut prepared.warnings);
-        let assignments = engine.assign(project, &prepared, &mut warnings).await?;
-        prepared.warnings = warnings;
-        out.push((prepared, assignments));
+    let mut many = features::ManyDates::new(&ctx, project, &sources, &days, None, cache).await?;
+    let mut done = 0;
+    while let Some(tables) = many.next_group().await? {
+        for (at, features) in tables {
+            let mut prepared = crate::prepare::finish_prepare(
+                project,
+                dates[at],
+                sources.clone(),
+                features,
+                None,
+                &Quiet,
+            )?;
+            let mut warnings = std::mem::take(&mut prepared.warnings);
+            let assignments = engine.assign(project, &prepared, &mut warnings).await?;
+            prepared.warnings = warnings;
+            visit(at, prepared, assignments)?;
+            done += 1;
+        }
+        progress(done, dates.len());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Sources, features and every segmentation's members; assignment warnings

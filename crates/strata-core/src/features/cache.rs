@@ -10,6 +10,7 @@
 //! since, and advances it to `D`. Anything else (a file rewritten or gone,
 //! other settings, an account gone, an earlier day) means a full scan, and
 //! the run says why.
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::sources::{Checked, EventStats, FileStamp};
 
 /// Bumped whenever [`Carry`] or what it means changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Kept scans beyond this many (the least recently written) are removed.
 const KEEP: usize = 24;
@@ -220,8 +221,6 @@ impl ScanCache {
         let stem = format!("scan-{}-{}", carry.through, &digest[..12]);
         let body = self.dir.join(format!("{stem}.bin"));
         let head_path = self.dir.join(format!("{stem}.head.json"));
-        let bytes = postcard::to_stdvec(carry)
-            .map_err(|error| Error::Internal(format!("keeping the scan: {error}")))?;
         let head = Head {
             version: VERSION,
             settings: settings.to_string(),
@@ -232,8 +231,13 @@ impl ScanCache {
         };
         let head_text = serde_json::to_string(&head)
             .map_err(|error| Error::Internal(format!("keeping the scan: {error}")))?;
-        write_atomically(&body, &bytes)?;
-        write_atomically(&head_path, head_text.as_bytes())?;
+        // Streamed to the file: a kept scan can be hundreds of megabytes.
+        write_atomically(&body, |writer| {
+            postcard::to_io(carry, writer)
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+        })?;
+        write_atomically(&head_path, |writer| writer.write_all(head_text.as_bytes()))?;
         self.prune();
         Ok(())
     }
@@ -268,8 +272,16 @@ fn body_of(head: &Path) -> PathBuf {
     ))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `path` through a temporary file beside it, renamed once whole.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let temporary = path.with_extension("partial");
-    std::fs::write(&temporary, bytes).map_err(|e| Error::io(&temporary, e))?;
+    let file = std::fs::File::create(&temporary).map_err(|e| Error::io(&temporary, e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    write(&mut writer)
+        .and_then(|()| writer.flush())
+        .map_err(|e| Error::io(&temporary, e))?;
     std::fs::rename(&temporary, path).map_err(|e| Error::io(path, e))
 }

@@ -428,68 +428,133 @@ pub async fn compute_many(
     cache: Option<&ScanCache>,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<FeatureTable>> {
-    let group =
-        (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
-    compute_grouped(
-        ctx, project, sources, days, top_events, cache, group, progress,
-    )
-    .await
+    let many = ManyDates::new(ctx, project, sources, days, top_events, cache).await?;
+    many.collect(progress).await
 }
 
-/// [`compute_many`], `group` dates per pass over the events.
-#[allow(clippy::too_many_arguments)] // reason: compute_many's arguments and the group size a test sets
-async fn compute_grouped(
-    ctx: &SessionContext,
-    project: &Project,
-    sources: &Sources,
-    days: &[i32],
+/// [`compute_many`]'s dates group by group, so that a caller can use and
+/// drop each group's tables before the next is computed (a backtest at a
+/// million accounts holds one date's features at a time, not six).
+pub struct ManyDates<'a> {
+    ctx: &'a SessionContext,
+    project: &'a Project,
+    sources: &'a Sources,
+    /// The dates in day order, with their positions in the caller's order.
+    sorted: Vec<(i32, usize)>,
     top_events: Option<Vec<String>>,
-    cache: Option<&ScanCache>,
+    cache: Option<&'a ScanCache>,
+    /// Dates per pass over the events.
     group: usize,
-    progress: &mut (dyn FnMut(usize, usize) + Send),
-) -> Result<Vec<FeatureTable>> {
-    if crate::distributed::on_cluster(ctx) {
-        let mut out = Vec::with_capacity(days.len());
-        for &day in days {
-            out.push(compute_with(ctx, project, sources, day, top_events.clone(), None).await?);
-            progress(out.len(), days.len());
-        }
-        return Ok(out);
+    typed: DataFrame,
+    customs: Vec<CustomAggregate>,
+    custom_defs: Vec<FeatureDef>,
+    /// The last date's state of the previous group, which the next chains on from.
+    chained: Option<scan::Carry>,
+    /// The first date of the next group, in `sorted`.
+    next: usize,
+}
+
+impl<'a> ManyDates<'a> {
+    /// The dates `days` (any order), grouped as [`compute_many`] groups them.
+    pub async fn new(
+        ctx: &'a SessionContext,
+        project: &'a Project,
+        sources: &'a Sources,
+        days: &[i32],
+        top_events: Option<Vec<String>>,
+        cache: Option<&'a ScanCache>,
+    ) -> Result<ManyDates<'a>> {
+        let group =
+            (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
+        let typed = typed_events(ctx, project)?.await?;
+        let (customs, custom_defs) = custom_aggregates(project)?;
+        let mut sorted: Vec<(i32, usize)> = days.iter().copied().zip(0..).collect();
+        sorted.sort_by_key(|&(day, _)| day);
+        Ok(ManyDates {
+            ctx,
+            project,
+            sources,
+            sorted,
+            top_events,
+            cache,
+            group,
+            typed,
+            customs,
+            custom_defs,
+            chained: None,
+            next: 0,
+        })
     }
-    let typed = typed_events(ctx, project)?.await?;
-    let (customs, custom_defs) = custom_aggregates(project)?;
-    // In day order, so that each group's dates chain on from the last.
-    let mut order: Vec<usize> = (0..days.len()).collect();
-    order.sort_by_key(|&i| days[i]);
-    let sorted: Vec<i32> = order.iter().map(|&i| days[i]).collect();
-    let mut chained: Option<scan::Carry> = None;
-    let mut out: Vec<Option<FeatureTable>> = (0..days.len()).map(|_| None).collect();
-    let mut done = 0;
-    for (chunk_at, chunk) in sorted.chunks(group).enumerate() {
-        let first = chunk_at * group;
+
+    /// The dates in one pass over the events.
+    #[cfg(test)]
+    fn per_pass(mut self, group: usize) -> Self {
+        self.group = group.max(1);
+        self
+    }
+
+    /// Every date's table, in the order the days were given.
+    pub async fn collect(
+        mut self,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<Vec<FeatureTable>> {
+        let mut out: Vec<Option<FeatureTable>> = (0..self.sorted.len()).map(|_| None).collect();
+        let mut done = 0;
+        while let Some(tables) = self.next_group().await? {
+            done += tables.len();
+            for (position, table) in tables {
+                out[position] = Some(table);
+            }
+            progress(done, out.len());
+        }
+        out.into_iter()
+            .map(|table| {
+                table.ok_or_else(|| Error::Internal("a date's features not computed".into()))
+            })
+            .collect()
+    }
+
+    /// The next group's tables, each with its position among the days
+    /// given, in day order; `None` after the last.
+    pub async fn next_group(&mut self) -> Result<Option<Vec<(usize, FeatureTable)>>> {
+        let (ctx, project, sources) = (self.ctx, self.project, self.sources);
+        if self.next >= self.sorted.len() {
+            return Ok(None);
+        }
+        if crate::distributed::on_cluster(ctx) {
+            // One plan per date.
+            let (day, position) = self.sorted[self.next];
+            self.next += 1;
+            let table =
+                compute_with(ctx, project, sources, day, self.top_events.clone(), None).await?;
+            return Ok(Some(vec![(position, table)]));
+        }
+        let end = (self.next + self.group).min(self.sorted.len());
+        let chunk = self.sorted[self.next..end].to_vec();
+        self.next = end;
         let mut inputs = Vec::with_capacity(chunk.len());
         let mut knowns = Vec::with_capacity(chunk.len());
         let mut columns = Vec::new();
-        for &day in chunk {
+        for &(day, _) in &chunk {
             let one = Inputs {
                 ctx,
                 project,
                 sources,
-                typed: typed.clone(),
+                typed: self.typed.clone(),
                 base_batch: base_batch(sources, project, day)?,
                 as_of_day: day,
-                top_events: top_events.clone(),
+                top_events: self.top_events.clone(),
                 early_days: None,
-                customs: &customs,
+                customs: &self.customs,
             };
             let (projection, known) = scan_setup(&one)?;
             columns = projection;
             knowns.push(Arc::new(known.keeping(&sources.accounts.ids)));
             inputs.push(one);
         }
-        let partials: Vec<scan::Partial> = match cache {
+        let partials: Vec<scan::Partial> = match self.cache {
             Some(cache) => {
-                let settings = scan_settings(project, &customs, &knowns[0])?;
+                let settings = scan_settings(project, &self.customs, &knowns[0])?;
                 let kept = Kept {
                     ctx,
                     project,
@@ -497,7 +562,7 @@ async fn compute_grouped(
                     settings: &settings,
                     columns: &columns,
                 };
-                kept.scan(typed.clone(), knowns.clone(), cache)
+                kept.scan(self.typed.clone(), knowns.clone(), cache)
                     .await?
                     .into_iter()
                     .map(|(partial, _)| partial)
@@ -506,22 +571,25 @@ async fn compute_grouped(
             None => {
                 // One pass, each event added once; the dates chain on from
                 // the previous group's last.
-                let carries =
-                    scan::scan_chain(typed.clone().select(columns)?, &knowns, chained.take())
-                        .await?;
+                let carries = scan::scan_chain(
+                    self.typed.clone().select(columns)?,
+                    &knowns,
+                    self.chained.take(),
+                )
+                .await?;
                 let partials = carries
                     .iter()
                     .zip(&knowns)
                     .map(|(carry, known)| carry.at(known))
                     .collect::<Result<Vec<_>>>()?;
-                chained = carries.into_iter().max_by_key(|carry| carry.through);
+                self.chained = carries.into_iter().max_by_key(|carry| carry.through);
                 partials
             }
         };
-        for (at, ((one, partial), known)) in
-            inputs.into_iter().zip(&partials).zip(&knowns).enumerate()
+        let mut out = Vec::with_capacity(chunk.len());
+        for (((one, partial), known), (day, position)) in
+            inputs.into_iter().zip(&partials).zip(&knowns).zip(chunk)
         {
-            let day = one.as_of_day;
             let base_columns: Vec<String> = one
                 .base_batch
                 .schema()
@@ -530,24 +598,19 @@ async fn compute_grouped(
                 .map(|f| f.name().clone())
                 .collect();
             let aggregates = aggregates_of(one, partial, known)?;
-            out[order[first + at]] = Some(
-                finish(
-                    project,
-                    sources,
-                    day,
-                    aggregates,
-                    custom_defs.clone(),
-                    &base_columns,
-                )
-                .await?,
-            );
-            done += 1;
+            let table = finish(
+                project,
+                sources,
+                day,
+                aggregates,
+                self.custom_defs.clone(),
+                &base_columns,
+            )
+            .await?;
+            out.push((position, table));
         }
-        progress(done, days.len());
+        Ok(Some(out))
     }
-    out.into_iter()
-        .map(|table| table.ok_or_else(|| Error::Internal("a date's features not computed".into())))
-        .collect()
 }
 
 /// About how much per-account scan state [`compute_many`] keeps at once
@@ -900,37 +963,29 @@ impl Kept<'_> {
     ) -> Result<Vec<(scan::Partial, ScanMode)>> {
         let files = &self.sources.event_files;
         let accounts = &self.sources.accounts;
-        // Per date: the kept state and the files to add to it, or why not.
-        let mut plans: Vec<std::result::Result<(scan::Carry, i32, Vec<PathBuf>), String>> =
-            Vec::new();
-        for known in &knowns {
-            plans.push(match cache.plan(self.settings, files, known.as_of_day()) {
-                cache::Plan::Full(reason) => Err(reason),
-                cache::Plan::Kept {
-                    body,
-                    through,
-                    new_files,
-                } => cache
-                    .load(&body)
-                    .and_then(|carry| carry.remap(&accounts.ids, &accounts.created_day))
-                    .map(|carry| (carry, through, new_files)),
-            });
-        }
-        let full: Vec<usize> = (0..knowns.len()).filter(|&i| plans[i].is_err()).collect();
-        let mut carries: Vec<Option<(scan::Carry, ScanMode)>> =
+        // Per date: the kept scan and the files to add to it, or why not.
+        let mut plans: Vec<std::result::Result<(PathBuf, i32, Vec<PathBuf>), String>> = knowns
+            .iter()
+            .map(
+                |known| match cache.plan(self.settings, files, known.as_of_day()) {
+                    cache::Plan::Full(reason) => Err(reason),
+                    cache::Plan::Kept {
+                        body,
+                        through,
+                        new_files,
+                    } => Ok((body, through, new_files)),
+                },
+            )
+            .collect();
+        let mut out: Vec<Option<(scan::Partial, ScanMode)>> =
             (0..knowns.len()).map(|_| None).collect();
-        if !full.is_empty() {
-            let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
-            let found =
-                scan::scan_chain(typed.select(self.columns.to_vec())?, &group, None).await?;
-            for (&i, carry) in full.iter().zip(found) {
-                let reason = match &plans[i] {
-                    Err(reason) => reason.clone(),
-                    Ok(_) => String::new(),
-                };
-                carries[i] = Some((carry, ScanMode::Full { reason }));
+        // Keeps a date's carry for the next run and finishes it.
+        let finish = |carry: scan::Carry, known: &scan::Known, mode: ScanMode| {
+            if let Err(error) = cache.save(self.settings, files, self.sources.events, &carry) {
+                tracing::warn!(%error, "the features scan could not be kept for the next run");
             }
-        }
+            Ok::<_, Error>(Some((carry.at(known)?, mode)))
+        };
         // The dates that start from a kept scan, grouped by the files they
         // read: usually one group, the files that landed since the last run.
         let mut groups: Vec<(Vec<PathBuf>, Vec<usize>)> = Vec::new();
@@ -955,33 +1010,49 @@ impl Kept<'_> {
                 let frame = typed_from(raw, source)?.select(self.columns.to_vec())?;
                 scan::scan_many(frame, group).await?
             };
+            // One kept scan in memory at a time: read, advanced, kept and
+            // finished before the next is read.
             for (&i, partial) in members.iter().zip(found) {
-                let Ok((kept, through, _)) = std::mem::replace(&mut plans[i], Err(String::new()))
-                else {
+                let Ok((body, through, _)) = &plans[i] else {
                     continue;
                 };
-                let events = partial.events_read();
+                let kept = cache
+                    .load(body)
+                    .and_then(|carry| carry.remap(&accounts.ids, &accounts.created_day));
+                let kept = match kept {
+                    Ok(kept) => kept,
+                    Err(reason) => {
+                        plans[i] = Err(reason);
+                        continue;
+                    }
+                };
+                let mode = ScanMode::Incremental {
+                    from_day: *through,
+                    files: new_files.len(),
+                    events: partial.events_read(),
+                };
                 let newer = scan::Carry::of(partial, &knowns[i])?;
-                carries[i] = Some((
-                    kept.advance(newer, &knowns[i])?,
-                    ScanMode::Incremental {
-                        from_day: through,
-                        files: new_files.len(),
-                        events,
-                    },
-                ));
+                out[i] = finish(kept.advance(newer, &knowns[i])?, &knowns[i], mode)?;
             }
         }
-        let mut out = Vec::with_capacity(knowns.len());
-        for (known, found) in knowns.iter().zip(carries) {
-            let (carry, mode) =
-                found.ok_or_else(|| Error::Internal("feature scan: a date not scanned".into()))?;
-            if let Err(error) = cache.save(self.settings, files, self.sources.events, &carry) {
-                tracing::warn!(%error, "the features scan could not be kept for the next run");
+        let full: Vec<usize> = (0..knowns.len()).filter(|&i| out[i].is_none()).collect();
+        if !full.is_empty() {
+            let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
+            let found =
+                scan::scan_chain(typed.select(self.columns.to_vec())?, &group, None).await?;
+            for (&i, carry) in full.iter().zip(found) {
+                let reason = match &plans[i] {
+                    Err(reason) => reason.clone(),
+                    Ok(_) => String::new(),
+                };
+                out[i] = finish(carry, &knowns[i], ScanMode::Full { reason })?;
             }
-            out.push((carry.at(known)?, mode));
         }
-        Ok(out)
+        out.into_iter()
+            .map(|found| {
+                found.ok_or_else(|| Error::Internal("feature scan: a date not scanned".into()))
+            })
+            .collect()
     }
 }
 
@@ -1706,18 +1777,13 @@ mod tests {
         assert_ne!(many[0].batch, many[2].batch, "the dates differ");
         // One date per pass, each chained on from the last, out of order.
         let shuffled = [days[1], days[2], days[0]];
-        let grouped = compute_grouped(
-            &ctx,
-            &project,
-            &sources,
-            &shuffled,
-            None,
-            None,
-            1,
-            &mut |_, _| {},
-        )
-        .await
-        .expect("one date per pass");
+        let grouped = ManyDates::new(&ctx, &project, &sources, &shuffled, None, None)
+            .await
+            .expect("dates")
+            .per_pass(1)
+            .collect(&mut |_, _| {})
+            .await
+            .expect("one date per pass");
         for (at, &position) in [1usize, 2, 0].iter().enumerate() {
             assert_eq!(
                 grouped[at].batch, many[position].batch,

@@ -468,6 +468,15 @@ pub(super) struct Partial {
     /// With [`Known::keep`]: (account, custom, day) -> matching events of
     /// custom count features over the last days.
     custom_days: HashMap<(u32, u32, i32), u32>,
+    /// A partial finished from a [`Carry`] ([`Carry::at`]) holds its pairs
+    /// in lists rather than in the maps a scan updates: (account, event
+    /// name) cells, ...
+    settled_events: Vec<(u64, EventCell)>,
+    /// ... (account, latest day) of each recent user, ...
+    settled_users: Vec<(u32, i32)>,
+    /// ... and (account, custom) of each value a custom distinct feature
+    /// counts. Such a partial is read, never scanned into nor merged.
+    settled_distinct: Vec<(u32, u32)>,
     caches: Caches,
 }
 
@@ -536,8 +545,35 @@ impl Partial {
             day_counts: HashMap::new(),
             cell_days: HashMap::new(),
             custom_days: HashMap::new(),
+            settled_events: Vec::new(),
+            settled_users: Vec::new(),
+            settled_distinct: Vec::new(),
             caches: Caches::default(),
         }
+    }
+
+    /// Every (account, event name) cell.
+    fn cells(&self) -> impl Iterator<Item = (u64, &EventCell)> {
+        self.events
+            .iter()
+            .map(|(key, cell)| (*key, cell))
+            .chain(self.settled_events.iter().map(|(key, cell)| (*key, cell)))
+    }
+
+    /// (account, latest day) of every recent user.
+    fn user_days(&self) -> impl Iterator<Item = (u32, i32)> {
+        self.users
+            .iter()
+            .map(|(key, day)| (key.account(), *day))
+            .chain(self.settled_users.iter().copied())
+    }
+
+    /// (account, custom) of every value the custom distinct features count.
+    fn distinct_keys(&self) -> impl Iterator<Item = (u32, u32)> {
+        self.custom_distinct
+            .keys()
+            .map(|key| (key.account, key.custom))
+            .chain(self.settled_distinct.iter().copied())
     }
 
     /// Keeps the latest `day` of `user` in account `idx`.
@@ -805,6 +841,10 @@ impl Partial {
         for (key, n) in other.custom_days {
             *self.custom_days.entry(key).or_insert(0) += n;
         }
+        // Finished partials are not merged; their lists are disjoint if so.
+        self.settled_events.extend(other.settled_events);
+        self.settled_users.extend(other.settled_users);
+        self.settled_distinct.extend(other.settled_distinct);
         self
     }
 
@@ -881,7 +921,7 @@ impl Partial {
             }
         }
         let mut counts = vec![vec![0i64; accounts]; events.len()];
-        for (key, cell) in &self.events {
+        for (key, cell) in self.cells() {
             if let Some(slot) = slots[(key & 0xffff_ffff) as usize] {
                 counts[slot][(key >> 32) as usize] += cell.n_early;
             }
@@ -935,9 +975,9 @@ impl Partial {
 
         let age = |day: i32| i64::from(known.as_of_day) - i64::from(day);
         let mut users = vec![vec![0i64; accounts]; WINDOWS.len()];
-        for (key, last_day) in &self.users {
+        for (account, last_day) in self.user_days() {
             for (k, days) in WINDOWS.iter().enumerate() {
-                users[k][key.account() as usize] += i64::from(age(*last_day) < i64::from(*days));
+                users[k][account as usize] += i64::from(age(last_day) < i64::from(*days));
             }
         }
         let mut distinct = vec![0i64; accounts];
@@ -949,7 +989,7 @@ impl Partial {
             }
         }
         let mut per_event_counts = vec![vec![0i64; accounts]; per_event.len()];
-        for (key, cell) in &self.events {
+        for (key, cell) in self.cells() {
             let account = (key >> 32) as usize;
             distinct[account] += 1;
             for (k, days) in WINDOWS.iter().enumerate() {
@@ -1000,8 +1040,8 @@ impl Partial {
         }
         let n_customs = known.customs.len();
         let mut distinct_counts = vec![vec![0i64; accounts]; n_customs];
-        for key in self.custom_distinct.keys() {
-            distinct_counts[key.custom as usize][key.account as usize] += 1;
+        for (account, custom) in self.distinct_keys() {
+            distinct_counts[custom as usize][account as usize] += 1;
         }
         for (position, (custom, name)) in known.customs.iter().zip(customs).enumerate() {
             let values = match custom.distinct {
@@ -1080,14 +1120,20 @@ pub(super) async fn scan_chain(
             partial.after = 0;
         }
         let newer = Carry::of(partial, known)?;
-        let next = match carry {
+        let next = match carry.take() {
             None => newer,
             Some(earlier) => earlier.advance(newer, known)?,
         };
-        let mut kept = next.clone();
+        // The last date's carry is its own; the others go on to the next.
+        let mut kept = if position == last {
+            next
+        } else {
+            let kept = next.clone();
+            carry = Some(next);
+            kept
+        };
         kept.after += later[position];
         chained[order[position]] = Some(kept);
-        carry = Some(next);
     }
     chained
         .into_iter()
@@ -1620,9 +1666,11 @@ mod tests {
             let newer = Carry::of(merged, &at_d).unwrap();
             let advanced = kept.advance(newer, &at_d).unwrap();
             assert_same(&plain, &partial(&plain, &all), &advanced.at(&at_d).unwrap());
-            // A full scan kept and finished gives the same too.
+            // A full scan kept and finished gives the same too, and the
+            // advanced state is that scan's state exactly.
             let whole = Carry::of(partial(&at_d, &all), &at_d).unwrap();
             assert_same(&plain, &partial(&plain, &all), &whole.at(&at_d).unwrap());
+            prop_assert_eq!(advanced, whole);
         }
     }
 }

@@ -12,7 +12,7 @@
 //! feature's own window), and dropped as the days move past it.
 use serde::{Deserialize, Serialize};
 
-use super::{Counts, DistinctKey, EventCell, KEEP_DAYS, Known, Partial, USER_DAYS, UserKey, pair};
+use super::{Counts, EventCell, KEEP_DAYS, Known, Partial, USER_DAYS, pair};
 use crate::catalog::TREND_DAYS;
 use crate::error::{Error, Result};
 use crate::project::EventWindow;
@@ -26,6 +26,102 @@ struct Totals {
     early: i64,
     /// `i32::MIN` without events.
     last_day: i32,
+}
+
+/// A text value of an account (a recent user's id, a value a custom
+/// distinct feature counts) and the latest day it was seen: the text lives
+/// in its [`Texts`]' one string, so that millions of them cost no
+/// allocation each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct TextRow {
+    account: u32,
+    /// The custom feature of a value; `0` for users.
+    tag: u32,
+    start: u32,
+    len: u32,
+    day: i32,
+}
+
+/// Text values by (account, tag, text), each with its latest day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Texts {
+    text: String,
+    /// Sorted by (account, tag, text); `text` holds their texts in that
+    /// order and nothing else.
+    rows: Vec<TextRow>,
+}
+
+/// A row's text in `text`.
+fn text_of<'t>(text: &'t str, row: &TextRow) -> &'t str {
+    let start = row.start as usize;
+    text.get(start..start + row.len as usize)
+        .unwrap_or_default()
+}
+
+/// Why a kept scan's texts cannot grow.
+fn too_long() -> Error {
+    Error::Internal("a kept scan holds more than 4 GiB of user ids or values".into())
+}
+
+impl Texts {
+    fn push(&mut self, account: u32, tag: u32, value: &str, day: i32) -> Result<()> {
+        let start = u32::try_from(self.text.len()).map_err(|_| too_long())?;
+        let len = u32::try_from(value.len()).map_err(|_| too_long())?;
+        start.checked_add(len).ok_or_else(too_long)?;
+        self.text.push_str(value);
+        self.rows.push(TextRow {
+            account,
+            tag,
+            start,
+            len,
+            day,
+        });
+        Ok(())
+    }
+
+    /// Sorts the rows and rewrites the text in their order, dropping the
+    /// texts of rows gone.
+    fn canonical(&mut self) {
+        let text = &self.text;
+        self.rows.sort_unstable_by(|a, b| {
+            (a.account, a.tag, text_of(text, a)).cmp(&(b.account, b.tag, text_of(text, b)))
+        });
+        let live: usize = self.rows.iter().map(|row| row.len as usize).sum();
+        let mut compact = String::with_capacity(live);
+        for row in &mut self.rows {
+            let value = text_of(text, row);
+            // Within the old text's length, so within u32.
+            row.start = compact.len() as u32;
+            compact.push_str(value);
+        }
+        self.text = compact;
+    }
+
+    /// Adds `theirs`: a text in both keeps its latest day; rows `keep`
+    /// refuses are dropped.
+    fn advance(&mut self, theirs: Texts, keep: impl Fn(&TextRow) -> bool) -> Result<()> {
+        let offset = u32::try_from(self.text.len()).map_err(|_| too_long())?;
+        u32::try_from(self.text.len() + theirs.text.len()).map_err(|_| too_long())?;
+        self.text.push_str(&theirs.text);
+        let rows: Vec<TextRow> = theirs
+            .rows
+            .into_iter()
+            .map(|row| TextRow {
+                start: row.start + offset,
+                ..row
+            })
+            .collect();
+        let text = &self.text;
+        merge_sorted(
+            &mut self.rows,
+            rows,
+            |row| (row.account, row.tag, text_of(text, row)),
+            |mine, theirs| mine.day = mine.day.max(theirs.day),
+            keep,
+        );
+        self.canonical();
+        Ok(())
+    }
 }
 
 /// The scan state of the events through day `through`, by account id.
@@ -44,21 +140,22 @@ pub(in crate::features) struct Carry {
     adoption: Vec<u64>,
     /// (account, day, events, API events) over the last [`KEEP_DAYS`] days.
     days: Vec<(u32, i32, u32, u32)>,
+    /// Event names, sorted.
     names: Vec<String>,
     name_totals: Vec<i64>,
     /// (account, name, latest day, events in the early window).
     cells: Vec<(u32, u32, i32, i64)>,
     /// (account, name, day, events) over the last [`TREND_DAYS`] days.
     cell_days: Vec<(u32, u32, i32, u32)>,
-    /// (account, user, latest day) over the last [`USER_DAYS`] days.
-    users: Vec<(u32, String, i32)>,
+    /// Recent users (tag `0`) over the last [`USER_DAYS`] days.
+    users: Texts,
     /// Accounts x customs: counts of the custom count features not over
     /// the last days (those are in `custom_days`).
     custom_counts: Vec<i64>,
     /// (account, custom, day, events) of custom counts over the last days.
     custom_days: Vec<(u32, u32, i32, u32)>,
-    /// (account, custom, value, latest day) of custom distinct features.
-    custom_values: Vec<(u32, u32, String, i32)>,
+    /// Values of custom distinct features, tagged by the custom feature.
+    custom_values: Texts,
     unknown_ids: Vec<String>,
     unknown_events: u64,
 }
@@ -86,6 +183,14 @@ impl Carry {
             if last_days(known, (at % n_customs.max(1)) as u32).is_some() {
                 *value = 0;
             }
+        }
+        let mut users = Texts::default();
+        for (key, day) in partial.users {
+            users.push(key.account(), 0, key.user(), day)?;
+        }
+        let mut custom_values = Texts::default();
+        for (key, day) in partial.custom_distinct {
+            custom_values.push(key.account, key.custom, &key.value, day)?;
         }
         let mut carry = Carry {
             through: known.as_of_day,
@@ -136,22 +241,14 @@ impl Carry {
                 .into_iter()
                 .map(|((key, day), n)| ((key >> 32) as u32, (key & 0xffff_ffff) as u32, day, n))
                 .collect(),
-            users: partial
-                .users
-                .into_iter()
-                .map(|(key, day)| (key.account(), key.user().to_string(), day))
-                .collect(),
+            users,
             custom_counts,
             custom_days: partial
                 .custom_days
                 .into_iter()
                 .map(|((account, custom, day), n)| (account, custom, day, n))
                 .collect(),
-            custom_values: partial
-                .custom_distinct
-                .into_iter()
-                .map(|(key, day)| (key.account, key.custom, key.value.to_string(), day))
-                .collect(),
+            custom_values,
             unknown_ids: partial
                 .unknown_ids
                 .iter()
@@ -163,14 +260,28 @@ impl Carry {
         Ok(carry)
     }
 
-    /// Sorts every list, so that equal states are equal carries.
+    /// Sorts the names and every list, so that equal states are equal
+    /// carries (already sorted lists cost a pass).
     fn canonical(&mut self) {
+        if !self.names.is_sorted() {
+            let mut order: Vec<usize> = (0..self.names.len()).collect();
+            order.sort_by(|&a, &b| self.names[a].cmp(&self.names[b]));
+            let mut renamed = vec![0u32; order.len()];
+            for (new, &old) in order.iter().enumerate() {
+                renamed[old] = new as u32;
+            }
+            self.names = order.iter().map(|&old| self.names[old].clone()).collect();
+            self.name_totals = order.iter().map(|&old| self.name_totals[old]).collect();
+            let name = |id: &mut u32| *id = renamed[*id as usize];
+            self.cells.iter_mut().for_each(|row| name(&mut row.1));
+            self.cell_days.iter_mut().for_each(|row| name(&mut row.1));
+        }
         self.days.sort_unstable();
         self.cells.sort_unstable();
         self.cell_days.sort_unstable();
-        self.users.sort_unstable();
+        self.users.canonical();
         self.custom_days.sort_unstable();
-        self.custom_values.sort_unstable();
+        self.custom_values.canonical();
         self.unknown_ids.sort_unstable();
     }
 
@@ -247,9 +358,15 @@ impl Carry {
         self.days.iter_mut().for_each(|row| to(&mut row.0));
         self.cells.iter_mut().for_each(|row| to(&mut row.0));
         self.cell_days.iter_mut().for_each(|row| to(&mut row.0));
-        self.users.iter_mut().for_each(|row| to(&mut row.0));
+        self.users
+            .rows
+            .iter_mut()
+            .for_each(|row| to(&mut row.account));
         self.custom_days.iter_mut().for_each(|row| to(&mut row.0));
-        self.custom_values.iter_mut().for_each(|row| to(&mut row.0));
+        self.custom_values
+            .rows
+            .iter_mut()
+            .for_each(|row| to(&mut row.account));
         self.ids = ids.to_vec();
         self.created = created.to_vec();
         self.totals = totals;
@@ -262,7 +379,9 @@ impl Carry {
     /// This carry's events and `newer`'s (a carry of other events, over the
     /// same accounts, through a day no earlier), as of `newer`'s day; the
     /// per-day state that day's windows no longer reach is dropped. A carry
-    /// that left later events out moves to no other day.
+    /// that left later events out moves to no other day. Each list is
+    /// merged in place (both are sorted): memory grows by what `newer`
+    /// adds, not by a copy of the state.
     pub(in crate::features) fn advance(mut self, newer: Carry, known: &Known) -> Result<Carry> {
         let same_day = newer.through == self.through;
         if (self.after > 0 && !same_day) || newer.through < self.through || self.ids != newer.ids {
@@ -272,6 +391,7 @@ impl Carry {
             )));
         }
         let through = newer.through;
+        let age = |day: i32| i64::from(through) - i64::from(day);
         for (mine, theirs) in self.totals.iter_mut().zip(&newer.totals) {
             mine.total += theirs.total;
             mine.api += theirs.api;
@@ -302,90 +422,54 @@ impl Carry {
             renamed.push(id);
         }
         let name = |id: u32| renamed[id as usize];
-        let cells = merge_by(
-            self.cells
-                .drain(..)
-                .map(|(a, n, last, early)| ((a, n), (last, early))),
+        merge_sorted(
+            &mut self.cells,
             newer
                 .cells
                 .into_iter()
-                .map(|(a, n, last, early)| ((a, name(n)), (last, early))),
-            |mine, theirs| (mine.0.max(theirs.0), mine.1 + theirs.1),
+                .map(|(a, n, last, early)| (a, name(n), last, early))
+                .collect(),
+            |row| (row.0, row.1),
+            |mine, theirs| {
+                mine.2 = mine.2.max(theirs.2);
+                mine.3 += theirs.3;
+            },
+            |_| true,
         );
-        self.cells = cells
-            .into_iter()
-            .map(|((a, n), (last, early))| (a, n, last, early))
-            .collect();
-        let days = merge_by(
-            self.days.drain(..).map(|(a, d, n, api)| ((a, d), (n, api))),
-            newer
-                .days
-                .into_iter()
-                .map(|(a, d, n, api)| ((a, d), (n, api))),
-            |mine, theirs| (mine.0 + theirs.0, mine.1 + theirs.1),
+        merge_sorted(
+            &mut self.days,
+            newer.days,
+            |row| (row.0, row.1),
+            |mine, theirs| {
+                mine.2 += theirs.2;
+                mine.3 += theirs.3;
+            },
+            |row| age(row.1) < KEEP_DAYS,
         );
-        self.days = days
-            .into_iter()
-            .filter(|((_, day), _)| i64::from(through) - i64::from(*day) < KEEP_DAYS)
-            .map(|((a, d), (n, api))| (a, d, n, api))
-            .collect();
-        let cell_days = merge_by(
-            self.cell_days.drain(..).map(|(a, n, d, c)| ((a, n, d), c)),
+        merge_sorted(
+            &mut self.cell_days,
             newer
                 .cell_days
                 .into_iter()
-                .map(|(a, n, d, c)| ((a, name(n), d), c)),
-            |mine, theirs| mine + theirs,
+                .map(|(a, n, d, c)| (a, name(n), d, c))
+                .collect(),
+            |row| (row.0, row.1, row.2),
+            |mine, theirs| mine.3 += theirs.3,
+            |row| age(row.2) < i64::from(TREND_DAYS),
         );
-        self.cell_days = cell_days
-            .into_iter()
-            .filter(|((_, _, day), _)| i64::from(through) - i64::from(*day) < i64::from(TREND_DAYS))
-            .map(|((a, n, d), c)| (a, n, d, c))
-            .collect();
-        let users = merge_by(
-            self.users.drain(..).map(|(a, u, d)| ((a, u), d)),
-            newer.users.into_iter().map(|(a, u, d)| ((a, u), d)),
-            |mine, theirs| mine.max(theirs),
+        self.users
+            .advance(newer.users, |row| age(row.day) < USER_DAYS)?;
+        let recent =
+            |custom: u32, day: i32| last_days(known, custom).is_none_or(|window| age(day) < window);
+        merge_sorted(
+            &mut self.custom_days,
+            newer.custom_days,
+            |row| (row.0, row.1, row.2),
+            |mine, theirs| mine.3 += theirs.3,
+            |row| recent(row.1, row.2),
         );
-        self.users = users
-            .into_iter()
-            .filter(|(_, day)| i64::from(through) - i64::from(*day) < USER_DAYS)
-            .map(|((a, u), d)| (a, u, d))
-            .collect();
-        let recent = |custom: u32, day: i32| {
-            last_days(known, custom)
-                .is_none_or(|window| i64::from(through) - i64::from(day) < window)
-        };
-        let custom_days = merge_by(
-            self.custom_days
-                .drain(..)
-                .map(|(a, c, d, n)| ((a, c, d), n)),
-            newer
-                .custom_days
-                .into_iter()
-                .map(|(a, c, d, n)| ((a, c, d), n)),
-            |mine, theirs| mine + theirs,
-        );
-        self.custom_days = custom_days
-            .into_iter()
-            .filter(|((_, custom, day), _)| recent(*custom, *day))
-            .map(|((a, c, d), n)| (a, c, d, n))
-            .collect();
-        let custom_values = merge_by(
-            self.custom_values
-                .drain(..)
-                .map(|(a, c, v, d)| ((a, c, v), d)),
-            newer
-                .custom_values
-                .into_iter()
-                .map(|(a, c, v, d)| ((a, c, v), d)),
-            |mine, theirs| mine.max(theirs),
-        );
-        self.custom_values = custom_values
-            .into_iter()
-            .filter(|((_, custom, _), day)| recent(*custom, *day))
-            .map(|((a, c, v), d)| (a, c, v, d))
-            .collect();
+        self.custom_values
+            .advance(newer.custom_values, |row| recent(row.tag, row.day))?;
         self.unknown_ids.extend(newer.unknown_ids);
         self.unknown_ids.sort_unstable();
         self.unknown_ids.dedup();
@@ -398,11 +482,13 @@ impl Carry {
         } else {
             newer.after
         };
+        self.canonical();
         Ok(self)
     }
 
     /// The partial a scan of the same events at `known`'s as-of day (this
-    /// carry's day, over the same accounts) would have given.
+    /// carry's day, over the same accounts) would have given, finished: its
+    /// pairs in lists ([`Partial::cells`]), not in maps.
     pub(in crate::features) fn at(&self, known: &Known) -> Result<Partial> {
         if known.as_of_day != self.through || known.created_day != self.created {
             return Err(Error::Internal(format!(
@@ -444,28 +530,39 @@ impl Carry {
             partial.intern(name);
         }
         partial.name_totals.clone_from(&self.name_totals);
-        for &(account, name, last_day, n_early) in &self.cells {
-            partial.events.insert(
-                pair(account, name),
-                EventCell {
-                    last_day,
-                    n_28d: 0,
-                    n_early,
-                },
-            );
-        }
-        for &(account, name, day, n) in &self.cell_days {
-            if as_of - i64::from(day) < trend
-                && let Some(cell) = partial.events.get_mut(&pair(account, name))
-            {
-                cell.n_28d += i64::from(n);
-            }
-        }
-        for (account, user, day) in &self.users {
-            if as_of - i64::from(*day) < USER_DAYS {
-                partial.users.insert(UserKey::new(*account, user), *day);
-            }
-        }
+        // Both lists are sorted by (account, name): one walk.
+        let mut recent = self.cell_days.iter().peekable();
+        partial.settled_events = self
+            .cells
+            .iter()
+            .map(|&(account, name, last_day, n_early)| {
+                let mut n_28d = 0;
+                while let Some(&&(a, n, day, count)) = recent.peek() {
+                    if (a, n) > (account, name) {
+                        break;
+                    }
+                    if (a, n) == (account, name) && as_of - i64::from(day) < trend {
+                        n_28d += i64::from(count);
+                    }
+                    recent.next();
+                }
+                (
+                    pair(account, name),
+                    EventCell {
+                        last_day,
+                        n_28d,
+                        n_early,
+                    },
+                )
+            })
+            .collect();
+        partial.settled_users = self
+            .users
+            .rows
+            .iter()
+            .filter(|row| as_of - i64::from(row.day) < USER_DAYS)
+            .map(|row| (row.account, row.day))
+            .collect();
         partial.custom_counts.clone_from(&self.custom_counts);
         let n_customs = known.customs.len();
         for &(account, custom, day, n) in &self.custom_days {
@@ -474,18 +571,15 @@ impl Carry {
                     i64::from(n);
             }
         }
-        for (account, custom, value, day) in &self.custom_values {
-            if last_days(known, *custom).is_none_or(|window| as_of - i64::from(*day) < window) {
-                partial.custom_distinct.insert(
-                    DistinctKey {
-                        account: *account,
-                        custom: *custom,
-                        value: Box::from(value.as_str()),
-                    },
-                    *day,
-                );
-            }
-        }
+        partial.settled_distinct = self
+            .custom_values
+            .rows
+            .iter()
+            .filter(|row| {
+                last_days(known, row.tag).is_none_or(|window| as_of - i64::from(row.day) < window)
+            })
+            .map(|row| (row.account, row.tag))
+            .collect();
         partial.unknown_ids = self
             .unknown_ids
             .iter()
@@ -497,25 +591,114 @@ impl Carry {
     }
 }
 
-/// The union of two lists of keyed values, sorted by key, values of a key
-/// in both combined by `combine`.
-fn merge_by<K: Ord, V>(
-    mine: impl Iterator<Item = (K, V)>,
-    theirs: impl Iterator<Item = (K, V)>,
-    combine: impl Fn(V, V) -> V,
-) -> Vec<(K, V)> {
-    let mut all: Vec<(K, V)> = mine.chain(theirs).collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(K, V)> = Vec::with_capacity(all.len());
-    for (key, value) in all {
-        match out.pop() {
-            Some((last, mine)) if last == key => out.push((last, combine(mine, value))),
-            Some(previous) => {
-                out.push(previous);
-                out.push((key, value));
-            }
-            None => out.push((key, value)),
+/// Merges `theirs` into `mine`, in place, both sorted by `key` (`theirs`
+/// is sorted here): a key in both is `combine`d into `mine`'s row, the
+/// others are inserted in order, and rows `keep` refuses are dropped (a
+/// row's keeping may depend only on what its key and a combination keep).
+/// `mine` grows by the rows inserted, and is walked once, by galloping.
+fn merge_sorted<T: Copy, K: Ord>(
+    mine: &mut Vec<T>,
+    mut theirs: Vec<T>,
+    key: impl Fn(&T) -> K,
+    combine: impl Fn(&mut T, &T),
+    keep: impl Fn(&T) -> bool,
+) {
+    mine.retain(|row| keep(row));
+    theirs.retain(|row| keep(row));
+    theirs.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    let mut inserts: Vec<T> = Vec::new();
+    let mut at = 0;
+    for row in theirs {
+        let wanted = key(&row);
+        // The first of mine[at..] not below `wanted`: doubling steps, then a
+        // binary search within the last step.
+        let rest = &mine[at..];
+        let mut step = 1;
+        while step < rest.len() && key(&rest[step - 1]) < wanted {
+            step *= 2;
+        }
+        let low = step / 2;
+        let high = step.min(rest.len());
+        at += low + rest[low..high].partition_point(|row| key(row) < wanted);
+        match mine.get_mut(at) {
+            Some(found) if key(found) == wanted => combine(found, &row),
+            _ => inserts.push(row),
         }
     }
-    out
+    if inserts.is_empty() {
+        return;
+    }
+    // From the back: each row of mine moves once, to its final place.
+    let (mut i, mut j) = (mine.len(), inserts.len());
+    mine.reserve_exact(j);
+    mine.extend_from_slice(&inserts);
+    let mut write = mine.len();
+    while j > 0 {
+        write -= 1;
+        if i > 0 && key(&mine[i - 1]) > key(&inserts[j - 1]) {
+            mine[write] = mine[i - 1];
+            i -= 1;
+        } else {
+            mine[write] = inserts[j - 1];
+            j -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows in both are combined, new ones land in order, refused ones
+    /// (of either side) are dropped; `theirs` need not come sorted.
+    #[test]
+    fn merge_sorted_combines_inserts_and_drops() {
+        let mut mine: Vec<(u32, i64)> = vec![(1, 10), (3, 30), (5, 50), (7, 70), (9, 90)];
+        let theirs = vec![(8, 8), (3, 3), (0, 1), (5, 5), (12, 12), (4, 4)];
+        merge_sorted(
+            &mut mine,
+            theirs,
+            |row| row.0,
+            |mine, theirs| mine.1 += theirs.1,
+            |row| row.0 != 7 && row.0 != 12,
+        );
+        assert_eq!(
+            mine,
+            vec![(0, 1), (1, 10), (3, 33), (4, 4), (5, 55), (8, 8), (9, 90)]
+        );
+        let mut empty: Vec<(u32, i64)> = Vec::new();
+        merge_sorted(
+            &mut empty,
+            vec![(2, 2), (1, 1)],
+            |r| r.0,
+            |_, _| {},
+            |_| true,
+        );
+        assert_eq!(empty, vec![(1, 1), (2, 2)]);
+    }
+
+    /// Texts keep the latest day of a value seen on both sides, drop what
+    /// `keep` refuses, and hold in their text only the live values, in
+    /// order: the same values give the same texts however they came.
+    #[test]
+    fn texts_advance_to_the_canonical_state() {
+        let mut mine = Texts::default();
+        for (account, value, day) in [(2, "zed", 5), (1, "bob", 3), (1, "al", 9), (2, "old", 1)] {
+            mine.push(account, 0, value, day).unwrap();
+        }
+        mine.canonical();
+        let mut theirs = Texts::default();
+        for (account, value, day) in [(1, "bob", 7), (3, "cy", 8), (1, "al", 2)] {
+            theirs.push(account, 0, value, day).unwrap();
+        }
+        theirs.canonical();
+        mine.advance(theirs, |row| row.day > 1).unwrap();
+        let mut expected = Texts::default();
+        for (account, value, day) in [(3, "cy", 8), (1, "al", 9), (1, "bob", 7), (2, "zed", 5)] {
+            expected.push(account, 0, value, day).unwrap();
+        }
+        expected.canonical();
+        assert_eq!(mine, expected);
+        assert_eq!(mine.text, "albobzedcy");
+    }
 }
