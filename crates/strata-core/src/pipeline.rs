@@ -467,8 +467,8 @@ pub async fn memberships_at(
 
 /// [`memberships_at`], each date handed to `visit` (with its position in
 /// `dates`) as soon as it is computed and dropped after: what is held at
-/// once is one group of dates, not every date's features and sources (a
-/// backtest at a million accounts).
+/// once is one date's features and sources, not every date's (a backtest
+/// at a million accounts).
 ///
 /// # Errors
 ///
@@ -507,22 +507,20 @@ pub async fn memberships_each(
     let cache = loaded.and_then(|l| l.cache.as_ref());
     let mut many = features::ManyDates::new(&ctx, project, &sources, &days, None, cache).await?;
     let mut done = 0;
-    while let Some(tables) = many.next_group().await? {
-        for (at, features) in tables {
-            let mut prepared = crate::prepare::finish_prepare(
-                project,
-                dates[at],
-                sources.clone(),
-                features,
-                None,
-                &Quiet,
-            )?;
-            let mut warnings = std::mem::take(&mut prepared.warnings);
-            let assignments = engine.assign(project, &prepared, &mut warnings).await?;
-            prepared.warnings = warnings;
-            visit(at, prepared, assignments)?;
-            done += 1;
-        }
+    while let Some((at, features)) = many.next_date().await? {
+        let mut prepared = crate::prepare::finish_prepare(
+            project,
+            dates[at],
+            sources.clone(),
+            features,
+            None,
+            &Quiet,
+        )?;
+        let mut warnings = std::mem::take(&mut prepared.warnings);
+        let assignments = engine.assign(project, &prepared, &mut warnings).await?;
+        prepared.warnings = warnings;
+        visit(at, prepared, assignments)?;
+        done += 1;
         progress(done, dates.len());
     }
     Ok(())

@@ -414,7 +414,7 @@ pub async fn compute_cached(
 /// gives each (with `top_events` for every date when given), from one pass
 /// over the events for a group of dates rather than one per date (each
 /// event added to one date's state, the dates' states chained,
-/// [`scan::scan_chain`]): the backtest's past dates and the risk snapshots;
+/// [`scan::Chain`]): the backtest's past dates and the risk snapshots;
 /// with `cache`, each date from its kept scan where it can
 /// ([`ScanCache`]). Groups hold as many dates
 /// as keep their per-account state within about [`MANY_STATE_BYTES`]; on a
@@ -432,9 +432,10 @@ pub async fn compute_many(
     many.collect(progress).await
 }
 
-/// [`compute_many`]'s dates group by group, so that a caller can use and
-/// drop each group's tables before the next is computed (a backtest at a
-/// million accounts holds one date's features at a time, not six).
+/// [`compute_many`]'s dates one at a time, so that a caller can use and
+/// drop each date's table before the next is made (a backtest at a million
+/// accounts holds one date's features at a time, not six): the events are
+/// read once per group of dates, and the group's dates finished in turn.
 pub struct ManyDates<'a> {
     ctx: &'a SessionContext,
     project: &'a Project,
@@ -452,6 +453,18 @@ pub struct ManyDates<'a> {
     chained: Option<scan::Carry>,
     /// The first date of the next group, in `sorted`.
     next: usize,
+    /// The group read and not finished yet.
+    pending: Pending,
+}
+
+/// A group of dates [`ManyDates`] has read.
+enum Pending {
+    Nothing,
+    /// One pass over the events, its dates' states made in turn; the
+    /// caller's positions of the group's dates, in the order of its knowns.
+    Chain(scan::Chain, Vec<usize>),
+    /// Dates from kept scans: position, partial, what the scan knew.
+    Ready(std::collections::VecDeque<(usize, scan::Partial, Arc<scan::Known>)>),
 }
 
 impl<'a> ManyDates<'a> {
@@ -483,6 +496,7 @@ impl<'a> ManyDates<'a> {
             custom_defs,
             chained: None,
             next: 0,
+            pending: Pending::Nothing,
         })
     }
 
@@ -500,11 +514,9 @@ impl<'a> ManyDates<'a> {
     ) -> Result<Vec<FeatureTable>> {
         let mut out: Vec<Option<FeatureTable>> = (0..self.sorted.len()).map(|_| None).collect();
         let mut done = 0;
-        while let Some(tables) = self.next_group().await? {
-            done += tables.len();
-            for (position, table) in tables {
-                out[position] = Some(table);
-            }
+        while let Some((position, table)) = self.next_date().await? {
+            out[position] = Some(table);
+            done += 1;
             progress(done, out.len());
         }
         out.into_iter()
@@ -514,45 +526,58 @@ impl<'a> ManyDates<'a> {
             .collect()
     }
 
-    /// The next group's tables, each with its position among the days
-    /// given, in day order; `None` after the last.
-    pub async fn next_group(&mut self) -> Result<Option<Vec<(usize, FeatureTable)>>> {
+    /// The next date's table (in day order) with its position among the
+    /// days given; `None` after the last.
+    pub async fn next_date(&mut self) -> Result<Option<(usize, FeatureTable)>> {
+        loop {
+            let found = match &mut self.pending {
+                Pending::Chain(chain, positions) => match chain.next()? {
+                    Some((at, carry, known)) => Some((positions[at], carry.at(&known)?, known)),
+                    None => None,
+                },
+                Pending::Ready(ready) => ready.pop_front(),
+                Pending::Nothing => None,
+            };
+            if let Some((position, partial, known)) = found {
+                let table = self.table(&partial, &known).await?;
+                return Ok(Some((position, table)));
+            }
+            // The group is done; its last state starts the next group.
+            if let Pending::Chain(chain, _) = std::mem::replace(&mut self.pending, Pending::Nothing)
+            {
+                self.chained = chain.into_last();
+            }
+            if self.next >= self.sorted.len() {
+                return Ok(None);
+            }
+            let (ctx, project, sources) = (self.ctx, self.project, self.sources);
+            if crate::distributed::on_cluster(ctx) {
+                // One plan per date.
+                let (day, position) = self.sorted[self.next];
+                self.next += 1;
+                let table =
+                    compute_with(ctx, project, sources, day, self.top_events.clone(), None).await?;
+                return Ok(Some((position, table)));
+            }
+            self.pending = self.read_group().await?;
+        }
+    }
+
+    /// Reads the events for the next group of dates.
+    async fn read_group(&mut self) -> Result<Pending> {
         let (ctx, project, sources) = (self.ctx, self.project, self.sources);
-        if self.next >= self.sorted.len() {
-            return Ok(None);
-        }
-        if crate::distributed::on_cluster(ctx) {
-            // One plan per date.
-            let (day, position) = self.sorted[self.next];
-            self.next += 1;
-            let table =
-                compute_with(ctx, project, sources, day, self.top_events.clone(), None).await?;
-            return Ok(Some(vec![(position, table)]));
-        }
         let end = (self.next + self.group).min(self.sorted.len());
         let chunk = self.sorted[self.next..end].to_vec();
         self.next = end;
-        let mut inputs = Vec::with_capacity(chunk.len());
         let mut knowns = Vec::with_capacity(chunk.len());
         let mut columns = Vec::new();
         for &(day, _) in &chunk {
-            let one = Inputs {
-                ctx,
-                project,
-                sources,
-                typed: self.typed.clone(),
-                base_batch: base_batch(sources, project, day)?,
-                as_of_day: day,
-                top_events: self.top_events.clone(),
-                early_days: None,
-                customs: &self.customs,
-            };
-            let (projection, known) = scan_setup(&one)?;
+            let (projection, known) = scan_setup(&self.inputs(day)?)?;
             columns = projection;
             knowns.push(Arc::new(known.keeping(&sources.accounts.ids)));
-            inputs.push(one);
         }
-        let partials: Vec<scan::Partial> = match self.cache {
+        let positions: Vec<usize> = chunk.iter().map(|&(_, position)| position).collect();
+        Ok(match self.cache {
             Some(cache) => {
                 let settings = scan_settings(project, &self.customs, &knowns[0])?;
                 let kept = Kept {
@@ -562,54 +587,66 @@ impl<'a> ManyDates<'a> {
                     settings: &settings,
                     columns: &columns,
                 };
-                kept.scan(self.typed.clone(), knowns.clone(), cache)
-                    .await?
-                    .into_iter()
-                    .map(|(partial, _)| partial)
-                    .collect()
+                let found = kept.scan(self.typed.clone(), knowns.clone(), cache).await?;
+                Pending::Ready(
+                    found
+                        .into_iter()
+                        .zip(knowns)
+                        .zip(positions)
+                        .map(|(((partial, _), known), position)| (position, partial, known))
+                        .collect(),
+                )
             }
-            None => {
-                // One pass, each event added once; the dates chain on from
-                // the previous group's last.
-                let carries = scan::scan_chain(
+            // One pass, each event added once; the dates chain on from the
+            // previous group's last.
+            None => Pending::Chain(
+                scan::Chain::scan(
                     self.typed.clone().select(columns)?,
                     &knowns,
                     self.chained.take(),
                 )
-                .await?;
-                let partials = carries
-                    .iter()
-                    .zip(&knowns)
-                    .map(|(carry, known)| carry.at(known))
-                    .collect::<Result<Vec<_>>>()?;
-                self.chained = carries.into_iter().max_by_key(|carry| carry.through);
-                partials
-            }
-        };
-        let mut out = Vec::with_capacity(chunk.len());
-        for (((one, partial), known), (day, position)) in
-            inputs.into_iter().zip(&partials).zip(&knowns).zip(chunk)
-        {
-            let base_columns: Vec<String> = one
-                .base_batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let aggregates = aggregates_of(one, partial, known)?;
-            let table = finish(
-                project,
-                sources,
-                day,
-                aggregates,
-                self.custom_defs.clone(),
-                &base_columns,
-            )
-            .await?;
-            out.push((position, table));
-        }
-        Ok(Some(out))
+                .await?,
+                positions,
+            ),
+        })
+    }
+
+    /// What a date's features are computed from.
+    fn inputs(&self, day: i32) -> Result<Inputs<'_>> {
+        Ok(Inputs {
+            ctx: self.ctx,
+            project: self.project,
+            sources: self.sources,
+            typed: self.typed.clone(),
+            base_batch: base_batch(self.sources, self.project, day)?,
+            as_of_day: day,
+            top_events: self.top_events.clone(),
+            early_days: None,
+            customs: &self.customs,
+        })
+    }
+
+    /// A date's table from what the scan saw.
+    async fn table(&self, partial: &scan::Partial, known: &scan::Known) -> Result<FeatureTable> {
+        let day = known.as_of_day();
+        let one = self.inputs(day)?;
+        let base_columns: Vec<String> = one
+            .base_batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let aggregates = aggregates_of(one, partial, known)?;
+        finish(
+            self.project,
+            self.sources,
+            day,
+            aggregates,
+            self.custom_defs.clone(),
+            &base_columns,
+        )
+        .await
     }
 }
 
@@ -980,8 +1017,8 @@ impl Kept<'_> {
         let mut out: Vec<Option<(scan::Partial, ScanMode)>> =
             (0..knowns.len()).map(|_| None).collect();
         // Keeps a date's carry for the next run and finishes it.
-        let finish = |carry: scan::Carry, known: &scan::Known, mode: ScanMode| {
-            if let Err(error) = cache.save(self.settings, files, self.sources.events, &carry) {
+        let finish = |carry: &scan::Carry, known: &scan::Known, mode: ScanMode| {
+            if let Err(error) = cache.save(self.settings, files, self.sources.events, carry) {
                 tracing::warn!(%error, "the features scan could not be kept for the next run");
             }
             Ok::<_, Error>(Some((carry.at(known)?, mode)))
@@ -1032,15 +1069,16 @@ impl Kept<'_> {
                     events: partial.events_read(),
                 };
                 let newer = scan::Carry::of(partial, &knowns[i])?;
-                out[i] = finish(kept.advance(newer, &knowns[i])?, &knowns[i], mode)?;
+                out[i] = finish(&kept.advance(newer, &knowns[i])?, &knowns[i], mode)?;
             }
         }
         let full: Vec<usize> = (0..knowns.len()).filter(|&i| out[i].is_none()).collect();
         if !full.is_empty() {
             let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
-            let found =
-                scan::scan_chain(typed.select(self.columns.to_vec())?, &group, None).await?;
-            for (&i, carry) in full.iter().zip(found) {
+            let mut chain =
+                scan::Chain::scan(typed.select(self.columns.to_vec())?, &group, None).await?;
+            while let Some((at, carry, _)) = chain.next()? {
+                let i = full[at];
                 let reason = match &plans[i] {
                     Err(reason) => reason.clone(),
                     Ok(_) => String::new(),

@@ -112,7 +112,7 @@ pub(super) struct Known {
     /// can be advanced to a later day by newer events alone.
     keep: bool,
     /// Events on or before this day are left to another partial
-    /// ([`scan_chain`]); `i32::MIN`: none.
+    /// ([`Chain`]); `i32::MIN`: none.
     since: i32,
 }
 
@@ -1066,79 +1066,118 @@ impl Partial {
 }
 
 /// The states at several as-of days from one pass in which each event is
-/// added once: to the partial of the first of `knowns`' days on or after its
-/// own (`knowns` kept, [`Known::keeping`], over the same accounts and
+/// added once: to the partial of the first of the days on or after its own
+/// (the knowns kept, [`Known::keeping`], over the same accounts and
 /// settings, in any order), each partial then a [`Carry`] advanced from the
 /// previous day's. So dates a month apart cost about one date's work, not
 /// one per date (the backtest's six, the risk snapshots), where
-/// [`scan_many`] adds every event to every date's partial. `start`: a carry
-/// of the same events through a day before all of them, which the first is
-/// advanced from.
-/// The carries come back in `knowns`' order.
-pub(super) async fn scan_chain(
-    events: DataFrame,
-    knowns: &[Arc<Known>],
-    start: Option<Carry>,
-) -> Result<Vec<Carry>> {
-    let mut order: Vec<usize> = (0..knowns.len()).collect();
-    order.sort_by_key(|&i| knowns[i].as_of_day);
-    let mut bounded = Vec::with_capacity(order.len());
-    let mut previous = start.as_ref().map_or(i32::MIN, |carry| carry.through);
-    for &i in &order {
-        let known = &knowns[i];
-        if !known.keep {
-            return Err(Error::Internal("a chained scan needs kept dates".into()));
+/// [`scan_many`] adds every event to every date's partial. The dates'
+/// carries are made one at a time ([`Chain::next`]), each the next one's
+/// start: one carry is held at once, beside the dates' partials.
+pub(super) struct Chain {
+    /// The dates' partials not reached yet, in day order, with what the
+    /// scan knew and their positions among the knowns given.
+    parts: std::collections::VecDeque<(Partial, Arc<Known>, usize)>,
+    /// Per date in day order, the events later than it: those of the later
+    /// dates' partials.
+    later: Vec<u64>,
+    /// The last date reached's state.
+    carry: Option<Carry>,
+    /// What [`Chain::next`] added to `carry.after` (its later events), taken
+    /// off again before it moves on.
+    lent: u64,
+    /// Dates reached.
+    reached: usize,
+}
+
+impl Chain {
+    /// Scans `events` (account_id, user_id, event, day, source) once for
+    /// the days of `knowns`; `start`: a carry of the same events through a
+    /// day before all of them, which the first date is advanced from.
+    pub(super) async fn scan(
+        events: DataFrame,
+        knowns: &[Arc<Known>],
+        start: Option<Carry>,
+    ) -> Result<Chain> {
+        let mut order: Vec<usize> = (0..knowns.len()).collect();
+        order.sort_by_key(|&i| knowns[i].as_of_day);
+        let mut bounded = Vec::with_capacity(order.len());
+        let mut previous = start.as_ref().map_or(i32::MIN, |carry| carry.through);
+        for &i in &order {
+            let known = &knowns[i];
+            if !known.keep {
+                return Err(Error::Internal("a chained scan needs kept dates".into()));
+            }
+            bounded.push(Arc::new(Known {
+                index: known.index.clone(),
+                created_day: known.created_day.clone(),
+                ids: known.ids.clone(),
+                customs: known.customs.clone(),
+                since: previous,
+                ..**known
+            }));
+            previous = known.as_of_day;
         }
-        bounded.push(Arc::new(Known {
-            index: known.index.clone(),
-            created_day: known.created_day.clone(),
-            ids: known.ids.clone(),
-            customs: known.customs.clone(),
-            since: previous,
-            ..**known
-        }));
-        previous = known.as_of_day;
+        let partials = scan_many(events, bounded.clone()).await?;
+        let mut later = vec![0u64; partials.len()];
+        for position in (0..partials.len().saturating_sub(1)).rev() {
+            later[position] = later[position + 1] + partials[position + 1].events_read();
+        }
+        // The start's later events are among `events`: the dates after it read them.
+        let carry = start.map(|mut start| {
+            start.after = 0;
+            start
+        });
+        Ok(Chain {
+            parts: partials
+                .into_iter()
+                .zip(bounded)
+                .zip(order)
+                .map(|((partial, known), position)| (partial, known, position))
+                .collect(),
+            later,
+            carry,
+            lent: 0,
+            reached: 0,
+        })
     }
-    let partials = scan_many(events, bounded.clone()).await?;
-    let last = partials.len().saturating_sub(1);
-    // Events later than each date: those of the later dates' partials.
-    let mut later = vec![0u64; partials.len()];
-    for position in (0..last).rev() {
-        later[position] = later[position + 1] + partials[position + 1].events_read();
-    }
-    let mut chained: Vec<Option<Carry>> = (0..knowns.len()).map(|_| None).collect();
-    // The start's later events are among `events`: the dates after it read them.
-    let mut carry = start.map(|mut start| {
-        start.after = 0;
-        start
-    });
-    for (position, (mut partial, known)) in partials.into_iter().zip(&bounded).enumerate() {
+
+    /// The next date's state (in day order), what the scan knew of it and
+    /// its position among the knowns given; `None` after the last. A
+    /// date's carry counts the events after its day as left out (`after`):
+    /// kept, it is never advanced past them.
+    pub(super) fn next(&mut self) -> Result<Option<(usize, &Carry, Arc<Known>)>> {
+        let Some((mut partial, known, position)) = self.parts.pop_front() else {
+            return Ok(None);
+        };
         // Events after this day went to later dates' partials: the chain
-        // moves on without them, and the date's carry says they exist (a
-        // kept carry that left events out is never advanced).
-        if position != last {
+        // moves on without them.
+        if !self.parts.is_empty() {
             partial.after = 0;
         }
-        let newer = Carry::of(partial, known)?;
-        let next = match carry.take() {
+        let newer = Carry::of(partial, &known)?;
+        let mut next = match self.carry.take() {
             None => newer,
-            Some(earlier) => earlier.advance(newer, known)?,
+            Some(mut earlier) => {
+                earlier.after -= self.lent;
+                earlier.advance(newer, &known)?
+            }
         };
-        // The last date's carry is its own; the others go on to the next.
-        let mut kept = if position == last {
-            next
-        } else {
-            let kept = next.clone();
-            carry = Some(next);
-            kept
-        };
-        kept.after += later[position];
-        chained[order[position]] = Some(kept);
+        self.lent = self.later[self.reached];
+        next.after += self.lent;
+        self.reached += 1;
+        let carry = self.carry.insert(next);
+        Ok(Some((position, &*carry, known)))
     }
-    chained
-        .into_iter()
-        .map(|carry| carry.ok_or_else(|| Error::Internal("a chained date not scanned".into())))
-        .collect()
+
+    /// The last date's state, which a chain over later dates can start
+    /// from; `None` before the first date is reached.
+    pub(super) fn into_last(mut self) -> Option<Carry> {
+        if let Some(carry) = &mut self.carry {
+            carry.after -= self.lent;
+        }
+        self.carry
+    }
 }
 
 /// Streams every partition of `events` (account_id, user_id, event, day,
