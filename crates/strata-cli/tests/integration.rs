@@ -873,7 +873,8 @@ fn run_profile_lists_every_phase_and_their_total() {
 /// file, the next only those added since (a late event included), with the
 /// features of a run that reads everything; a later as-of date after a scan
 /// that left a later event out reads everything and says why; a bad row in
-/// a new file is located in that file, a file with other columns refused.
+/// a new file is located in that file, a file with other columns refused;
+/// the project named another way reads the same files.
 #[test]
 fn an_events_folder_is_read_incrementally() {
     let dir = Dir::fixture("tiny");
@@ -898,7 +899,12 @@ fn an_events_folder_is_read_incrementally() {
         dir.read("out/memberships.csv"),
         dir.read("expected_memberships.csv")
     );
-    let stdout = dir.command(&["run", "--out", "out"]).stdout();
+    // The same files however the project is named (here by its absolute
+    // path rather than the working directory).
+    let root = dir.root.display().to_string();
+    let stdout = dir
+        .command(&["run", "--out", "out", "--project", &root])
+        .stdout();
     assert!(
         stdout.contains("events: incremental: the scan through 2026-10-31 advanced by 0 event(s) in 0 new file(s)"),
         "{stdout}"

@@ -47,12 +47,26 @@ pub trait Engine: Send + Sync {
     /// Evaluates rules over a prepared run's features, where they are.
     fn matcher<'a>(&'a self, prepared: &'a Prepared) -> Result<Box<dyn Matcher + 'a>>;
 
-    /// Every segmentation's members (see [`segment::assign`]).
+    /// Every segmentation's members (see [`segment::assign`]), health
+    /// scores explained.
     async fn assign(
         &self,
         project: &Project,
         prepared: &Prepared,
         warnings: &mut Vec<Problem>,
+    ) -> Result<Vec<Assignment>> {
+        self.assign_explained(project, prepared, warnings, true)
+            .await
+    }
+
+    /// [`Engine::assign`], health scores explained or not (`explain`: a
+    /// past date's memberships need the scores alone).
+    async fn assign_explained(
+        &self,
+        project: &Project,
+        prepared: &Prepared,
+        warnings: &mut Vec<Problem>,
+        explain: bool,
     ) -> Result<Vec<Assignment>> {
         let matcher = self.matcher(prepared)?;
         let themes = |k: Option<usize>| prepared.themes_with(k);
@@ -62,6 +76,7 @@ pub trait Engine: Send + Sync {
             as_of: prepared.as_of,
             kmeans_sample: project.kmeans_sample,
             themes: &themes,
+            explain,
         };
         segment::assign(matcher.as_ref(), &inputs, warnings).await
     }

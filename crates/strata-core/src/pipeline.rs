@@ -517,7 +517,10 @@ pub async fn memberships_each(
             &Quiet,
         )?;
         let mut warnings = std::mem::take(&mut prepared.warnings);
-        let assignments = engine.assign(project, &prepared, &mut warnings).await?;
+        // Memberships and scores; a past date's explanations go unread.
+        let assignments = engine
+            .assign_explained(project, &prepared, &mut warnings, false)
+            .await?;
         prepared.warnings = warnings;
         visit(at, prepared, assignments)?;
         done += 1;

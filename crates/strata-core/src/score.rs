@@ -139,9 +139,12 @@ pub struct AccountScore {
 }
 
 /// Every account's score (feature-table order) and grade index.
+/// Without `explain`, each account's score and grade alone (no groups, no
+/// words): a past date's membership.
 pub fn score_accounts(
     checked: &CheckedScore,
     batch: &RecordBatch,
+    explain: bool,
 ) -> Result<(Vec<AccountScore>, Vec<Option<usize>>)> {
     let ctx = SessionContext::new();
     let schema = datafusion::common::DFSchema::try_from(batch.schema().as_ref().clone())?;
@@ -192,7 +195,11 @@ pub fn score_accounts(
                 (column.is_valid(row) && column.value(row).is_finite()).then(|| column.value(row))
             })
             .collect();
-        let scored = score_one(&checked.def, card, &account_values);
+        let scored = if explain {
+            score_one(&checked.def, card, &account_values)
+        } else {
+            score_only(&checked.def, card, &account_values)
+        };
         grades.push(
             scored
                 .grade
@@ -204,20 +211,39 @@ pub fn score_accounts(
     Ok((scores, grades))
 }
 
-/// Credit (0 to 1), band and words for one measure's value.
-fn credit(name: &str, scale: &Scale, value: f64) -> (f64, Option<&'static str>, String) {
-    let shown = number(value);
+/// Credit (0 to 1) for one measure's value.
+fn credit_value(scale: &Scale, value: f64) -> f64 {
     match scale {
         Scale::Bands { green, yellow } => {
             if green.holds(value) {
+                1.0
+            } else if yellow.as_ref().is_some_and(|y| y.holds(value)) {
+                0.5
+            } else {
+                0.0
+            }
+        }
+        Scale::Linear { zero, full } => ((value - zero) / (full - zero)).clamp(0.0, 1.0),
+        Scale::Boolean => {
+            if value != 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Credit (0 to 1), band and words for one measure's value.
+fn credit(name: &str, scale: &Scale, value: f64) -> (f64, Option<&'static str>, String) {
+    let credit = credit_value(scale, value);
+    let shown = number(value);
+    let (band, words) = match scale {
+        Scale::Bands { green, yellow } => {
+            if credit == 1.0 {
+                (Some("green"), format!("{name} {shown} is green ({green})"))
+            } else if let Some(yellow) = yellow.as_ref().filter(|_| credit == 0.5) {
                 (
-                    1.0,
-                    Some("green"),
-                    format!("{name} {shown} is green ({green})"),
-                )
-            } else if let Some(yellow) = yellow.as_ref().filter(|y| y.holds(value)) {
-                (
-                    0.5,
                     Some("yellow"),
                     format!("{name} {shown} is yellow ({yellow}), short of green ({green})"),
                 )
@@ -227,52 +253,41 @@ fn credit(name: &str, scale: &Scale, value: f64) -> (f64, Option<&'static str>, 
                     .map(|y| format!(" and yellow ({y})"))
                     .unwrap_or_default();
                 (
-                    0.0,
                     Some("red"),
                     format!("{name} {shown} is short of green ({green}){also}"),
                 )
             }
         }
-        Scale::Linear { zero, full } => {
-            let credit = ((value - zero) / (full - zero)).clamp(0.0, 1.0);
-            (
-                credit,
-                None,
-                format!(
-                    "{name} {shown} on a scale from {} to {}",
-                    number(*zero),
-                    number(*full)
-                ),
-            )
-        }
-        Scale::Boolean => {
-            let yes = value != 0.0;
-            (
-                if yes { 1.0 } else { 0.0 },
-                None,
-                format!("{name}: {}", if yes { "yes" } else { "no" }),
-            )
-        }
-    }
+        Scale::Linear { zero, full } => (
+            None,
+            format!(
+                "{name} {shown} on a scale from {} to {}",
+                number(*zero),
+                number(*full)
+            ),
+        ),
+        Scale::Boolean => (
+            None,
+            format!("{name}: {}", if credit == 1.0 { "yes" } else { "no" }),
+        ),
+    };
+    (credit, band, words)
 }
 
-/// Scores one account on scorecard `card` from its measures' values.
-pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> AccountScore {
-    let scorecard = &def.scorecards[card];
-    // Each measure's credit, band and words, once; `None` is N/A.
-    let credits: Vec<Option<(f64, Option<&'static str>, String)>> = scorecard
-        .measures
-        .iter()
-        .zip(values)
-        .map(|(measure, value)| value.map(|v| credit(&measure.name, &measure.scale, v)))
-        .collect();
-    // Per group: its available measures' credit, weighted.
+/// Per group of a scorecard, its available measures' credit, weighted
+/// (`None`: none of its measures has a value), and its points and what
+/// they are out of: a group without a value gives its weight to the rest,
+/// so that the points add up to 100 when any measure has a value.
+fn group_points(
+    scorecard: &crate::project::score::Scorecard,
+    credits: &[Option<f64>],
+) -> (Vec<(Option<f64>, f64, f64)>, bool) {
     let mut group_credit: Vec<Option<f64>> = Vec::new();
     for (group, _) in &scorecard.groups {
         let (mut sum, mut weights) = (0.0, 0.0);
-        for (measure, credit) in scorecard.measures.iter().zip(&credits) {
+        for (measure, credit) in scorecard.measures.iter().zip(credits) {
             if &measure.group == group
-                && let Some((credit, _, _)) = credit
+                && let Some(credit) = credit
             {
                 sum += credit * measure.weight;
                 weights += measure.weight;
@@ -292,16 +307,79 @@ pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> Account
     } else {
         0.0
     };
+    let groups = scorecard
+        .groups
+        .iter()
+        .zip(group_credit)
+        .map(|((_, weight), credit)| {
+            let of = if credit.is_some() {
+                weight * scale
+            } else {
+                0.0
+            };
+            (credit, credit.unwrap_or(0.0) * of, of)
+        })
+        .collect();
+    (groups, available > 0.0)
+}
+
+/// The score of groups' points (`None` when no group has a value:
+/// [`group_points`]) and its grade.
+fn total_and_grade(
+    def: &ScoreDef,
+    (groups, available): &(Vec<(Option<f64>, f64, f64)>, bool),
+) -> (Option<f64>, Option<String>) {
+    let score = available.then(|| groups.iter().map(|(_, points, _)| points).sum::<f64>());
+    let grade = score.and_then(|s| {
+        def.grades
+            .iter()
+            .find(|g| s >= g.min - 1e-9)
+            .map(|g| g.name.clone())
+    });
+    (score, grade)
+}
+
+/// An account's score and grade on scorecard `card`, as [`score_one`]
+/// gives them, without the words.
+fn score_only(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> AccountScore {
+    let scorecard = &def.scorecards[card];
+    let credits: Vec<Option<f64>> = scorecard
+        .measures
+        .iter()
+        .zip(values)
+        .map(|(measure, value)| value.map(|v| credit_value(&measure.scale, v)))
+        .collect();
+    let (score, grade) = total_and_grade(def, &group_points(scorecard, &credits));
+    AccountScore {
+        scorecard: Some(scorecard.name.clone()),
+        score,
+        grade,
+        groups: Vec::new(),
+        explanation: String::new(),
+    }
+}
+
+/// Scores one account on scorecard `card` from its measures' values.
+pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> AccountScore {
+    let scorecard = &def.scorecards[card];
+    // Each measure's credit, band and words, once; `None` is N/A.
+    let credits: Vec<Option<(f64, Option<&'static str>, String)>> = scorecard
+        .measures
+        .iter()
+        .zip(values)
+        .map(|(measure, value)| value.map(|v| credit(&measure.name, &measure.scale, v)))
+        .collect();
+    let numbers = group_points(
+        scorecard,
+        &credits
+            .iter()
+            .map(|c| c.as_ref().map(|(credit, _, _)| *credit))
+            .collect::<Vec<_>>(),
+    );
     let mut groups = Vec::new();
     let mut parts = Vec::new();
     let mut notes = Vec::new();
-    for ((group, weight), credit_of_group) in scorecard.groups.iter().zip(&group_credit) {
-        let of = if credit_of_group.is_some() {
-            weight * scale
-        } else {
-            0.0
-        };
-        let points = credit_of_group.unwrap_or(0.0) * of;
+    for ((group, _), &(credit_of_group, points, of)) in scorecard.groups.iter().zip(&numbers.0) {
         let members: Vec<(&crate::project::score::MeasureDef, Option<f64>, &Option<_>)> = scorecard
             .measures
             .iter()
@@ -386,13 +464,7 @@ pub fn score_one(def: &ScoreDef, card: usize, values: &[Option<f64>]) -> Account
             measures,
         });
     }
-    let score = (available > 0.0).then(|| groups.iter().map(|g| g.points).sum::<f64>());
-    let grade = score.and_then(|s| {
-        def.grades
-            .iter()
-            .find(|g| s >= g.min - 1e-9)
-            .map(|g| g.name.clone())
-    });
+    let (score, grade) = total_and_grade(def, &numbers);
     let mut explanation = match score {
         Some(score) => format!(
             "score {}/100{} on {}: {}",
@@ -433,6 +505,52 @@ mod tests {
 
     /// usage (60): active days (weight 2, bands >= 15 / >= 5) and users
     /// (weight 1, linear 0..10); revenue (40): growth (bands >= 0 / >= -0.2).
+    /// A past date's score without words is the explained score and grade,
+    /// bit for bit, over values in every band, missing ones included.
+    #[test]
+    fn scores_without_words_equal_the_explained_ones() {
+        let def = def();
+        let days = [
+            None,
+            Some(0.0),
+            Some(5.0),
+            Some(14.9),
+            Some(15.0),
+            Some(40.0),
+        ];
+        let users = [None, Some(-1.0), Some(3.3), Some(10.0), Some(12.0)];
+        let growth = [
+            None,
+            Some(-0.5),
+            Some(-0.2),
+            Some(-0.1),
+            Some(0.0),
+            Some(0.7),
+        ];
+        let mut graded = std::collections::HashSet::new();
+        for d in days {
+            for u in users {
+                for g in growth {
+                    let values = [d, u, g];
+                    let explained = score_one(&def, 0, &values);
+                    let plain = score_only(&def, 0, &values);
+                    assert_eq!(
+                        plain.score.map(f64::to_bits),
+                        explained.score.map(f64::to_bits),
+                        "{values:?}"
+                    );
+                    assert_eq!(plain.grade, explained.grade, "{values:?}");
+                    assert!(plain.explanation.is_empty() && plain.groups.is_empty());
+                    graded.insert(explained.grade);
+                }
+            }
+        }
+        assert!(
+            graded.len() >= 3,
+            "the values reach every grade: {graded:?}"
+        );
+    }
+
     fn def() -> ScoreDef {
         let measure = |name: &str, weight: f64, group: &str, scale: Scale| MeasureDef {
             name: name.into(),

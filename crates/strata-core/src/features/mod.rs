@@ -654,12 +654,14 @@ impl<'a> ManyDates<'a> {
 /// ([`STATE_BYTES_PER_DATE`] per account and date).
 const MANY_STATE_BYTES: usize = 2 << 30;
 
-/// About how much a date's state takes per account while [`compute_many`]
-/// holds it: the partial, its carry (counters, adoption bitmaps, the
-/// (account, event) cells, recent users, per-day counts) and the finished
-/// partial. Measured: 1M accounts with 6 dates at once peaked at 18 GiB, so
-/// large bases take one date per pass (each pass chained on from the last).
-const STATE_BYTES_PER_DATE: usize = 4096;
+/// About how much a date adds per account while [`compute_many`] holds a
+/// group of dates: its partial of the events since the date before (the
+/// dates' carries are made one at a time, [`scan::Chain`]). Measured (the
+/// backtest of `bench/incremental.sh 10000000 100000`: 100,000 accounts,
+/// five dates a pass): about 1.2 KiB per account and date over the run's
+/// peak before it; so 100,000 accounts take the backtest's six dates in
+/// one pass, a million one date per pass (each chained on from the last).
+const STATE_BYTES_PER_DATE: usize = 1536;
 
 /// How the event aggregates are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

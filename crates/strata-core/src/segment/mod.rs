@@ -238,6 +238,10 @@ pub struct AssignInputs<'a> {
     pub kmeans_sample: usize,
     /// The run's needs themes with `k` themes (`None`: k chosen).
     pub themes: &'a (dyn Fn(Option<usize>) -> Cow<'a, Themes> + Sync),
+    /// Whether health scores are explained measure by measure; without,
+    /// each account gets its score and grade alone (a past date's
+    /// memberships: the backtest needs no words).
+    pub explain: bool,
 }
 
 /// Every segmentation's members, on any engine: rules evaluated by
@@ -276,7 +280,8 @@ pub async fn assign(
                 assignments.push(theme_assignment(name, &themes, warnings));
             }
             Method::Score(score) => {
-                let (scores, membership) = crate::score::score_accounts(score, &features.batch)?;
+                let (scores, membership) =
+                    crate::score::score_accounts(score, &features.batch, inputs.explain)?;
                 let grades = &score.def.grades;
                 assignments.push(Assignment {
                     segmentation: name.to_string(),

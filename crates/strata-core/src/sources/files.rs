@@ -17,7 +17,7 @@ const DIGEST_BYTES: u64 = 64 * 1024;
 /// its end, describes every row group).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStamp {
-    /// The path as the project resolves it.
+    /// The file's canonical path.
     pub path: String,
     /// Length in bytes.
     pub len: u64,
@@ -63,6 +63,9 @@ impl FileStamp {
                 .map_err(|e| Error::io(path, e))?;
             hasher.update(&buffer);
         }
+        // The same file however the project was reached (`--project .`,
+        // an absolute path, another working directory).
+        let path = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         Ok(FileStamp {
             path: path.display().to_string(),
             len,
