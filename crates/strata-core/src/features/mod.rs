@@ -630,13 +630,7 @@ impl<'a> ManyDates<'a> {
     async fn table(&self, partial: &scan::Partial, known: &scan::Known) -> Result<FeatureTable> {
         let day = known.as_of_day();
         let one = self.inputs(day)?;
-        let base_columns: Vec<String> = one
-            .base_batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let base_columns = column_names(&one.base_batch);
         let aggregates = aggregates_of(one, partial, known)?;
         finish(
             self.project,
@@ -648,6 +642,16 @@ impl<'a> ManyDates<'a> {
         )
         .await
     }
+}
+
+/// The names of a batch's columns.
+fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 /// About how much per-account scan state [`compute_many`] keeps at once
@@ -685,12 +689,7 @@ async fn compute_by(
     let d = as_of_day;
     let typed = typed_events(ctx, project)?.await?;
     let base_batch = base_batch(sources, project, d)?;
-    let base_columns: Vec<String> = base_batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let base_columns = column_names(&base_batch);
     let (customs, custom_defs) = custom_aggregates(project)?;
     let (
         Aggregates {

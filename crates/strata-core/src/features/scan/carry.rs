@@ -87,6 +87,17 @@ impl Texts {
             (a.account, a.tag, text_of(text, a)).cmp(&(b.account, b.tag, text_of(text, b)))
         });
         let live: usize = self.rows.iter().map(|row| row.len as usize).sum();
+        // Already compact (a carry advanced, then made canonical): nothing
+        // to rewrite.
+        let mut next = 0;
+        let compact_already = self.rows.iter().all(|row| {
+            let here = row.start as usize == next;
+            next += row.len as usize;
+            here
+        });
+        if compact_already && live == self.text.len() {
+            return;
+        }
         let mut compact = String::with_capacity(live);
         for row in &mut self.rows {
             let value = text_of(text, row);
