@@ -252,6 +252,7 @@ pub async fn backtest(
         project,
         std::slice::from_ref(&params.segmentation),
         params,
+        None,
         observer,
         progress,
     )
@@ -272,6 +273,8 @@ struct Tally {
 
 /// Backtests several segmentations over the same past dates, each date
 /// computed once for all of them (`params.segmentation` is ignored).
+/// `loaded`: the sources as a run at `params.as_of` loaded them, when it
+/// has them (they are not loaded again).
 ///
 /// # Errors
 ///
@@ -280,6 +283,7 @@ pub async fn backtest_all(
     project: &Project,
     names: &[String],
     params: &BacktestParams,
+    loaded: Option<pipeline::Loaded>,
     observer: &dyn Observer,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<Backtest>> {
@@ -321,11 +325,16 @@ pub async fn backtest_all(
 
     // The revenue as of now: where the outcomes come from.
     observer.phase_started(crate::pipeline::Phase::Sources);
-    let options = RunOptions {
-        cache: params.cache.clone(),
-        ..RunOptions::at(params.as_of)
+    let loaded = match loaded {
+        Some(loaded) => loaded,
+        None => {
+            let options = RunOptions {
+                cache: params.cache.clone(),
+                ..RunOptions::at(params.as_of)
+            };
+            pipeline::sources_at(&alone, &options).await?
+        }
     };
-    let loaded = pipeline::sources_at(&alone, &options).await?;
     let (now_sources, now_as_of) = (&loaded.sources, loaded.as_of);
     observer.phase_finished(crate::pipeline::Phase::Sources);
     if now_sources.revenue.is_none() {
@@ -562,7 +571,8 @@ pub const RUN_DATES: u32 = 6;
 
 /// The backtest inside a run: [`claiming`] segmentations over the last
 /// [`RUN_DATES`] months whose 90-day outcomes are known. Empty when no
-/// segmentation claims anything.
+/// segmentation claims anything. `loaded`: the run's sources, when it
+/// hands them over (see [`backtest_all`]).
 ///
 /// # Errors
 ///
@@ -571,6 +581,7 @@ pub async fn in_run(
     project: &Project,
     as_of: NaiveDate,
     cache: Option<crate::features::ScanCache>,
+    loaded: Option<pipeline::Loaded>,
 ) -> Result<Vec<Backtest>> {
     let names = claiming(project);
     if names.is_empty() {
@@ -585,7 +596,15 @@ pub async fn in_run(
         as_of: Some(as_of),
         cache,
     };
-    backtest_all(project, &names, &params, &pipeline::Quiet, &mut |_, _| {}).await
+    backtest_all(
+        project,
+        &names,
+        &params,
+        loaded,
+        &pipeline::Quiet,
+        &mut |_, _| {},
+    )
+    .await
 }
 
 /// Fewest observations a segment needs before its name is held against it.

@@ -47,6 +47,13 @@ pub trait Engine: Send + Sync {
     /// Evaluates rules over a prepared run's features, where they are.
     fn matcher<'a>(&'a self, prepared: &'a Prepared) -> Result<Box<dyn Matcher + 'a>>;
 
+    /// The embedded session whose events table [`Engine::prepare`]
+    /// registered, for more dates' features from the same sources (a run's
+    /// own backtest); `None` where the events are read elsewhere.
+    fn embedded_session(&self) -> Option<SessionContext> {
+        None
+    }
+
     /// Every segmentation's members (see [`segment::assign`]), health
     /// scores explained.
     async fn assign(
@@ -205,5 +212,9 @@ impl Engine for DataFusionEngine {
             ctx: &self.local,
             batch: &prepared.features.batch,
         }))
+    }
+
+    fn embedded_session(&self) -> Option<SessionContext> {
+        self.cluster.is_none().then(|| self.local.clone())
     }
 }

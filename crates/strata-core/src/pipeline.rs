@@ -285,9 +285,9 @@ pub async fn run(
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Result<RunResult> {
-    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    let (_, prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
-    let result = measure(prepared, assignments)?;
+    let (result, _) = measure(prepared, assignments)?;
     observer.phase_finished(Phase::Measures);
     Ok(result)
 }
@@ -331,19 +331,21 @@ pub fn roadmap_segmentation(project: &Project) -> Option<String> {
 
 /// [`run`], plus the analyses of the report (cohorts and roadmap from the
 /// same sources and memberships; the ICP from features known `icp_days`
-/// after signup).
+/// after signup), and the run's sources, loaded once for what reads them
+/// again (the run's own backtest; `None` when accounts that signed up after
+/// as_of were left out of them).
 pub async fn run_with_analyses(
     project: &Project,
     options: &RunOptions,
     plan: &AnalysesPlan,
     observer: &dyn Observer,
-) -> Result<(RunResult, Analyses)> {
+) -> Result<(RunResult, Analyses, Option<Loaded>)> {
     // The ICP's early adoption is counted in the run's own scan.
     let options = RunOptions {
         early_days: plan.icp_days.or(options.early_days),
         ..options.clone()
     };
-    let (prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
+    let (engine, prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
     observer.phase_started(Phase::Analyses);
     let mut analyses = Analyses::default();
     let icp_here = plan
@@ -374,8 +376,16 @@ pub async fn run_with_analyses(
     observer.phase_finished(Phase::Analyses);
     observer.phase_started(Phase::Measures);
     let as_of = prepared.as_of;
-    let result = measure(prepared, assignments)?;
+    let every_account = prepared.every_account;
+    let (result, sources) = measure(prepared, assignments)?;
     observer.phase_finished(Phase::Measures);
+    // Accounts that signed up after as_of are gone from these sources.
+    let loaded = every_account.then(|| Loaded {
+        ctx: engine.embedded_session(),
+        sources,
+        as_of,
+        cache: options.cache.clone(),
+    });
     let icp_found = match icp_here {
         Some((days, Ok(None))) => {
             // This engine's scan counted no early adoption.
@@ -390,7 +400,7 @@ pub async fn run_with_analyses(
         Some(Err(error)) => analyses.problems.push(format!("no ICP section: {error}")),
         None => {}
     }
-    Ok((result, analyses))
+    Ok((result, analyses, loaded))
 }
 
 /// Each account's segment of `segmentation` at `date` (`None`:
@@ -482,7 +492,7 @@ pub async fn memberships_each(
 ) -> Result<()> {
     if project.engine != EngineKind::Embedded || project.risk.is_some() {
         for (done, date) in dates.iter().enumerate() {
-            let (prepared, assignments) =
+            let (_, prepared, assignments) =
                 prepare_and_assign(project, &RunOptions::at(Some(*date)), &Quiet).await?;
             visit(done, prepared, assignments)?;
             progress(done + 1, dates.len());
@@ -535,7 +545,7 @@ async fn prepare_and_assign(
     project: &Project,
     options: &RunOptions,
     observer: &dyn Observer,
-) -> Result<(Prepared, Vec<Assignment>)> {
+) -> Result<(Box<dyn Engine>, Prepared, Vec<Assignment>)> {
     let (engine, mut prepared) = prepare(project, options, observer).await?;
     let mut warnings = std::mem::take(&mut prepared.warnings);
     let assignments = engine.assign(project, &prepared, &mut warnings).await?;
@@ -545,7 +555,7 @@ async fn prepare_and_assign(
     warnings.retain(|warning| seen.insert(warning.to_string()));
     prepared.warnings = warnings;
     observer.phase_finished(Phase::Segments);
-    Ok((prepared, assignments))
+    Ok((engine, prepared, assignments))
 }
 
 /// Tickets per account (feedback rows with channel `ticket`) in the trailing
@@ -613,7 +623,7 @@ pub async fn matrix(
                 .with_help("cross two or three, e.g. `strata matrix size behavior`"),
         ));
     }
-    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    let (_, prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
     let mut segment_names = Vec::new();
     let mut picked = Vec::new();
@@ -727,7 +737,7 @@ pub async fn cohorts(
     segmentation: Option<&str>,
     observer: &dyn Observer,
 ) -> Result<CohortReport> {
-    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    let (_, prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
     let report = cohorts_of(&prepared, &assignments, segmentation)?;
     observer.phase_finished(Phase::Measures);
@@ -1082,7 +1092,8 @@ impl<'a> MeasureContext<'a> {
     }
 }
 
-fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult> {
+/// The run's result; its sources handed back.
+fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<(RunResult, Sources)> {
     let context = MeasureContext::new(&prepared);
     let everyone = vec![Some(0usize); context.revenue.len()];
     let overall =
@@ -1095,7 +1106,7 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
     let nrr_spread = context.nrr_spread();
     let MeasureContext { revenue, nps, .. } = context;
     let risk = prepared.risk.clone();
-    Ok(RunResult {
+    let result = RunResult {
         scan: prepared.scan.clone(),
         as_of: prepared.as_of,
         // The ICP's early counts were read before measuring; a served run
@@ -1112,7 +1123,8 @@ fn measure(prepared: Prepared, assignments: Vec<Assignment>) -> Result<RunResult
         revenue,
         nps,
         risk,
-    })
+    };
+    Ok((result, prepared.sources))
 }
 
 /// What a rule would select if it were a segment: [`preview_rule`]'s answer.
@@ -1588,7 +1600,7 @@ pub async fn roadmap(
     name: &str,
     observer: &dyn Observer,
 ) -> Result<RoadmapReport> {
-    let (prepared, assignments) = prepare_and_assign(project, options, observer).await?;
+    let (_, prepared, assignments) = prepare_and_assign(project, options, observer).await?;
     observer.phase_started(Phase::Measures);
     let report = roadmap_of(&prepared, &assignments, name)?;
     observer.phase_finished(Phase::Measures);

@@ -138,6 +138,9 @@ pub struct Prepared {
     pub risk: Option<crate::risk::RiskModels>,
     /// How the features scan read the events, when it was kept between runs.
     pub scan: Option<crate::features::ScanMode>,
+    /// Whether `sources` still holds every account loaded (none signed up
+    /// after `as_of`), so that another date can start from them.
+    pub every_account: bool,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -180,12 +183,9 @@ pub(crate) fn finish_prepare(
     let mut warnings = feature_warnings(project, &sources, &features, as_of)?;
     warnings.extend(revenue_month_problem(project, &sources, as_of)?);
     warnings.extend(risk.iter().flat_map(crate::risk::RiskModels::warnings));
-    warnings.extend(keep_signed_up(
-        &mut sources,
-        &mut features,
-        risk.as_mut(),
-        as_of,
-    )?);
+    let later = keep_signed_up(&mut sources, &mut features, risk.as_mut(), as_of)?;
+    let every_account = later.is_none();
+    warnings.extend(later);
     observer.phase_finished(Phase::Features);
 
     observer.phase_started(Phase::Segments);
@@ -207,6 +207,7 @@ pub(crate) fn finish_prepare(
         warnings,
         risk,
         scan: None,
+        every_account,
         themes: std::sync::OnceLock::new(),
     })
 }

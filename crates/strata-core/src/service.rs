@@ -183,11 +183,11 @@ pub async fn execute(
     let outcome = if settings.quick_report {
         pipeline::run(project, &options, &timed)
             .await
-            .map(|result| (result, Analyses::default()))
+            .map(|result| (result, Analyses::default(), None))
     } else {
         pipeline::run_with_analyses(project, &options, &REPORT_PLAN, &timed).await
     };
-    let (mut result, mut analyses) = match outcome {
+    let (mut result, mut analyses, loaded) = match outcome {
         Ok(done) => done,
         Err(error) => {
             if let Some((mut store, _lock)) = store_and_lock {
@@ -209,7 +209,7 @@ pub async fn execute(
     let mut backtests = Vec::new();
     if !settings.quick_report && project.backtest_on_run {
         timed.phase_started(Phase::Backtest);
-        match crate::backtest::in_run(project, result.as_of, cache).await {
+        match crate::backtest::in_run(project, result.as_of, cache, loaded).await {
             Ok(found) => {
                 result
                     .warnings

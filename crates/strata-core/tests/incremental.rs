@@ -322,3 +322,71 @@ fn past_dates_start_from_their_kept_scans() {
         .count();
     assert_eq!(heads, past.len(), "one kept scan per past date");
 }
+
+/// A run hands its sources to its own backtest (they are not loaded and
+/// checked again): the backtest is the one made from sources loaded anew.
+/// At a date before some accounts signed up, the run's sources have lost
+/// them, so it hands nothing over.
+#[test]
+fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
+    let Setup {
+        dir: _kept_until_the_end,
+        project,
+        first,
+        files,
+        runtime,
+        events_dir,
+        ..
+    } = setup();
+    for file in &files {
+        std::fs::rename(file, events_dir.join(file.file_name().expect("name"))).expect("land");
+    }
+    assert!(
+        !strata_core::backtest::claiming(&project).is_empty(),
+        "the demo project claims risk"
+    );
+    let plan = pipeline::AnalysesPlan::default();
+    runtime.block_on(async {
+        // The demo's as-of date: every account had signed up.
+        let last = first + Days::new(DAYS);
+        let (result, _, loaded) = pipeline::run_with_analyses(
+            &project,
+            &RunOptions::at(Some(last)),
+            &plan,
+            &pipeline::Quiet,
+        )
+        .await
+        .expect("run");
+        assert!(loaded.is_some(), "every account had signed up by {last}");
+        let handed = strata_core::backtest::in_run(&project, result.as_of, None, loaded)
+            .await
+            .expect("backtest from the run's sources");
+        let anew = strata_core::backtest::in_run(&project, result.as_of, None, None)
+            .await
+            .expect("backtest from new sources");
+        assert!(!handed.is_empty());
+        assert_eq!(
+            strata_core::backtest::backtests_json(&handed),
+            strata_core::backtest::backtests_json(&anew)
+        );
+        // Four months in, later signups are not in the run's sources.
+        let early = first - chrono::Months::new(4);
+        let (result, _, loaded) = pipeline::run_with_analyses(
+            &project,
+            &RunOptions::at(Some(early)),
+            &plan,
+            &pipeline::Quiet,
+        )
+        .await
+        .expect("an early run");
+        assert!(
+            result
+                .warnings
+                .iter()
+                .any(|w| w.to_string().contains("signed up")),
+            "{:?}",
+            result.warnings
+        );
+        assert!(loaded.is_none(), "sources without the later signups");
+    });
+}

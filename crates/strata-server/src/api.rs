@@ -660,7 +660,7 @@ pub async fn backtests_of(
 ) -> Result<Arc<Vec<strata_core::backtest::Backtest>>, String> {
     computed_once(
         &served.backtests,
-        strata_core::backtest::in_run(&served.project, served.result.as_of, None),
+        strata_core::backtest::in_run(&served.project, served.result.as_of, None, None),
     )
     .await
 }

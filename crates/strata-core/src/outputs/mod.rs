@@ -50,10 +50,9 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_atomically(&features, |file| write_features(result, file))?;
     let segments = out_dir.join(SEGMENTS);
     write_atomically(&segments, |file| {
-        let json = segments_json(result);
         // Buffered: serde writes a pretty document piece by piece.
         let mut out = std::io::BufWriter::new(&mut *file);
-        serde_json::to_writer_pretty(&mut out, &json)
+        serde_json::to_writer_pretty(&mut out, &SegmentsDocument::of(result))
             .map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
         out.write_all(b"\n")
             .and_then(|()| out.flush())
@@ -182,43 +181,88 @@ pub fn write_parquet(path: &Path, batch: &datafusion::arrow::array::RecordBatch)
 /// With score segmentations, `scores` holds per segmentation every
 /// account's score explained group by group and measure by measure.
 pub fn segments_json(result: &RunResult) -> serde_json::Value {
-    let mut json = serde_json::json!({
-        "as_of": result.as_of.to_string(),
-        "accounts": result.features.batch.num_rows(),
-        "events": result.event_rows,
-        "overall": result.overall,
-        "nrr_spread": result.nrr_spread,
-        "segmentations": result.segmentations,
-        "unknown_events": result.features.unknown,
-        "warnings": result.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-    });
-    let ids = result.account_ids();
-    let scores: serde_json::Map<String, serde_json::Value> = result
-        .segmentations
-        .iter()
-        .filter_map(|segmentation| {
-            let scores = segmentation.scores.as_ref()?;
-            let accounts: Vec<serde_json::Value> = ids
+    serde_json::to_value(SegmentsDocument::of(result)).unwrap_or_default()
+}
+
+/// `segments.json` as it is serialized: what [`segments_json`] holds,
+/// written piece by piece (every account's explained score would take
+/// gigabytes as a `serde_json::Value` at a million accounts).
+#[derive(serde::Serialize)]
+struct SegmentsDocument<'a> {
+    as_of: String,
+    accounts: usize,
+    events: u64,
+    overall: &'a crate::measures::Economics,
+    nrr_spread: &'a crate::measures::quality::NrrSpread,
+    segmentations: &'a [crate::pipeline::SegmentationResult],
+    unknown_events: &'a crate::features::UnknownEvents,
+    warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Scores::is_empty")]
+    scores: Scores<'a>,
+}
+
+impl<'a> SegmentsDocument<'a> {
+    fn of(result: &'a RunResult) -> Self {
+        SegmentsDocument {
+            as_of: result.as_of.to_string(),
+            accounts: result.features.batch.num_rows(),
+            events: result.event_rows,
+            overall: &result.overall,
+            nrr_spread: &result.nrr_spread,
+            segmentations: &result.segmentations,
+            unknown_events: &result.features.unknown,
+            warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
+            scores: Scores {
+                ids: result.account_ids(),
+                lists: result
+                    .segmentations
+                    .iter()
+                    .filter_map(|s| Some((s.name.as_str(), s.scores.as_deref()?)))
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// Per score segmentation, every account's score with its `account_id`.
+struct Scores<'a> {
+    ids: Vec<String>,
+    lists: Vec<(&'a str, &'a [crate::score::AccountScore])>,
+}
+
+impl Scores<'_> {
+    fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+}
+
+/// One account's score, then its id.
+#[derive(serde::Serialize)]
+struct ScoreRow<'a> {
+    #[serde(flatten)]
+    score: &'a crate::score::AccountScore,
+    account_id: &'a str,
+}
+
+impl serde::Serialize for Scores<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.lists.len()))?;
+        for (name, scores) in &self.lists {
+            let rows: Vec<ScoreRow<'_>> = self
+                .ids
                 .iter()
-                .zip(scores)
-                .map(|(id, score)| {
-                    let mut value = serde_json::to_value(score).unwrap_or_default();
-                    if let Some(object) = value.as_object_mut() {
-                        object.insert("account_id".into(), serde_json::json!(id));
-                    }
-                    value
+                .zip(scores.iter())
+                .map(|(id, score)| ScoreRow {
+                    score,
+                    account_id: id,
                 })
                 .collect();
-            Some((
-                segmentation.name.clone(),
-                serde_json::Value::Array(accounts),
-            ))
-        })
-        .collect();
-    if !scores.is_empty()
-        && let Some(object) = json.as_object_mut()
-    {
-        object.insert("scores".into(), serde_json::Value::Object(scores));
+            map.serialize_entry(name, &rows)?;
+        }
+        map.end()
     }
-    json
 }
