@@ -516,6 +516,24 @@ fn churn_risk_is_learned_on_the_demo_and_usable_in_rules() {
     let cards = segments["scores"]["risk_card"]
         .as_array()
         .expect("risk_card scores");
+    // Written piece by piece, each account's id follows its score.
+    let keys: Vec<&str> = cards[0]
+        .as_object()
+        .expect("a score")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "scorecard",
+            "score",
+            "grade",
+            "groups",
+            "explanation",
+            "account_id"
+        ]
+    );
     let memberships = dir.read("out/memberships.csv");
     let rows = memberships
         .lines()
