@@ -345,18 +345,19 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
         !strata_core::backtest::claiming(&project).is_empty(),
         "the demo project claims risk"
     );
-    let plan = pipeline::AnalysesPlan::default();
+    let run_at = async |date: NaiveDate| {
+        let options = RunOptions::at(Some(date));
+        let plan = pipeline::AnalysesPlan::default();
+        let (result, _, loaded) =
+            pipeline::run_with_analyses(&project, &options, &plan, &pipeline::Quiet)
+                .await
+                .expect("run");
+        (result, loaded)
+    };
     runtime.block_on(async {
         // The demo's as-of date: every account had signed up.
         let last = first + Days::new(DAYS);
-        let (result, _, loaded) = pipeline::run_with_analyses(
-            &project,
-            &RunOptions::at(Some(last)),
-            &plan,
-            &pipeline::Quiet,
-        )
-        .await
-        .expect("run");
+        let (result, loaded) = run_at(last).await;
         assert!(loaded.is_some(), "every account had signed up by {last}");
         let handed = strata_core::backtest::in_run(&project, result.as_of, None, loaded)
             .await
@@ -370,15 +371,7 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
             strata_core::backtest::backtests_json(&anew)
         );
         // Four months in, later signups are not in the run's sources.
-        let early = first - chrono::Months::new(4);
-        let (result, _, loaded) = pipeline::run_with_analyses(
-            &project,
-            &RunOptions::at(Some(early)),
-            &plan,
-            &pipeline::Quiet,
-        )
-        .await
-        .expect("an early run");
+        let (result, loaded) = run_at(first - chrono::Months::new(4)).await;
         assert!(
             result
                 .warnings

@@ -203,6 +203,16 @@ struct SegmentsDocument<'a> {
 
 impl<'a> SegmentsDocument<'a> {
     fn of(result: &'a RunResult) -> Self {
+        let lists: Vec<(&str, &[crate::score::AccountScore])> = result
+            .segmentations
+            .iter()
+            .filter_map(|s| Some((s.name.as_str(), s.scores.as_deref()?)))
+            .collect();
+        // Account ids only where a score is written beside them.
+        let ids = match lists.is_empty() {
+            true => Vec::new(),
+            false => result.account_ids(),
+        };
         SegmentsDocument {
             as_of: result.as_of.to_string(),
             accounts: result.features.batch.num_rows(),
@@ -212,14 +222,7 @@ impl<'a> SegmentsDocument<'a> {
             segmentations: &result.segmentations,
             unknown_events: &result.features.unknown,
             warnings: result.warnings.iter().map(|w| w.to_string()).collect(),
-            scores: Scores {
-                ids: result.account_ids(),
-                lists: result
-                    .segmentations
-                    .iter()
-                    .filter_map(|s| Some((s.name.as_str(), s.scores.as_deref()?)))
-                    .collect(),
-            },
+            scores: Scores { ids, lists },
         }
     }
 }
