@@ -499,16 +499,17 @@ pub async fn memberships_each(
         }
         return Ok(());
     }
+    // Loaded sources are borrowed: each date copies them once, for itself.
     let (ctx, sources) = match loaded {
         Some(Loaded {
             ctx: Some(ctx),
             sources,
             ..
-        }) => (ctx.clone(), sources.clone()),
+        }) => (ctx.clone(), std::borrow::Cow::Borrowed(sources)),
         _ => {
             let ctx = session(project)?;
             let sources = sources::load(&ctx, project).await?;
-            (ctx, sources)
+            (ctx, std::borrow::Cow::Owned(sources))
         }
     };
     let engine = DataFusionEngine::embedded(ctx.clone());
@@ -521,7 +522,7 @@ pub async fn memberships_each(
         let mut prepared = crate::prepare::finish_prepare(
             project,
             dates[at],
-            sources.clone(),
+            Sources::clone(&sources),
             features,
             None,
             &Quiet,
