@@ -116,7 +116,9 @@ impl<'a> Profile<'a> {
         }
     }
 
-    /// Ends the step begun last, under `name`.
+    /// Ends the step begun last, under `name`; a name timed before (a
+    /// phase the run comes back to, as the features scan between the
+    /// backtest's past dates) adds to its row.
     pub fn end(&self, name: &str) {
         let Ok(mut current) = self.current.lock() else {
             return;
@@ -124,11 +126,18 @@ impl<'a> Profile<'a> {
         if let Some(started) = current.take()
             && let Ok(mut phases) = self.phases.lock()
         {
-            phases.push(PhaseTime {
-                phase: name.to_string(),
-                seconds: started.elapsed().as_secs_f64(),
-                peak_mib: peak_mib(),
-            });
+            let (seconds, peak_mib) = (started.elapsed().as_secs_f64(), peak_mib());
+            match phases.iter_mut().find(|p| p.phase == name) {
+                Some(row) => {
+                    row.seconds += seconds;
+                    row.peak_mib = row.peak_mib.max(peak_mib);
+                }
+                None => phases.push(PhaseTime {
+                    phase: name.to_string(),
+                    seconds,
+                    peak_mib,
+                }),
+            }
         }
     }
 

@@ -43,7 +43,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             .flatten(),
     };
     let observer = progress::PhaseProgress::new();
-    let (result, analyses, loaded) =
+    let (result, mut analyses, loaded) =
         pipeline::run_with_analyses(&project, &RunOptions::default(), &plan, &observer).await?;
     observer.finish_all();
     for problem in &analyses.problems {
@@ -52,7 +52,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut store = state_cmd::open_store(&project, args.store.as_deref()).await?;
     let history = strata_core::service::history_points(&mut store).await?;
     let backtests = if project.backtest_on_run {
-        strata_core::backtest::in_run(&project, result.as_of, None, loaded)
+        let found = analyses.backtests.take();
+        strata_core::backtest::of_run(&project, result.as_of, None, loaded, found)
             .await
             .unwrap_or_else(|error| {
                 eprintln!("warning: the report has no backtest section: {error}");

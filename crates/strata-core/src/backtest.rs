@@ -287,42 +287,8 @@ pub async fn backtest_all(
     observer: &dyn Observer,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<Vec<Backtest>> {
-    let mut tallies = Vec::new();
-    for name in names {
-        let Some(segmentation) = project.segmentations.iter().find(|s| &s.name == name) else {
-            return Err(project.unknown_segmentation(name));
-        };
-        if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
-            return Err(Error::invalid(
-                Problem::new(
-                    "--segmentation",
-                    format!("`{}` is a themes segmentation: feedback themes are found anew at every date, so there is no fixed definition to test", segmentation.name),
-                )
-                .with_help("backtest a rules segmentation, or freeze a clustering first (`strata discover --freeze`)"),
-            ));
-        }
-        let segment_names: Vec<String> = match &segmentation.kind {
-            SegmentationKind::Rules { segments, .. } => {
-                segments.iter().map(|s| s.name.clone()).collect()
-            }
-            SegmentationKind::Score(def) => def.grades.iter().map(|g| g.name.clone()).collect(),
-            _ => Vec::new(),
-        };
-        tallies.push(Tally {
-            name: name.clone(),
-            totals: segment_names
-                .into_iter()
-                .map(|name| (name, Counts::default()))
-                .collect(),
-            overall: Counts::default(),
-            per_date: Vec::new(),
-            score_pairs: Vec::new(),
-        });
-    }
     // Only these segmentations are computed at each past date.
-    let mut alone = project.clone();
-    alone.segmentations.retain(|s| names.contains(&s.name));
-
+    let alone = Testing::project_for(project, names)?;
     // The revenue as of now: where the outcomes come from.
     observer.phase_started(crate::pipeline::Phase::Sources);
     let loaded = match loaded {
@@ -335,60 +301,154 @@ pub async fn backtest_all(
             pipeline::sources_at(&alone, &options).await?
         }
     };
-    let (now_sources, now_as_of) = (&loaded.sources, loaded.as_of);
     observer.phase_finished(crate::pipeline::Phase::Sources);
-    if now_sources.revenue.is_none() {
-        return Err(Error::invalid(
-            Problem::new(
-                "backtest",
-                "the project has no revenue table, so nothing tells what happened next",
-            )
-            .with_help("add `revenue = \"...\"` under [sources]"),
-        ));
-    }
-    let current_month = crate::sources::revenue_month(now_sources, pipeline::day_number(now_as_of));
-    let mrr = crate::risk::mrr_by_month(now_sources);
-    let month_of = crate::dates::month_number;
-    let outcome_date = |date: NaiveDate| crate::dates::days_after(date, params.horizon_days);
-    // The last testable date: its outcome month is closed now.
-    let last = if month_of(outcome_date(now_as_of)) <= current_month {
-        now_as_of
-    } else {
-        crate::risk::past_dates(now_as_of, current_month, i32::MIN, params.horizon_days, 1)
-            .first()
-            .copied()
-            .unwrap_or(now_as_of)
-    };
-    let from = params.from.unwrap_or_else(|| {
-        last.checked_sub_months(Months::new(params.months.max(1) - 1))
-            .unwrap_or(last)
-    });
-    let mut dates = backfill_dates(from, now_as_of, params.every);
-    dates.retain(|date| month_of(outcome_date(*date)) <= current_month);
-    if dates.is_empty() {
-        return Err(Error::invalid(
-            Problem::new(
-                "--from",
-                format!(
-                    "no past date from {from} has its outcome {} days later observed by {} (revenue through {})",
-                    params.horizon_days,
-                    now_as_of,
-                    crate::sources::month_start(current_month).format("%Y-%m")
-                ),
-            )
-            .with_help("pass an earlier --from or a shorter --horizon"),
-        ));
+    let mut testing = Testing::new(&alone, names, params, &loaded.sources, loaded.as_of)?;
+    let dates = testing.dates.clone();
+    pipeline::memberships_each(
+        &alone,
+        &dates,
+        Some(&loaded),
+        progress,
+        &mut |at, past, assignments| testing.tally(at, &past, &assignments),
+    )
+    .await?;
+    Ok(testing.finish())
+}
+
+/// A backtest under way: the past dates, what each segmentation counted at
+/// the dates tallied so far, and what the outcomes are read from (the
+/// sources as of now).
+pub(crate) struct Testing<'a> {
+    /// The past dates, in day order.
+    pub(crate) dates: Vec<NaiveDate>,
+    tallies: Vec<Tally>,
+    now_sources: &'a crate::sources::Sources,
+    now_as_of: NaiveDate,
+    /// MRR by (account in `now_sources`, month).
+    mrr: std::collections::HashMap<(usize, i32), f64>,
+    horizon_days: u32,
+}
+
+impl<'a> Testing<'a> {
+    /// `project` with only the segmentations `names` (those computed at each
+    /// past date); an unknown name or a themes segmentation is an error.
+    pub(crate) fn project_for(project: &Project, names: &[String]) -> Result<Project> {
+        for name in names {
+            let Some(segmentation) = project.segmentations.iter().find(|s| &s.name == name) else {
+                return Err(project.unknown_segmentation(name));
+            };
+            if matches!(segmentation.kind, SegmentationKind::Themes { .. }) {
+                return Err(Error::invalid(
+                    Problem::new(
+                        "--segmentation",
+                        format!("`{}` is a themes segmentation: feedback themes are found anew at every date, so there is no fixed definition to test", segmentation.name),
+                    )
+                    .with_help("backtest a rules segmentation, or freeze a clustering first (`strata discover --freeze`)"),
+                ));
+            }
+        }
+        let mut alone = project.clone();
+        alone.segmentations.retain(|s| names.contains(&s.name));
+        Ok(alone)
     }
 
-    // Memberships only: a past date needs no measures.
-    // Each date tallied and dropped before the next is computed.
-    let mut tally_date = |at: usize,
-                          past: pipeline::Prepared,
-                          assignments: Vec<crate::segment::Assignment>|
-     -> Result<()> {
-        let date = &dates[at];
+    /// The backtest of the segmentations `names` of `project` (as
+    /// [`Testing::project_for`] keeps them), its outcomes read from
+    /// `now_sources` at `now_as_of`, before any date is tallied.
+    pub(crate) fn new(
+        project: &Project,
+        names: &[String],
+        params: &BacktestParams,
+        now_sources: &'a crate::sources::Sources,
+        now_as_of: NaiveDate,
+    ) -> Result<Testing<'a>> {
+        let mut tallies = Vec::new();
+        for name in names {
+            let Some(segmentation) = project.segmentations.iter().find(|s| &s.name == name) else {
+                return Err(project.unknown_segmentation(name));
+            };
+            let segment_names: Vec<String> = match &segmentation.kind {
+                SegmentationKind::Rules { segments, .. } => {
+                    segments.iter().map(|s| s.name.clone()).collect()
+                }
+                SegmentationKind::Score(def) => def.grades.iter().map(|g| g.name.clone()).collect(),
+                _ => Vec::new(),
+            };
+            tallies.push(Tally {
+                name: name.clone(),
+                totals: segment_names
+                    .into_iter()
+                    .map(|name| (name, Counts::default()))
+                    .collect(),
+                overall: Counts::default(),
+                per_date: Vec::new(),
+                score_pairs: Vec::new(),
+            });
+        }
+        if now_sources.revenue.is_none() {
+            return Err(Error::invalid(
+                Problem::new(
+                    "backtest",
+                    "the project has no revenue table, so nothing tells what happened next",
+                )
+                .with_help("add `revenue = \"...\"` under [sources]"),
+            ));
+        }
+        let current_month =
+            crate::sources::revenue_month(now_sources, pipeline::day_number(now_as_of));
+        let month_of = crate::dates::month_number;
+        let outcome_date = |date: NaiveDate| crate::dates::days_after(date, params.horizon_days);
+        // The last testable date: its outcome month is closed now.
+        let last = if month_of(outcome_date(now_as_of)) <= current_month {
+            now_as_of
+        } else {
+            crate::risk::past_dates(now_as_of, current_month, i32::MIN, params.horizon_days, 1)
+                .first()
+                .copied()
+                .unwrap_or(now_as_of)
+        };
+        let from = params.from.unwrap_or_else(|| {
+            last.checked_sub_months(Months::new(params.months.max(1) - 1))
+                .unwrap_or(last)
+        });
+        let mut dates = backfill_dates(from, now_as_of, params.every);
+        dates.retain(|date| month_of(outcome_date(*date)) <= current_month);
+        if dates.is_empty() {
+            return Err(Error::invalid(
+                Problem::new(
+                    "--from",
+                    format!(
+                        "no past date from {from} has its outcome {} days later observed by {} (revenue through {})",
+                        params.horizon_days,
+                        now_as_of,
+                        crate::sources::month_start(current_month).format("%Y-%m")
+                    ),
+                )
+                .with_help("pass an earlier --from or a shorter --horizon"),
+            ));
+        }
+        Ok(Testing {
+            dates,
+            tallies,
+            now_sources,
+            now_as_of,
+            mrr: crate::risk::mrr_by_month(now_sources),
+            horizon_days: params.horizon_days,
+        })
+    }
+
+    /// Counts the memberships of date `at` (of [`Testing::dates`]) against
+    /// what happened next. Memberships only: a past date needs no measures.
+    pub(crate) fn tally(
+        &mut self,
+        at: usize,
+        past: &pipeline::Prepared,
+        assignments: &[crate::segment::Assignment],
+    ) -> Result<()> {
+        let date = &self.dates[at];
         let revenue = pipeline::account_revenue(&past.sources, past.as_of);
-        let end_month = month_of(outcome_date(*date));
+        let end_month =
+            crate::dates::month_number(crate::dates::days_after(*date, self.horizon_days));
         // Each account's start and end MRR, `None` when not paying then.
         let paying: Vec<Option<(f64, f64)>> = past
             .sources
@@ -398,16 +458,16 @@ pub async fn backtest_all(
             .enumerate()
             .map(|(idx, id)| {
                 let start = revenue.get(idx).map_or(0.0, |r| r.mrr_now);
-                let account = now_sources.accounts.index.get(id)?;
+                let account = self.now_sources.accounts.index.get(id)?;
                 (start > 0.0).then(|| {
                     (
                         start,
-                        mrr.get(&(*account, end_month)).copied().unwrap_or(0.0),
+                        self.mrr.get(&(*account, end_month)).copied().unwrap_or(0.0),
                     )
                 })
             })
             .collect();
-        for tally in &mut tallies {
+        for tally in &mut self.tallies {
             let Some(seg) = assignments.iter().find(|s| s.segmentation == tally.name) else {
                 return Err(Error::Internal(format!(
                     "the run at {date} has no segmentation `{}`",
@@ -454,13 +514,17 @@ pub async fn backtest_all(
             });
         }
         Ok(())
-    };
-    pipeline::memberships_each(&alone, &dates, Some(&loaded), progress, &mut tally_date).await?;
-    let date_texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
-    Ok(tallies
-        .into_iter()
-        .map(|tally| summarize(tally, &date_texts, now_as_of, params.horizon_days))
-        .collect())
+    }
+
+    /// Each segmentation's backtest over the dates tallied.
+    pub(crate) fn finish(self) -> Vec<Backtest> {
+        let date_texts: Vec<String> = self.dates.iter().map(ToString::to_string).collect();
+        let (now_as_of, horizon_days) = (self.now_as_of, self.horizon_days);
+        self.tallies
+            .into_iter()
+            .map(|tally| summarize(tally, &date_texts, now_as_of, horizon_days))
+            .collect()
+    }
 }
 
 /// A run's warnings from its backtests.
@@ -587,7 +651,20 @@ pub async fn in_run(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let params = BacktestParams {
+    backtest_all(
+        project,
+        &names,
+        &run_params(as_of, cache),
+        loaded,
+        &pipeline::Quiet,
+        &mut |_, _| {},
+    )
+    .await
+}
+
+/// What [`in_run`] tests.
+fn run_params(as_of: NaiveDate, cache: Option<crate::features::ScanCache>) -> BacktestParams {
+    BacktestParams {
         segmentation: String::new(),
         horizon_days: 90,
         from: None,
@@ -595,16 +672,118 @@ pub async fn in_run(
         every: Every::Month,
         as_of: Some(as_of),
         cache,
+    }
+}
+
+/// A run's backtests: those its own scan computed (`found`,
+/// [`crate::prepare::Prepared::backtests`]), else [`in_run`]'s; `Err`:
+/// why the run has no backtest section.
+///
+/// # Errors
+///
+/// As [`in_run`], as text.
+pub async fn of_run(
+    project: &Project,
+    as_of: NaiveDate,
+    cache: Option<crate::features::ScanCache>,
+    loaded: Option<pipeline::Loaded>,
+    found: Option<std::result::Result<Vec<Backtest>, String>>,
+) -> std::result::Result<Vec<Backtest>, String> {
+    match found {
+        Some(found) => found,
+        None => in_run(project, as_of, cache, loaded)
+            .await
+            .map_err(|error| error.to_string()),
+    }
+}
+
+/// The run's own feature table at `as_of` from the pass over the events
+/// that also computes its backtest's past dates ([`in_run`]'s): the past
+/// dates and `as_of` chained in one scan ([`crate::features::ManyDates`]),
+/// each past date's memberships tallied and dropped as it comes, the run's
+/// date last (its early adoption within `early_days` of signup counted as
+/// [`crate::features::compute_with`] counts it). With the backtest's result
+/// (`Err`: why the run has none). `None` where nothing is backtested, or
+/// where the run's date is itself a past date: the caller computes the
+/// features alone. `sources`: every account loaded, as the run loaded them.
+///
+/// # Errors
+///
+/// What the scan or the run's own table meets; a past date's failure only
+/// ends the backtest.
+pub(crate) async fn beside_run(
+    ctx: &datafusion::prelude::SessionContext,
+    project: &Project,
+    sources: &crate::sources::Sources,
+    as_of: NaiveDate,
+    early_days: Option<u32>,
+    observer: &dyn Observer,
+) -> Result<
+    Option<(
+        crate::features::FeatureTable,
+        std::result::Result<Vec<Backtest>, String>,
+    )>,
+> {
+    let names = claiming(project);
+    if names.is_empty() || project.risk.is_some() {
+        return Ok(None);
+    }
+    let params = run_params(as_of, None);
+    let as_of_day = pipeline::day_number(as_of);
+    let testing = Testing::project_for(project, &names).and_then(|alone| {
+        Ok((
+            Testing::new(&alone, &names, &params, sources, as_of)?,
+            alone,
+        ))
+    });
+    let (mut testing, alone) = match testing {
+        Ok(found) => found,
+        Err(error) => {
+            let table =
+                crate::features::compute_with(ctx, project, sources, as_of_day, None, early_days)
+                    .await?;
+            return Ok(Some((table, Err(error.to_string()))));
+        }
     };
-    backtest_all(
-        project,
-        &names,
-        &params,
-        loaded,
-        &pipeline::Quiet,
-        &mut |_, _| {},
-    )
-    .await
+    let mut days: Vec<i32> = testing
+        .dates
+        .iter()
+        .map(|d| pipeline::day_number(*d))
+        .collect();
+    if days.contains(&as_of_day) {
+        return Ok(None);
+    }
+    days.push(as_of_day);
+    let mut many =
+        crate::features::ManyDates::new(ctx, project, sources, &days, None, None).await?;
+    if let Some(early) = early_days {
+        many = many.counting_early(early, as_of_day);
+    }
+    let engine = crate::engine::DataFusionEngine::embedded(ctx.clone());
+    let (mut own, mut failed) = (None, None);
+    while let Some((at, table)) = many.next_date().await? {
+        let Some(&date) = testing.dates.get(at) else {
+            own = Some(table);
+            continue;
+        };
+        if failed.is_some() {
+            continue;
+        }
+        observer.phase_finished(pipeline::Phase::Features);
+        observer.phase_started(pipeline::Phase::Backtest);
+        let tallied = match pipeline::assign_past(&alone, &engine, date, sources, table).await {
+            Ok((past, assignments)) => testing.tally(at, &past, &assignments),
+            Err(error) => Err(error),
+        };
+        failed = tallied.err().map(|error| error.to_string());
+        observer.phase_finished(pipeline::Phase::Backtest);
+        observer.phase_started(pipeline::Phase::Features);
+    }
+    let own = own.ok_or_else(|| Error::Internal("the run's own date was not scanned".into()))?;
+    Ok(Some((
+        own,
+        failed.map_or_else(|| Ok(testing.finish()), Err),
+    )))
 }
 
 /// Fewest observations a segment needs before its name is held against it.

@@ -157,6 +157,7 @@ impl Engine for DataFusionEngine {
         observer.phase_finished(Phase::Sources);
 
         observer.phase_started(Phase::Features);
+        let mut backtests = None;
         let (mut features, scan) = match cache {
             Some(cache) => {
                 let (table, mode) = features::compute_cached(
@@ -170,18 +171,41 @@ impl Engine for DataFusionEngine {
                 .await?;
                 (table, Some(mode))
             }
-            None => (
-                features::compute_with(
-                    ctx,
-                    project,
-                    &sources,
-                    day_number(as_of),
-                    None,
-                    options.early_days,
-                )
-                .await?,
-                None,
-            ),
+            None => {
+                // The run's backtest shares the scan where it reads every event.
+                let beside = match options.backtest && !crate::distributed::on_cluster(ctx) {
+                    true => {
+                        crate::backtest::beside_run(
+                            ctx,
+                            project,
+                            &sources,
+                            as_of,
+                            options.early_days,
+                            observer,
+                        )
+                        .await?
+                    }
+                    false => None,
+                };
+                match beside {
+                    Some((table, found)) => {
+                        backtests = Some(found);
+                        (table, None)
+                    }
+                    None => (
+                        features::compute_with(
+                            ctx,
+                            project,
+                            &sources,
+                            day_number(as_of),
+                            None,
+                            options.early_days,
+                        )
+                        .await?,
+                        None,
+                    ),
+                }
+            }
         };
         let risk = match &project.risk {
             Some(settings) => Some(
@@ -200,6 +224,7 @@ impl Engine for DataFusionEngine {
         };
         let mut prepared = finish_prepare(project, as_of, sources, features, risk, observer)?;
         prepared.scan = scan;
+        prepared.backtests = backtests;
         Ok(prepared)
     }
 

@@ -314,6 +314,10 @@ pub struct Analyses {
     pub cohorts: Option<CohortReport>,
     /// Segments to roadmap.
     pub roadmap: Option<RoadmapReport>,
+    /// The run's backtests, where its own events scan computed them
+    /// ([`RunOptions::backtest`]; `Err`: why there are none); `None`: the
+    /// caller runs them ([`crate::backtest::of_run`]).
+    pub backtests: Option<std::result::Result<Vec<crate::backtest::Backtest>, String>>,
     /// Why an analysis is missing.
     pub problems: Vec<String>,
 }
@@ -341,13 +345,19 @@ pub async fn run_with_analyses(
     observer: &dyn Observer,
 ) -> Result<(RunResult, Analyses, Option<Loaded>)> {
     // The ICP's early adoption is counted in the run's own scan.
+    // So is the backtest's past dates, where that scan reads every event.
     let options = RunOptions {
         early_days: plan.icp_days.or(options.early_days),
+        backtest: project.backtest_on_run,
         ..options.clone()
     };
-    let (engine, prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
+    let (engine, mut prepared, assignments) =
+        prepare_and_assign(project, &options, observer).await?;
     observer.phase_started(Phase::Analyses);
-    let mut analyses = Analyses::default();
+    let mut analyses = Analyses {
+        backtests: prepared.backtests.take(),
+        ..Analyses::default()
+    };
     let icp_here = plan
         .icp_days
         .map(|days| (days, icp_of(project, &prepared, days, &Default::default())));
@@ -519,25 +529,39 @@ pub async fn memberships_each(
     let mut many = features::ManyDates::new(&ctx, project, &sources, &days, None, cache).await?;
     let mut done = 0;
     while let Some((at, features)) = many.next_date().await? {
-        let mut prepared = crate::prepare::finish_prepare(
-            project,
-            dates[at],
-            Sources::clone(&sources),
-            features,
-            None,
-            &Quiet,
-        )?;
-        let mut warnings = std::mem::take(&mut prepared.warnings);
-        // Memberships and scores; a past date's explanations go unread.
-        let assignments = engine
-            .assign_explained(project, &prepared, &mut warnings, false)
-            .await?;
-        prepared.warnings = warnings;
+        let (prepared, assignments) =
+            assign_past(project, &engine, dates[at], &sources, features).await?;
         visit(at, prepared, assignments)?;
         done += 1;
         progress(done, dates.len());
     }
     Ok(())
+}
+
+/// A past date prepared from its `features` (over a copy of `sources`, the
+/// embedded engine's) and every segmentation's members and scores; a past
+/// date's explanations go unread.
+pub(crate) async fn assign_past(
+    project: &Project,
+    engine: &DataFusionEngine,
+    date: NaiveDate,
+    sources: &Sources,
+    features: features::FeatureTable,
+) -> Result<(Prepared, Vec<Assignment>)> {
+    let mut prepared = crate::prepare::finish_prepare(
+        project,
+        date,
+        Sources::clone(sources),
+        features,
+        None,
+        &Quiet,
+    )?;
+    let mut warnings = std::mem::take(&mut prepared.warnings);
+    let assignments = engine
+        .assign_explained(project, &prepared, &mut warnings, false)
+        .await?;
+    prepared.warnings = warnings;
+    Ok((prepared, assignments))
 }
 
 /// Sources, features and every segmentation's members; assignment warnings

@@ -85,6 +85,12 @@ pub struct RunOptions {
     /// Keep the features scan between runs, and start from the kept one
     /// where the events only gained files (the embedded engine).
     pub cache: Option<crate::features::ScanCache>,
+    /// Also backtest the segmentations that claim risk and health (as
+    /// [`crate::backtest::in_run`] does) from the run's own events scan,
+    /// where that scan reads every event (the embedded engine without a
+    /// kept scan, no learned risks): the past dates and the run's date in
+    /// one pass ([`Prepared::backtests`]).
+    pub backtest: bool,
 }
 
 impl RunOptions {
@@ -94,6 +100,7 @@ impl RunOptions {
             as_of,
             early_days: None,
             cache: None,
+            backtest: false,
         }
     }
 }
@@ -141,6 +148,9 @@ pub struct Prepared {
     /// Whether `sources` still holds every account loaded (none signed up
     /// after `as_of`), so that another date can start from them.
     pub every_account: bool,
+    /// The run's backtests when its own events scan computed them
+    /// ([`RunOptions::backtest`]); `Err`: why there are none.
+    pub backtests: Option<std::result::Result<Vec<crate::backtest::Backtest>, String>>,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -208,6 +218,7 @@ pub(crate) fn finish_prepare(
         risk,
         scan: None,
         every_account,
+        backtests: None,
         themes: std::sync::OnceLock::new(),
     })
 }

@@ -209,7 +209,8 @@ pub async fn execute(
     let mut backtests = Vec::new();
     if !settings.quick_report && project.backtest_on_run {
         timed.phase_started(Phase::Backtest);
-        match crate::backtest::in_run(project, result.as_of, cache, loaded).await {
+        let found = analyses.backtests.take();
+        match crate::backtest::of_run(project, result.as_of, cache, loaded, found).await {
             Ok(found) => {
                 result
                     .warnings

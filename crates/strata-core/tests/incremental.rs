@@ -325,8 +325,12 @@ fn past_dates_start_from_their_kept_scans() {
 
 /// A run hands its sources to its own backtest (they are not loaded and
 /// checked again): the backtest is the one made from sources loaded anew.
-/// At a date before some accounts signed up, the run's sources have lost
-/// them, so it hands nothing over.
+/// A run without a kept scan computes its backtest's past dates in its own
+/// events scan (its date chained after them): the same backtest, and the
+/// same features, warnings and ICP (early adoption counted in that scan)
+/// as a run that computes its features alone. At a date before some
+/// accounts signed up, the run's sources have lost them, so it hands
+/// nothing over.
 #[test]
 fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
     let Setup {
@@ -345,19 +349,23 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
         !strata_core::backtest::claiming(&project).is_empty(),
         "the demo project claims risk"
     );
-    let run_at = async |date: NaiveDate| {
+    assert!(project.backtest_on_run);
+    let mut no_backtest = project.clone();
+    no_backtest.backtest_on_run = false;
+    let run_at = async |project: &strata_core::project::Project, date: NaiveDate| {
         let options = RunOptions::at(Some(date));
-        let plan = pipeline::AnalysesPlan::default();
-        let (result, _, loaded) =
-            pipeline::run_with_analyses(&project, &options, &plan, &pipeline::Quiet)
-                .await
-                .expect("run");
-        (result, loaded)
+        let plan = pipeline::AnalysesPlan {
+            icp_days: Some(14),
+            ..Default::default()
+        };
+        pipeline::run_with_analyses(project, &options, &plan, &pipeline::Quiet)
+            .await
+            .expect("run")
     };
     runtime.block_on(async {
         // The demo's as-of date: every account had signed up.
         let last = first + Days::new(DAYS);
-        let (result, loaded) = run_at(last).await;
+        let (result, analyses, loaded) = run_at(&project, last).await;
         assert!(loaded.is_some(), "every account had signed up by {last}");
         let handed = strata_core::backtest::in_run(&project, result.as_of, None, loaded)
             .await
@@ -366,12 +374,31 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
             .await
             .expect("backtest from new sources");
         assert!(!handed.is_empty());
-        assert_eq!(
-            strata_core::backtest::backtests_json(&handed),
-            strata_core::backtest::backtests_json(&anew)
-        );
+        let json = strata_core::backtest::backtests_json;
+        assert_eq!(json(&handed), json(&anew));
+        let in_scan = analyses
+            .backtests
+            .clone()
+            .expect("computed in the run's scan")
+            .expect("a backtest");
+        assert_eq!(json(&in_scan), json(&anew));
+        // The run's own date, chained after the past dates, is the date
+        // computed alone.
+        let (alone, alone_analyses, _) = run_at(&no_backtest, last).await;
+        assert!(alone_analyses.backtests.is_none());
+        assert_eq!(result.features.batch, alone.features.batch);
+        assert_eq!(result.features.top_events, alone.features.top_events);
+        assert_eq!(result.features.unknown, alone.features.unknown);
+        let text = |warnings: &[strata_core::error::Problem]| -> Vec<String> {
+            warnings.iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(text(&result.warnings), text(&alone.warnings));
+        let icp = |analyses: &pipeline::Analyses| {
+            serde_json::to_string(analyses.icp.as_ref().expect("an ICP")).expect("json")
+        };
+        assert_eq!(icp(&analyses), icp(&alone_analyses));
         // Four months in, later signups are not in the run's sources.
-        let (result, loaded) = run_at(first - chrono::Months::new(4)).await;
+        let (result, _, loaded) = run_at(&project, first - chrono::Months::new(4)).await;
         assert!(
             result
                 .warnings

@@ -455,6 +455,10 @@ pub struct ManyDates<'a> {
     next: usize,
     /// The group read and not finished yet.
     pending: Pending,
+    /// Early adoption within this many days of signup, counted for every
+    /// date's scan (their states chain) and given with one day's table
+    /// ([`ManyDates::counting_early`]).
+    early: Option<(u32, i32)>,
 }
 
 /// A group of dates [`ManyDates`] has read.
@@ -497,7 +501,17 @@ impl<'a> ManyDates<'a> {
             chained: None,
             next: 0,
             pending: Pending::Nothing,
+            early: None,
         })
+    }
+
+    /// Also counts the early adoption within `days` of signup, as
+    /// [`compute_with`] does, and gives it with the table of `day` (a run's
+    /// own date at the end of its backtest's dates). The other dates'
+    /// tables are the same as without it.
+    pub fn counting_early(mut self, days: u32, day: i32) -> Self {
+        self.early = Some((days, day));
+        self
     }
 
     /// The dates in one pass over the events.
@@ -572,7 +586,7 @@ impl<'a> ManyDates<'a> {
         let mut knowns = Vec::with_capacity(chunk.len());
         let mut columns = Vec::new();
         for &(day, _) in &chunk {
-            let (projection, known) = scan_setup(&self.inputs(day)?)?;
+            let (projection, known) = scan_setup(&self.inputs(day, true)?)?;
             columns = projection;
             knowns.push(Arc::new(known.keeping(&sources.accounts.ids)));
         }
@@ -611,8 +625,13 @@ impl<'a> ManyDates<'a> {
         })
     }
 
-    /// What a date's features are computed from.
-    fn inputs(&self, day: i32) -> Result<Inputs<'_>> {
+    /// What a date's features are computed from: for its scan (`scan`,
+    /// every date alike), or for its table.
+    fn inputs(&self, day: i32, scan: bool) -> Result<Inputs<'_>> {
+        let early_days = self
+            .early
+            .filter(|&(_, at)| scan || at == day)
+            .map(|(days, _)| days);
         Ok(Inputs {
             ctx: self.ctx,
             project: self.project,
@@ -621,7 +640,7 @@ impl<'a> ManyDates<'a> {
             base_batch: base_batch(self.sources, self.project, day)?,
             as_of_day: day,
             top_events: self.top_events.clone(),
-            early_days: None,
+            early_days,
             customs: &self.customs,
         })
     }
@@ -629,7 +648,7 @@ impl<'a> ManyDates<'a> {
     /// A date's table from what the scan saw.
     async fn table(&self, partial: &scan::Partial, known: &scan::Known) -> Result<FeatureTable> {
         let day = known.as_of_day();
-        let one = self.inputs(day)?;
+        let one = self.inputs(day, false)?;
         let base_columns = column_names(&one.base_batch);
         let aggregates = aggregates_of(one, partial, known)?;
         finish(
