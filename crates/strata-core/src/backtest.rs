@@ -705,7 +705,10 @@ pub async fn of_run(
 /// [`crate::features::compute_with`] counts it). With the backtest's result
 /// (`Err`: why the run has none). `None` where nothing is backtested, or
 /// where the run's date is itself a past date: the caller computes the
-/// features alone. `sources`: every account loaded, as the run loaded them.
+/// features alone; so too where the dates take more than one pass over
+/// the events ([`crate::features::dates_per_pass`]: a base so large that
+/// the run's date would be a pass of its own). `sources`: every account
+/// loaded, as the run loaded them.
 ///
 /// # Errors
 ///
@@ -750,7 +753,10 @@ pub(crate) async fn beside_run(
         .iter()
         .map(|d| pipeline::day_number(*d))
         .collect();
-    if days.contains(&as_of_day) {
+    // Where the dates take more than one pass, the run's own date would
+    // cost a pass of its own anyway, and more than a plain scan.
+    let passes = crate::features::dates_per_pass(sources.accounts.ids.len());
+    if days.contains(&as_of_day) || days.len() + 1 > passes {
         return Ok(None);
     }
     days.push(as_of_day);

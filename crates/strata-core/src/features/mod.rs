@@ -481,8 +481,7 @@ impl<'a> ManyDates<'a> {
         top_events: Option<Vec<String>>,
         cache: Option<&'a ScanCache>,
     ) -> Result<ManyDates<'a>> {
-        let group =
-            (MANY_STATE_BYTES / (sources.accounts.ids.len().max(1) * STATE_BYTES_PER_DATE)).max(1);
+        let group = dates_per_pass(sources.accounts.ids.len());
         let typed = typed_events(ctx, project)?.await?;
         let (customs, custom_defs) = custom_aggregates(project)?;
         let mut sorted: Vec<(i32, usize)> = days.iter().copied().zip(0..).collect();
@@ -676,6 +675,13 @@ fn column_names(batch: &RecordBatch) -> Vec<String> {
 /// About how much per-account scan state [`compute_many`] keeps at once
 /// ([`STATE_BYTES_PER_DATE`] per account and date).
 const MANY_STATE_BYTES: usize = 2 << 30;
+
+/// How many dates [`compute_many`] (and [`ManyDates`]) computes from one
+/// pass over the events, for `accounts` accounts: as many as keep their
+/// state within about [`MANY_STATE_BYTES`], at least one.
+pub fn dates_per_pass(accounts: usize) -> usize {
+    (MANY_STATE_BYTES / (accounts.max(1) * STATE_BYTES_PER_DATE)).max(1)
+}
 
 /// About how much a date adds per account while [`compute_many`] holds a
 /// group of dates: its partial of the events since the date before (the
