@@ -138,6 +138,7 @@ fn run(
         as_of: Some(date),
         early_days: Some(60),
         cache: cache.cloned(),
+        backtest: false,
     };
     runtime
         .block_on(pipeline::run(project, &options, &pipeline::Quiet))

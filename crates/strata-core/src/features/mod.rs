@@ -313,6 +313,30 @@ fn typed_events(
     Ok(async move { typed_from(ctx.table(EVENTS_RAW).await?, &source) })
 }
 
+/// The typed events ([`typed_events`]) a scan chained on from a state
+/// through day `after` needs: the raw events' rows of earlier days are left
+/// out where the files' statistics allow (a Parquet row group whose
+/// timestamps all fall before that day is not read: in a log in time order,
+/// most of them). A superset, from day `after` itself: the scan still
+/// checks each event's day.
+async fn typed_after(ctx: &SessionContext, project: &Project, after: i32) -> Result<DataFrame> {
+    let source = project
+        .source(TableKind::Events)
+        .ok_or_else(|| Error::Internal("project without events".into()))?;
+    let raw = ctx.table(EVENTS_RAW).await?;
+    let ts = source.file_column("ts");
+    let start = raw
+        .schema()
+        .field_with_unqualified_name(ts)
+        .ok()
+        .and_then(|field| sources::day_start(field.data_type(), after));
+    let raw = match start {
+        Some(start) => raw.filter(ident(ts).gt_eq(lit(start)))?,
+        None => raw,
+    };
+    typed_from(raw, source)
+}
+
 /// The rows of `raw`, read from the events `source`, with the columns
 /// features use: account_id, user_id, event, day, source.
 fn typed_from(raw: DataFrame, source: &crate::project::Source) -> Result<DataFrame> {
@@ -590,6 +614,11 @@ impl<'a> ManyDates<'a> {
             knowns.push(Arc::new(known.keeping(&sources.accounts.ids)));
         }
         let positions: Vec<usize> = chunk.iter().map(|&(_, position)| position).collect();
+        // A group chained on from the last one reads only the later events.
+        let typed = match &self.chained {
+            Some(start) => typed_after(ctx, project, start.through).await?,
+            None => self.typed.clone(),
+        };
         Ok(match self.cache {
             Some(cache) => {
                 let settings = scan_settings(project, &self.customs, &knowns[0])?;
@@ -600,7 +629,10 @@ impl<'a> ManyDates<'a> {
                     settings: &settings,
                     columns: &columns,
                 };
-                let found = kept.scan(self.typed.clone(), knowns.clone(), cache).await?;
+                let (found, last) = kept
+                    .scan(typed, knowns.clone(), cache, self.chained.take())
+                    .await?;
+                self.chained = last;
                 Pending::Ready(
                     found
                         .into_iter()
@@ -613,12 +645,7 @@ impl<'a> ManyDates<'a> {
             // One pass, each event added once; the dates chain on from the
             // previous group's last.
             None => Pending::Chain(
-                scan::Chain::scan(
-                    self.typed.clone().select(columns)?,
-                    &knowns,
-                    self.chained.take(),
-                )
-                .await?,
+                scan::Chain::scan(typed.select(columns)?, &knowns, self.chained.take()).await?,
                 positions,
             ),
         })
@@ -971,8 +998,8 @@ async fn scanned(
         settings: &settings,
         columns: &columns,
     };
-    let mut found = kept
-        .scan(inputs.typed.clone(), vec![Arc::clone(&known)], cache)
+    let (mut found, _) = kept
+        .scan(inputs.typed.clone(), vec![Arc::clone(&known)], cache, None)
         .await?;
     let (partial, mode) = found
         .pop()
@@ -1014,16 +1041,22 @@ struct Kept<'a> {
 }
 
 impl Kept<'_> {
-    /// The partials at `knowns`' days (kept scans, [`scan::Known::keeping`]):
-    /// each from its kept scan advanced by the event files added since, or
-    /// from every event of `typed` (one pass for all such days); each kept
-    /// for the next run.
+    /// The partials at `knowns`' days (kept scans, [`scan::Known::keeping`],
+    /// in day order): each from its kept scan advanced by the event files
+    /// added since, or from the events of `typed` (one pass for all such
+    /// days, chained on from `start` when given: the state through an
+    /// earlier day, `typed` then holding the events after it); each kept
+    /// for the next run. With the state at the last day, which the next
+    /// group of dates can start from.
     async fn scan(
         &self,
         typed: DataFrame,
         knowns: Vec<Arc<scan::Known>>,
         cache: &ScanCache,
-    ) -> Result<Vec<(scan::Partial, ScanMode)>> {
+        start: Option<scan::Carry>,
+    ) -> Result<(Vec<(scan::Partial, ScanMode)>, Option<scan::Carry>)> {
+        let last = knowns.len().saturating_sub(1);
+        let mut last_carry = None;
         let files = &self.sources.event_files;
         let accounts = &self.sources.accounts;
         // Per date: the kept scan and the files to add to it, or why not.
@@ -1095,14 +1128,18 @@ impl Kept<'_> {
                     events: partial.events_read(),
                 };
                 let newer = scan::Carry::of(partial, &knowns[i])?;
-                out[i] = finish(&kept.advance(newer, &knowns[i])?, &knowns[i], mode)?;
+                let carry = kept.advance(newer, &knowns[i])?;
+                out[i] = finish(&carry, &knowns[i], mode)?;
+                if i == last {
+                    last_carry = Some(carry);
+                }
             }
         }
         let full: Vec<usize> = (0..knowns.len()).filter(|&i| out[i].is_none()).collect();
         if !full.is_empty() {
             let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
             let mut chain =
-                scan::Chain::scan(typed.select(self.columns.to_vec())?, &group, None).await?;
+                scan::Chain::scan(typed.select(self.columns.to_vec())?, &group, start).await?;
             while let Some((at, carry, _)) = chain.next()? {
                 let i = full[at];
                 let reason = match &plans[i] {
@@ -1111,12 +1148,17 @@ impl Kept<'_> {
                 };
                 out[i] = finish(carry, &knowns[i], ScanMode::Full { reason })?;
             }
+            if full.last() == Some(&last) {
+                last_carry = chain.into_last();
+            }
         }
-        out.into_iter()
+        let out = out
+            .into_iter()
             .map(|found| {
                 found.ok_or_else(|| Error::Internal("feature scan: a date not scanned".into()))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok((out, last_carry))
     }
 }
 
@@ -1854,6 +1896,30 @@ mod tests {
                 "day {}",
                 shuffled[at]
             );
+        }
+        // The same with kept scans, one date per pass, each group chained
+        // on from the last (reading only the later events); then again from
+        // what was kept.
+        let kept_dir = tempfile::tempdir().expect("cache dir");
+        let cache = ScanCache {
+            dir: kept_dir.path().to_path_buf(),
+            full: false,
+        };
+        for pass in ["kept anew", "from the kept scans"] {
+            let kept = ManyDates::new(&ctx, &project, &sources, &shuffled, None, Some(&cache))
+                .await
+                .expect("dates")
+                .per_pass(1)
+                .collect(&mut |_, _| {})
+                .await
+                .expect(pass);
+            for (at, &position) in [1usize, 2, 0].iter().enumerate() {
+                assert_eq!(
+                    kept[at].batch, many[position].batch,
+                    "{pass}: day {}",
+                    shuffled[at]
+                );
+            }
         }
         // Ten accounts were removed; one without events before as_of may
         // leave no trace.

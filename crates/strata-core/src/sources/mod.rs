@@ -970,6 +970,36 @@ pub fn utc_micros_expr(ts: Expr, data_type: &DataType) -> Expr {
     }
 }
 
+/// The first instant of UTC day `day` as a value of a timestamp column of
+/// type `data_type` (for a comparison that Parquet's row-group statistics
+/// can prune by); `None` for a type that holds no instant (text).
+pub fn day_start(data_type: &DataType, day: i32) -> Option<ScalarValue> {
+    use datafusion::arrow::datatypes::TimeUnit;
+    const SECONDS_PER_DAY: i64 = 86_400;
+    let seconds = i64::from(day).checked_mul(SECONDS_PER_DAY)?;
+    Some(match data_type {
+        DataType::Timestamp(unit, zone) => {
+            let zone = zone.clone();
+            match unit {
+                TimeUnit::Second => ScalarValue::TimestampSecond(Some(seconds), zone),
+                TimeUnit::Millisecond => {
+                    ScalarValue::TimestampMillisecond(Some(seconds.checked_mul(1_000)?), zone)
+                }
+                TimeUnit::Microsecond => {
+                    ScalarValue::TimestampMicrosecond(Some(seconds.checked_mul(1_000_000)?), zone)
+                }
+                TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(
+                    Some(seconds.checked_mul(1_000_000_000)?),
+                    zone,
+                ),
+            }
+        }
+        DataType::Date32 => ScalarValue::Date32(Some(day)),
+        DataType::Date64 => ScalarValue::Date64(Some(seconds.checked_mul(1_000)?)),
+        _ => return None,
+    })
+}
+
 /// The UTC day (days since 1970-01-01) of a timestamp column of type `data_type`.
 pub fn day_expr(ts: Expr, data_type: &DataType) -> Expr {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
