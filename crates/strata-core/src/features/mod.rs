@@ -632,7 +632,16 @@ impl<'a> ManyDates<'a> {
                 let (found, last) = kept
                     .scan(typed, knowns.clone(), cache, self.chained.take())
                     .await?;
-                self.chained = last;
+                // The state is held for the next group only where a later
+                // date has no kept scan to start from (a daily run holds
+                // one kept scan at a time).
+                let later_full = self.sorted[self.next..].iter().any(|&(day, _)| {
+                    matches!(
+                        cache.plan(&settings, &sources.event_files, day),
+                        cache::Plan::Full(_)
+                    )
+                });
+                self.chained = last.filter(|_| later_full);
                 Pending::Ready(
                     found
                         .into_iter()
