@@ -43,8 +43,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             .flatten(),
     };
     let observer = progress::PhaseProgress::new();
-    let (result, mut analyses, loaded) =
-        pipeline::run_with_analyses(&project, &RunOptions::default(), &plan, &observer).await?;
+    // The backtest shares the run's events scan.
+    let in_scan = std::sync::Arc::new(strata_core::backtest::InScan::default());
+    let options = match project.backtest_on_run {
+        true => in_scan.beside(RunOptions::default()),
+        false => RunOptions::default(),
+    };
+    let (result, analyses, loaded) =
+        pipeline::run_with_analyses(&project, &options, &plan, &observer).await?;
     observer.finish_all();
     for problem in &analyses.problems {
         eprintln!("warning: the report has {problem}");
@@ -52,7 +58,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let mut store = state_cmd::open_store(&project, args.store.as_deref()).await?;
     let history = strata_core::service::history_points(&mut store).await?;
     let backtests = if project.backtest_on_run {
-        let found = analyses.backtests.take();
+        let found = in_scan.found();
         strata_core::backtest::of_run(&project, result.as_of, None, loaded, found)
             .await
             .unwrap_or_else(|error| {

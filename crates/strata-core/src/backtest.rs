@@ -675,9 +675,58 @@ fn run_params(as_of: NaiveDate, cache: Option<crate::features::ScanCache>) -> Ba
     }
 }
 
+/// The run's own backtest ([`in_run`]'s) computed in the run's events scan
+/// ([`beside_run`]): given to the run as its [`RunOptions::beside`], it
+/// keeps the result for [`InScan::found`].
+#[derive(Default)]
+pub struct InScan {
+    found: std::sync::Mutex<Option<std::result::Result<Vec<Backtest>, String>>>,
+}
+
+impl InScan {
+    /// The options `options` with this backtest beside the run's scan.
+    pub fn beside(self: &std::sync::Arc<Self>, options: RunOptions) -> RunOptions {
+        RunOptions {
+            beside: Some(pipeline::Beside(self.clone())),
+            ..options
+        }
+    }
+
+    /// The backtests the run's scan computed (`Err`: why there are none);
+    /// `None` where the run computed its features alone.
+    pub fn found(&self) -> Option<std::result::Result<Vec<Backtest>, String>> {
+        self.found.lock().ok().and_then(|mut found| found.take())
+    }
+}
+
+#[async_trait::async_trait]
+impl pipeline::BesideScan for InScan {
+    async fn features(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        project: &Project,
+        sources: &crate::sources::Sources,
+        as_of: NaiveDate,
+        early_days: Option<u32>,
+        observer: &dyn Observer,
+    ) -> Result<Option<crate::features::FeatureTable>> {
+        let Some((table, found)) =
+            beside_run(ctx, project, sources, as_of, early_days, observer).await?
+        else {
+            return Ok(None);
+        };
+        let mut slot = self
+            .found
+            .lock()
+            .map_err(|_| Error::Internal("the run's backtest slot was poisoned".into()))?;
+        *slot = Some(found);
+        Ok(Some(table))
+    }
+}
+
 /// A run's backtests: those its own scan computed (`found`,
-/// [`crate::prepare::Prepared::backtests`]), else [`in_run`]'s; `Err`:
-/// why the run has no backtest section.
+/// [`InScan::found`]), else [`in_run`]'s; `Err`: why the run has no
+/// backtest section.
 ///
 /// # Errors
 ///

@@ -157,7 +157,6 @@ impl Engine for DataFusionEngine {
         observer.phase_finished(Phase::Sources);
 
         observer.phase_started(Phase::Features);
-        let mut backtests = None;
         let (mut features, scan) = match cache {
             Some(cache) => {
                 let (table, mode) = features::compute_cached(
@@ -172,26 +171,19 @@ impl Engine for DataFusionEngine {
                 (table, Some(mode))
             }
             None => {
-                // The run's backtest shares the scan where it reads every event.
-                let beside = match options.backtest && !crate::distributed::on_cluster(ctx) {
-                    true => {
-                        crate::backtest::beside_run(
-                            ctx,
-                            project,
-                            &sources,
-                            as_of,
-                            options.early_days,
-                            observer,
-                        )
-                        .await?
+                // Work beside the features (the run's backtest) shares the
+                // scan where it reads every event.
+                let beside = match &options.beside {
+                    Some(beside) if !crate::distributed::on_cluster(ctx) => {
+                        beside
+                            .0
+                            .features(ctx, project, &sources, as_of, options.early_days, observer)
+                            .await?
                     }
-                    false => None,
+                    _ => None,
                 };
                 match beside {
-                    Some((table, found)) => {
-                        backtests = Some(found);
-                        (table, None)
-                    }
+                    Some(table) => (table, None),
                     None => (
                         features::compute_with(
                             ctx,
@@ -224,7 +216,6 @@ impl Engine for DataFusionEngine {
         };
         let mut prepared = finish_prepare(project, as_of, sources, features, risk, observer)?;
         prepared.scan = scan;
-        prepared.backtests = backtests;
         Ok(prepared)
     }
 

@@ -6,7 +6,9 @@
 //! Progress is reported through an [`Observer`] so that the library never
 //! prints: the CLI turns phases into a progress bar, tests ignore them.
 pub use crate::dates::{date_of_day, day_number};
-pub use crate::prepare::{Observer, Phase, Prepared, Quiet, RunOptions, verbatims};
+pub use crate::prepare::{
+    Beside, BesideScan, Observer, Phase, Prepared, Quiet, RunOptions, verbatims,
+};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -314,10 +316,6 @@ pub struct Analyses {
     pub cohorts: Option<CohortReport>,
     /// Segments to roadmap.
     pub roadmap: Option<RoadmapReport>,
-    /// The run's backtests, where its own events scan computed them
-    /// ([`RunOptions::backtest`]; `Err`: why there are none); `None`: the
-    /// caller runs them ([`crate::backtest::of_run`]).
-    pub backtests: Option<std::result::Result<Vec<crate::backtest::Backtest>, String>>,
     /// Why an analysis is missing.
     pub problems: Vec<String>,
 }
@@ -345,19 +343,13 @@ pub async fn run_with_analyses(
     observer: &dyn Observer,
 ) -> Result<(RunResult, Analyses, Option<Loaded>)> {
     // The ICP's early adoption is counted in the run's own scan.
-    // So is the backtest's past dates, where that scan reads every event.
     let options = RunOptions {
         early_days: plan.icp_days.or(options.early_days),
-        backtest: project.backtest_on_run,
         ..options.clone()
     };
-    let (engine, mut prepared, assignments) =
-        prepare_and_assign(project, &options, observer).await?;
+    let (engine, prepared, assignments) = prepare_and_assign(project, &options, observer).await?;
     observer.phase_started(Phase::Analyses);
-    let mut analyses = Analyses {
-        backtests: prepared.backtests.take(),
-        ..Analyses::default()
-    };
+    let mut analyses = Analyses::default();
     let icp_here = plan
         .icp_days
         .map(|days| (days, icp_of(project, &prepared, days, &Default::default())));

@@ -85,12 +85,40 @@ pub struct RunOptions {
     /// Keep the features scan between runs, and start from the kept one
     /// where the events only gained files (the embedded engine).
     pub cache: Option<crate::features::ScanCache>,
-    /// Also backtest the segmentations that claim risk and health (as
-    /// [`crate::backtest::in_run`] does) from the run's own events scan,
-    /// where that scan reads every event (the embedded engine without a
-    /// kept scan, no learned risks): the past dates and the run's date in
-    /// one pass ([`Prepared::backtests`]).
-    pub backtest: bool,
+    /// Work the run's events scan takes on beside its features, where that
+    /// scan reads every event (the embedded engine without a kept scan):
+    /// the run's backtest (the backtest module's `InScan`).
+    pub beside: Option<Beside>,
+}
+
+/// Work a run's events scan can take on beside the run's own features (the
+/// run's backtest, whose past dates the same pass computes); it keeps its
+/// own results for the caller that gave it.
+#[async_trait::async_trait]
+pub trait BesideScan: Send + Sync {
+    /// The run's feature table at `as_of` (its early adoption within
+    /// `early_days` of signup counted), computed by the pass that also does
+    /// this work; `None` where the work cannot share the run's scan (the
+    /// engine then computes the features alone).
+    async fn features(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        project: &Project,
+        sources: &Sources,
+        as_of: NaiveDate,
+        early_days: Option<u32>,
+        observer: &dyn Observer,
+    ) -> Result<Option<FeatureTable>>;
+}
+
+/// [`RunOptions::beside`]: a [`BesideScan`] shared with the caller.
+#[derive(Clone)]
+pub struct Beside(pub std::sync::Arc<dyn BesideScan>);
+
+impl std::fmt::Debug for Beside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Beside(..)")
+    }
 }
 
 impl RunOptions {
@@ -100,7 +128,7 @@ impl RunOptions {
             as_of,
             early_days: None,
             cache: None,
-            backtest: false,
+            beside: None,
         }
     }
 }
@@ -148,9 +176,6 @@ pub struct Prepared {
     /// Whether `sources` still holds every account loaded (none signed up
     /// after `as_of`), so that another date can start from them.
     pub every_account: bool,
-    /// The run's backtests when its own events scan computed them
-    /// ([`RunOptions::backtest`]); `Err`: why there are none.
-    pub backtests: Option<std::result::Result<Vec<crate::backtest::Backtest>, String>>,
     /// The needs themes with k chosen, found once per run (a `needs`
     /// segmentation and the roadmap share them).
     themes: std::sync::OnceLock<crate::themes::Themes>,
@@ -218,7 +243,6 @@ pub(crate) fn finish_prepare(
         risk,
         scan: None,
         every_account,
-        backtests: None,
         themes: std::sync::OnceLock::new(),
     })
 }

@@ -176,10 +176,15 @@ pub async fn execute(
             full: settings.full,
         }),
     };
-    let options = RunOptions {
+    // The run's backtest shares its events scan where that reads every event.
+    let in_scan = std::sync::Arc::new(crate::backtest::InScan::default());
+    let mut options = RunOptions {
         cache: cache.clone(),
         ..RunOptions::at(as_of)
     };
+    if !settings.quick_report && project.backtest_on_run {
+        options = in_scan.beside(options);
+    }
     let outcome = if settings.quick_report {
         pipeline::run(project, &options, &timed)
             .await
@@ -209,7 +214,7 @@ pub async fn execute(
     let mut backtests = Vec::new();
     if !settings.quick_report && project.backtest_on_run {
         timed.phase_started(Phase::Backtest);
-        let found = analyses.backtests.take();
+        let found = in_scan.found();
         match crate::backtest::of_run(project, result.as_of, cache, loaded, found).await {
             Ok(found) => {
                 result

@@ -4,10 +4,12 @@
 //! run's date and for the backtest's past dates; a rewritten file, `--full`
 //! or an earlier date means a full scan, and the run says why.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
+use strata_core::backtest::InScan;
 use strata_core::dates::day_number;
 use strata_core::demo::{self, DemoParams};
 use strata_core::features::{ScanCache, ScanMode};
@@ -138,7 +140,7 @@ fn run(
         as_of: Some(date),
         early_days: Some(60),
         cache: cache.cloned(),
-        backtest: false,
+        beside: None,
     };
     runtime
         .block_on(pipeline::run(project, &options, &pipeline::Quiet))
@@ -350,23 +352,25 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
         !strata_core::backtest::claiming(&project).is_empty(),
         "the demo project claims risk"
     );
-    assert!(project.backtest_on_run);
-    let mut no_backtest = project.clone();
-    no_backtest.backtest_on_run = false;
-    let run_at = async |project: &strata_core::project::Project, date: NaiveDate| {
-        let options = RunOptions::at(Some(date));
+    // A run with its backtest beside its scan (`in_scan`), or without.
+    let run_at = async |in_scan: Option<&Arc<InScan>>, date: NaiveDate| {
+        let options = match in_scan {
+            Some(in_scan) => in_scan.beside(RunOptions::at(Some(date))),
+            None => RunOptions::at(Some(date)),
+        };
         let plan = pipeline::AnalysesPlan {
             icp_days: Some(14),
             ..Default::default()
         };
-        pipeline::run_with_analyses(project, &options, &plan, &pipeline::Quiet)
+        pipeline::run_with_analyses(&project, &options, &plan, &pipeline::Quiet)
             .await
             .expect("run")
     };
     runtime.block_on(async {
         // The demo's as-of date: every account had signed up.
         let last = first + Days::new(DAYS);
-        let (result, analyses, loaded) = run_at(&project, last).await;
+        let in_scan = Arc::new(InScan::default());
+        let (result, analyses, loaded) = run_at(Some(&in_scan), last).await;
         assert!(loaded.is_some(), "every account had signed up by {last}");
         let handed = strata_core::backtest::in_run(&project, result.as_of, None, loaded)
             .await
@@ -377,16 +381,14 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
         assert!(!handed.is_empty());
         let json = strata_core::backtest::backtests_json;
         assert_eq!(json(&handed), json(&anew));
-        let in_scan = analyses
-            .backtests
-            .clone()
+        let found = in_scan
+            .found()
             .expect("computed in the run's scan")
             .expect("a backtest");
-        assert_eq!(json(&in_scan), json(&anew));
+        assert_eq!(json(&found), json(&anew));
         // The run's own date, chained after the past dates, is the date
         // computed alone.
-        let (alone, alone_analyses, _) = run_at(&no_backtest, last).await;
-        assert!(alone_analyses.backtests.is_none());
+        let (alone, alone_analyses, _) = run_at(None, last).await;
         assert_eq!(result.features.batch, alone.features.batch);
         assert_eq!(result.features.top_events, alone.features.top_events);
         assert_eq!(result.features.unknown, alone.features.unknown);
@@ -399,7 +401,7 @@ fn a_runs_backtest_from_its_own_sources_equals_one_from_a_new_load() {
         };
         assert_eq!(icp(&analyses), icp(&alone_analyses));
         // Four months in, later signups are not in the run's sources.
-        let (result, _, loaded) = run_at(&project, first - chrono::Months::new(4)).await;
+        let (result, _, loaded) = run_at(None, first - chrono::Months::new(4)).await;
         assert!(
             result
                 .warnings
