@@ -676,7 +676,7 @@ fn run_params(as_of: NaiveDate, cache: Option<crate::features::ScanCache>) -> Ba
 }
 
 /// The run's own backtest ([`in_run`]'s) computed in the run's events scan
-/// ([`beside_run`]): given to the run as its [`RunOptions::beside`], it
+/// (its [`pipeline::BesideScan::features`]): given to the run as its [`RunOptions::beside`], it
 /// keeps the result for [`InScan::found`].
 #[derive(Default)]
 pub struct InScan {
@@ -697,10 +697,37 @@ impl InScan {
     pub fn found(&self) -> Option<std::result::Result<Vec<Backtest>, String>> {
         self.found.lock().ok().and_then(|mut found| found.take())
     }
+
+    /// Keeps the run's backtests for [`InScan::found`].
+    fn keep(&self, found: std::result::Result<Vec<Backtest>, String>) -> Result<()> {
+        let mut slot = self
+            .found
+            .lock()
+            .map_err(|_| Error::Internal("the run's backtest slot was poisoned".into()))?;
+        *slot = Some(found);
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
 impl pipeline::BesideScan for InScan {
+    /// The run's own feature table at `as_of` from the pass over the events
+    /// that also computes its backtest's past dates ([`in_run`]'s): the past
+    /// dates and `as_of` chained in one scan ([`crate::features::ManyDates`]),
+    /// each past date's memberships tallied and dropped as it comes, the run's
+    /// date last (its early adoption within `early_days` of signup counted as
+    /// [`crate::features::compute_with`] counts it). With the backtest's result
+    /// (`Err`: why the run has none). `None` where nothing is backtested, or
+    /// where the run's date is itself a past date: the caller computes the
+    /// features alone; so too where the dates take more than one pass over
+    /// the events ([`crate::features::dates_per_pass`]: a base so large that
+    /// the run's date would be a pass of its own). `sources`: every account
+    /// loaded, as the run loaded them.
+    ///
+    /// # Errors
+    ///
+    /// What the scan or the run's own table meets; a past date's failure only
+    /// ends the backtest.
     async fn features(
         &self,
         ctx: &datafusion::prelude::SessionContext,
@@ -710,17 +737,70 @@ impl pipeline::BesideScan for InScan {
         early_days: Option<u32>,
         observer: &dyn Observer,
     ) -> Result<Option<crate::features::FeatureTable>> {
-        let Some((table, found)) =
-            beside_run(ctx, project, sources, as_of, early_days, observer).await?
-        else {
+        let names = claiming(project);
+        if names.is_empty() || project.risk.is_some() {
             return Ok(None);
+        }
+        let params = run_params(as_of, None);
+        let as_of_day = pipeline::day_number(as_of);
+        let testing = Testing::project_for(project, &names).and_then(|alone| {
+            Ok((
+                Testing::new(&alone, &names, &params, sources, as_of)?,
+                alone,
+            ))
+        });
+        let (mut testing, alone) = match testing {
+            Ok(found) => found,
+            Err(error) => {
+                let table = crate::features::compute_with(
+                    ctx, project, sources, as_of_day, None, early_days,
+                )
+                .await?;
+                self.keep(Err(error.to_string()))?;
+                return Ok(Some(table));
+            }
         };
-        let mut slot = self
-            .found
-            .lock()
-            .map_err(|_| Error::Internal("the run's backtest slot was poisoned".into()))?;
-        *slot = Some(found);
-        Ok(Some(table))
+        let mut days: Vec<i32> = testing
+            .dates
+            .iter()
+            .map(|d| pipeline::day_number(*d))
+            .collect();
+        // Where the dates take more than one pass, the run's own date would
+        // cost a pass of its own anyway, and more than a plain scan.
+        let passes = crate::features::dates_per_pass(sources.accounts.ids.len());
+        if days.contains(&as_of_day) || days.len() + 1 > passes {
+            return Ok(None);
+        }
+        days.push(as_of_day);
+        let mut many =
+            crate::features::ManyDates::new(ctx, project, sources, &days, None, None).await?;
+        if let Some(early) = early_days {
+            many = many.counting_early(early, as_of_day);
+        }
+        let engine = crate::engine::DataFusionEngine::embedded(ctx.clone());
+        let (mut own, mut failed) = (None, None);
+        while let Some((at, table)) = many.next_date().await? {
+            let Some(&date) = testing.dates.get(at) else {
+                own = Some(table);
+                continue;
+            };
+            if failed.is_some() {
+                continue;
+            }
+            observer.phase_finished(pipeline::Phase::Features);
+            observer.phase_started(pipeline::Phase::Backtest);
+            let tallied = match pipeline::assign_past(&alone, &engine, date, sources, table).await {
+                Ok((past, assignments)) => testing.tally(at, &past, &assignments),
+                Err(error) => Err(error),
+            };
+            failed = tallied.err().map(|error| error.to_string());
+            observer.phase_finished(pipeline::Phase::Backtest);
+            observer.phase_started(pipeline::Phase::Features);
+        }
+        let own =
+            own.ok_or_else(|| Error::Internal("the run's own date was not scanned".into()))?;
+        self.keep(failed.map_or_else(|| Ok(testing.finish()), Err))?;
+        Ok(Some(own))
     }
 }
 
@@ -744,101 +824,6 @@ pub async fn of_run(
             .await
             .map_err(|error| error.to_string()),
     }
-}
-
-/// The run's own feature table at `as_of` from the pass over the events
-/// that also computes its backtest's past dates ([`in_run`]'s): the past
-/// dates and `as_of` chained in one scan ([`crate::features::ManyDates`]),
-/// each past date's memberships tallied and dropped as it comes, the run's
-/// date last (its early adoption within `early_days` of signup counted as
-/// [`crate::features::compute_with`] counts it). With the backtest's result
-/// (`Err`: why the run has none). `None` where nothing is backtested, or
-/// where the run's date is itself a past date: the caller computes the
-/// features alone; so too where the dates take more than one pass over
-/// the events ([`crate::features::dates_per_pass`]: a base so large that
-/// the run's date would be a pass of its own). `sources`: every account
-/// loaded, as the run loaded them.
-///
-/// # Errors
-///
-/// What the scan or the run's own table meets; a past date's failure only
-/// ends the backtest.
-pub(crate) async fn beside_run(
-    ctx: &datafusion::prelude::SessionContext,
-    project: &Project,
-    sources: &crate::sources::Sources,
-    as_of: NaiveDate,
-    early_days: Option<u32>,
-    observer: &dyn Observer,
-) -> Result<
-    Option<(
-        crate::features::FeatureTable,
-        std::result::Result<Vec<Backtest>, String>,
-    )>,
-> {
-    let names = claiming(project);
-    if names.is_empty() || project.risk.is_some() {
-        return Ok(None);
-    }
-    let params = run_params(as_of, None);
-    let as_of_day = pipeline::day_number(as_of);
-    let testing = Testing::project_for(project, &names).and_then(|alone| {
-        Ok((
-            Testing::new(&alone, &names, &params, sources, as_of)?,
-            alone,
-        ))
-    });
-    let (mut testing, alone) = match testing {
-        Ok(found) => found,
-        Err(error) => {
-            let table =
-                crate::features::compute_with(ctx, project, sources, as_of_day, None, early_days)
-                    .await?;
-            return Ok(Some((table, Err(error.to_string()))));
-        }
-    };
-    let mut days: Vec<i32> = testing
-        .dates
-        .iter()
-        .map(|d| pipeline::day_number(*d))
-        .collect();
-    // Where the dates take more than one pass, the run's own date would
-    // cost a pass of its own anyway, and more than a plain scan.
-    let passes = crate::features::dates_per_pass(sources.accounts.ids.len());
-    if days.contains(&as_of_day) || days.len() + 1 > passes {
-        return Ok(None);
-    }
-    days.push(as_of_day);
-    let mut many =
-        crate::features::ManyDates::new(ctx, project, sources, &days, None, None).await?;
-    if let Some(early) = early_days {
-        many = many.counting_early(early, as_of_day);
-    }
-    let engine = crate::engine::DataFusionEngine::embedded(ctx.clone());
-    let (mut own, mut failed) = (None, None);
-    while let Some((at, table)) = many.next_date().await? {
-        let Some(&date) = testing.dates.get(at) else {
-            own = Some(table);
-            continue;
-        };
-        if failed.is_some() {
-            continue;
-        }
-        observer.phase_finished(pipeline::Phase::Features);
-        observer.phase_started(pipeline::Phase::Backtest);
-        let tallied = match pipeline::assign_past(&alone, &engine, date, sources, table).await {
-            Ok((past, assignments)) => testing.tally(at, &past, &assignments),
-            Err(error) => Err(error),
-        };
-        failed = tallied.err().map(|error| error.to_string());
-        observer.phase_finished(pipeline::Phase::Backtest);
-        observer.phase_started(pipeline::Phase::Features);
-    }
-    let own = own.ok_or_else(|| Error::Internal("the run's own date was not scanned".into()))?;
-    Ok(Some((
-        own,
-        failed.map_or_else(|| Ok(testing.finish()), Err),
-    )))
 }
 
 /// Fewest observations a segment needs before its name is held against it.
