@@ -652,11 +652,19 @@ impl<'a> ManyDates<'a> {
                 )
             }
             // One pass, each event added once; the dates chain on from the
-            // previous group's last.
-            None => Pending::Chain(
-                scan::Chain::scan(typed.select(columns)?, &knowns, self.chained.take()).await?,
-                positions,
-            ),
+            // previous group's last, which is advanced to the next group's
+            // first day alone (nothing keeps it).
+            None => {
+                let then = self.sorted.get(self.next).map_or(i32::MAX, |&(day, _)| day);
+                let chain = scan::Chain::scan(
+                    typed.select(columns)?,
+                    &knowns,
+                    self.chained.take(),
+                    Some(then),
+                )
+                .await?;
+                Pending::Chain(chain, positions)
+            }
         })
     }
 
@@ -1148,7 +1156,8 @@ impl Kept<'_> {
         if !full.is_empty() {
             let group: Vec<Arc<scan::Known>> = full.iter().map(|&i| knowns[i].clone()).collect();
             let mut chain =
-                scan::Chain::scan(typed.select(self.columns.to_vec())?, &group, start).await?;
+                scan::Chain::scan(typed.select(self.columns.to_vec())?, &group, start, None)
+                    .await?;
             while let Some((at, carry, _)) = chain.next()? {
                 let i = full[at];
                 let reason = match &plans[i] {
@@ -1865,8 +1874,10 @@ mod tests {
         }
         assert_eq!(scanned.unknown, planned.unknown);
         // Several dates in one pass give what one pass per date gives,
-        // custom features and unknown accounts included.
-        let days = [as_of_day - 61, as_of_day - 30, as_of_day];
+        // custom features and unknown accounts included; dates a month
+        // apart and days apart (the per-event day counts kept only for the
+        // latter).
+        let days = [as_of_day - 61, as_of_day - 30, as_of_day - 5, as_of_day];
         let mut heard = Vec::new();
         let many = compute_many(
             &ctx,
@@ -1879,7 +1890,7 @@ mod tests {
         )
         .await
         .expect("many");
-        assert_eq!(heard.last(), Some(&(3, 3)));
+        assert_eq!(heard.last(), Some(&(4, 4)));
         for (day, table) in days.iter().zip(&many) {
             let one = compute_with(&ctx, &project, &sources, *day, None, None)
                 .await
@@ -1889,9 +1900,10 @@ mod tests {
             assert_eq!(table.unknown, one.unknown, "day {day}");
             assert_eq!(table.top_events, one.top_events, "day {day}");
         }
-        assert_ne!(many[0].batch, many[2].batch, "the dates differ");
+        assert_ne!(many[0].batch, many[3].batch, "the dates differ");
         // One date per pass, each chained on from the last, out of order.
-        let shuffled = [days[1], days[2], days[0]];
+        let shuffled = [days[1], days[3], days[0], days[2]];
+        let order = [1usize, 3, 0, 2];
         let grouped = ManyDates::new(&ctx, &project, &sources, &shuffled, None, None)
             .await
             .expect("dates")
@@ -1899,7 +1911,7 @@ mod tests {
             .collect(&mut |_, _| {})
             .await
             .expect("one date per pass");
-        for (at, &position) in [1usize, 2, 0].iter().enumerate() {
+        for (at, &position) in order.iter().enumerate() {
             assert_eq!(
                 grouped[at].batch, many[position].batch,
                 "day {}",
@@ -1922,7 +1934,7 @@ mod tests {
                 .collect(&mut |_, _| {})
                 .await
                 .expect(pass);
-            for (at, &position) in [1usize, 2, 0].iter().enumerate() {
+            for (at, &position) in order.iter().enumerate() {
                 assert_eq!(
                     kept[at].batch, many[position].batch,
                     "{pass}: day {}",

@@ -111,6 +111,13 @@ pub(super) struct Known {
     /// its as-of day: per-day counts of the recent days, so that the state
     /// can be advanced to a later day by newer events alone.
     keep: bool,
+    /// With `keep`: whether the per-day counts of each (account, event
+    /// name) over the last [`TREND_DAYS`] days are kept. A carry advanced
+    /// by fewer days needs them; one advanced by [`TREND_DAYS`] days or
+    /// more (a chain's dates a month apart) counts none of those days
+    /// again, so without them each pair's count over the window is kept as
+    /// of the as-of day ([`Carry::of`]), saving a map update per recent row.
+    per_event_days: bool,
     /// Events on or before this day are left to another partial
     /// ([`Chain`]); `i32::MIN`: none.
     since: i32,
@@ -147,6 +154,7 @@ impl Known {
             customs,
             ids: Vec::new(),
             keep: false,
+            per_event_days: false,
             since: i32::MIN,
         })
     }
@@ -156,6 +164,7 @@ impl Known {
     pub(super) fn keeping(mut self, ids: &[String]) -> Known {
         self.ids = ids.to_vec();
         self.keep = true;
+        self.per_event_days = true;
         self
     }
 
@@ -394,6 +403,125 @@ impl Equivalent<UserKey> for LongRef<'_> {
     }
 }
 
+/// Bytes of a user id packed with its account into one integer key
+/// ([`Users`]).
+const PACKED_USER: usize = 12;
+
+/// Accounts at or above this position are not packed ([`Users`]): the
+/// key holds the position in 28 bits beside the id's length.
+const PACKED_ACCOUNTS: u32 = 1 << 28;
+
+/// The recent (account, user) pairs of a scan, each with its latest day.
+/// A pair whose id has at most [`PACKED_USER`] bytes (most ids) is packed
+/// into one 16-byte integer, the account and the id's length in its low 32
+/// bits and the id above: this is the scan's largest map, and in a log in
+/// time order nearly every row lands somewhere else in it, so a key that
+/// hashes and compares as one integer, in a smaller entry, matters. Other
+/// pairs are kept by a [`UserKey`].
+#[derive(Debug, Default)]
+struct Users {
+    packed: HashMap<u128, i32>,
+    keyed: HashMap<UserKey, i32>,
+}
+
+/// The packed key of `user` in account `account`, if it packs.
+#[inline]
+fn pack_user(account: u32, user: &str) -> Option<u128> {
+    if user.len() > PACKED_USER || account >= PACKED_ACCOUNTS {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    // Within 32 bits: the account is below 2^28 and the length below 16.
+    let low = (account << 4) | user.len() as u32;
+    bytes[..4].copy_from_slice(&low.to_le_bytes());
+    bytes[4..4 + user.len()].copy_from_slice(user.as_bytes());
+    Some(u128::from_le_bytes(bytes))
+}
+
+/// The account of a packed key and its id's bytes and length.
+fn unpack_user(key: u128) -> (u32, [u8; 16], usize) {
+    let bytes = key.to_le_bytes();
+    let low = key as u32;
+    (low >> 4, bytes, (low & 0xf) as usize)
+}
+
+impl Users {
+    /// Keeps the latest `day` of `user` in account `account`.
+    #[inline]
+    fn see(&mut self, account: u32, user: &str, day: i32) {
+        if let Some(key) = pack_user(account, user) {
+            self.packed
+                .entry(key)
+                .and_modify(|last| *last = (*last).max(day))
+                .or_insert(day);
+            return;
+        }
+        if user.len() <= SHORT_USER {
+            self.keyed
+                .entry(UserKey::new(account, user))
+                .and_modify(|last| *last = (*last).max(day))
+                .or_insert(day);
+            return;
+        }
+        let key = LongRef { account, user };
+        match self.keyed.get_mut(&key) {
+            Some(last) => *last = (*last).max(day),
+            None => {
+                self.keyed.insert(
+                    UserKey::Long {
+                        account,
+                        user: Box::from(user),
+                    },
+                    day,
+                );
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.packed.len() + self.keyed.len()
+    }
+
+    /// (account, latest day) of every pair.
+    fn days(&self) -> impl Iterator<Item = (u32, i32)> {
+        self.packed
+            .iter()
+            .map(|(key, day)| (unpack_user(*key).0, *day))
+            .chain(self.keyed.iter().map(|(key, day)| (key.account(), *day)))
+    }
+
+    /// Adds `other`'s pairs: a pair in both keeps its latest day.
+    fn merge(&mut self, other: Users) {
+        for (key, day) in other.packed {
+            self.packed
+                .entry(key)
+                .and_modify(|mine| *mine = (*mine).max(day))
+                .or_insert(day);
+        }
+        for (key, day) in other.keyed {
+            self.keyed
+                .entry(key)
+                .and_modify(|mine| *mine = (*mine).max(day))
+                .or_insert(day);
+        }
+    }
+
+    /// Calls `each` with (account, user, latest day) of every pair.
+    fn for_each(&self, mut each: impl FnMut(u32, &str, i32) -> Result<()>) -> Result<()> {
+        for (key, day) in &self.packed {
+            let (account, bytes, len) = unpack_user(*key);
+            let user = std::str::from_utf8(&bytes[4..4 + len])
+                .map_err(|_| Error::Internal("a packed user id is not UTF-8".into()))?;
+            each(account, user, *day)?;
+        }
+        for (key, day) in &self.keyed {
+            each(key.account(), key.user(), *day)?;
+        }
+        Ok(())
+    }
+}
+
 /// The string columns' id caches of a [`Partial`].
 #[derive(Debug)]
 struct Caches {
@@ -449,7 +577,7 @@ pub(super) struct Partial {
     name_totals: Vec<i64>,
     events: HashMap<u64, EventCell>,
     /// (account, user) -> latest day.
-    users: HashMap<UserKey, i32>,
+    users: Users,
     /// Matching events per account and custom count feature
     /// (`customs` per account).
     custom_counts: Vec<i64>,
@@ -536,7 +664,7 @@ impl Partial {
             name_list: Vec::new(),
             name_totals: Vec::new(),
             events: HashMap::new(),
-            users: HashMap::new(),
+            users: Users::default(),
             custom_counts: vec![0; accounts * known.customs.len()],
             custom_distinct: HashMap::new(),
             unknown_ids: HashSet::new(),
@@ -562,10 +690,7 @@ impl Partial {
 
     /// (account, latest day) of every recent user.
     fn user_days(&self) -> impl Iterator<Item = (u32, i32)> {
-        self.users
-            .iter()
-            .map(|(key, day)| (key.account(), *day))
-            .chain(self.settled_users.iter().copied())
+        self.users.days().chain(self.settled_users.iter().copied())
     }
 
     /// (account, custom) of every value the custom distinct features count.
@@ -574,32 +699,6 @@ impl Partial {
             .keys()
             .map(|key| (key.account, key.custom))
             .chain(self.settled_distinct.iter().copied())
-    }
-
-    /// Keeps the latest `day` of `user` in account `idx`.
-    #[inline]
-    fn see_user(&mut self, idx: u32, user: &str, day: i32) {
-        if user.len() <= SHORT_USER {
-            let key = UserKey::new(idx, user);
-            self.users
-                .entry(key)
-                .and_modify(|last| *last = (*last).max(day))
-                .or_insert(day);
-            return;
-        }
-        let key = LongRef { account: idx, user };
-        match self.users.get_mut(&key) {
-            Some(last) => *last = (*last).max(day),
-            None => {
-                self.users.insert(
-                    UserKey::Long {
-                        account: idx,
-                        user: Box::from(user),
-                    },
-                    day,
-                );
-            }
-        }
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -665,7 +764,7 @@ impl Partial {
             if age < USER_DAYS
                 && let Some(user) = user.get(row)
             {
-                self.see_user(idx, user, day);
+                self.users.see(idx, user, day);
             }
             for (position, filter) in filters.iter().enumerate() {
                 if filter.is_valid(row) && filter.value(row) {
@@ -779,7 +878,7 @@ impl Partial {
                 counts[0] += 1;
                 counts[1] += u32::from(is_api);
             }
-            if age < trend {
+            if age < trend && known.per_event_days {
                 *self.cell_days.entry((pair(idx, name), day)).or_insert(0) += 1;
             }
         }
@@ -811,12 +910,7 @@ impl Partial {
                 })
                 .or_insert(cell);
         }
-        for (key, day) in other.users {
-            self.users
-                .entry(key)
-                .and_modify(|mine| *mine = (*mine).max(day))
-                .or_insert(day);
-        }
+        self.users.merge(other.users);
         for (mine, theirs) in self.custom_counts.iter_mut().zip(&other.custom_counts) {
             *mine += theirs;
         }
@@ -1093,27 +1187,39 @@ pub(super) struct Chain {
 impl Chain {
     /// Scans `events` (account_id, user_id, event, day, source) once for
     /// the days of `knowns`; `start`: a carry of the same events through a
-    /// day before all of them, which the first date is advanced from.
+    /// day before all of them, which the first date is advanced from;
+    /// `then`: the earliest day the last date's carry is advanced to
+    /// afterwards (`None`: any day, as a carry kept for later runs is).
     pub(super) async fn scan(
         events: DataFrame,
         knowns: &[Arc<Known>],
         start: Option<Carry>,
+        then: Option<i32>,
     ) -> Result<Chain> {
         let mut order: Vec<usize> = (0..knowns.len()).collect();
         order.sort_by_key(|&i| knowns[i].as_of_day);
         let mut bounded = Vec::with_capacity(order.len());
         let mut previous = start.as_ref().map_or(i32::MIN, |carry| carry.through);
-        for &i in &order {
+        for (rank, &i) in order.iter().enumerate() {
             let known = &knowns[i];
             if !known.keep {
                 return Err(Error::Internal("a chained scan needs kept dates".into()));
             }
+            // The day this date's carry is advanced to next, if known.
+            let next = match order.get(rank + 1) {
+                Some(&later) => Some(knowns[later].as_of_day),
+                None => then,
+            };
+            let per_event_days = next.is_none_or(|next| {
+                i64::from(next) - i64::from(known.as_of_day) < i64::from(TREND_DAYS)
+            });
             bounded.push(Arc::new(Known {
                 index: known.index.clone(),
                 created_day: known.created_day.clone(),
                 ids: known.ids.clone(),
                 customs: known.customs.clone(),
                 since: previous,
+                per_event_days: known.per_event_days && per_event_days,
                 ..**known
             }));
             previous = known.as_of_day;
@@ -1357,7 +1463,9 @@ mod tests {
     /// longer ones owned.
     #[test]
     fn short_and_long_user_ids_count_once() {
-        for prefix in ["", "an-identifier-longer-than-23-bytes-"] {
+        // Packed (at most 12 bytes), kept in a short key (13 to 23) and
+        // owned (longer).
+        for prefix in ["", "mid-length-", "an-identifier-longer-than-23-bytes-"] {
             let known = known_with(prefix);
             // a1: u1 three times (today, then 40 and 10 days ago: its latest
             // day must stay today), u2 once; a2: u1 once (another
@@ -1389,6 +1497,47 @@ mod tests {
             assert_eq!(users("users_7d", 2), 1, "{prefix}");
             assert_eq!(merged.users.len(), 3, "{prefix}: one entry per pair");
         }
+    }
+
+    #[test]
+    fn packed_user_keys_keep_accounts_and_ids_apart() {
+        let ids = ["", "a", "a\0", "b", "twelve-bytes", "\u{e9}t\u{e9}"];
+        let mut keys = HashSet::new();
+        for account in [0, 1, 7, PACKED_ACCOUNTS - 1] {
+            for id in ids {
+                let key = pack_user(account, id).expect("packs");
+                let (back, bytes, len) = unpack_user(key);
+                assert_eq!(back, account, "{id:?}");
+                assert_eq!(&bytes[4..4 + len], id.as_bytes());
+                keys.insert(key);
+            }
+        }
+        assert_eq!(keys.len(), 4 * ids.len(), "one key per pair");
+        assert_eq!(pack_user(PACKED_ACCOUNTS, "a"), None);
+        assert_eq!(pack_user(0, "thirteen-byte"), None);
+        // Every kind of key comes back with its account, id and day.
+        let mut users = Users::default();
+        users.see(3, "u1", 10);
+        users.see(3, "u1", 4);
+        users.see(3, "thirteen-byte", 5);
+        users.see(PACKED_ACCOUNTS, "u1", 6);
+        users.see(4, "an-identifier-longer-than-23-bytes", 7);
+        let mut seen = Vec::new();
+        users
+            .for_each(|account, user, day| {
+                seen.push((account, user.to_string(), day));
+                Ok(())
+            })
+            .unwrap();
+        seen.sort();
+        let expected = [
+            (3, "thirteen-byte", 5),
+            (3, "u1", 10),
+            (4, "an-identifier-longer-than-23-bytes", 7),
+            (PACKED_ACCOUNTS, "u1", 6),
+        ]
+        .map(|(account, user, day)| (account, user.to_string(), day));
+        assert_eq!(seen, expected);
     }
 
     #[test]

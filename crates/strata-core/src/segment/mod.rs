@@ -266,6 +266,9 @@ pub async fn assign(
         discovery: None,
         scores: None,
     };
+    let (themes_found, discoveries) = discover_beside_themes(inputs)?;
+    let mut themes_found = themes_found.into_iter();
+    let mut discoveries = discoveries.into_iter();
     let mut assignments = Vec::with_capacity(inputs.segmentations.len());
     let mut lists: Vec<(usize, Vec<CheckedRule>)> = Vec::new();
     for (idx, segmentation) in inputs.segmentations.iter().enumerate() {
@@ -275,8 +278,10 @@ pub async fn assign(
                 lists.push((idx, segments.iter().map(|s| s.rule.clone()).collect()));
                 assignments.push(rules_assignment(name, segments));
             }
-            Method::Themes { k } => {
-                let themes = (inputs.themes)(*k);
+            Method::Themes { .. } => {
+                let themes = themes_found
+                    .next()
+                    .ok_or_else(|| Error::Internal("a needs segmentation's themes".into()))?;
                 assignments.push(theme_assignment(name, &themes, warnings));
             }
             Method::Score(score) => {
@@ -308,14 +313,11 @@ pub async fn assign(
                     scores: Some(scores),
                 });
             }
-            Method::Clusters(def) => {
-                let discovery = match discover::discover_sampled(
-                    features,
-                    name,
-                    def,
-                    inputs.as_of,
-                    inputs.kmeans_sample,
-                ) {
+            Method::Clusters(_) => {
+                let found = discoveries
+                    .next()
+                    .ok_or_else(|| Error::Internal("a clustering's discovery".into()))?;
+                let discovery = match found {
                     Ok(discovery) => discovery,
                     // Too few (distinct) accounts to cluster: a small base
                     // must not stop the other segmentations.
@@ -366,6 +368,50 @@ pub async fn assign(
         return Err(Error::Internal("segment assignment lost rows".into()));
     }
     Ok(assignments)
+}
+
+/// The themes of every needs segmentation and the discovery of every
+/// clustering, each in the segmentations' order. The two are independent
+/// and mostly single-threaded, so the themes are found on another thread
+/// while the clusterings are fit.
+#[allow(clippy::type_complexity)]
+fn discover_beside_themes<'a>(
+    inputs: &AssignInputs<'a>,
+) -> Result<(Vec<Cow<'a, Themes>>, Vec<Result<Discovery>>)> {
+    let theme_ks: Vec<Option<usize>> = inputs
+        .segmentations
+        .iter()
+        .filter_map(|segmentation| match &segmentation.method {
+            Method::Themes { k } => Some(*k),
+            _ => None,
+        })
+        .collect();
+    let themes = inputs.themes;
+    std::thread::scope(|scope| {
+        let found = (!theme_ks.is_empty())
+            .then(|| scope.spawn(|| theme_ks.iter().map(|&k| themes(k)).collect::<Vec<_>>()));
+        let discoveries: Vec<Result<Discovery>> = inputs
+            .segmentations
+            .iter()
+            .filter_map(|segmentation| match &segmentation.method {
+                Method::Clusters(def) => Some(discover::discover_sampled(
+                    inputs.features,
+                    &segmentation.name,
+                    def,
+                    inputs.as_of,
+                    inputs.kmeans_sample,
+                )),
+                _ => None,
+            })
+            .collect();
+        let themes_found = match found {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| Error::Internal("finding the needs themes panicked".into()))?,
+            None => Vec::new(),
+        };
+        Ok((themes_found, discoveries))
+    })
 }
 
 /// The assignment of a needs segmentation: each account in its dominant

@@ -196,8 +196,34 @@ impl Carry {
             }
         }
         let mut users = Texts::default();
-        for (key, day) in partial.users {
-            users.push(key.account(), 0, key.user(), day)?;
+        partial
+            .users
+            .for_each(|account, user, day| users.push(account, 0, user, day))?;
+        // Without per-day counts of the pairs, each pair's count over the
+        // window is kept on the as-of day itself: the same count there, and
+        // out of the window of any day it is advanced to (by
+        // [`TREND_DAYS`] days or more; see [`Known::per_event_days`]).
+        let mut cell_days = Vec::new();
+        if known.per_event_days {
+            cell_days.extend(
+                partial.cell_days.into_iter().map(|((key, day), n)| {
+                    ((key >> 32) as u32, (key & 0xffff_ffff) as u32, day, n)
+                }),
+            );
+        } else {
+            for (key, cell) in &partial.events {
+                if cell.n_28d > 0 {
+                    let n = u32::try_from(cell.n_28d).map_err(|_| {
+                        Error::Internal("more than 2^32 events of one name in a window".into())
+                    })?;
+                    cell_days.push((
+                        (key >> 32) as u32,
+                        (key & 0xffff_ffff) as u32,
+                        known.as_of_day,
+                        n,
+                    ));
+                }
+            }
         }
         let mut custom_values = Texts::default();
         for (key, day) in partial.custom_distinct {
@@ -247,11 +273,7 @@ impl Carry {
                     )
                 })
                 .collect(),
-            cell_days: partial
-                .cell_days
-                .into_iter()
-                .map(|((key, day), n)| ((key >> 32) as u32, (key & 0xffff_ffff) as u32, day, n))
-                .collect(),
+            cell_days,
             users,
             custom_counts,
             custom_days: partial
