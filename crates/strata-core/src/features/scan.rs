@@ -403,46 +403,67 @@ impl Equivalent<UserKey> for LongRef<'_> {
     }
 }
 
-/// Bytes of a user id packed with its account into one integer key
+/// Bytes of a user id packed with its account into one fixed-size key
 /// ([`Users`]).
-const PACKED_USER: usize = 12;
+const PACKED_USER: usize = 20;
 
 /// Accounts at or above this position are not packed ([`Users`]): the
-/// key holds the position in 28 bits beside the id's length.
-const PACKED_ACCOUNTS: u32 = 1 << 28;
+/// key holds the position in 27 bits beside the id's length.
+const PACKED_ACCOUNTS: u32 = 1 << 27;
+
+/// An (account, user) pair packed into three words: the account and the
+/// id's length in the low 32 bits, the id's bytes (at most
+/// [`PACKED_USER`]) above them, zero-padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedUser([u64; 3]);
+
+impl std::hash::Hash for PackedUser {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for word in self.0 {
+            state.write_u64(word);
+        }
+    }
+}
 
 /// The recent (account, user) pairs of a scan, each with its latest day.
-/// A pair whose id has at most [`PACKED_USER`] bytes (most ids) is packed
-/// into one 16-byte integer, the account and the id's length in its low 32
-/// bits and the id above: this is the scan's largest map, and in a log in
-/// time order nearly every row lands somewhere else in it, so a key that
-/// hashes and compares as one integer, in a smaller entry, matters. Other
-/// pairs are kept by a [`UserKey`].
+/// A pair whose id has at most [`PACKED_USER`] bytes (most ids) is a
+/// [`PackedUser`], hashed and compared as three words, in a smaller entry:
+/// this is the scan's largest map, and in a log in time order nearly every
+/// row lands somewhere else in it. Other pairs are kept by a [`UserKey`].
 #[derive(Debug, Default)]
 struct Users {
-    packed: HashMap<u128, i32>,
+    packed: HashMap<PackedUser, i32>,
     keyed: HashMap<UserKey, i32>,
 }
 
 /// The packed key of `user` in account `account`, if it packs.
 #[inline]
-fn pack_user(account: u32, user: &str) -> Option<u128> {
+fn pack_user(account: u32, user: &str) -> Option<PackedUser> {
     if user.len() > PACKED_USER || account >= PACKED_ACCOUNTS {
         return None;
     }
-    let mut bytes = [0u8; 16];
-    // Within 32 bits: the account is below 2^28 and the length below 16.
-    let low = (account << 4) | user.len() as u32;
+    let mut bytes = [0u8; 24];
+    // Within 32 bits: the account is below 2^27 and the length below 32.
+    let low = (account << 5) | user.len() as u32;
     bytes[..4].copy_from_slice(&low.to_le_bytes());
     bytes[4..4 + user.len()].copy_from_slice(user.as_bytes());
-    Some(u128::from_le_bytes(bytes))
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    Some(PackedUser([word(0), word(8), word(16)]))
 }
 
-/// The account of a packed key and its id's bytes and length.
-fn unpack_user(key: u128) -> (u32, [u8; 16], usize) {
-    let bytes = key.to_le_bytes();
-    let low = key as u32;
-    (low >> 4, bytes, (low & 0xf) as usize)
+/// The account of a packed key and its id's bytes (from byte 4) and
+/// length.
+fn unpack_user(key: PackedUser) -> (u32, [u8; 24], usize) {
+    let mut bytes = [0u8; 24];
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(key.0) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    let low = key.0[0] as u32;
+    (low >> 5, bytes, (low & 0x1f) as usize)
 }
 
 impl Users {
@@ -1463,9 +1484,13 @@ mod tests {
     /// longer ones owned.
     #[test]
     fn short_and_long_user_ids_count_once() {
-        // Packed (at most 12 bytes), kept in a short key (13 to 23) and
+        // Packed (at most 20 bytes), kept in a short key (21 to 23) and
         // owned (longer).
-        for prefix in ["", "mid-length-", "an-identifier-longer-than-23-bytes-"] {
+        for prefix in [
+            "",
+            "a-prefix-of-twenty-",
+            "an-identifier-longer-than-23-bytes-",
+        ] {
             let known = known_with(prefix);
             // a1: u1 three times (today, then 40 and 10 days ago: its latest
             // day must stay today), u2 once; a2: u1 once (another
@@ -1501,7 +1526,15 @@ mod tests {
 
     #[test]
     fn packed_user_keys_keep_accounts_and_ids_apart() {
-        let ids = ["", "a", "a\0", "b", "twelve-bytes", "\u{e9}t\u{e9}"];
+        let ids = [
+            "",
+            "a",
+            "a\0",
+            "b",
+            "usr_000001_001",
+            "twenty-bytes-exactly",
+            "\u{e9}t\u{e9}",
+        ];
         let mut keys = HashSet::new();
         for account in [0, 1, 7, PACKED_ACCOUNTS - 1] {
             for id in ids {
@@ -1514,12 +1547,12 @@ mod tests {
         }
         assert_eq!(keys.len(), 4 * ids.len(), "one key per pair");
         assert_eq!(pack_user(PACKED_ACCOUNTS, "a"), None);
-        assert_eq!(pack_user(0, "thirteen-byte"), None);
+        assert_eq!(pack_user(0, "twenty-one-bytes-long"), None);
         // Every kind of key comes back with its account, id and day.
         let mut users = Users::default();
         users.see(3, "u1", 10);
         users.see(3, "u1", 4);
-        users.see(3, "thirteen-byte", 5);
+        users.see(3, "twenty-one-bytes-long", 5);
         users.see(PACKED_ACCOUNTS, "u1", 6);
         users.see(4, "an-identifier-longer-than-23-bytes", 7);
         let mut seen = Vec::new();
@@ -1531,7 +1564,7 @@ mod tests {
             .unwrap();
         seen.sort();
         let expected = [
-            (3, "thirteen-byte", 5),
+            (3, "twenty-one-bytes-long", 5),
             (3, "u1", 10),
             (4, "an-identifier-longer-than-23-bytes", 7),
             (PACKED_ACCOUNTS, "u1", 6),
