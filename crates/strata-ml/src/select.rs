@@ -35,6 +35,7 @@
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::kmeans::{
@@ -322,13 +323,23 @@ impl SelectKValidParams {
         let evaluation = data.select_rows(&evaluation_rows);
         let bootstrap_size = n_rows.min(params.stability_sample);
 
+        // Each k is fit and measured on its own (its seeds depend on k
+        // alone), so the ks run in parallel: a fit on fewer rows than a
+        // chunk of work keeps one core busy, and the default range has seven.
+        let outcomes: Vec<Result<Fitted<T>, SelectKError>> = (params.k_min..=params.k_max)
+            .into_par_iter()
+            .map(|k| self.measure_k(k, data, &silhouette_rows, evaluation.view(), bootstrap_size))
+            .collect();
         let mut scores = Vec::new();
         let mut models = Vec::new();
-        for k in params.k_min..=params.k_max {
-            let kmeans = self.kmeans_for(k, mix(params.seed, 3, k as u64))?;
-            let model = match kmeans.fit(data) {
-                Ok(model) => model,
-                Err(KMeansError::TooFewDistinctPoints { n_distinct, .. }) => {
+        for outcome in outcomes {
+            match outcome? {
+                Fitted::Scored(score, model) => {
+                    scores.push(score);
+                    models.push(model);
+                }
+                // The range stops below the first k that cannot be fit.
+                Fitted::TooFewDistinct(n_distinct) => {
                     if models.is_empty() {
                         return Err(SelectKError::NoFeasibleK {
                             k_min: params.k_min,
@@ -337,50 +348,7 @@ impl SelectKValidParams {
                     }
                     break;
                 }
-                Err(error) => return Err(error.into()),
-            };
-            let separation = match silhouette(data, model.labels(), Some(&silhouette_rows)) {
-                Ok(score) => score,
-                // The sample fell entirely in one cluster: no evidence of
-                // separation at all.
-                Err(MetricsError::TooFewClusters { .. }) => 0.0,
-                Err(error) => return Err(error.into()),
-            };
-            let mut agreement_sum = 0.0;
-            for pair_idx in 0..params.stability_pairs {
-                let mut rng =
-                    StdRng::seed_from_u64(mix(params.seed, 4, (k * 1_000 + pair_idx) as u64));
-                let mut fit_bootstrap = |fit_idx: u64| -> Result<Option<Vec<usize>>, SelectKError> {
-                    let rows: Vec<usize> = (0..bootstrap_size)
-                        .map(|_| rng.random_range(0..n_rows))
-                        .collect();
-                    let sample = data.select_rows(&rows);
-                    let seed = mix(params.seed, 5, (k * 1_000 + pair_idx * 2) as u64 + fit_idx);
-                    match self.kmeans_for(k, seed)?.fit(sample.view()) {
-                        Ok(model) => Ok(Some(model.predict(evaluation.view())?)),
-                        // Too few distinct rows in this bootstrap sample: the
-                        // pair counts as no agreement.
-                        Err(KMeansError::TooFewDistinctPoints { .. }) => Ok(None),
-                        Err(error) => Err(error.into()),
-                    }
-                };
-                let first = fit_bootstrap(0)?;
-                let second = fit_bootstrap(1)?;
-                if let (Some(first), Some(second)) = (first, second) {
-                    agreement_sum += adjusted_rand_index(&first, &second)?;
-                }
             }
-            let stability = agreement_sum / params.stability_pairs as f64;
-            let extra_clusters = k.saturating_sub(params.max_actionable_k) as f64;
-            scores.push(KScore {
-                k,
-                inertia: model.inertia(),
-                silhouette: separation,
-                stability,
-                is_stable: stability >= params.min_stability,
-                score: separation - params.penalty_per_extra_cluster * extra_clusters,
-            });
-            models.push(model);
         }
         let (chosen_idx, explanation) =
             choose_k(&scores, params.min_stability, params.max_actionable_k);
@@ -390,6 +358,72 @@ impl SelectKValidParams {
             scores,
             explanation,
         })
+    }
+
+    /// Fits `k` clusters on `data` and measures the fit: silhouette on
+    /// `silhouette_rows`, stability from bootstrap fits of `bootstrap_size`
+    /// rows predicting `evaluation`.
+    fn measure_k<T: Float>(
+        &self,
+        k: usize,
+        data: MatrixView<'_, T>,
+        silhouette_rows: &[usize],
+        evaluation: MatrixView<'_, T>,
+        bootstrap_size: usize,
+    ) -> Result<Fitted<T>, SelectKError> {
+        let params = &self.params;
+        let n_rows = data.n_rows();
+        let kmeans = self.kmeans_for(k, mix(params.seed, 3, k as u64))?;
+        let model = match kmeans.fit(data) {
+            Ok(model) => model,
+            Err(KMeansError::TooFewDistinctPoints { n_distinct, .. }) => {
+                return Ok(Fitted::TooFewDistinct(n_distinct));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let separation = match silhouette(data, model.labels(), Some(silhouette_rows)) {
+            Ok(score) => score,
+            // The sample fell entirely in one cluster: no evidence of
+            // separation at all.
+            Err(MetricsError::TooFewClusters { .. }) => 0.0,
+            Err(error) => return Err(error.into()),
+        };
+        let mut agreement_sum = 0.0;
+        for pair_idx in 0..params.stability_pairs {
+            let mut rng = StdRng::seed_from_u64(mix(params.seed, 4, (k * 1_000 + pair_idx) as u64));
+            let mut fit_bootstrap = |fit_idx: u64| -> Result<Option<Vec<usize>>, SelectKError> {
+                let rows: Vec<usize> = (0..bootstrap_size)
+                    .map(|_| rng.random_range(0..n_rows))
+                    .collect();
+                let sample = data.select_rows(&rows);
+                let seed = mix(params.seed, 5, (k * 1_000 + pair_idx * 2) as u64 + fit_idx);
+                match self.kmeans_for(k, seed)?.fit(sample.view()) {
+                    Ok(model) => Ok(Some(model.predict(evaluation)?)),
+                    // Too few distinct rows in this bootstrap sample: the
+                    // pair counts as no agreement.
+                    Err(KMeansError::TooFewDistinctPoints { .. }) => Ok(None),
+                    Err(error) => Err(error.into()),
+                }
+            };
+            let first = fit_bootstrap(0)?;
+            let second = fit_bootstrap(1)?;
+            if let (Some(first), Some(second)) = (first, second) {
+                agreement_sum += adjusted_rand_index(&first, &second)?;
+            }
+        }
+        let stability = agreement_sum / params.stability_pairs as f64;
+        let extra_clusters = k.saturating_sub(params.max_actionable_k) as f64;
+        Ok(Fitted::Scored(
+            KScore {
+                k,
+                inertia: model.inertia(),
+                silhouette: separation,
+                stability,
+                is_stable: stability >= params.min_stability,
+                score: separation - params.penalty_per_extra_cluster * extra_clusters,
+            },
+            model,
+        ))
     }
 
     fn kmeans_for(&self, k: usize, seed: u64) -> Result<KMeansValidParams, SelectKError> {
@@ -407,6 +441,13 @@ impl SelectKValidParams {
                 ))
             })
     }
+}
+
+/// One `k`'s fit and measures, or the number of distinct rows when fewer
+/// than `k`.
+enum Fitted<T> {
+    Scored(KScore, KMeansModel<T>),
+    TooFewDistinct(usize),
 }
 
 /// How much lower a larger `k`'s score may be and still be preferred.
