@@ -436,6 +436,14 @@ struct Users {
     keyed: HashMap<UserKey, i32>,
 }
 
+/// Keeps the latest `day` of `key` in `map`.
+#[inline]
+fn keep_latest<K: std::hash::Hash + Eq>(map: &mut HashMap<K, i32>, key: K, day: i32) {
+    map.entry(key)
+        .and_modify(|last| *last = (*last).max(day))
+        .or_insert(day);
+}
+
 /// The packed key of `user` in account `account`, if it packs.
 #[inline]
 fn pack_user(account: u32, user: &str) -> Option<PackedUser> {
@@ -471,17 +479,11 @@ impl Users {
     #[inline]
     fn see(&mut self, account: u32, user: &str, day: i32) {
         if let Some(key) = pack_user(account, user) {
-            self.packed
-                .entry(key)
-                .and_modify(|last| *last = (*last).max(day))
-                .or_insert(day);
+            keep_latest(&mut self.packed, key, day);
             return;
         }
         if user.len() <= SHORT_USER {
-            self.keyed
-                .entry(UserKey::new(account, user))
-                .and_modify(|last| *last = (*last).max(day))
-                .or_insert(day);
+            keep_latest(&mut self.keyed, UserKey::new(account, user), day);
             return;
         }
         let key = LongRef { account, user };
@@ -515,16 +517,10 @@ impl Users {
     /// Adds `other`'s pairs: a pair in both keeps its latest day.
     fn merge(&mut self, other: Users) {
         for (key, day) in other.packed {
-            self.packed
-                .entry(key)
-                .and_modify(|mine| *mine = (*mine).max(day))
-                .or_insert(day);
+            keep_latest(&mut self.packed, key, day);
         }
         for (key, day) in other.keyed {
-            self.keyed
-                .entry(key)
-                .and_modify(|mine| *mine = (*mine).max(day))
-                .or_insert(day);
+            keep_latest(&mut self.keyed, key, day);
         }
     }
 
@@ -936,10 +932,7 @@ impl Partial {
             *mine += theirs;
         }
         for (key, day) in other.custom_distinct {
-            self.custom_distinct
-                .entry(key)
-                .and_modify(|mine| *mine = (*mine).max(day))
-                .or_insert(day);
+            keep_latest(&mut self.custom_distinct, key, day);
         }
         self.unknown_ids.extend(other.unknown_ids);
         self.unknown_events += other.unknown_events;
