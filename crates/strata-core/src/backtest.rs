@@ -325,7 +325,7 @@ pub(crate) struct Testing<'a> {
     now_sources: &'a crate::sources::Sources,
     now_as_of: NaiveDate,
     /// MRR by (account in `now_sources`, month).
-    mrr: std::collections::HashMap<(usize, i32), f64>,
+    mrr: crate::measures::cohorts::MonthlyMrr,
     horizon_days: u32,
 }
 
@@ -459,12 +459,7 @@ impl<'a> Testing<'a> {
             .map(|(idx, id)| {
                 let start = revenue.get(idx).map_or(0.0, |r| r.mrr_now);
                 let account = self.now_sources.accounts.index.get(id)?;
-                (start > 0.0).then(|| {
-                    (
-                        start,
-                        self.mrr.get(&(*account, end_month)).copied().unwrap_or(0.0),
-                    )
-                })
+                (start > 0.0).then(|| (start, self.mrr.at(*account, end_month)))
             })
             .collect();
         for tally in &mut self.tallies {

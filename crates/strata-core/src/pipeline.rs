@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use rayon::prelude::*;
 
 use crate::discover::drift::{self, Drift};
 use crate::discover::{self, ClusterModel, Discovery};
@@ -767,7 +768,7 @@ fn cohorts_of(
     assignments: &[Assignment],
     segmentation: Option<&str>,
 ) -> Result<CohortReport> {
-    use crate::measures::cohorts::{RevenueRows, cohort_retention};
+    use crate::measures::cohorts::{MonthlyMrr, RevenueRows, cohort_retention};
     let Some(revenue) = &prepared.sources.revenue else {
         return Err(Error::invalid(
             Problem::new(
@@ -782,6 +783,7 @@ fn cohorts_of(
         month: &revenue.month,
         mrr: &revenue.mrr,
     };
+    let mrr = MonthlyMrr::new(rows, prepared.sources.accounts.ids.len());
     let created_month: Vec<i32> = prepared
         .sources
         .accounts
@@ -792,14 +794,14 @@ fn cohorts_of(
     let as_of_month = sources::revenue_month(&prepared.sources, day_number(prepared.as_of));
     let mut groups = vec![CohortGroup {
         segment: None,
-        cohorts: cohort_retention(&created_month, rows, as_of_month, |_| true),
+        cohorts: cohort_retention(&created_month, &mrr, as_of_month, |_| true),
     }];
     if let Some(name) = segmentation {
         let assignment = find_assignment(assignments, name)?;
         for (idx, segment) in assignment.segments.iter().enumerate() {
             groups.push(CohortGroup {
                 segment: Some(segment.name.clone()),
-                cohorts: cohort_retention(&created_month, rows, as_of_month, |account| {
+                cohorts: cohort_retention(&created_month, &mrr, as_of_month, |account| {
                     assignment.membership[account] == Some(idx)
                 }),
             });
@@ -1059,14 +1061,22 @@ impl<'a> MeasureContext<'a> {
                 columns.push(crate::measures::persona::Column::Categorical(name, values));
             }
         }
+        let base = crate::measures::persona::base_stats(&columns);
+        let personas: Vec<Option<crate::measures::persona::Persona>> =
+            (0..assignment.segments.len())
+                .into_par_iter()
+                .map(|idx| {
+                    crate::measures::persona::persona(&columns, &base, &assignment.membership, idx)
+                })
+                .collect();
         let segments = assignment
             .segments
             .into_iter()
             .zip(economics.segments)
             .zip(segment_quality)
-            .enumerate()
-            .map(|(idx, ((segment, economics), quality))| SegmentResult {
-                persona: crate::measures::persona::persona(&columns, &assignment.membership, idx),
+            .zip(personas)
+            .map(|(((segment, economics), quality), persona)| SegmentResult {
+                persona,
                 name: segment.name,
                 rule: segment.rule,
                 description: segment.description,

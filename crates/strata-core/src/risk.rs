@@ -51,6 +51,7 @@ use serde::Serialize;
 use crate::dates::{day_number, days_after, month_number};
 use crate::error::{Error, Problem, Result};
 use crate::features::{self, FeatureDef, FeatureGroup, FeatureTable};
+use crate::measures::cohorts::{MonthlyMrr, RevenueRows};
 use crate::ml::logistic::{self, LogisticModel, LogisticParams, Platt};
 use crate::ml::{Matrix, Scaling, Transform, TransformParams};
 use crate::project::Project;
@@ -165,19 +166,26 @@ pub fn past_dates(
 }
 
 /// MRR per (account, month), summed over rows.
-pub(crate) fn mrr_by_month(sources: &Sources) -> HashMap<(usize, i32), f64> {
-    let mut mrr: HashMap<(usize, i32), f64> = HashMap::new();
-    if let Some(revenue) = &sources.revenue {
-        for ((&account, &month), &value) in revenue
-            .account_idx
-            .iter()
-            .zip(&revenue.month)
-            .zip(&revenue.mrr)
-        {
-            *mrr.entry((account, month)).or_default() += value;
-        }
+pub(crate) fn mrr_by_month(sources: &Sources) -> MonthlyMrr {
+    let n_accounts = sources.accounts.ids.len();
+    match &sources.revenue {
+        Some(revenue) => MonthlyMrr::new(
+            RevenueRows {
+                account_idx: &revenue.account_idx,
+                month: &revenue.month,
+                mrr: &revenue.mrr,
+            },
+            n_accounts,
+        ),
+        None => MonthlyMrr::new(
+            RevenueRows {
+                account_idx: &[],
+                month: &[],
+                mrr: &[],
+            },
+            n_accounts,
+        ),
     }
-    mrr
 }
 
 /// The point-in-time snapshots a model at `as_of` learns from, oldest
@@ -241,15 +249,13 @@ pub async fn snapshots(
             end: Vec::new(),
         };
         for (account, &created) in sources.accounts.created_day.iter().enumerate() {
-            let start = mrr.get(&(account, start_month)).copied().unwrap_or(0.0);
+            let start = mrr.at(account, start_month);
             if created > day || start <= 0.0 {
                 continue;
             }
             snapshot.rows.push(account);
             snapshot.start.push(start);
-            snapshot
-                .end
-                .push(mrr.get(&(account, end_month)).copied().unwrap_or(0.0));
+            snapshot.end.push(mrr.at(account, end_month));
         }
         out.push(snapshot);
     }

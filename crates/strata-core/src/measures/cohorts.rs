@@ -10,8 +10,6 @@
 //!
 //! Accounts that start paying later, or never, count in the cohort's size but
 //! not in its base: retention measures whom you had, not whom you converted.
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 /// Revenue rows as the sources hold them: account position, month (`year * 12
@@ -52,21 +50,75 @@ pub fn month_label(month: i32) -> String {
     )
 }
 
+/// Each account's MRR by month, read once for every group of cohorts: per
+/// account, its months in increasing order, the MRR of a month's rows added
+/// in row order.
+#[derive(Debug, Clone)]
+pub struct MonthlyMrr {
+    /// Account `a`'s months are `months[start[a]..start[a + 1]]`.
+    start: Vec<usize>,
+    months: Vec<i32>,
+    mrr: Vec<f64>,
+}
+
+impl MonthlyMrr {
+    /// The MRR of `revenue`'s rows for `n_accounts` accounts (rows of other
+    /// positions are left out).
+    pub fn new(revenue: RevenueRows<'_>, n_accounts: usize) -> MonthlyMrr {
+        let mut order: Vec<usize> = (0..revenue.account_idx.len())
+            .filter(|&row| revenue.account_idx[row] < n_accounts)
+            .collect();
+        // Stable: a month's rows keep their order, so they add up as before.
+        order.sort_by_key(|&row| (revenue.account_idx[row], revenue.month[row]));
+        let mut start = vec![0usize; n_accounts + 1];
+        let mut months = Vec::with_capacity(order.len());
+        let mut mrr: Vec<f64> = Vec::with_capacity(order.len());
+        let mut last: Option<(usize, i32)> = None;
+        for row in order {
+            let key = (revenue.account_idx[row], revenue.month[row]);
+            if last != Some(key) {
+                start[key.0 + 1] += 1;
+                months.push(key.1);
+                mrr.push(0.0);
+                last = Some(key);
+            }
+            if let Some(total) = mrr.last_mut() {
+                *total += revenue.mrr[row];
+            }
+        }
+        for account in 0..n_accounts {
+            start[account + 1] += start[account];
+        }
+        MonthlyMrr { start, months, mrr }
+    }
+
+    /// Account `account`'s (month, MRR), by increasing month.
+    fn of(&self, account: usize) -> impl Iterator<Item = (i32, f64)> + '_ {
+        let range = self.start[account]..self.start[account + 1];
+        self.months[range.clone()]
+            .iter()
+            .copied()
+            .zip(self.mrr[range].iter().copied())
+    }
+
+    /// Account `account`'s MRR in `month` (0 without a row).
+    pub(crate) fn at(&self, account: usize, month: i32) -> f64 {
+        let range = self.start[account]..self.start[account + 1];
+        match self.months[range.clone()].binary_search(&month) {
+            Ok(found) => self.mrr[range.start + found],
+            Err(_) => 0.0,
+        }
+    }
+}
+
 /// The cohorts of the accounts for which `member(account)` holds, oldest
 /// first; months after `as_of_month` are not observed and are left out.
 pub fn cohort_retention(
     created_month: &[i32],
-    revenue: RevenueRows<'_>,
+    mrr: &MonthlyMrr,
     as_of_month: i32,
     member: impl Fn(usize) -> bool,
 ) -> Vec<CohortRow> {
-    let mut mrr_at: HashMap<(usize, i32), f64> = HashMap::new();
-    for row in 0..revenue.account_idx.len() {
-        *mrr_at
-            .entry((revenue.account_idx[row], revenue.month[row]))
-            .or_default() += revenue.mrr[row];
-    }
-    let mrr = |account: usize, month: i32| mrr_at.get(&(account, month)).copied().unwrap_or(0.0);
     let mut by_cohort: std::collections::BTreeMap<i32, Vec<usize>> = Default::default();
     for (account, &month) in created_month.iter().enumerate() {
         if month <= as_of_month && member(account) {
@@ -79,19 +131,31 @@ pub fn cohort_retention(
             let base: Vec<usize> = accounts
                 .iter()
                 .copied()
-                .filter(|&account| mrr(account, cohort) > 0.0)
+                .filter(|&account| mrr.at(account, cohort) > 0.0)
                 .collect();
-            let base_mrr: f64 = base.iter().map(|&account| mrr(account, cohort)).sum();
+            let base_mrr: f64 = base.iter().map(|&account| mrr.at(account, cohort)).sum();
             let months = (as_of_month - cohort) as usize + 1;
-            let mut logo_retention = Vec::with_capacity(months);
-            let mut revenue_retention = Vec::with_capacity(months);
-            for offset in 0..months as i32 {
-                let month = cohort + offset;
-                let paying = base.iter().filter(|&&a| mrr(a, month) > 0.0).count();
-                let total: f64 = base.iter().map(|&a| mrr(a, month)).sum();
-                logo_retention.push((!base.is_empty()).then(|| paying as f64 / base.len() as f64));
-                revenue_retention.push((base_mrr > 0.0).then(|| total / base_mrr));
+            // Each month's MRR added over the base in account order, as a
+            // sum over every base account with 0 for a month without a row.
+            let mut paying = vec![0usize; months];
+            let mut totals = vec![0.0f64; months];
+            for &account in &base {
+                for (month, value) in mrr.of(account) {
+                    if (cohort..=as_of_month).contains(&month) {
+                        let offset = (month - cohort) as usize;
+                        paying[offset] += usize::from(value > 0.0);
+                        totals[offset] += value;
+                    }
+                }
             }
+            let logo_retention = paying
+                .iter()
+                .map(|&paying| (!base.is_empty()).then(|| paying as f64 / base.len() as f64))
+                .collect();
+            let revenue_retention = totals
+                .iter()
+                .map(|&total| (base_mrr > 0.0).then(|| total / base_mrr))
+                .collect();
             CohortRow {
                 cohort: month_label(cohort),
                 accounts: accounts.len(),
@@ -116,16 +180,15 @@ mod tests {
         let account_idx = [0, 0, 0, 1, 1, 2, 3, 3];
         let month = [100, 101, 102, 100, 101, 101, 101, 102];
         let mrr = [100.0, 150.0, 150.0, 100.0, 0.0, 80.0, 40.0, 40.0];
-        let rows = cohort_retention(
-            &created,
+        let monthly = MonthlyMrr::new(
             RevenueRows {
                 account_idx: &account_idx,
                 month: &month,
                 mrr: &mrr,
             },
-            102,
-            |_| true,
+            created.len(),
         );
+        let rows = cohort_retention(&created, &monthly, 102, |_| true);
         assert_eq!(rows.len(), 2);
         let first = &rows[0];
         assert_eq!(first.cohort, month_label(100));
@@ -143,18 +206,39 @@ mod tests {
         assert_eq!((second.accounts, second.paying), (1, 1));
         assert_eq!(second.logo_retention, vec![Some(1.0), Some(1.0)]);
         // A segment filter keeps only its accounts.
-        let only_second = cohort_retention(
-            &created,
+        let only_second = cohort_retention(&created, &monthly, 102, |account| account == 2);
+        assert_eq!(only_second[0].paying, 0);
+        assert_eq!(only_second[0].logo_retention, vec![None, None, None]);
+        assert_eq!(month_label(2026 * 12 + 9), "2026-10");
+    }
+
+    #[test]
+    fn rows_in_any_order_and_of_one_month_add_up() {
+        // Account 0 has two rows for month 100 (60 + 40) and its rows come
+        // out of order; account 1 only pays from month 101.
+        let created = [100, 100];
+        let account_idx = [0, 1, 0, 0];
+        let month = [101, 101, 100, 100];
+        let mrr = [50.0, 30.0, 60.0, 40.0];
+        let monthly = MonthlyMrr::new(
             RevenueRows {
                 account_idx: &account_idx,
                 month: &month,
                 mrr: &mrr,
             },
-            102,
-            |account| account == 2,
+            created.len(),
         );
-        assert_eq!(only_second[0].paying, 0);
-        assert_eq!(only_second[0].logo_retention, vec![None, None, None]);
-        assert_eq!(month_label(2026 * 12 + 9), "2026-10");
+        assert_eq!(
+            monthly.of(0).collect::<Vec<_>>(),
+            vec![(100, 100.0), (101, 50.0)]
+        );
+        assert_eq!(monthly.at(1, 100), 0.0);
+        let rows = cohort_retention(&created, &monthly, 101, |_| true);
+        assert_eq!(
+            (rows[0].accounts, rows[0].paying, rows[0].base_mrr),
+            (2, 1, 100.0)
+        );
+        assert_eq!(rows[0].revenue_retention, vec![Some(1.0), Some(0.5)]);
+        assert_eq!(rows[0].logo_retention, vec![Some(1.0), Some(1.0)]);
     }
 }

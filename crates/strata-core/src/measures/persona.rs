@@ -65,11 +65,26 @@ fn mean_std(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((mean, var.sqrt()))
 }
 
+/// Each column's mean and standard deviation over every account (`None`
+/// for a categorical column or one without values): what [`persona`]
+/// compares a segment with, the same for every segment.
+pub fn base_stats(columns: &[Column<'_>]) -> Vec<Option<(f64, f64)>> {
+    columns
+        .iter()
+        .map(|column| match *column {
+            Column::Numeric(_, values) => mean_std(values.iter().flatten().copied()),
+            Column::Categorical(..) => None,
+        })
+        .collect()
+}
+
 /// The persona of segment `segment` (accounts where `membership == Some(segment)`),
-/// or `None` for an empty segment. Its name comes from what its accounts
-/// do and are, never from the segment's own label.
+/// or `None` for an empty segment; `base`: [`base_stats`] of `columns`. Its
+/// name comes from what its accounts do and are, never from the segment's
+/// own label.
 pub fn persona(
     columns: &[Column<'_>],
+    base: &[Option<(f64, f64)>],
     membership: &[Option<usize>],
     segment: usize,
 ) -> Option<Persona> {
@@ -82,7 +97,7 @@ pub fn persona(
     let mut traits = Vec::new();
     let mut typical = Vec::new();
     let mut median_employees = None;
-    for column in columns {
+    for (column, base) in columns.iter().zip(base) {
         match *column {
             Column::Numeric(name, values) => {
                 if name == "employees" {
@@ -91,7 +106,7 @@ pub fn persona(
                     median_employees = (!present.is_empty()).then(|| present[present.len() / 2]);
                     continue;
                 }
-                let Some((base_mean, base_std)) = mean_std(values.iter().flatten().copied()) else {
+                let Some((base_mean, base_std)) = *base else {
                     continue;
                 };
                 let Some((segment_mean, _)) = mean_std(rows.iter().filter_map(|&r| values[r]))
@@ -435,7 +450,8 @@ mod tests {
             Column::Numeric("constant", &flat),
             Column::Categorical("industry", &industry),
         ];
-        let card = persona(&columns, &membership, 0).unwrap();
+        let base = base_stats(&columns);
+        let card = persona(&columns, &base, &membership, 0).unwrap();
         assert_eq!(card.median_employees, Some(200.0));
         assert_eq!(card.typical[0].value, "software");
         assert!((card.typical[0].share - 2.0 / 3.0).abs() < 1e-12);
@@ -449,6 +465,6 @@ mod tests {
             card.narrative,
             "Typically a 200-employee software company, with active days (28d) 20/28, 2.0x the base's 10/28."
         );
-        assert_eq!(persona(&columns, &membership, 5), None);
+        assert_eq!(persona(&columns, &base, &membership, 5), None);
     }
 }
