@@ -19,6 +19,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::logical_expr::{Expr, ExprSchemable, cast};
 use datafusion::prelude::SessionContext;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Problem, Result};
@@ -174,40 +175,43 @@ pub fn score_accounts(
         .iter()
         .map(|c| c.as_primitive::<Float64Type>().clone())
         .collect();
-    let mut scores = Vec::with_capacity(batch.num_rows());
-    let mut grades = Vec::with_capacity(batch.num_rows());
-    for (row, card) in card_of.iter().enumerate() {
-        let Some(card) = *card else {
-            scores.push(AccountScore {
-                scorecard: None,
-                score: None,
-                grade: None,
-                groups: Vec::new(),
-                explanation: "no scorecard applies to this account".into(),
-            });
-            grades.push(None);
-            continue;
-        };
-        let scorecard = &checked.def.scorecards[card];
-        let account_values: Vec<Option<f64>> = (0..scorecard.measures.len())
-            .map(|m| {
-                let column = &values[offsets[card] - 1 + m];
-                (column.is_valid(row) && column.value(row).is_finite()).then(|| column.value(row))
-            })
-            .collect();
-        let scored = if explain {
-            score_one(&checked.def, card, &account_values)
-        } else {
-            score_only(&checked.def, card, &account_values)
-        };
-        grades.push(
-            scored
+    // Rows are scored on every core (explanations are strings per account:
+    // at a million accounts, seconds of work); the order is the rows'.
+    let scored: Vec<(AccountScore, Option<usize>)> = card_of
+        .par_iter()
+        .enumerate()
+        .map(|(row, card)| {
+            let Some(card) = *card else {
+                let none = AccountScore {
+                    scorecard: None,
+                    score: None,
+                    grade: None,
+                    groups: Vec::new(),
+                    explanation: "no scorecard applies to this account".into(),
+                };
+                return (none, None);
+            };
+            let scorecard = &checked.def.scorecards[card];
+            let account_values: Vec<Option<f64>> = (0..scorecard.measures.len())
+                .map(|m| {
+                    let column = &values[offsets[card] - 1 + m];
+                    (column.is_valid(row) && column.value(row).is_finite())
+                        .then(|| column.value(row))
+                })
+                .collect();
+            let scored = if explain {
+                score_one(&checked.def, card, &account_values)
+            } else {
+                score_only(&checked.def, card, &account_values)
+            };
+            let grade = scored
                 .grade
                 .as_ref()
-                .and_then(|g| checked.def.grades.iter().position(|x| &x.name == g)),
-        );
-        scores.push(scored);
-    }
+                .and_then(|g| checked.def.grades.iter().position(|x| &x.name == g));
+            (scored, grade)
+        })
+        .collect();
+    let (scores, grades) = scored.into_iter().unzip();
     Ok((scores, grades))
 }
 

@@ -237,22 +237,11 @@ impl Target {
 
     /// The target over `rows`.
     pub fn value(self, revenue: &[Revenue], rows: impl Iterator<Item = usize>) -> Option<f64> {
-        let (mut now, mut before, mut n, mut hits) = (0.0, 0.0, 0usize, 0usize);
+        let mut tally = Tally::default();
         for row in rows {
-            let (row_now, row_before) = revenue[row];
-            now += row_now;
-            before += row_before;
-            n += 1;
-            hits += match self {
-                Target::Nrr => 0,
-                Target::Retention => usize::from(row_now > 0.0),
-                Target::Expansion => usize::from(row_now > row_before),
-            };
+            tally.add(revenue[row]);
         }
-        match self {
-            Target::Nrr => (before > 0.0).then(|| now / before),
-            Target::Retention | Target::Expansion => (n > 0).then(|| hits as f64 / n as f64),
-        }
+        tally.value(self)
     }
 }
 
@@ -357,6 +346,16 @@ impl Tally {
         self.before_squared += before * before;
         self.retained += usize::from(now > 0.0);
         self.expanded += usize::from(now > before);
+    }
+
+    /// The target over the rows added: `None` without any (NRR: without
+    /// MRR 12 months ago).
+    fn value(&self, target: Target) -> Option<f64> {
+        match target {
+            Target::Nrr => (self.before > 0.0).then(|| self.now / self.before),
+            Target::Retention => (self.n > 0).then(|| self.retained as f64 / self.n as f64),
+            Target::Expansion => (self.n > 0).then(|| self.expanded as f64 / self.n as f64),
+        }
     }
 
     /// `sqrt(n_eff) × (target − cohort value)`. `n_eff` is how many accounts
@@ -567,8 +566,10 @@ pub fn search(
     }
 
     let total_arr: f64 = revenue.iter().map(|r| 12.0 * r.0).sum();
+    // Each rule's bootstrap has its own random stream: the rules run on
+    // every core.
     let rules = kept
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(rank, candidate)| {
             let conditions: Vec<&Selector> = candidate
@@ -631,21 +632,27 @@ fn bootstrap_lift(
     }
     let mut rng = StdRng::seed_from_u64(params.seed ^ (stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
     let mut lifts = Vec::with_capacity(params.bootstrap);
+    let target = params.target;
+    // The cohort's revenue side by side with its inside flags: a resample
+    // reads one array at random rather than two.
+    let picked: Vec<(Revenue, bool)> = cohort
+        .iter()
+        .zip(inside)
+        .map(|(&row, &inside)| (revenue[row], inside))
+        .collect();
     for _ in 0..params.bootstrap {
-        let (mut inside_rows, mut outside_rows) = (Vec::new(), Vec::new());
+        let (mut inside_tally, mut outside_tally) = (Tally::default(), Tally::default());
         for _ in 0..cohort.len() {
-            let pick = rng.random_range(0..cohort.len());
-            if inside[pick] {
-                inside_rows.push(cohort[pick]);
+            let (row_revenue, is_inside) = picked[rng.random_range(0..cohort.len())];
+            if is_inside {
+                inside_tally.add(row_revenue);
             } else {
-                outside_rows.push(cohort[pick]);
+                outside_tally.add(row_revenue);
             }
         }
-        let target = params.target;
-        if let (Some(inside_value), Some(outside_value)) = (
-            target.value(revenue, inside_rows.iter().copied()),
-            target.value(revenue, outside_rows.iter().copied()),
-        ) && outside_value > 0.0
+        if let (Some(inside_value), Some(outside_value)) =
+            (inside_tally.value(target), outside_tally.value(target))
+            && outside_value > 0.0
         {
             lifts.push(inside_value / outside_value);
         }

@@ -383,19 +383,49 @@ fn densify(row: &Row, n_terms: usize) -> Vec<f64> {
 /// display word per term.
 fn tf_idf(documents: &[Vec<(String, String)>]) -> (Vec<Row>, Vec<(String, String)>) {
     let n = documents.len();
-    let mut document_frequency: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut surface: HashMap<&str, BTreeMap<&str, usize>> = HashMap::new();
-    for document in documents {
-        let mut seen: Vec<&str> = document.iter().map(|(stem, _)| stem.as_str()).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for stem in seen {
-            *document_frequency.entry(stem).or_default() += 1;
-        }
-        for (stem, word) in document {
-            *surface.entry(stem).or_default().entry(word).or_default() += 1;
-        }
-    }
+    // Counted on every core, each over its share of the documents, then
+    // added up: counts, so the order they are added in does not matter.
+    type Counted<'a> = (
+        HashMap<&'a str, usize>,
+        HashMap<&'a str, HashMap<&'a str, usize>>,
+    );
+    let (document_frequency, surface): Counted<'_> = documents
+        .par_iter()
+        .fold(
+            Counted::default,
+            |(mut frequency, mut surface), document| {
+                let mut seen: Vec<&str> = document.iter().map(|(stem, _)| stem.as_str()).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                for stem in seen {
+                    *frequency.entry(stem).or_default() += 1;
+                }
+                for (stem, word) in document {
+                    *surface
+                        .entry(stem.as_str())
+                        .or_default()
+                        .entry(word.as_str())
+                        .or_default() += 1;
+                }
+                (frequency, surface)
+            },
+        )
+        .reduce(
+            Counted::default,
+            |(mut frequency, mut surface), (more, words)| {
+                for (stem, count) in more {
+                    *frequency.entry(stem).or_default() += count;
+                }
+                for (stem, words) in words {
+                    let mine = surface.entry(stem).or_default();
+                    for (word, count) in words {
+                        *mine.entry(word).or_default() += count;
+                    }
+                }
+                (frequency, surface)
+            },
+        );
+    let document_frequency: BTreeMap<&str, usize> = document_frequency.into_iter().collect();
     let max_df = (n / 2).max(MIN_DOCUMENT_FREQUENCY);
     let vocabulary: Vec<(String, String)> = document_frequency
         .iter()
@@ -426,7 +456,7 @@ fn tf_idf(documents: &[Vec<(String, String)>]) -> (Vec<Row>, Vec<(String, String
         })
         .collect();
     let rows = documents
-        .iter()
+        .par_iter()
         .map(|document| {
             let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
             for (stem, _) in document {
@@ -653,17 +683,45 @@ fn weighted(row: &Row, weights: &[f64]) -> Row {
 }
 
 /// Per account: the sum of its rows at unit length (empty without rows).
+/// Each term's weights are added in the rows' order, the accounts on every
+/// core.
 fn account_profiles(rows: &[Row], accounts: &[usize], n_accounts: usize) -> Vec<Row> {
-    let mut sums: Vec<BTreeMap<usize, f64>> = vec![BTreeMap::new(); n_accounts];
-    for (row, &account) in rows.iter().zip(accounts) {
-        if let Some(sum) = sums.get_mut(account) {
-            for &(term, weight) in row {
-                *sum.entry(term).or_default() += weight;
-            }
+    // The rows of account `a` are `order[start[a]..start[a + 1]]`, in order.
+    let mut start = vec![0usize; n_accounts + 1];
+    for &account in accounts {
+        if account < n_accounts {
+            start[account + 1] += 1;
         }
     }
-    sums.into_iter()
-        .map(|sum| to_unit(sum.into_iter().collect()))
+    for account in 0..n_accounts {
+        start[account + 1] += start[account];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0usize; start[n_accounts]];
+    for (row, &account) in accounts.iter().enumerate() {
+        if account < n_accounts {
+            order[next[account]] = row;
+            next[account] += 1;
+        }
+    }
+    (0..n_accounts)
+        .into_par_iter()
+        .map(|account| {
+            let mut terms: Vec<(usize, f64)> = order[start[account]..start[account + 1]]
+                .iter()
+                .flat_map(|&row| rows[row].iter().copied())
+                .collect();
+            // Stable: a term's weights stay in the rows' order.
+            terms.sort_by_key(|&(term, _)| term);
+            let mut sum: Row = Vec::new();
+            for (term, weight) in terms {
+                match sum.last_mut() {
+                    Some(last) if last.0 == term => last.1 += weight,
+                    _ => sum.push((term, 0.0 + weight)),
+                }
+            }
+            to_unit(sum)
+        })
         .collect()
 }
 
@@ -809,10 +867,12 @@ fn find_themes_sampled(
     seed: u64,
     fit_sample: usize,
 ) -> Themes {
-    let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
     let documents: Vec<Vec<(String, String)>> = verbatims
-        .iter()
-        .map(|v| tokens(&v.text, &stemmer))
+        .par_iter()
+        .map_init(
+            || rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English),
+            |stemmer, v| tokens(&v.text, stemmer),
+        )
         .collect();
     let (rows, vocabulary) = tf_idf(&documents);
     let n_terms = vocabulary.len();
@@ -822,7 +882,10 @@ fn find_themes_sampled(
     let usable_accounts: Vec<usize> = usable.iter().map(|&i| verbatims[i].account_idx).collect();
     let usable_rows: Vec<Row> = usable.iter().map(|&i| rows[i].clone()).collect();
     let (weights, bursty_terms) = burstiness(&usable_rows, &usable_accounts, n_terms);
-    let weighted_rows: Vec<Row> = usable_rows.iter().map(|r| weighted(r, &weights)).collect();
+    let weighted_rows: Vec<Row> = usable_rows
+        .par_iter()
+        .map(|r| weighted(r, &weights))
+        .collect();
     let profiles = account_profiles(&weighted_rows, &usable_accounts, n_accounts);
     let profiled: Vec<usize> = (0..n_accounts)
         .filter(|&a| !profiles[a].is_empty())
