@@ -214,7 +214,14 @@ impl Engine for DataFusionEngine {
             ),
             None => None,
         };
-        let mut prepared = finish_prepare(project, as_of, sources, features, risk, observer)?;
+        let mut prepared = finish_prepare(
+            project,
+            as_of,
+            std::borrow::Cow::Owned(sources),
+            features,
+            risk,
+            observer,
+        )?;
         prepared.scan = scan;
         Ok(prepared)
     }

@@ -544,7 +544,7 @@ pub(crate) async fn assign_past(
     let mut prepared = crate::prepare::finish_prepare(
         project,
         date,
-        Sources::clone(sources),
+        std::borrow::Cow::Borrowed(sources),
         features,
         None,
         &Quiet,

@@ -210,7 +210,7 @@ impl Prepared {
 pub(crate) fn finish_prepare(
     project: &Project,
     as_of: NaiveDate,
-    mut sources: Sources,
+    mut sources: std::borrow::Cow<'_, Sources>,
     mut features: FeatureTable,
     mut risk: Option<crate::risk::RiskModels>,
     observer: &dyn Observer,
@@ -236,7 +236,7 @@ pub(crate) fn finish_prepare(
     }
     Ok(Prepared {
         as_of,
-        sources,
+        sources: sources.into_owned(),
         features,
         segmentations,
         warnings,
@@ -251,7 +251,7 @@ pub(crate) fn finish_prepare(
 /// sources and the feature table): they are not customers yet, and enter
 /// the segmentations at the first run after their signup. Says how many.
 fn keep_signed_up(
-    sources: &mut Sources,
+    sources: &mut std::borrow::Cow<'_, Sources>,
     features: &mut FeatureTable,
     risk: Option<&mut crate::risk::RiskModels>,
     as_of: NaiveDate,
@@ -286,7 +286,8 @@ fn keep_signed_up(
             .with_help("pick a later as_of, or \"latest\""),
         ));
     }
-    sources.retain_accounts(&keep)?;
+    // Borrowed sources are copied only in part: the kept accounts.
+    *sources = std::borrow::Cow::Owned(sources.retained(&keep)?);
     if let Some(risk) = risk {
         risk.retain(&keep);
     }

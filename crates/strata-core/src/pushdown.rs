@@ -433,8 +433,14 @@ async fn prepare(
         early: None,
         top_events: skeleton.top_events,
     };
-    let prepared =
-        crate::prepare::finish_prepare(project, as_of, sources, features, None, observer)?;
+    let prepared = crate::prepare::finish_prepare(
+        project,
+        as_of,
+        std::borrow::Cow::Owned(sources),
+        features,
+        None,
+        observer,
+    )?;
     Ok((prepared, pushed))
 }
 

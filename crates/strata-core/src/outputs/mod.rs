@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::pipeline::RunResult;
@@ -50,11 +51,10 @@ pub fn write_all(result: &RunResult, out_dir: &Path) -> Result<Vec<PathBuf>> {
     write_atomically(&features, |file| write_features(result, file))?;
     let segments = out_dir.join(SEGMENTS);
     write_atomically(&segments, |file| {
-        // Buffered: serde writes a pretty document piece by piece.
-        let mut out = std::io::BufWriter::new(&mut *file);
-        serde_json::to_writer_pretty(&mut out, &SegmentsDocument::of(result))
-            .map_err(|e| Error::Internal(format!("cannot serialize segments: {e}")))?;
-        out.write_all(b"\n")
+        // Buffered: the document is written piece by piece.
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut *file);
+        write_segments(SegmentsDocument::of(result), &mut out)
+            .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush())
             .map_err(|e| Error::io(out_dir.join(SEGMENTS), e))
     })?;
@@ -225,6 +225,73 @@ impl<'a> SegmentsDocument<'a> {
             scores: Scores { ids, lists },
         }
     }
+}
+
+/// Rows of scores rendered at once, a chunk of them per task.
+const SCORE_ROWS_AT_ONCE: usize = 1 << 16;
+
+/// Writes `document` as `serde_json::to_writer_pretty` does, byte for byte,
+/// the scores' rows rendered on every core: each row is rendered on its
+/// own and indented to the depth the pretty printer puts it at (a rendered
+/// JSON text holds line breaks only between its tokens: strings escape
+/// theirs), a window of [`SCORE_ROWS_AT_ONCE`] rows at a time.
+fn write_segments(mut document: SegmentsDocument<'_>, out: &mut impl Write) -> std::io::Result<()> {
+    let scores = std::mem::replace(
+        &mut document.scores,
+        Scores {
+            ids: Vec::new(),
+            lists: Vec::new(),
+        },
+    );
+    let head = serde_json::to_vec_pretty(&document)?;
+    if scores.is_empty() {
+        return out.write_all(&head);
+    }
+    // The document without its closing "\n}", then its last field.
+    out.write_all(&head[..head.len().saturating_sub(2)])?;
+    out.write_all(b",\n  \"scores\": {")?;
+    for (position, (name, list)) in scores.lists.iter().enumerate() {
+        let separator: &[u8] = if position == 0 { b"\n    " } else { b",\n    " };
+        out.write_all(separator)?;
+        serde_json::to_writer(&mut *out, name)?;
+        out.write_all(b": ")?;
+        if list.is_empty() || scores.ids.is_empty() {
+            out.write_all(b"[]")?;
+            continue;
+        }
+        out.write_all(b"[")?;
+        let rows = scores.ids.len().min(list.len());
+        for start in (0..rows).step_by(SCORE_ROWS_AT_ONCE) {
+            let end = (start + SCORE_ROWS_AT_ONCE).min(rows);
+            let rendered: Vec<Vec<u8>> = (start..end)
+                .into_par_iter()
+                .chunks(1024)
+                .map(|chunk| -> serde_json::Result<Vec<u8>> {
+                    let mut text = Vec::new();
+                    for row in chunk {
+                        text.extend_from_slice(if row == 0 { b"\n" } else { b",\n" });
+                        text.extend_from_slice(b"      ");
+                        let one = serde_json::to_vec_pretty(&ScoreRow {
+                            score: &list[row],
+                            account_id: &scores.ids[row],
+                        })?;
+                        for &byte in &one {
+                            text.push(byte);
+                            if byte == b'\n' {
+                                text.extend_from_slice(b"      ");
+                            }
+                        }
+                    }
+                    Ok(text)
+                })
+                .collect::<serde_json::Result<_>>()?;
+            for text in rendered {
+                out.write_all(&text)?;
+            }
+        }
+        out.write_all(b"\n    ]")?;
+    }
+    out.write_all(b"\n  }\n}")
 }
 
 /// Per score segmentation, every account's score with its `account_id`.

@@ -17,6 +17,7 @@ pub mod postgres;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -85,15 +86,16 @@ impl Revenue {
 }
 
 impl Sources {
-    /// Keeps the accounts whose `keep` is true, in order, with their revenue
-    /// and feedback rows (positions renumbered); drops the rest.
-    pub fn retain_accounts(&mut self, keep: &[bool]) -> Result<()> {
-        let accounts = &mut self.accounts;
+    /// A copy with only the accounts whose `keep` is true, in order, and
+    /// their revenue and feedback rows (positions renumbered): one copy of
+    /// what is kept, not of the whole.
+    pub fn retained(&self, keep: &[bool]) -> Result<Sources> {
+        let accounts = &self.accounts;
         if keep.len() != accounts.ids.len() {
             return Err(Error::Internal("account mask of the wrong length".into()));
         }
         let mask = datafusion::arrow::array::BooleanArray::from(keep.to_vec());
-        accounts.batch = datafusion::arrow::compute::filter_record_batch(&accounts.batch, &mask)?;
+        let batch = datafusion::arrow::compute::filter_record_batch(&accounts.batch, &mask)?;
         let mut new_position: Vec<Option<usize>> = vec![None; keep.len()];
         let mut kept = 0usize;
         for (old, &is_kept) in keep.iter().enumerate() {
@@ -102,53 +104,61 @@ impl Sources {
                 kept += 1;
             }
         }
-        let retain = |values: &[i32]| -> Vec<i32> {
-            values
-                .iter()
-                .zip(keep)
-                .filter(|(_, is_kept)| **is_kept)
-                .map(|(value, _)| *value)
-                .collect()
-        };
-        accounts.created_day = retain(&accounts.created_day);
-        accounts.ids = accounts
-            .ids
-            .drain(..)
-            .zip(keep)
-            .filter(|(_, is_kept)| **is_kept)
-            .map(|(id, _)| id)
-            .collect();
-        accounts.index = accounts
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(idx, id)| (id.clone(), idx))
-            .collect();
+        let kept_accounts: Vec<usize> = (0..keep.len()).filter(|&old| keep[old]).collect();
         // The rows of kept accounts, and their accounts' new positions.
         let kept_rows = |account_idx: &[usize]| -> (Vec<usize>, Vec<usize>) {
             (0..account_idx.len())
                 .filter_map(|row| new_position[account_idx[row]].map(|position| (row, position)))
                 .unzip()
         };
-        fn pick<T: Clone>(values: &[T], rows: &[usize]) -> Vec<T> {
-            rows.iter().map(|&row| values[row].clone()).collect()
+        fn pick<T: Clone + Send + Sync>(values: &[T], rows: &[usize]) -> Vec<T> {
+            rows.par_iter().map(|&row| values[row].clone()).collect()
         }
-        if let Some(revenue) = &mut self.revenue {
-            let (rows, positions) = kept_rows(&revenue.account_idx);
-            revenue.account_idx = positions;
-            revenue.month = pick(&revenue.month, &rows);
-            revenue.mrr = pick(&revenue.mrr, &rows);
-        }
-        if let Some(feedback) = &mut self.feedback {
-            let (rows, positions) = kept_rows(&feedback.account_idx);
-            feedback.account_idx = positions;
-            feedback.user_id = pick(&feedback.user_id, &rows);
-            feedback.ts_micros = pick(&feedback.ts_micros, &rows);
-            feedback.channel = pick(&feedback.channel, &rows);
-            feedback.score = pick(&feedback.score, &rows);
-            feedback.text = pick(&feedback.text, &rows);
-        }
-        Ok(())
+        let ids = pick(&accounts.ids, &kept_accounts);
+        // The index is hashed on one core while the rest is copied on the other.
+        let (index, (revenue, feedback)) = rayon::join(
+            || -> HashMap<String, usize> {
+                ids.iter()
+                    .enumerate()
+                    .map(|(idx, id)| (id.clone(), idx))
+                    .collect()
+            },
+            || {
+                let revenue = self.revenue.as_ref().map(|revenue| {
+                    let (rows, positions) = kept_rows(&revenue.account_idx);
+                    Revenue {
+                        account_idx: positions,
+                        month: pick(&revenue.month, &rows),
+                        mrr: pick(&revenue.mrr, &rows),
+                    }
+                });
+                let feedback = self.feedback.as_ref().map(|feedback| {
+                    let (rows, positions) = kept_rows(&feedback.account_idx);
+                    Feedback {
+                        account_idx: positions,
+                        user_id: pick(&feedback.user_id, &rows),
+                        ts_micros: pick(&feedback.ts_micros, &rows),
+                        channel: pick(&feedback.channel, &rows),
+                        score: pick(&feedback.score, &rows),
+                        text: pick(&feedback.text, &rows),
+                    }
+                });
+                (revenue, feedback)
+            },
+        );
+        Ok(Sources {
+            accounts: Accounts {
+                batch,
+                ids,
+                created_day: pick(&accounts.created_day, &kept_accounts),
+                index,
+            },
+            events: self.events,
+            event_files: self.event_files.clone(),
+            revenue,
+            feedback,
+            warnings: self.warnings.clone(),
+        })
     }
 }
 
