@@ -227,14 +227,11 @@ impl<'a> SegmentsDocument<'a> {
     }
 }
 
-/// Rows of scores rendered at once, a chunk of them per task.
-const SCORE_ROWS_AT_ONCE: usize = 1 << 16;
+/// Items of an array rendered at once, a chunk of them per task.
+const ITEMS_AT_ONCE: usize = 1 << 16;
 
 /// Writes `document` as `serde_json::to_writer_pretty` does, byte for byte,
-/// the scores' rows rendered on every core: each row is rendered on its
-/// own and indented to the depth the pretty printer puts it at (a rendered
-/// JSON text holds line breaks only between its tokens: strings escape
-/// theirs), a window of [`SCORE_ROWS_AT_ONCE`] rows at a time.
+/// the scores' rows rendered on every core ([`write_pretty_array`]).
 fn write_segments(mut document: SegmentsDocument<'_>, out: &mut impl Write) -> std::io::Result<()> {
     let scores = std::mem::replace(
         &mut document.scores,
@@ -255,43 +252,59 @@ fn write_segments(mut document: SegmentsDocument<'_>, out: &mut impl Write) -> s
         out.write_all(separator)?;
         serde_json::to_writer(&mut *out, name)?;
         out.write_all(b": ")?;
-        if list.is_empty() || scores.ids.is_empty() {
-            out.write_all(b"[]")?;
-            continue;
-        }
-        out.write_all(b"[")?;
         let rows = scores.ids.len().min(list.len());
-        for start in (0..rows).step_by(SCORE_ROWS_AT_ONCE) {
-            let end = (start + SCORE_ROWS_AT_ONCE).min(rows);
-            let rendered: Vec<Vec<u8>> = (start..end)
-                .into_par_iter()
-                .chunks(1024)
-                .map(|chunk| -> serde_json::Result<Vec<u8>> {
-                    let mut text = Vec::new();
-                    for row in chunk {
-                        text.extend_from_slice(if row == 0 { b"\n" } else { b",\n" });
-                        text.extend_from_slice(b"      ");
-                        let one = serde_json::to_vec_pretty(&ScoreRow {
-                            score: &list[row],
-                            account_id: &scores.ids[row],
-                        })?;
-                        for &byte in &one {
-                            text.push(byte);
-                            if byte == b'\n' {
-                                text.extend_from_slice(b"      ");
-                            }
-                        }
-                    }
-                    Ok(text)
-                })
-                .collect::<serde_json::Result<_>>()?;
-            for text in rendered {
-                out.write_all(&text)?;
-            }
-        }
-        out.write_all(b"\n    ]")?;
+        write_pretty_array(out, rows, 2, |row| ScoreRow {
+            score: &list[row],
+            account_id: &scores.ids[row],
+        })?;
     }
     out.write_all(b"\n  }\n}")
+}
+
+/// Writes the `n` items `item(0)`, ... as the JSON array serde_json's
+/// pretty printer writes as a value `depth` levels deep (2 spaces a
+/// level), byte for byte, rendering the items on every core: each item is
+/// rendered on its own and indented to its depth (a rendered JSON text
+/// holds line breaks only between its tokens: strings escape theirs), a
+/// window of [`ITEMS_AT_ONCE`] items at a time.
+fn write_pretty_array<T: serde::Serialize>(
+    out: &mut impl Write,
+    n: usize,
+    depth: usize,
+    item: impl Fn(usize) -> T + Sync,
+) -> std::io::Result<()> {
+    if n == 0 {
+        return out.write_all(b"[]");
+    }
+    let indent = vec![b' '; 2 * (depth + 1)];
+    out.write_all(b"[")?;
+    for start in (0..n).step_by(ITEMS_AT_ONCE) {
+        let end = (start + ITEMS_AT_ONCE).min(n);
+        let rendered: Vec<Vec<u8>> = (start..end)
+            .into_par_iter()
+            .chunks(1024)
+            .map(|chunk| -> serde_json::Result<Vec<u8>> {
+                let mut text = Vec::new();
+                for at in chunk {
+                    text.extend_from_slice(if at == 0 { b"\n" } else { b",\n" });
+                    text.extend_from_slice(&indent);
+                    for byte in serde_json::to_vec_pretty(&item(at))? {
+                        text.push(byte);
+                        if byte == b'\n' {
+                            text.extend_from_slice(&indent);
+                        }
+                    }
+                }
+                Ok(text)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        for text in rendered {
+            out.write_all(&text)?;
+        }
+    }
+    out.write_all(b"\n")?;
+    out.write_all(&indent[2..])?;
+    out.write_all(b"]")
 }
 
 /// Per score segmentation, every account's score with its `account_id`.
@@ -334,5 +347,57 @@ impl serde::Serialize for Scores<'_> {
             map.serialize_entry(name, &rows)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items with nested objects and arrays, empty ones, and strings with
+    /// line breaks, quotes and non-ASCII text.
+    fn items(n: usize) -> Vec<serde_json::Value> {
+        (0..n)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("acct_{i}"),
+                    "score": i as f64 / 3.0,
+                    "why": "line one\nline \"two\" — ok",
+                    "groups": [{"name": "usage", "measures": [], "points": [1, 2]}],
+                    "none": null,
+                    "empty": {},
+                })
+            })
+            .collect()
+    }
+
+    fn rendered(n: usize, depth: usize) -> Vec<u8> {
+        let all = items(n);
+        let mut out = Vec::new();
+        write_pretty_array(&mut out, n, depth, |at| &all[at]).unwrap();
+        out
+    }
+
+    #[test]
+    fn pretty_arrays_rendered_in_parallel_are_serdes_bytes() {
+        // More items than one window, so windows and chunks join.
+        for n in [0, 1, 2, 1500, ITEMS_AT_ONCE + 3] {
+            let all = items(n);
+            assert_eq!(
+                rendered(n, 0),
+                serde_json::to_vec_pretty(&all).unwrap(),
+                "{n} items at the top"
+            );
+            // Two levels deep: the value of a key of an object in an object.
+            let nested = serde_json::json!({"a": 1, "b": {"list": all}});
+            let mut by_hand = b"{\n  \"a\": 1,\n  \"b\": {\n    \"list\": ".to_vec();
+            by_hand.extend(rendered(n, 2));
+            by_hand.extend(b"\n  }\n}");
+            assert_eq!(
+                String::from_utf8(by_hand).unwrap(),
+                serde_json::to_string_pretty(&nested).unwrap(),
+                "{n} items two levels deep"
+            );
+        }
     }
 }
