@@ -447,7 +447,12 @@ impl<'a> Testing<'a> {
         assignments: Vec<crate::segment::Assignment>,
     ) -> Result<()> {
         let tallied = self.tally(at, &past, &assignments);
-        std::thread::spawn(move || drop((past, assignments)));
+        let freed = (past, assignments);
+        // Where no thread can be started, the closure and what it holds are
+        // dropped here instead.
+        let _ = std::thread::Builder::new()
+            .name("strata-free".into())
+            .spawn(move || drop(freed));
         tallied
     }
 
