@@ -768,8 +768,8 @@ fn cohorts_of(
     assignments: &[Assignment],
     segmentation: Option<&str>,
 ) -> Result<CohortReport> {
-    use crate::measures::cohorts::{MonthlyMrr, RevenueRows, cohort_retention};
-    let Some(revenue) = &prepared.sources.revenue else {
+    use crate::measures::cohorts::cohort_retention;
+    if prepared.sources.revenue.is_none() {
         return Err(Error::invalid(
             Problem::new(
                 "cohorts",
@@ -777,13 +777,8 @@ fn cohorts_of(
             )
             .with_help("add `revenue = \"...\"` under [sources]"),
         ));
-    };
-    let rows = RevenueRows {
-        account_idx: &revenue.account_idx,
-        month: &revenue.month,
-        mrr: &revenue.mrr,
-    };
-    let mrr = MonthlyMrr::new(rows, prepared.sources.accounts.ids.len());
+    }
+    let mrr = crate::risk::mrr_by_month(&prepared.sources);
     let created_month: Vec<i32> = prepared
         .sources
         .accounts

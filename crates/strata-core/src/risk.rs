@@ -167,25 +167,14 @@ pub fn past_dates(
 
 /// MRR per (account, month), summed over rows.
 pub(crate) fn mrr_by_month(sources: &Sources) -> MonthlyMrr {
-    let n_accounts = sources.accounts.ids.len();
-    match &sources.revenue {
-        Some(revenue) => MonthlyMrr::new(
-            RevenueRows {
-                account_idx: &revenue.account_idx,
-                month: &revenue.month,
-                mrr: &revenue.mrr,
-            },
-            n_accounts,
-        ),
-        None => MonthlyMrr::new(
-            RevenueRows {
-                account_idx: &[],
-                month: &[],
-                mrr: &[],
-            },
-            n_accounts,
-        ),
-    }
+    let none = sources::Revenue::default();
+    let revenue = sources.revenue.as_ref().unwrap_or(&none);
+    let rows = RevenueRows {
+        account_idx: &revenue.account_idx,
+        month: &revenue.month,
+        mrr: &revenue.mrr,
+    };
+    MonthlyMrr::new(rows, sources.accounts.ids.len())
 }
 
 /// The point-in-time snapshots a model at `as_of` learns from, oldest
