@@ -36,6 +36,8 @@ pub use kmeans::{
     KMeansAlgorithm, KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansValidParams,
 };
 pub use matrix::{DataError, Float, Matrix, MatrixView};
-pub use metrics::{adjusted_rand_index, roc_auc, sample_indices, silhouette, silhouette_values};
+pub use metrics::{
+    adjusted_rand_index, roc_auc, sample_indices, silhouette, silhouette_values, silhouettes,
+};
 pub use preprocess::{Scaling, Transform, TransformParams};
 pub use select::{KScore, KSelection, SelectKParams};

@@ -145,13 +145,118 @@ pub fn silhouette_values<T: Float>(
     labels: &[usize],
     sample: Option<&[usize]>,
 ) -> Result<Vec<f64>, MetricsError> {
-    let n_rows = data.n_rows();
-    if labels.len() != n_rows {
+    if labels.len() != data.n_rows() {
         return Err(MetricsError::LabelCount {
             n_labels: labels.len(),
-            n_rows,
+            n_rows: data.n_rows(),
         });
     }
+    let mut each = silhouette_values_of_each(data, &[labels], sample)?;
+    each.pop().unwrap_or_else(|| {
+        Err(MetricsError::LabelCount {
+            n_labels: 0,
+            n_rows: data.n_rows(),
+        })
+    })
+}
+
+/// The mean silhouette of each of several labelings of the same `data` on
+/// the same `sample`: bit for bit what [`silhouette`] gives each, with each
+/// pair's distance computed once for all of them (choosing `k` measures
+/// seven fits on one sample). A labeling's own problem (fewer than two
+/// clusters in the sample, a wrong length) is its entry's error; a bad
+/// sample or data fails the whole call.
+///
+/// ```
+/// use strata_ml::{silhouettes, MatrixView};
+/// let data = MatrixView::new(&[0.0, 1.0, 4.0, 5.0][..], 1).unwrap();
+/// let both = silhouettes(data, &[&[0, 0, 1, 1], &[0, 1, 0, 1]], None).unwrap();
+/// assert!((both[0].clone().unwrap() - 47.0 / 63.0).abs() < 1e-12);
+/// assert!(both[1].clone().unwrap() < 0.0);
+/// ```
+pub fn silhouettes<T: Float>(
+    data: MatrixView<'_, T>,
+    labelings: &[&[usize]],
+    sample: Option<&[usize]>,
+) -> Result<Vec<Result<f64, MetricsError>>, MetricsError> {
+    Ok(silhouette_values_of_each(data, labelings, sample)?
+        .into_iter()
+        .map(|values| values.map(|values| values.iter().sum::<f64>() / values.len() as f64))
+        .collect())
+}
+
+/// One labeling's clusters on the sampled rows.
+struct SampleClusters {
+    /// Cluster (0..n) of each sampled row.
+    clusters: Vec<usize>,
+    sizes: Vec<usize>,
+}
+
+impl SampleClusters {
+    fn new(labels: &[usize], n_rows: usize, rows: &[usize]) -> Result<Self, MetricsError> {
+        if labels.len() != n_rows {
+            return Err(MetricsError::LabelCount {
+                n_labels: labels.len(),
+                n_rows,
+            });
+        }
+        let distinct: BTreeSet<usize> = rows.iter().map(|&index| labels[index]).collect();
+        if distinct.len() < 2 {
+            return Err(MetricsError::TooFewClusters {
+                n_clusters: distinct.len(),
+                n_points: rows.len(),
+            });
+        }
+        let cluster_of: HashMap<usize, usize> = distinct
+            .iter()
+            .enumerate()
+            .map(|(idx, &label)| (label, idx))
+            .collect();
+        let clusters: Vec<usize> = rows
+            .iter()
+            .map(|&index| cluster_of[&labels[index]])
+            .collect();
+        let mut sizes = vec![0usize; distinct.len()];
+        for &cluster in &clusters {
+            sizes[cluster] += 1;
+        }
+        Ok(SampleClusters { clusters, sizes })
+    }
+
+    /// The silhouette of sampled row `point`, from its distances to every
+    /// sampled row (summed in row order).
+    fn value(&self, point: usize, distances: &[f64]) -> f64 {
+        let own = self.clusters[point];
+        if self.sizes[own] < 2 {
+            return 0.0;
+        }
+        let mut distance_sums = vec![0.0; self.sizes.len()];
+        for (other, &distance) in distances.iter().enumerate() {
+            if other != point {
+                distance_sums[self.clusters[other]] += distance;
+            }
+        }
+        let within = distance_sums[own] / (self.sizes[own] - 1) as f64;
+        let nearest_other = (0..self.sizes.len())
+            .filter(|&cluster| cluster != own)
+            .map(|cluster| distance_sums[cluster] / self.sizes[cluster] as f64)
+            .fold(f64::INFINITY, f64::min);
+        let larger = within.max(nearest_other);
+        if larger > 0.0 {
+            (nearest_other - within) / larger
+        } else {
+            0.0
+        }
+    }
+}
+
+/// [`silhouette_values`] of each labeling, the distances shared.
+fn silhouette_values_of_each<T: Float>(
+    data: MatrixView<'_, T>,
+    labelings: &[&[usize]],
+    sample: Option<&[usize]>,
+) -> Result<Vec<Result<Vec<f64>, MetricsError>>, MetricsError> {
+    let n_rows = data.n_rows();
     let all_rows: Vec<usize>;
     let row_indices = match sample {
         Some(indices) => indices,
@@ -165,57 +270,41 @@ pub fn silhouette_values<T: Float>(
     }
     let sampled = data.select_rows(row_indices);
     sampled.view().check_finite()?;
-    let distinct_labels: BTreeSet<usize> = row_indices.iter().map(|&index| labels[index]).collect();
-    let n_clusters = distinct_labels.len();
-    if n_clusters < 2 {
-        return Err(MetricsError::TooFewClusters {
-            n_clusters,
-            n_points: row_indices.len(),
-        });
-    }
-    let cluster_of: HashMap<usize, usize> = distinct_labels
+    let each: Vec<Result<SampleClusters, MetricsError>> = labelings
         .iter()
-        .enumerate()
-        .map(|(idx, &label)| (label, idx))
+        .map(|labels| SampleClusters::new(labels, n_rows, row_indices))
         .collect();
-    let clusters: Vec<usize> = row_indices
-        .iter()
-        .map(|&index| cluster_of[&labels[index]])
-        .collect();
-    let mut sizes = vec![0usize; n_clusters];
-    for &cluster in &clusters {
-        sizes[cluster] += 1;
+    let measured: Vec<&SampleClusters> = each.iter().filter_map(|c| c.as_ref().ok()).collect();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); measured.len()];
+    if !measured.is_empty() {
+        let points = sampled.convert::<f64>();
+        // Per point, its distances once, then every labeling's silhouette.
+        let per_point: Vec<Vec<f64>> = (0..row_indices.len())
+            .into_par_iter()
+            .map(|point| {
+                let row = points.row(point);
+                let distances: Vec<f64> = points
+                    .view()
+                    .rows()
+                    .map(|other| crate::matrix::squared_distance(row, other).sqrt())
+                    .collect();
+                measured
+                    .iter()
+                    .map(|clusters| clusters.value(point, &distances))
+                    .collect()
+            })
+            .collect();
+        for point in per_point {
+            for (labeling, value) in values.iter_mut().zip(point) {
+                labeling.push(value);
+            }
+        }
     }
-    let points = sampled.convert::<f64>();
-    let scores: Vec<f64> = (0..clusters.len())
-        .into_par_iter()
-        .map(|point_idx| {
-            let own = clusters[point_idx];
-            if sizes[own] < 2 {
-                return 0.0;
-            }
-            let row = points.row(point_idx);
-            let mut distance_sums = vec![0.0; n_clusters];
-            for (other_idx, other_row) in points.view().rows().enumerate() {
-                if other_idx != point_idx {
-                    distance_sums[clusters[other_idx]] +=
-                        crate::matrix::squared_distance(row, other_row).sqrt();
-                }
-            }
-            let within = distance_sums[own] / (sizes[own] - 1) as f64;
-            let nearest_other = (0..n_clusters)
-                .filter(|&cluster| cluster != own)
-                .map(|cluster| distance_sums[cluster] / sizes[cluster] as f64)
-                .fold(f64::INFINITY, f64::min);
-            let larger = within.max(nearest_other);
-            if larger > 0.0 {
-                (nearest_other - within) / larger
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    Ok(scores)
+    let mut values = values.into_iter();
+    Ok(each
+        .into_iter()
+        .map(|clusters| clusters.map(|_| values.next().unwrap_or_default()))
+        .collect())
 }
 
 /// Area under the ROC curve of `score` for `positive` labels, by ranks
@@ -356,6 +445,76 @@ mod tests {
             Some(&[0, 2]),
             Err("sample index 2 is out of range for 2 data rows"),
         );
+    }
+
+    /// The silhouette as defined, one labeling and one point at a time
+    /// (each point's distances summed in row order, as [`silhouette`]
+    /// sums them).
+    fn naive_silhouette(values: &[f64], width: usize, labels: &[usize], rows: &[usize]) -> f64 {
+        let row = |i: usize| &values[rows[i] * width..(rows[i] + 1) * width];
+        let label = |i: usize| labels[rows[i]];
+        let mut total = 0.0;
+        for i in 0..rows.len() {
+            let mut sums: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
+            for j in 0..rows.len() {
+                let entry = sums.entry(label(j)).or_default();
+                entry.1 += 1;
+                if j != i {
+                    entry.0 += crate::matrix::squared_distance(row(i), row(j)).sqrt();
+                }
+            }
+            let (own_sum, own_size) = sums[&label(i)];
+            if own_size < 2 {
+                continue;
+            }
+            let within = own_sum / (own_size - 1) as f64;
+            let nearest = sums
+                .iter()
+                .filter(|(cluster, _)| **cluster != label(i))
+                .map(|(_, (sum, size))| sum / *size as f64)
+                .fold(f64::INFINITY, f64::min);
+            let larger = within.max(nearest);
+            if larger > 0.0 {
+                total += (nearest - within) / larger;
+            }
+        }
+        total / rows.len() as f64
+    }
+
+    #[test]
+    fn silhouettes_of_several_labelings_are_each_ones_bits() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let (n_rows, n_features) = (300, 4);
+        let values: Vec<f64> = (0..n_rows * n_features)
+            .map(|_| rng.random_range(-3.0..3.0))
+            .collect();
+        let data = MatrixView::new(&values[..], n_features).unwrap();
+        let labelings: Vec<Vec<usize>> = [2usize, 3, 7]
+            .iter()
+            .map(|&k| (0..n_rows).map(|_| rng.random_range(0..k)).collect())
+            .chain([vec![4; n_rows], vec![0; 3]])
+            .collect();
+        let borrowed: Vec<&[usize]> = labelings.iter().map(Vec::as_slice).collect();
+        let sample = sample_indices(n_rows, 120, 3);
+        for rows in [None, Some(&sample[..])] {
+            let together = silhouettes(data, &borrowed, rows).unwrap();
+            assert_eq!(together.len(), labelings.len());
+            for (labels, found) in labelings.iter().zip(together) {
+                match silhouette(data, labels, rows) {
+                    Ok(alone) => {
+                        assert_eq!(found.unwrap().to_bits(), alone.to_bits());
+                        let rows = rows.map_or_else(|| (0..n_rows).collect(), <[usize]>::to_vec);
+                        let naive = naive_silhouette(&values, n_features, labels, &rows);
+                        assert_eq!(alone.to_bits(), naive.to_bits());
+                    }
+                    Err(error) => assert_eq!(found.unwrap_err(), error),
+                }
+            }
+        }
+        assert!(matches!(
+            silhouettes(data, &borrowed, Some(&[0, 300])),
+            Err(MetricsError::SampleIndex { index: 300, .. })
+        ));
     }
 
     #[test]

@@ -42,7 +42,7 @@ use crate::kmeans::{
     KMeansError, KMeansInit, KMeansModel, KMeansParams, KMeansParamsProblem, KMeansValidParams,
 };
 use crate::matrix::{Float, MatrixView};
-use crate::metrics::{MetricsError, adjusted_rand_index, sample_indices, silhouette};
+use crate::metrics::{MetricsError, adjusted_rand_index, sample_indices, silhouettes};
 
 /// Settings for choosing `k`, as the caller wrote them.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,7 +328,7 @@ impl SelectKValidParams {
         // chunk of work keeps one core busy, and the default range has seven.
         let outcomes: Vec<Result<Fitted<T>, SelectKError>> = (params.k_min..=params.k_max)
             .into_par_iter()
-            .map(|k| self.measure_k(k, data, &silhouette_rows, evaluation.view(), bootstrap_size))
+            .map(|k| self.measure_k(k, data, evaluation.view(), bootstrap_size))
             .collect();
         let mut scores = Vec::new();
         let mut models = Vec::new();
@@ -350,6 +350,20 @@ impl SelectKValidParams {
                 }
             }
         }
+        // Every fit's silhouette on one sample: each pair's distance once.
+        let labelings: Vec<&[usize]> = models.iter().map(|model| model.labels()).collect();
+        let separations = silhouettes(data, &labelings, Some(&silhouette_rows))?;
+        for (score, separation) in scores.iter_mut().zip(separations) {
+            score.silhouette = match separation {
+                Ok(separation) => separation,
+                // The sample fell entirely in one cluster: no evidence of
+                // separation at all.
+                Err(MetricsError::TooFewClusters { .. }) => 0.0,
+                Err(error) => return Err(error.into()),
+            };
+            let extra_clusters = score.k.saturating_sub(params.max_actionable_k) as f64;
+            score.score = score.silhouette - params.penalty_per_extra_cluster * extra_clusters;
+        }
         let (chosen_idx, explanation) =
             choose_k(&scores, params.min_stability, params.max_actionable_k);
         Ok(KSelection {
@@ -360,14 +374,14 @@ impl SelectKValidParams {
         })
     }
 
-    /// Fits `k` clusters on `data` and measures the fit: silhouette on
-    /// `silhouette_rows`, stability from bootstrap fits of `bootstrap_size`
-    /// rows predicting `evaluation`.
+    /// Fits `k` clusters on `data` and measures the fit's stability from
+    /// bootstrap fits of `bootstrap_size` rows predicting `evaluation`
+    /// (its silhouette and score are [`SelectKValidParams::select`]'s, for
+    /// every `k` at once).
     fn measure_k<T: Float>(
         &self,
         k: usize,
         data: MatrixView<'_, T>,
-        silhouette_rows: &[usize],
         evaluation: MatrixView<'_, T>,
         bootstrap_size: usize,
     ) -> Result<Fitted<T>, SelectKError> {
@@ -379,13 +393,6 @@ impl SelectKValidParams {
             Err(KMeansError::TooFewDistinctPoints { n_distinct, .. }) => {
                 return Ok(Fitted::TooFewDistinct(n_distinct));
             }
-            Err(error) => return Err(error.into()),
-        };
-        let separation = match silhouette(data, model.labels(), Some(silhouette_rows)) {
-            Ok(score) => score,
-            // The sample fell entirely in one cluster: no evidence of
-            // separation at all.
-            Err(MetricsError::TooFewClusters { .. }) => 0.0,
             Err(error) => return Err(error.into()),
         };
         let mut agreement_sum = 0.0;
@@ -412,15 +419,15 @@ impl SelectKValidParams {
             }
         }
         let stability = agreement_sum / params.stability_pairs as f64;
-        let extra_clusters = k.saturating_sub(params.max_actionable_k) as f64;
         Ok(Fitted::Scored(
             KScore {
                 k,
                 inertia: model.inertia(),
-                silhouette: separation,
+                // Measured for every k at once by `select`.
+                silhouette: 0.0,
                 stability,
                 is_stable: stability >= params.min_stability,
-                score: separation - params.penalty_per_extra_cluster * extra_clusters,
+                score: 0.0,
             },
             model,
         ))
