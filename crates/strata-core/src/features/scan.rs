@@ -31,6 +31,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
     StringViewArray,
 };
+use datafusion::arrow::compute::{max, min};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type};
 use datafusion::prelude::DataFrame;
 use futures::StreamExt;
@@ -747,6 +748,19 @@ impl Partial {
                     .as_boolean_opt()
                     .ok_or_else(|| Error::Internal("feature scan: filter is not boolean".into()))?,
             );
+        }
+        // A batch wholly before or after this partial's days (a chain's
+        // other dates, in a log in time order) is counted, not read row by
+        // row.
+        let (Some(first), Some(last)) = (min(day), max(day)) else {
+            return Ok(());
+        };
+        if last <= known.since {
+            return Ok(());
+        }
+        if first > known.as_of_day {
+            self.after += (day.len() - day.null_count()) as u64;
+            return Ok(());
         }
         let mut caches = std::mem::take(&mut self.caches);
         for row in 0..batch.num_rows() {
@@ -1796,6 +1810,43 @@ mod tests {
         with_unknown[5] = "a5".into();
         let error = carry.remap(&with_unknown, &created).unwrap_err();
         assert!(error.contains("`a5` is new"), "{error}");
+    }
+
+    /// A batch wholly on or before a chained date's `since` adds nothing
+    /// to its partial, one wholly after its day counts as left out, and
+    /// one across them adds what falls in its days: what the rows added
+    /// one by one give.
+    #[test]
+    fn batches_outside_a_dates_days_are_counted_not_read() {
+        let before: Vec<Row> = vec![
+            (1, Some(1), 0, 12, Some(1), None, true),
+            (2, Some(2), 1, 10, None, Some(true), false),
+        ];
+        let within: Vec<Row> = vec![(1, Some(1), 0, 3, Some(1), Some(true), true)];
+        let after: Vec<Row> = vec![
+            (1, Some(1), 0, -2, Some(1), None, true),
+            (5, None, 2, -1, None, None, false),
+        ];
+        let known = Known {
+            since: AS_OF - 10,
+            ..known_at(AS_OF, true, false)
+        };
+        let mut apart = Partial::new(&known);
+        apart.add(&known, &batch(&before)).unwrap();
+        assert_eq!(apart.events_read(), 0);
+        apart.add(&known, &batch(&after)).unwrap();
+        assert_eq!((apart.events_read(), apart.after), (2, 2));
+        assert!(apart.unknown_ids.is_empty(), "later rows are not read");
+        apart.add(&known, &batch(&within)).unwrap();
+        let rows: Vec<Row> = before
+            .iter()
+            .chain(&within)
+            .chain(&after)
+            .copied()
+            .collect();
+        let whole = partial(&known, &rows);
+        assert_eq!((whole.events_read(), whole.after), (3, 2));
+        assert_same(&known, &apart, &whole);
     }
 
     /// A carry that left later events out moves to no later day.
