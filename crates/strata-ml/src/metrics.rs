@@ -223,18 +223,12 @@ impl SampleClusters {
         Ok(SampleClusters { clusters, sizes })
     }
 
-    /// The silhouette of sampled row `point`, from its distances to every
-    /// sampled row (summed in row order).
-    fn value(&self, point: usize, distances: &[f64]) -> f64 {
+    /// The silhouette of sampled row `point`, from its summed distances to
+    /// the sampled rows of each cluster (`distance_sums`, by cluster).
+    fn value(&self, point: usize, distance_sums: &[f64]) -> f64 {
         let own = self.clusters[point];
         if self.sizes[own] < 2 {
             return 0.0;
-        }
-        let mut distance_sums = vec![0.0; self.sizes.len()];
-        for (other, &distance) in distances.iter().enumerate() {
-            if other != point {
-                distance_sums[self.clusters[other]] += distance;
-            }
         }
         let within = distance_sums[own] / (self.sizes[own] - 1) as f64;
         let nearest_other = (0..self.sizes.len())
@@ -278,19 +272,49 @@ fn silhouette_values_of_each<T: Float>(
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); measured.len()];
     if !measured.is_empty() {
         let points = sampled.convert::<f64>();
-        // Per point, its distances once, then every labeling's silhouette.
+        // Every labeling's clusters side by side: per sampled row, the
+        // positions of its clusters' sums among all labelings' sums.
+        let mut starts = Vec::with_capacity(measured.len());
+        let mut n_sums = 0;
+        for clusters in &measured {
+            starts.push(n_sums);
+            n_sums += clusters.sizes.len();
+        }
+        let slots: Vec<usize> = (0..row_indices.len())
+            .flat_map(|row| {
+                measured
+                    .iter()
+                    .zip(&starts)
+                    .map(move |(clusters, start)| start + clusters.clusters[row])
+            })
+            .collect();
+        // Per point, each distance once, added to every labeling's sum of
+        // its cluster: each sum adds the same distances in the same (row)
+        // order as a labeling measured alone.
         let per_point: Vec<Vec<f64>> = (0..row_indices.len())
             .into_par_iter()
             .map(|point| {
                 let row = points.row(point);
-                let distances: Vec<f64> = points
+                let mut sums = vec![0.0; n_sums];
+                for ((other, other_row), row_slots) in points
                     .view()
                     .rows()
-                    .map(|other| crate::matrix::squared_distance(row, other).sqrt())
-                    .collect();
+                    .enumerate()
+                    .zip(slots.chunks_exact(measured.len()))
+                {
+                    if other != point {
+                        let distance = crate::matrix::squared_distance(row, other_row).sqrt();
+                        for &slot in row_slots {
+                            sums[slot] += distance;
+                        }
+                    }
+                }
                 measured
                     .iter()
-                    .map(|clusters| clusters.value(point, &distances))
+                    .zip(&starts)
+                    .map(|(clusters, &start)| {
+                        clusters.value(point, &sums[start..start + clusters.sizes.len()])
+                    })
                     .collect()
             })
             .collect();
