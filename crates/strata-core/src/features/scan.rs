@@ -583,6 +583,133 @@ fn pair(account: u32, name: u32) -> u64 {
     (u64::from(account) << 32) | u64::from(name)
 }
 
+/// Most bytes a partial spends on per-day counts held densely
+/// ([`DayCounts::Dense`]); beyond it they are kept in a map.
+const DENSE_DAY_BYTES: usize = 16 << 20;
+
+/// A kept scan's events and API events per (account, day) over its recent
+/// days: in an array of every account's days where that is small (each
+/// event then adds to its cell without a hash), else in a map of the pairs
+/// seen.
+#[derive(Debug)]
+enum DayCounts {
+    /// Per account, `span` days from `first`: the counts of account `a` on
+    /// day `d` at `a * span + (d - first)`.
+    Dense {
+        first: i32,
+        span: usize,
+        counts: Vec<[u32; 2]>,
+    },
+    /// (account << 32 | day) -> counts.
+    Sparse(HashMap<u64, [u32; 2]>),
+}
+
+impl DayCounts {
+    /// Counts for the days a scan under `known` keeps: after its `since`,
+    /// within [`KEEP_DAYS`] of its day.
+    fn new(known: &Known) -> DayCounts {
+        let first = i64::from(known.since)
+            .saturating_add(1)
+            .max(i64::from(known.as_of_day) - KEEP_DAYS + 1);
+        let span = (i64::from(known.as_of_day) - first + 1).max(0) as usize;
+        let cells = known.created_day.len().saturating_mul(span);
+        if !known.keep || cells.saturating_mul(size_of::<[u32; 2]>()) > DENSE_DAY_BYTES {
+            return DayCounts::Sparse(HashMap::new());
+        }
+        DayCounts::Dense {
+            first: first as i32,
+            span,
+            counts: vec![[0; 2]; cells],
+        }
+    }
+
+    /// Adds `counts` to account `account` on `day`.
+    #[inline]
+    fn add(&mut self, account: u32, day: i32, counts: [u32; 2]) {
+        if let DayCounts::Dense {
+            first,
+            span,
+            counts: cells,
+        } = self
+        {
+            let offset = i64::from(day) - i64::from(*first);
+            if (0..*span as i64).contains(&offset)
+                && let Some(cell) = cells.get_mut(account as usize * *span + offset as usize)
+            {
+                cell[0] += counts[0];
+                cell[1] += counts[1];
+                return;
+            }
+            self.make_sparse();
+        }
+        if let DayCounts::Sparse(map) = self {
+            let cell = map.entry(pair(account, day as u32)).or_default();
+            cell[0] += counts[0];
+            cell[1] += counts[1];
+        }
+    }
+
+    /// Moves dense counts to a map (a day or account outside the array).
+    #[cold]
+    fn make_sparse(&mut self) {
+        let map = self
+            .entries()
+            .map(|(account, day, counts)| (pair(account, day as u32), counts))
+            .collect();
+        *self = DayCounts::Sparse(map);
+    }
+
+    /// (account, day, counts) of every pair with events.
+    fn entries(&self) -> Box<dyn Iterator<Item = (u32, i32, [u32; 2])> + '_> {
+        match self {
+            DayCounts::Dense {
+                first,
+                span,
+                counts,
+            } => Box::new(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, cell)| cell[0] > 0)
+                    .map(move |(at, cell)| ((at / span) as u32, first + (at % span) as i32, *cell)),
+            ),
+            DayCounts::Sparse(map) => {
+                Box::new(map.iter().map(|(key, cell)| {
+                    ((key >> 32) as u32, (key & 0xffff_ffff) as u32 as i32, *cell)
+                }))
+            }
+        }
+    }
+
+    /// Adds `other`'s counts.
+    fn merge(&mut self, other: DayCounts) {
+        match (&mut *self, &other) {
+            (
+                DayCounts::Dense {
+                    first,
+                    span,
+                    counts,
+                },
+                DayCounts::Dense {
+                    first: their_first,
+                    span: their_span,
+                    counts: theirs,
+                },
+            ) if first == their_first && span == their_span && counts.len() == theirs.len() => {
+                for (mine, theirs) in counts.iter_mut().zip(theirs) {
+                    mine[0] += theirs[0];
+                    mine[1] += theirs[1];
+                }
+            }
+            _ => {
+                for (account, day, counts) in other.entries() {
+                    self.add(account, day, counts);
+                }
+            }
+        }
+    }
+}
+
 /// What one partition of the scan saw.
 #[derive(Debug)]
 pub(super) struct Partial {
@@ -607,7 +734,7 @@ pub(super) struct Partial {
     after: u64,
     /// With [`Known::keep`]: (account, day) -> events and API events, for
     /// the last [`KEEP_DAYS`] days.
-    day_counts: HashMap<u64, [u32; 2]>,
+    day_counts: DayCounts,
     /// With [`Known::keep`]: ((account, event name), day) -> events, for
     /// the last [`TREND_DAYS`] days.
     cell_days: HashMap<(u64, i32), u32>,
@@ -688,7 +815,7 @@ impl Partial {
             unknown_ids: HashSet::new(),
             unknown_events: 0,
             after: 0,
-            day_counts: HashMap::new(),
+            day_counts: DayCounts::new(known),
             cell_days: HashMap::new(),
             custom_days: HashMap::new(),
             settled_events: Vec::new(),
@@ -905,9 +1032,7 @@ impl Partial {
         cell.n_early += i64::from(early);
         if known.keep {
             if age < KEEP_DAYS {
-                let counts = self.day_counts.entry(pair(idx, day as u32)).or_default();
-                counts[0] += 1;
-                counts[1] += u32::from(is_api);
+                self.day_counts.add(idx, day, [1, u32::from(is_api)]);
             }
             if age < trend && known.per_event_days {
                 *self.cell_days.entry((pair(idx, name), day)).or_insert(0) += 1;
@@ -951,11 +1076,7 @@ impl Partial {
         self.unknown_ids.extend(other.unknown_ids);
         self.unknown_events += other.unknown_events;
         self.after += other.after;
-        for (key, [events, api]) in other.day_counts {
-            let mine = self.day_counts.entry(key).or_default();
-            mine[0] += events;
-            mine[1] += api;
-        }
+        self.day_counts.merge(other.day_counts);
         for ((key, day), n) in other.cell_days {
             let key = pair((key >> 32) as u32, renamed[(key & 0xffff_ffff) as usize]);
             *self.cell_days.entry((key, day)).or_insert(0) += n;
@@ -1847,6 +1968,59 @@ mod tests {
         let whole = partial(&known, &rows);
         assert_eq!((whole.events_read(), whole.after), (3, 2));
         assert_same(&known, &apart, &whole);
+    }
+
+    /// Per-day counts held densely and in a map hold the same counts,
+    /// merged in any mix; a day outside the array moves them to a map.
+    #[test]
+    fn day_counts_dense_or_sparse_agree() {
+        let known = Known {
+            since: AS_OF - 10,
+            ..known_at(AS_OF, true, false)
+        };
+        let dense = || DayCounts::new(&known);
+        let sparse = || DayCounts::Sparse(HashMap::new());
+        assert!(matches!(dense(), DayCounts::Dense { span: 10, .. }));
+        let adds = [
+            (0, AS_OF, [1, 0]),
+            (4, AS_OF - 9, [2, 1]),
+            (0, AS_OF, [3, 3]),
+        ];
+        let more = [(1, AS_OF - 3, [1, 1]), (4, AS_OF - 9, [1, 0])];
+        let sorted = |counts: &DayCounts| {
+            let mut entries: Vec<_> = counts.entries().collect();
+            entries.sort_unstable();
+            entries
+        };
+        let expected = vec![
+            (0, AS_OF, [4, 3]),
+            (1, AS_OF - 3, [1, 1]),
+            (4, AS_OF - 9, [3, 1]),
+        ];
+        for (mine, theirs) in [(dense(), dense()), (dense(), sparse()), (sparse(), dense())] {
+            let (mut mine, mut theirs) = (mine, theirs);
+            for (account, day, counts) in adds {
+                mine.add(account, day, counts);
+            }
+            for (account, day, counts) in more {
+                theirs.add(account, day, counts);
+            }
+            mine.merge(theirs);
+            assert_eq!(sorted(&mine), expected);
+        }
+        let mut moved = dense();
+        moved.add(2, AS_OF - 1, [1, 0]);
+        moved.add(2, AS_OF - 10, [1, 1]);
+        moved.add(9, AS_OF, [2, 0]);
+        assert!(matches!(moved, DayCounts::Sparse(_)));
+        assert_eq!(
+            sorted(&moved),
+            vec![
+                (2, AS_OF - 10, [1, 1]),
+                (2, AS_OF - 1, [1, 0]),
+                (9, AS_OF, [2, 0])
+            ]
+        );
     }
 
     /// A carry that left later events out moves to no later day.

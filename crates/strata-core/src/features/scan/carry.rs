@@ -249,15 +249,8 @@ impl Carry {
             adoption: partial.adoption,
             days: partial
                 .day_counts
-                .into_iter()
-                .map(|(key, [events, api])| {
-                    (
-                        (key >> 32) as u32,
-                        (key & 0xffff_ffff) as u32 as i32,
-                        events,
-                        api,
-                    )
-                })
+                .entries()
+                .map(|(account, day, [events, api])| (account, day, events, api))
                 .collect(),
             names: partial.name_list.iter().map(|n| n.to_string()).collect(),
             name_totals: partial.name_totals,
