@@ -330,12 +330,16 @@ impl SelectKValidParams {
             .into_par_iter()
             .map(|k| self.measure_k(k, data, evaluation.view(), bootstrap_size))
             .collect();
-        let mut scores = Vec::new();
+        let mut stabilities = Vec::new();
         let mut models = Vec::new();
         for outcome in outcomes {
             match outcome? {
-                Fitted::Scored(score, model) => {
-                    scores.push(score);
+                Fitted::Stable {
+                    k,
+                    stability,
+                    model,
+                } => {
+                    stabilities.push((k, stability));
                     models.push(model);
                 }
                 // The range stops below the first k that cannot be fit.
@@ -353,16 +357,25 @@ impl SelectKValidParams {
         // Every fit's silhouette on one sample: each pair's distance once.
         let labelings: Vec<&[usize]> = models.iter().map(|model| model.labels()).collect();
         let separations = silhouettes(data, &labelings, Some(&silhouette_rows))?;
-        for (score, separation) in scores.iter_mut().zip(separations) {
-            score.silhouette = match separation {
+        let mut scores = Vec::with_capacity(models.len());
+        for ((model, (k, stability)), separation) in models.iter().zip(stabilities).zip(separations)
+        {
+            let separation = match separation {
                 Ok(separation) => separation,
                 // The sample fell entirely in one cluster: no evidence of
                 // separation at all.
                 Err(MetricsError::TooFewClusters { .. }) => 0.0,
                 Err(error) => return Err(error.into()),
             };
-            let extra_clusters = score.k.saturating_sub(params.max_actionable_k) as f64;
-            score.score = score.silhouette - params.penalty_per_extra_cluster * extra_clusters;
+            let extra_clusters = k.saturating_sub(params.max_actionable_k) as f64;
+            scores.push(KScore {
+                k,
+                inertia: model.inertia(),
+                silhouette: separation,
+                stability,
+                is_stable: stability >= params.min_stability,
+                score: separation - params.penalty_per_extra_cluster * extra_clusters,
+            });
         }
         let (chosen_idx, explanation) =
             choose_k(&scores, params.min_stability, params.max_actionable_k);
@@ -376,7 +389,7 @@ impl SelectKValidParams {
 
     /// Fits `k` clusters on `data` and measures the fit's stability from
     /// bootstrap fits of `bootstrap_size` rows predicting `evaluation`
-    /// (its silhouette and score are [`SelectKValidParams::select`]'s, for
+    /// (its silhouette is measured by [`SelectKValidParams::select`], for
     /// every `k` at once).
     fn measure_k<T: Float>(
         &self,
@@ -418,19 +431,11 @@ impl SelectKValidParams {
                 agreement_sum += adjusted_rand_index(&first, &second)?;
             }
         }
-        let stability = agreement_sum / params.stability_pairs as f64;
-        Ok(Fitted::Scored(
-            KScore {
-                k,
-                inertia: model.inertia(),
-                // Measured for every k at once by `select`.
-                silhouette: 0.0,
-                stability,
-                is_stable: stability >= params.min_stability,
-                score: 0.0,
-            },
+        Ok(Fitted::Stable {
+            k,
+            stability: agreement_sum / params.stability_pairs as f64,
             model,
-        ))
+        })
     }
 
     fn kmeans_for(&self, k: usize, seed: u64) -> Result<KMeansValidParams, SelectKError> {
@@ -450,10 +455,15 @@ impl SelectKValidParams {
     }
 }
 
-/// One `k`'s fit and measures, or the number of distinct rows when fewer
-/// than `k`.
+/// One `k`'s fit and its stability (its silhouette is measured with every
+/// k's, [`SelectKValidParams::select`]), or the number of distinct rows when
+/// fewer than `k`.
 enum Fitted<T> {
-    Scored(KScore, KMeansModel<T>),
+    Stable {
+        k: usize,
+        stability: f64,
+        model: KMeansModel<T>,
+    },
     TooFewDistinct(usize),
 }
 
